@@ -1,0 +1,130 @@
+# pki - build, test, install.  See README.
+#
+#   make              build every program into build/bin
+#   make check        run the test suite (prove, TAP)
+#   make asan         build with AddressSanitizer + UBSan into build-asan/bin
+#   make check-asan   run the suite against the asan build
+#   make install      PREFIX=/usr/local DESTDIR=
+#   make deps         install the Debian packages (as root)
+#   make demo         set up a private database and issue certificates
+#   make bench        run the benchmarks in bench/
+
+PREFIX	?= /usr/local
+BINDIR	 = $(PREFIX)/bin
+DATADIR	 = $(PREFIX)/share/pki
+MANDIR	 = $(PREFIX)/share/man
+
+BUILD	?= build
+CC	?= cc
+CFLAGS	?= -O2 -g
+SANFLAGS ?=
+WARN	 = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	   -Wpointer-arith -Wformat=2 -Werror
+PKGS	 = openssl libpq jansson
+PKG_CFLAGS != pkg-config --cflags $(PKGS)
+PKG_LIBS   != pkg-config --libs $(PKGS)
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) \
+	     -Icommon $(PKG_CFLAGS)
+ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
+
+PROGS	 = pki-select pki-keygen pki-csr pki-localca pki-tlsa pki-store
+COMMON	 = log opt record name secret file crypto db
+COMMON_OBJS = $(COMMON:%=$(BUILD)/common/%.o)
+BINS	 = $(PROGS:%=$(BUILD)/bin/%)
+TEST_BINS = $(BUILD)/tests/test-common
+
+.PHONY: all check asan check-asan install uninstall clean deps demo bench lint
+
+all: $(BINS) $(TEST_BINS)
+
+$(BUILD)/common/%.o: common/%.c common/pki.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/libpki.a: $(COMMON_OBJS)
+	rm -f $@
+	ar rcs $@ $(COMMON_OBJS)
+
+$(BUILD)/cmd/%.o: cmd/%.c common/pki.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# One directory per program; every .c file in it is part of the program.
+.SECONDARY:
+.SECONDEXPANSION:
+$(BUILD)/bin/%: $$(addprefix $(BUILD)/,$$(subst .c,.o,$$(wildcard cmd/$$*/*.c))) \
+		$(BUILD)/libpki.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(BUILD)/libpki.a \
+		$(PKG_LIBS)
+
+$(BUILD)/tests/%.o: tests/unit/%.c common/pki.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/test-common: $(BUILD)/tests/test-common.o $(BUILD)/libpki.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# The suite: every tests/*.t under prove, against $(BUILD)/bin.
+check: all
+	PKI_BUILD=$(CURDIR)/$(BUILD) prove -j2 --timer tests/
+
+asan:
+	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g" \
+		SANFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
+
+check-asan: asan
+	PKI_BUILD=$(CURDIR)/build-asan PKI_ASAN=1 \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		prove -j2 --timer tests/
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/sql \
+		$(DESTDIR)$(DATADIR)/sh $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7
+	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)
+	sed 's|^PKI_DATADIR_DEFAULT=.*|PKI_DATADIR_DEFAULT=$(DATADIR)|' \
+		sh/pki > $(DESTDIR)$(BINDIR)/pki
+	chmod 0755 $(DESTDIR)$(BINDIR)/pki
+	install -m 0644 sh/*.sh $(DESTDIR)$(DATADIR)/sh
+	install -m 0644 sql/*.sql $(DESTDIR)$(DATADIR)/sql
+	install -m 0644 man/*.1 $(DESTDIR)$(MANDIR)/man1
+	install -m 0644 man/*.5 $(DESTDIR)$(MANDIR)/man5
+	install -m 0644 man/*.7 $(DESTDIR)$(MANDIR)/man7
+
+uninstall:
+	rm -f $(PROGS:%=$(DESTDIR)$(BINDIR)/%) $(DESTDIR)$(BINDIR)/pki
+	rm -rf $(DESTDIR)$(DATADIR)
+	cd man && for m in *.[157]; do \
+		rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$$m; done
+
+lint:
+	mandoc -Tlint -W warning man/*.[157]
+	shellcheck -s sh sh/pki sh/*.sh tests/*.t tests/lib/*.sh bench/*
+
+clean:
+	rm -rf build build-asan
+
+# Debian packages to build, run and test pki.
+DEB_PKGS = build-essential pkg-config libssl-dev libpq-dev libjansson-dev \
+	libcurl4-openssl-dev libssh-dev libldns-dev \
+	postgresql jq openssl mandoc valgrind perl time \
+	bind9 bind9-utils bind9-dnsutils pebble openssh-server openssh-client \
+	curl iproute2
+
+deps:
+	@if [ "$$(id -u)" = 0 ]; then \
+		DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -q -y \
+			--no-install-recommends $(DEB_PKGS); \
+	else \
+		echo "run as root:"; \
+		echo "  apt-get install -y --no-install-recommends $(DEB_PKGS)"; \
+	fi
+
+demo: all
+	sh sh/demo.sh
+
+bench: all
+	sh bench/localca

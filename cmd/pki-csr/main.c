@@ -1,0 +1,173 @@
+/*
+ * pki-csr - make the PKCS#10 certificate signing requests of cert records.
+ *
+ * For each key of a record ("key".ALGO) without a certificate or CSR yet,
+ * a CSR goes to "csr".ALGO: CN = name, subjectAltName = name + altnames,
+ * the TLS feature status_request (OCSP must-staple) when the record asks
+ * for it, signed with SHA-256 (SHA-384 for P-384 keys).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "pki.h"
+
+static const char usage[] =
+"usage: pki-csr [-hqv] [--syslog FACILITY]\n";
+
+/* The subject: CN = name when it fits the 64 characters X.520 allows
+ * (longer host names are in subjectAltName only). */
+static X509_NAME *
+subject_name(const char *name)
+{
+	X509_NAME *subj;
+
+	if ((subj = X509_NAME_new()) == NULL)
+		return NULL;
+	if (strlen(name) <= 64 && !X509_NAME_add_entry_by_txt(subj, "CN",
+	    MBSTRING_UTF8, (const unsigned char *)name, -1, -1, 0)) {
+		X509_NAME_free(subj);
+		return NULL;
+	}
+	return subj;
+}
+
+static STACK_OF(X509_EXTENSION) *
+extensions(json_t *names, int must_staple)
+{
+	STACK_OF(X509_EXTENSION) *exts;
+	X509_EXTENSION *ext;
+
+	if ((exts = sk_X509_EXTENSION_new_null()) == NULL)
+		return NULL;
+	if (pki_san_ext(names, &ext) == -1)
+		goto fail;
+	if (ext != NULL && !sk_X509_EXTENSION_push(exts, ext)) {
+		X509_EXTENSION_free(ext);
+		goto fail;
+	}
+	if (must_staple) {
+		ext = X509V3_EXT_nconf_nid(NULL, NULL, NID_tlsfeature,
+		    "status_request");
+		if (ext == NULL || !sk_X509_EXTENSION_push(exts, ext)) {
+			X509_EXTENSION_free(ext);
+			goto fail;
+		}
+	}
+	return exts;
+fail:
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	return NULL;
+}
+
+/* The CSR for KEY as PEM (caller frees); NULL on failure (error queue). */
+static char *
+make_csr(EVP_PKEY *key, const char *name, json_t *names, int must_staple)
+{
+	STACK_OF(X509_EXTENSION) *exts = NULL;
+	X509_NAME *subj = NULL;
+	X509_REQ *req = NULL;
+	BIO *bio = NULL;
+	char *pem = NULL, *data;
+	long len;
+
+	if ((req = X509_REQ_new()) == NULL ||
+	    !X509_REQ_set_version(req, X509_REQ_VERSION_1) ||
+	    (subj = subject_name(name)) == NULL ||
+	    !X509_REQ_set_subject_name(req, subj) ||
+	    !X509_REQ_set_pubkey(req, key) ||
+	    (exts = extensions(names, must_staple)) == NULL ||
+	    !X509_REQ_add_extensions(req, exts) ||
+	    !X509_REQ_sign(req, key, pki_digest_for(key)) ||
+	    (bio = BIO_new(BIO_s_mem())) == NULL ||
+	    !PEM_write_bio_X509_REQ(bio, req))
+		goto out;
+	len = BIO_get_mem_data(bio, &data);
+	pem = strndup(data, (size_t)len);
+out:
+	BIO_free(bio);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	X509_NAME_free(subj);
+	X509_REQ_free(req);
+	return pem;
+}
+
+static int
+csr_one(json_t *rec, json_t *csrs, const char *algo, const char *key_pem,
+    json_t *names)
+{
+	const char *why;
+	EVP_PKEY *key;
+	char field[16], *pem;
+
+	snprintf(field, sizeof(field), "key.%s", algo);
+	if ((key = pki_key_from_pem(key_pem, NULL, &why)) == NULL)
+		return pki_rec_error(rec, field, "%s", why);
+	if (strcmp(pki_key_algo(key), algo) != 0) {
+		EVP_PKEY_free(key);
+		return pki_rec_error(rec, field, "not an %s key", algo);
+	}
+	pem = make_csr(key, pki_str(rec, "name"), names,
+	    json_is_true(json_object_get(rec, "ocsp_must_staple")));
+	EVP_PKEY_free(key);
+	if (pem == NULL)
+		return pki_rec_error(rec, "csr", "cannot make %s CSR: %s",
+		    algo, pki_ssl_reason());
+	json_object_set_new(csrs, algo, json_string(pem));
+	free(pem);
+	pki_info("%s: new %s CSR", pki_rec_name(rec), algo);
+	return 0;
+}
+
+static int
+csr(json_t *rec, void *ctx)
+{
+	json_t *keys, *certs, *csrs, *names, *v;
+	const char *algo;
+	int rc = 0;
+
+	(void)ctx;
+	keys = json_object_get(rec, "key");
+	if (json_object_size(keys) == 0)
+		return 0;	/* nothing to sign a request with */
+	certs = json_object_get(rec, "cert");
+	if ((names = pki_rec_names(rec)) == NULL ||
+	    (csrs = pki_rec_object(rec, "csr")) == NULL) {
+		json_decref(names);
+		return -1;
+	}
+	json_object_foreach(keys, algo, v) {
+		if (json_object_get(certs, algo) != NULL ||
+		    json_object_get(csrs, algo) != NULL)
+			continue;
+		if (!pki_algo_valid(algo) || !json_is_string(v)) {
+			rc = pki_rec_error(rec, "key", "\"%s\" is not an "
+			    "algorithm with a PEM key", algo);
+			break;
+		}
+		if ((rc = csr_one(rec, csrs, algo, json_string_value(v),
+		    names)) == -1)
+			break;
+	}
+	if (json_object_size(csrs) == 0)
+		json_object_del(rec, "csr");
+	json_decref(names);
+	return rc;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		PKI_LONGOPTS_COMMON,
+		{ NULL, 0, NULL, 0 }
+	};
+
+	pki_init(argv[0]);
+	if (pki_getopt(argc, argv, PKI_OPTSTRING_COMMON, longopts,
+	    usage) != -1 || optind != argc)
+		pki_usage(usage);
+	return pki_filter(csr, NULL);
+}

@@ -1,0 +1,454 @@
+/*
+ * record.c - what pki-store does to the database for one record.
+ *
+ * Every statement goes through PQexecParams; certificates and keys are
+ * PEM text stored in serverPKI's BYTEA columns with convert_to().
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store.h"
+
+/* Run SQL; on failure add the server's message to REC and return NULL. */
+static PGresult *
+run(struct store *st, json_t *rec, const char *sql, int n,
+    const char *const *p)
+{
+	PGresult *res;
+	char why[512];
+
+	if ((res = pki_db_query(st->db, sql, n, p, why, sizeof(why))) == NULL)
+		pki_rec_error(rec, NULL, "database: %s", why);
+	return res;
+}
+
+/* The first value of SQL's result into BUF ("" if no row); 0 / -1. */
+static int
+run_value(struct store *st, json_t *rec, const char *sql, int n,
+    const char *const *p, char *buf, size_t size)
+{
+	PGresult *res;
+
+	if ((res = run(st, rec, sql, n, p)) == NULL)
+		return -1;
+	snprintf(buf, size, "%s", PQntuples(res) > 0 ?
+	    PQgetvalue(res, 0, 0) : "");
+	PQclear(res);
+	return 0;
+}
+
+static int
+log_event(struct store *st, json_t *rec, const char *cert, const char *inst,
+    const char *stage, const char *level, const char *msg)
+{
+	const char *p[6] = { cert, inst, pki_str(rec, "name"), stage, level,
+	    msg };
+	PGresult *res;
+
+	res = run(st, rec, "INSERT INTO events (certificate, instance, name, "
+	    "stage, level, message) VALUES ($1::int4, $2::int4, $3, $4, $5, "
+	    "$6)", 6, p);
+	PQclear(res);
+	return res != NULL ? 0 : -1;
+}
+
+/* The record's instance id and state, if it has one. */
+static const char *
+instance(const json_t *rec, char id[24])
+{
+	json_t *inst = json_object_get(rec, "instance");
+
+	*id = '\0';
+	if (json_is_integer(json_object_get(inst, "id")))
+		snprintf(id, 24, "%lld",
+		    (long long)json_integer_value(json_object_get(inst, "id")));
+	return pki_str(inst, "state");
+}
+
+static void
+record_id(const json_t *rec, char id[24])
+{
+	json_t *v = json_object_get(rec, "id");
+
+	*id = '\0';
+	if (json_is_integer(v))
+		snprintf(id, 24, "%lld", (long long)json_integer_value(v));
+}
+
+/* Release a claim that will not become an instance. */
+static int
+release(struct store *st, json_t *rec)
+{
+	const char *state, *p[1];
+	char id[24];
+	PGresult *res;
+
+	state = instance(rec, id);
+	if (*id == '\0' || state == NULL || strcmp(state, "reserved") != 0)
+		return 0;
+	p[0] = id;
+	res = run(st, rec, "DELETE FROM certinstances WHERE id = $1::int4 "
+	    "AND state = 'reserved'", 1, p);
+	PQclear(res);
+	if (res == NULL)
+		return -1;
+	json_object_set_new(rec, "instance", json_null());
+	return 0;
+}
+
+int
+store_failure(struct store *st, json_t *rec)
+{
+	json_t *errors = json_object_get(rec, "errors"), *e;
+	const char *stage, *field, *msg;
+	char cert[24], inst[24], text[1200];
+	size_t i;
+
+	record_id(rec, cert);
+	instance(rec, inst);
+	json_array_foreach(errors, i, e) {
+		stage = pki_str(e, "stage");
+		field = pki_str(e, "field");
+		msg = pki_str(e, "message");
+		snprintf(text, sizeof(text), "%s%s%s", field ? field : "",
+		    field ? ": " : "", msg ? msg : "(no message)");
+		if (log_event(st, rec, *cert ? cert : NULL, *inst ? inst : NULL,
+		    stage ? stage : "?", "error", text) == -1)
+			return -1;
+	}
+	return release(st, rec);
+}
+
+/* The certificates.id of REC: its "id", else found by its name. */
+static int
+certificate_id(struct store *st, json_t *rec, char id[24])
+{
+	const char *p[2];
+
+	record_id(rec, id);
+	p[0] = *id ? id : NULL;
+	p[1] = pki_str(rec, "name");
+	if (run_value(st, rec, "SELECT certificate FROM subjects "
+	    "WHERE NOT isaltname AND ($1::int4 IS NULL OR certificate = $1) "
+	    "AND name = $2", 2, p, id, 24) == -1)
+		return -1;
+	if (*id == '\0')
+		return pki_rec_error(rec, "name", "no such certificate in the "
+		    "database (pki cert add makes one)");
+	return 0;
+}
+
+/* The certificates.id of the CA certificate row NAME, made if missing. */
+static int
+ca_certificate_id(struct store *st, json_t *rec, const char *name,
+    const char *type, const char *algo, char id[24])
+{
+	const char *p[3] = { name, type, algo };
+
+	if (run_value(st, rec, "SELECT certificate FROM subjects "
+	    "WHERE name = $1 AND NOT isaltname AND type = 'CA'", 1, p,
+	    id, 24) == -1)
+		return -1;
+	if (*id != '\0')
+		return 0;
+	if (run_value(st, rec, "WITH c AS (INSERT INTO certificates "
+	    "(type, encryption_algo) VALUES ($2::dd.cert_type, "
+	    "$3::dd.cert_encryption_algo) RETURNING id), "
+	    "s AS (INSERT INTO subjects (type, name, isaltname, certificate) "
+	    "SELECT 'CA', $1, false, id FROM c) SELECT id FROM c",
+	    3, p, id, 24) == -1)
+		return -1;
+	pki_info("new CA certificate \"%s\"", name);
+	return 0;
+}
+
+/* Insert an 'issued' instance; CACERT NULL: the instance is its own CA. */
+static int
+new_instance(struct store *st, json_t *rec, const char *cert,
+    const char *cacert, const char *staple, const char *nb, const char *na,
+    char id[24])
+{
+	const char *p[5] = { cert, cacert, staple, nb, na };
+
+	return run_value(st, rec, "INSERT INTO certinstances (id, certificate, "
+	    "state, ocsp_must_staple, cacert, not_before, not_after) "
+	    "SELECT n, $1::int4, 'issued', $3::bool, COALESCE($2::int4, n), "
+	    "$4::timestamp, $5::timestamp FROM nextval(pg_get_serial_sequence("
+	    "'pki.certinstances', 'id')) AS n RETURNING id", 5, p, id, 24);
+}
+
+static int
+add_keydata(struct store *st, json_t *rec, const char *inst,
+    const char *algo, const char *cert_pem, const char *key_pem,
+    const char *hash)
+{
+	const char *p[5] = { inst, algo, cert_pem, key_pem, hash };
+	PGresult *res;
+
+	res = run(st, rec, "INSERT INTO certkeydata (certinstance, "
+	    "encryption_algo, cert, key, hash) VALUES ($1::int4, "
+	    "$2::dd.cert_encryption_algo, convert_to($3, 'UTF8'), "
+	    "convert_to($4, 'UTF8'), $5)", 5, p);
+	PQclear(res);
+	return res != NULL ? 0 : -1;
+}
+
+/*
+ * The instance of CA certificate CERT, stored (without key) as an instance
+ * of the CA certificate row for KIND ("local": the local CA's name, else
+ * "ACME CA") if pki does not know it yet.  ISSUER: the instance of its own
+ * issuer, "" if unknown (the instance then ends the chain).
+ */
+static int
+ca_instance(struct store *st, json_t *rec, X509 *cert, const char *kind,
+    const char *issuer, char id[24])
+{
+	const char *p[1], *algo;
+	char hash[65], nb[32], na[32], name[65], row[24], *pem;
+	int rc;
+
+	if (pki_cert_sha256(cert, hash) == -1)
+		return pki_rec_error(rec, "cert", "cannot hash CA certificate");
+	p[0] = hash;
+	if (run_value(st, rec, "SELECT certinstance FROM certkeydata "
+	    "WHERE hash = $1", 1, p, id, 24) == -1)
+		return -1;
+	if (*id != '\0')
+		return 0;
+	if (strcmp(kind, "local") != 0)
+		snprintf(name, sizeof(name), "ACME CA");
+	else if (run_value(st, rec, "SELECT subject_name FROM "
+	    "localca_settings WHERE id = 1", 0, NULL, name, sizeof(name)) == -1)
+		return -1;
+	if ((algo = pki_key_algo(X509_get0_pubkey(cert))) == NULL)
+		algo = "rsa";
+	if (ca_certificate_id(st, rec, name, strcmp(kind, "local") == 0 ?
+	    "local" : "LE", algo, row) == -1)
+		return -1;
+	if (pki_time_rfc3339(X509_get0_notBefore(cert), nb) == -1 ||
+	    pki_time_rfc3339(X509_get0_notAfter(cert), na) == -1 ||
+	    (pem = pki_cert_to_pem(cert)) == NULL)
+		return pki_rec_error(rec, "cert", "unreadable CA certificate");
+	rc = new_instance(st, rec, row, *issuer ? issuer : NULL, "f", nb, na,
+	    id);
+	if (rc == 0)
+		rc = add_keydata(st, rec, id, algo, pem, "", hash);
+	free(pem);
+	return rc;
+}
+
+/* The instance of the CA that issued a certificate with CHAIN, storing
+ * the chain's certificates pki does not know yet. */
+static int
+issuer_instance(struct store *st, json_t *rec, const char *chain,
+    char id[24])
+{
+	STACK_OF(X509) *certs;
+	const char *ca = pki_str(rec, "ca");
+	char hash[65], up[24] = "";
+	int i, rc = 0;
+
+	if ((certs = pki_certs_from_pem(chain)) == NULL ||
+	    sk_X509_num(certs) == 0) {
+		sk_X509_free(certs);
+		return pki_rec_error(rec, "cert", "no chain: the issuing CA "
+		    "is unknown");
+	}
+	if (pki_cert_sha256(sk_X509_value(certs, 0), hash) == 0 &&
+	    strcmp(hash, st->ca_hash) == 0) {
+		snprintf(id, 24, "%ld", st->ca_instance);
+		sk_X509_pop_free(certs, X509_free);
+		return 0;
+	}
+	for (i = sk_X509_num(certs) - 1; i >= 0 && rc == 0; i--) {
+		rc = ca_instance(st, rec, sk_X509_value(certs, i),
+		    ca != NULL ? ca : "local", up, id);
+		snprintf(up, sizeof(up), "%s", id);
+	}
+	if (rc == 0) {
+		snprintf(st->ca_hash, sizeof(st->ca_hash), "%s", hash);
+		st->ca_instance = atol(id);
+	}
+	sk_X509_pop_free(certs, X509_free);
+	return rc;
+}
+
+/* The key of ALGO as it is to be stored: encrypted when the database
+ * keeps keys encrypted (and when it is a CA's key, as it came).  Caller
+ * frees with pki_free_secret(). */
+static char *
+key_at_rest(struct store *st, json_t *rec, const char *algo, X509 *cert,
+    int is_ca)
+{
+	const char *pem = pki_str(json_object_get(rec, "key"), algo), *why;
+	char field[16], *out;
+	EVP_PKEY *key;
+
+	snprintf(field, sizeof(field), "key.%s", algo);
+	if (pem == NULL) {
+		pki_rec_error(rec, field, "missing");
+		return NULL;
+	}
+	if (is_ca && !pki_pem_is_encrypted(pem)) {
+		pki_rec_error(rec, field, "a CA key must be encrypted with the "
+		    "CA passphrase");
+		return NULL;
+	}
+	if (is_ca || pki_pem_is_encrypted(pem))
+		return strdup(pem);
+	if ((key = pki_key_from_pem(pem, NULL, &why)) == NULL) {
+		pki_rec_error(rec, field, "%s", why);
+		return NULL;
+	}
+	if (X509_check_private_key(cert, key) != 1) {
+		EVP_PKEY_free(key);
+		pki_rec_error(rec, field, "does not belong to the certificate");
+		return NULL;
+	}
+	if (st->encrypted && st->pass == NULL) {
+		EVP_PKEY_free(key);
+		st->setup_error = 1;
+		pki_rec_error(rec, field, "the database keeps keys encrypted: "
+		    "give --passphrase-file FILE or PKI_DB_PASSPHRASE_FILE");
+		return NULL;
+	}
+	out = pki_key_to_pem(key, st->encrypted ? st->pass : NULL);
+	EVP_PKEY_free(key);
+	if (out == NULL)
+		pki_rec_error(rec, field, "cannot encode");
+	return out;
+}
+
+/* Store each certificate of REC under instance INST. */
+static int
+store_keydata(struct store *st, json_t *rec, const char *inst, int is_ca)
+{
+	json_t *certs = json_object_get(rec, "cert"), *entry;
+	const char *algo, *pem;
+	char hash[65], *key;
+	X509 *cert;
+	int rc = 0;
+
+	json_object_foreach(certs, algo, entry) {
+		pem = pki_str(entry, "pem");
+		if (!pki_algo_valid(algo) || pem == NULL ||
+		    (cert = pki_cert_from_pem(pem)) == NULL)
+			return pki_rec_error(rec, "cert", "%s: no PEM "
+			    "certificate", algo);
+		pki_cert_sha256(cert, hash);
+		if ((key = key_at_rest(st, rec, algo, cert, is_ca)) == NULL)
+			rc = -1;
+		else
+			rc = add_keydata(st, rec, inst, algo, pem, key, hash);
+		pki_free_secret(key);
+		X509_free(cert);
+		if (rc == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* The latest not_before and earliest not_after of the certificates, and
+ * the chain of the first. */
+static int
+cert_dates(json_t *rec, char nb[32], char na[32], const char **chain)
+{
+	json_t *certs = json_object_get(rec, "cert"), *entry;
+	const char *algo, *b, *a;
+
+	*nb = *na = '\0';
+	*chain = NULL;
+	json_object_foreach(certs, algo, entry) {
+		b = pki_str(entry, "not_before");
+		a = pki_str(entry, "not_after");
+		if (b == NULL || a == NULL)
+			return pki_rec_error(rec, "cert", "%s: no not_before "
+			    "or not_after", algo);
+		if (strcmp(b, nb) > 0)
+			snprintf(nb, 32, "%s", b);
+		if (*na == '\0' || strcmp(a, na) < 0)
+			snprintf(na, 32, "%s", a);
+		if (*chain == NULL)
+			*chain = pki_str(entry, "chain");
+	}
+	return 0;
+}
+
+/* Turn the record's claim into the instance, or make a new one. */
+static int
+issue_instance(struct store *st, json_t *rec, const char *cert,
+    const char *cacert, const char *nb, const char *na, char id[24])
+{
+	const char *staple = json_is_true(json_object_get(rec,
+	    "ocsp_must_staple")) ? "t" : "f";
+	const char *state, *p[6];
+	char claim[24];
+
+	state = instance(rec, claim);
+	if (*claim != '\0' && state != NULL && strcmp(state, "reserved") == 0) {
+		p[0] = claim; p[1] = cert; p[2] = staple; p[3] = cacert;
+		p[4] = nb; p[5] = na;
+		if (run_value(st, rec, "UPDATE certinstances SET state = "
+		    "'issued', ocsp_must_staple = $3::bool, cacert = $4::int4, "
+		    "not_before = $5::timestamp, not_after = $6::timestamp "
+		    "WHERE id = $1::int4 AND certificate = $2::int4 AND "
+		    "state = 'reserved' RETURNING id", 6, p, id, 24) == -1)
+			return -1;
+		if (*id != '\0')
+			return 0;
+		pki_warn("%s: claim %s had lapsed; a new instance stores it",
+		    pki_rec_name(rec), claim);
+	}
+	return new_instance(st, rec, cert, cacert, staple, nb, na, id);
+}
+
+static int
+store_certs(struct store *st, json_t *rec)
+{
+	const char *type = pki_str(rec, "subject_type"), *chain, *ca;
+	int is_ca = type != NULL && strcmp(type, "CA") == 0;
+	char cert[24], cacert[24] = "", inst[24], nb[32], na[32], msg[256];
+
+	if (cert_dates(rec, nb, na, &chain) == -1)
+		return -1;
+	if (is_ca) {
+		ca = pki_str(rec, "ca");
+		if (ca_certificate_id(st, rec, pki_str(rec, "name"),
+		    ca != NULL && strcmp(ca, "acme") == 0 ? "LE" : "local",
+		    json_string_value(json_array_get(json_object_get(rec,
+		    "algos"), 0)), cert) == -1 ||
+		    new_instance(st, rec, cert, NULL, "f", nb, na, inst) == -1)
+			return -1;
+	} else if (certificate_id(st, rec, cert) == -1 ||
+	    issuer_instance(st, rec, chain != NULL ? chain : "", cacert) == -1 ||
+	    issue_instance(st, rec, cert, cacert, nb, na, inst) == -1)
+		return -1;
+	if (store_keydata(st, rec, inst, is_ca) == -1)
+		return -1;
+	snprintf(msg, sizeof(msg), "issued instance %s, valid %s to %s", inst,
+	    nb, na);
+	if (log_event(st, rec, cert, inst, "pki-store", "info", msg) == -1)
+		return -1;
+	json_object_set_new(rec, "instance", json_pack("{s:I, s:s}", "id",
+	    (json_int_t)atoll(inst), "state", "issued"));
+	pki_info("%s: %s", pki_rec_name(rec), msg);
+	return 0;
+}
+
+int
+store_record(struct store *st, json_t *rec)
+{
+	const char *state;
+	char id[24];
+
+	if (pki_rec_failed(rec))
+		return store_failure(st, rec);
+	state = instance(rec, id);
+	if (json_object_size(json_object_get(rec, "cert")) > 0 &&
+	    (state == NULL || strcmp(state, "reserved") == 0))
+		return store_certs(st, rec);
+	/* A claim that reached the end of the pipeline without a
+	 * certificate: nothing was issued, so it is given back. */
+	return release(st, rec);
+}

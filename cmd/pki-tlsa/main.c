@@ -1,0 +1,182 @@
+/*
+ * pki-tlsa - the DANE TLSA records (RFC 6698, RFC 7671) of cert records.
+ *
+ * For each certificate of a record and each of its services, one TLSA
+ * record per name: owner _PORT._PROTO.NAME., usage/selector/matching type
+ * and TTL from the service's TLSA prefix (default 3 1 1, TTL 3600), data
+ * computed from the certificate.  The result replaces "tlsa".
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/x509.h>
+
+#include "pki.h"
+
+static const char usage[] =
+"usage: pki-tlsa [-hqv] [--syslog FACILITY]\n";
+
+struct tlsa_params {
+	unsigned	 port;
+	char		 proto[8];
+	unsigned	 ttl;
+	unsigned	 usage;
+	unsigned	 selector;
+	unsigned	 mtype;
+};
+
+/*
+ * The parameters of service SVC: its "tlsa_prefix" (serverPKI's
+ * "_443._tcp.{}. 3600 IN TLSA 3 1 1"), else "port" with the defaults.
+ */
+static const char *
+service_params(const json_t *svc, struct tlsa_params *p)
+{
+	const char *prefix = pki_str(svc, "tlsa_prefix");
+	json_int_t port;
+	char tail[2];
+
+	*p = (struct tlsa_params){ 0, "tcp", 3600, 3, 1, 1 };
+	if (prefix != NULL) {
+		if (sscanf(prefix, "_%u._%7[a-z].{}. %u IN TLSA %u %u %u%1s",
+		    &p->port, p->proto, &p->ttl, &p->usage, &p->selector,
+		    &p->mtype, tail) != 6)
+			return "tlsa_prefix is not like "
+			    "\"_443._tcp.{}. 3600 IN TLSA 3 1 1\"";
+	} else {
+		port = json_integer_value(json_object_get(svc, "port"));
+		if (!json_is_integer(json_object_get(svc, "port")))
+			return "neither tlsa_prefix nor port";
+		p->port = (unsigned)(port < 0 ? 0 : port);
+	}
+	if (p->port == 0 || p->port > 65535)
+		return "port out of range";
+	if (strcmp(p->proto, "tcp") != 0 && strcmp(p->proto, "udp") != 0 &&
+	    strcmp(p->proto, "sctp") != 0)
+		return "protocol is not tcp, udp or sctp";
+	if (p->usage > 3 || p->selector > 1 || p->mtype > 2)
+		return "usage, selector or matching type out of range";
+	if (p->ttl > 2147483647)
+		return "TTL out of range";
+	return NULL;
+}
+
+/* The association data (hex) of CERT for selector and matching type. */
+static char *
+tlsa_data(X509 *cert, unsigned selector, unsigned mtype)
+{
+	unsigned char *der = NULL, md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen;
+	char *hex = NULL;
+	int len;
+
+	len = selector == 0 ? i2d_X509(cert, &der) :
+	    i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
+	if (len <= 0)
+		return NULL;
+	if (mtype == 0) {
+		if ((hex = malloc(2 * (size_t)len + 1)) != NULL)
+			pki_hex(der, (size_t)len, hex);
+	} else if (EVP_Digest(der, (size_t)len, md, &mdlen,
+	    mtype == 1 ? EVP_sha256() : EVP_sha512(), NULL)) {
+		if ((hex = malloc(2 * mdlen + 1)) != NULL)
+			pki_hex(md, mdlen, hex);
+	}
+	OPENSSL_free(der);
+	return hex;
+}
+
+/* Append the records of one certificate and one service to OUT. */
+static int
+add_rrs(json_t *out, X509 *cert, const char *algo, const json_t *svc,
+    const struct tlsa_params *p, const json_t *names)
+{
+	const char *name;
+	char owner[300], *data;
+	json_t *v;
+	size_t i;
+
+	if ((data = tlsa_data(cert, p->selector, p->mtype)) == NULL)
+		return -1;
+	json_array_foreach(names, i, v) {
+		name = json_string_value(v);
+		if (strncmp(name, "*.", 2) == 0)
+			continue;	/* no TLSA owner can stand for a wildcard */
+		snprintf(owner, sizeof(owner), "_%u._%s.%s.", p->port,
+		    p->proto, name);
+		json_array_append_new(out, json_pack(
+		    "{s:s, s:i, s:i, s:i, s:i, s:s, s:s, s:s*}",
+		    "owner", owner, "ttl", (int)p->ttl, "usage", (int)p->usage,
+		    "selector", (int)p->selector, "mtype", (int)p->mtype,
+		    "data", data, "algo", algo, "service",
+		    pki_str(svc, "name")));
+	}
+	free(data);
+	return 0;
+}
+
+static int
+tlsa(json_t *rec, void *ctx)
+{
+	json_t *services, *certs, *names, *out, *svc, *entry;
+	struct tlsa_params p;
+	const char *algo, *why;
+	char field[32];
+	X509 *cert;
+	size_t i;
+	int rc = 0;
+
+	(void)ctx;
+	services = json_object_get(rec, "services");
+	certs = json_object_get(rec, "cert");
+	if (json_array_size(services) == 0 || json_object_size(certs) == 0)
+		return 0;
+	if ((names = pki_rec_names(rec)) == NULL)
+		return -1;
+	out = json_array();
+	json_array_foreach(services, i, svc) {
+		snprintf(field, sizeof(field), "services[%zu]", i);
+		if ((why = service_params(svc, &p)) != NULL) {
+			rc = pki_rec_error(rec, field, "%s", why);
+			goto out;
+		}
+		json_object_foreach(certs, algo, entry) {
+			cert = pki_cert_from_pem(pki_str(entry, "pem"));
+			if (cert == NULL) {
+				rc = pki_rec_error(rec, "cert", "%s: no PEM "
+				    "certificate", algo);
+				goto out;
+			}
+			rc = add_rrs(out, cert, algo, svc, &p, names);
+			X509_free(cert);
+			if (rc == -1) {
+				pki_rec_error(rec, "tlsa", "cannot compute "
+				    "data: %s", pki_ssl_reason());
+				goto out;
+			}
+		}
+	}
+	json_object_set(rec, "tlsa", out);
+	pki_info("%s: %zu TLSA records", pki_rec_name(rec),
+	    json_array_size(out));
+out:
+	json_decref(out);
+	json_decref(names);
+	return rc;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		PKI_LONGOPTS_COMMON,
+		{ NULL, 0, NULL, 0 }
+	};
+
+	pki_init(argv[0]);
+	if (pki_getopt(argc, argv, PKI_OPTSTRING_COMMON, longopts,
+	    usage) != -1 || optind != argc)
+		pki_usage(usage);
+	return pki_filter(tlsa, NULL);
+}

@@ -1,0 +1,359 @@
+/*
+ * crypto.c - the OpenSSL helpers more than one stage needs: keys and
+ * certificates to and from PEM, their digests and dates.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs12.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+
+#include "pki.h"
+
+/* scrypt cost of keys encrypted at rest: OpenSSL's own default for
+ * `openssl pkcs8 -scrypt` (16 MiB, ~50 ms). */
+#define SCRYPT_N	16384
+#define SCRYPT_R	8
+#define SCRYPT_P	1
+
+/* Never prompt: an encrypted key without a passphrase is an error. */
+static int
+pass_cb(char *buf, int size, int rwflag, void *u)
+{
+	size_t len;
+
+	(void)rwflag;
+	if (u == NULL)
+		return -1;
+	len = strlen(u);
+	if (len > (size_t)size)
+		return -1;
+	memcpy(buf, u, len);
+	return (int)len;
+}
+
+int
+pki_pem_is_encrypted(const char *pem)
+{
+	return pem != NULL &&
+	    strstr(pem, "-----BEGIN ENCRYPTED PRIVATE KEY-----") != NULL;
+}
+
+EVP_PKEY *
+pki_key_from_pem(const char *pem, const char *pass, const char **why)
+{
+	EVP_PKEY *key = NULL;
+	BIO *bio;
+
+	*why = NULL;
+	if (pki_pem_is_encrypted(pem) && pass == NULL) {
+		*why = "key is encrypted and no passphrase was given";
+		return NULL;
+	}
+	if ((bio = BIO_new_mem_buf(pem, -1)) != NULL)
+		key = PEM_read_bio_PrivateKey(bio, NULL, pass_cb, (void *)pass);
+	BIO_free(bio);
+	if (key == NULL) {
+		ERR_clear_error();
+		*why = pki_pem_is_encrypted(pem) ?
+		    "cannot decrypt key (wrong passphrase?)" :
+		    "not a PEM private key";
+	}
+	return key;
+}
+
+/* The contents of memory BIO as a NUL-terminated string; the BIO is freed
+ * (OpenSSL wipes its buffer). */
+static char *
+bio_string(BIO *bio)
+{
+	char *data, *s;
+	long len;
+
+	len = BIO_get_mem_data(bio, &data);
+	if (len < 0 || (s = malloc((size_t)len + 1)) == NULL) {
+		BIO_free(bio);
+		return NULL;
+	}
+	memcpy(s, data, (size_t)len);
+	s[len] = '\0';
+	BIO_free(bio);
+	return s;
+}
+
+static X509_SIG *
+encrypt_pkcs8(EVP_PKEY *key, const char *pass)
+{
+	PKCS8_PRIV_KEY_INFO *p8 = NULL;
+	X509_ALGOR *pbe = NULL;
+	X509_SIG *sig = NULL;
+
+	if ((p8 = EVP_PKEY2PKCS8(key)) == NULL)
+		goto out;
+	pbe = PKCS5_pbe2_set_scrypt(EVP_aes_256_cbc(), NULL, 16, NULL,
+	    SCRYPT_N, SCRYPT_R, SCRYPT_P);
+	if (pbe == NULL)
+		goto out;
+	if ((sig = PKCS8_set0_pbe(pass, (int)strlen(pass), p8, pbe)) != NULL)
+		pbe = NULL;	/* now owned by sig */
+out:
+	X509_ALGOR_free(pbe);
+	PKCS8_PRIV_KEY_INFO_free(p8);
+	return sig;
+}
+
+char *
+pki_key_to_pem(EVP_PKEY *key, const char *pass)
+{
+	X509_SIG *sig = NULL;
+	BIO *bio;
+	int ok;
+
+	if ((bio = BIO_new(BIO_s_mem())) == NULL) {
+		pki_ssl_err("cannot write key");
+		return NULL;
+	}
+	if (pass == NULL)
+		ok = PEM_write_bio_PKCS8PrivateKey(bio, key, NULL, NULL, 0,
+		    NULL, NULL);
+	else
+		ok = (sig = encrypt_pkcs8(key, pass)) != NULL &&
+		    PEM_write_bio_PKCS8(bio, sig);
+	X509_SIG_free(sig);
+	if (!ok) {
+		BIO_free(bio);
+		pki_ssl_err("cannot write key");
+		return NULL;
+	}
+	return bio_string(bio);
+}
+
+const char *
+pki_key_algo(const EVP_PKEY *key)
+{
+	if (EVP_PKEY_is_a(key, "RSA"))
+		return "rsa";
+	if (EVP_PKEY_is_a(key, "EC"))
+		return "ec";
+	return NULL;
+}
+
+X509 *
+pki_cert_from_pem(const char *pem)
+{
+	X509 *cert = NULL;
+	BIO *bio;
+
+	if ((bio = BIO_new_mem_buf(pem, -1)) != NULL)
+		cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	ERR_clear_error();
+	return cert;
+}
+
+STACK_OF(X509) *
+pki_certs_from_pem(const char *pem)
+{
+	STACK_OF(X509) *certs;
+	X509 *cert;
+	BIO *bio;
+
+	if ((certs = sk_X509_new_null()) == NULL)
+		return NULL;
+	if ((bio = BIO_new_mem_buf(pem, -1)) == NULL) {
+		sk_X509_free(certs);
+		return NULL;
+	}
+	while ((cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		if (!sk_X509_push(certs, cert)) {
+			X509_free(cert);
+			break;
+		}
+	}
+	BIO_free(bio);
+	ERR_clear_error();	/* the end of input is an "error" */
+	return certs;
+}
+
+char *
+pki_cert_to_pem(X509 *cert)
+{
+	BIO *bio;
+
+	if ((bio = BIO_new(BIO_s_mem())) == NULL ||
+	    !PEM_write_bio_X509(bio, cert)) {
+		BIO_free(bio);
+		pki_ssl_err("cannot write certificate");
+		return NULL;
+	}
+	return bio_string(bio);
+}
+
+void
+pki_hex(const unsigned char *buf, size_t len, char *out)
+{
+	static const char digits[] = "0123456789ABCDEF";
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		out[2 * i] = digits[buf[i] >> 4];
+		out[2 * i + 1] = digits[buf[i] & 0xf];
+	}
+	out[2 * len] = '\0';
+}
+
+int
+pki_cert_sha256(X509 *cert, char out[65])
+{
+	unsigned char md[32];
+	unsigned int len = sizeof(md);
+
+	if (!X509_digest(cert, EVP_sha256(), md, &len))
+		return -1;
+	pki_hex(md, len, out);
+	return 0;
+}
+
+int
+pki_time_rfc3339(const ASN1_TIME *t, char out[32])
+{
+	struct tm tm;
+
+	if (!ASN1_TIME_to_tm(t, &tm))
+		return -1;
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return 0;
+}
+
+void
+pki_unix_rfc3339(time_t t, char out[32])
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* NAME as an RFC 2253 string (caller frees); NULL on failure. */
+static char *
+name_string(const X509_NAME *name)
+{
+	BIO *bio;
+
+	if ((bio = BIO_new(BIO_s_mem())) == NULL)
+		return NULL;
+	if (X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253) < 0) {
+		BIO_free(bio);
+		return NULL;
+	}
+	return bio_string(bio);
+}
+
+static char *
+serial_string(X509 *cert)
+{
+	BIGNUM *bn;
+	char *hex, *s;
+
+	bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+	if (bn == NULL || (hex = BN_bn2hex(bn)) == NULL) {
+		BN_free(bn);
+		return NULL;
+	}
+	s = strdup(hex);
+	OPENSSL_free(hex);
+	BN_free(bn);
+	return s;
+}
+
+json_t *
+pki_cert_json(X509 *cert, const char *chain_pem)
+{
+	char nb[32], na[32], sha[65];
+	char *pem = NULL, *serial = NULL, *subject = NULL, *issuer = NULL;
+	json_t *j = NULL;
+
+	pem = pki_cert_to_pem(cert);
+	serial = serial_string(cert);
+	subject = name_string(X509_get_subject_name(cert));
+	issuer = name_string(X509_get_issuer_name(cert));
+	if (pem == NULL || serial == NULL || subject == NULL ||
+	    issuer == NULL ||
+	    pki_time_rfc3339(X509_get0_notBefore(cert), nb) == -1 ||
+	    pki_time_rfc3339(X509_get0_notAfter(cert), na) == -1 ||
+	    pki_cert_sha256(cert, sha) == -1) {
+		pki_ssl_err("cannot describe certificate");
+		goto out;
+	}
+	j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+	    "pem", pem, "chain", chain_pem != NULL ? chain_pem : "",
+	    "serial", serial, "not_before", nb, "not_after", na,
+	    "sha256", sha, "subject", subject, "issuer", issuer);
+	if (j == NULL)
+		pki_err("out of memory");
+out:
+	free(pem);
+	free(serial);
+	free(subject);
+	free(issuer);
+	return j;
+}
+
+int
+pki_san_ext(const json_t *names, X509_EXTENSION **out)
+{
+	GENERAL_NAMES *gens;
+	GENERAL_NAME *gen;
+	ASN1_IA5STRING *ia5;
+	const char *name;
+	json_t *v;
+	size_t i;
+	int type, rc = -1;
+
+	*out = NULL;
+	if ((gens = sk_GENERAL_NAME_new_null()) == NULL)
+		return -1;
+	json_array_foreach(names, i, v) {
+		name = json_string_value(v);
+		if (name == NULL)
+			continue;
+		if (pki_dns_name_check(name, 1) == NULL)
+			type = GEN_DNS;
+		else if (strchr(name, '@') != NULL)
+			type = GEN_EMAIL;
+		else
+			continue;
+		if ((gen = GENERAL_NAME_new()) == NULL ||
+		    (ia5 = ASN1_IA5STRING_new()) == NULL) {
+			GENERAL_NAME_free(gen);
+			goto out;
+		}
+		GENERAL_NAME_set0_value(gen, type, ia5);
+		if (!ASN1_STRING_set(ia5, name, -1) ||
+		    !sk_GENERAL_NAME_push(gens, gen)) {
+			GENERAL_NAME_free(gen);
+			goto out;
+		}
+	}
+	if (sk_GENERAL_NAME_num(gens) > 0 &&
+	    (*out = X509V3_EXT_i2d(NID_subject_alt_name, 0, gens)) == NULL)
+		goto out;
+	rc = 0;
+out:
+	GENERAL_NAMES_free(gens);
+	return rc;
+}
+
+const EVP_MD *
+pki_digest_for(const EVP_PKEY *key)
+{
+	if (EVP_PKEY_is_a(key, "EC") && EVP_PKEY_get_bits(key) >= 384)
+		return EVP_sha384();
+	return EVP_sha256();
+}

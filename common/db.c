@@ -1,0 +1,124 @@
+/*
+ * db.c - the PostgreSQL connection (libpq).  SQL goes through
+ * PQexecParams only: values are never spliced into statements.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pki.h"
+
+/* A server's message without its trailing newline. */
+static void
+report(const char *what, const char *msg)
+{
+	size_t len = strlen(msg);
+
+	while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
+		len--;
+	pki_err("%s: %.*s", what, (int)len, msg);
+}
+
+PGconn *
+pki_db_connect(void)
+{
+	const char *conninfo = getenv("PKI_DB");
+	PGconn *db;
+
+	db = PQconnectdb(conninfo != NULL ? conninfo : "");
+	if (db == NULL) {
+		pki_err("database: out of memory");
+		return NULL;
+	}
+	if (PQstatus(db) != CONNECTION_OK) {
+		report("database", PQerrorMessage(db));
+		PQfinish(db);
+		return NULL;
+	}
+	if (pki_db_cmd(db, "SET search_path TO pki, dd, public") == -1 ||
+	    PQsetClientEncoding(db, "UTF8") != 0) {
+		PQfinish(db);
+		return NULL;
+	}
+	return db;
+}
+
+const char *
+pki_db_message(const PGresult *res)
+{
+	const char *msg;
+
+	msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	return msg != NULL ? msg : PQresultErrorMessage(res);
+}
+
+PGresult *
+pki_db_query(PGconn *db, const char *sql, int nparams,
+    const char *const *params, char *why, size_t whylen)
+{
+	PGresult *res;
+	const char *msg;
+	size_t len;
+
+	res = PQexecParams(db, sql, nparams, NULL, params, NULL, NULL, 0);
+	switch (PQresultStatus(res)) {
+	case PGRES_COMMAND_OK:
+	case PGRES_TUPLES_OK:
+		return res;
+	default:
+		msg = res != NULL ? pki_db_message(res) : PQerrorMessage(db);
+		len = strcspn(msg, "\n");
+		snprintf(why, whylen, "%.*s", (int)len, msg);
+		PQclear(res);
+		return NULL;
+	}
+}
+
+PGresult *
+pki_db_exec(PGconn *db, const char *sql, int nparams,
+    const char *const *params)
+{
+	PGresult *res;
+	char why[512];
+
+	res = pki_db_query(db, sql, nparams, params, why, sizeof(why));
+	if (res == NULL)
+		pki_err("database: %s", why);
+	return res;
+}
+
+int
+pki_db_cmd(PGconn *db, const char *sql)
+{
+	PGresult *res;
+
+	if ((res = pki_db_exec(db, sql, 0, NULL)) == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+void
+pki_db_wipe(PGresult *res)
+{
+	int r, c;
+
+	for (r = 0; r < PQntuples(res); r++)
+		for (c = 0; c < PQnfields(res); c++)
+			pki_wipe(PQgetvalue(res, r, c), (size_t)PQgetlength(res, r, c));
+}
+
+int
+pki_db_keys_encrypted(PGconn *db)
+{
+	PGresult *res;
+	int enc;
+
+	res = pki_db_exec(db, "SELECT keysencrypted FROM revision "
+	    "ORDER BY id DESC LIMIT 1", 0, NULL);
+	if (res == NULL)
+		return -1;
+	enc = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return enc;
+}

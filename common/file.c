@@ -1,0 +1,141 @@
+/*
+ * file.c - atomic file replacement and bounded file reading.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "pki.h"
+
+static int
+write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = write(fd, p, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int
+sync_dir(const char *path)
+{
+	char copy[PATH_MAX];
+	int fd, rc;
+
+	if (strlen(path) >= sizeof(copy))
+		return -1;
+	strcpy(copy, path);
+	if ((fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+int
+pki_write_file(const char *path, const void *buf, size_t len, mode_t mode)
+{
+	char tmp[PATH_MAX];
+	unsigned char rnd[6];
+	char hex[13];
+	int fd, n;
+
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+		pki_ssl_err("%s: no random bytes", path);
+		return -1;
+	}
+	pki_hex(rnd, sizeof(rnd), hex);
+	n = snprintf(tmp, sizeof(tmp), "%s.tmp-%s", path, hex);
+	if (n < 0 || (size_t)n >= sizeof(tmp)) {
+		pki_err("%s: path too long", path);
+		return -1;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    mode);
+	if (fd == -1) {
+		pki_err("%s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	/* The umask may have narrowed MODE; never widen it, but do apply it
+	 * exactly when it is narrower than the umask allows. */
+	if (fchmod(fd, mode) == -1 || write_all(fd, buf, len) == -1 ||
+	    fsync(fd) == -1) {
+		pki_err("%s: %s", tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	if (close(fd) == -1 || rename(tmp, path) == -1) {
+		pki_err("%s: %s", path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	if (sync_dir(path) == -1)
+		pki_warn("%s: cannot sync its directory: %s", path,
+		    strerror(errno));
+	return 0;
+}
+
+char *
+pki_read_file(const char *path, size_t max)
+{
+	struct stat st;
+	char *buf = NULL;
+	ssize_t n;
+	size_t len = 0;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		pki_err("%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		pki_err("%s: not a regular file", path);
+		goto fail;
+	}
+	if ((size_t)st.st_size > max) {
+		pki_err("%s: larger than %zu bytes", path, max);
+		goto fail;
+	}
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		pki_err("out of memory");
+		goto fail;
+	}
+	while (len < (size_t)st.st_size) {
+		n = read(fd, buf + len, (size_t)st.st_size - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			pki_err("%s: %s", path, n == 0 ? "file shrank" :
+			    strerror(errno));
+			goto fail;
+		}
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	close(fd);
+	return buf;
+fail:
+	if (buf != NULL)
+		pki_wipe(buf, len);
+	free(buf);
+	close(fd);
+	return NULL;
+}

@@ -1,0 +1,173 @@
+/*
+ * log.c - messages on stderr (and syslog), prefixed with the program name.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include <openssl/err.h>
+
+#include "pki.h"
+
+int pki_verbosity = 1;
+
+static const char *progname = "pki";
+static int use_syslog;
+
+/*
+ * jansson allocates every string of a record; these wrappers keep the size
+ * in front of each block so that free can wipe it: a key that passed
+ * through a record leaves no copy behind in freed memory.
+ */
+#define HDR 16	/* keeps the block aligned as malloc's is */
+
+static void *
+wiping_malloc(size_t n)
+{
+	unsigned char *p;
+
+	if (n > (size_t)-1 - HDR || (p = malloc(n + HDR)) == NULL)
+		return NULL;
+	memcpy(p, &n, sizeof(n));
+	return p + HDR;
+}
+
+static void
+wiping_free(void *q)
+{
+	unsigned char *p;
+	size_t n;
+
+	if (q == NULL)
+		return;
+	p = (unsigned char *)q - HDR;
+	memcpy(&n, p, sizeof(n));
+	pki_wipe(p, n + HDR);
+	free(p);
+}
+
+void
+pki_init(const char *name)
+{
+	const char *slash;
+
+	if (name != NULL) {
+		slash = strrchr(name, '/');
+		progname = slash != NULL ? slash + 1 : name;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	json_set_alloc_funcs(wiping_malloc, wiping_free);
+}
+
+const char *
+pki_progname(void)
+{
+	return progname;
+}
+
+static const struct {
+	const char *name;
+	int facility;
+} facilities[] = {
+	{ "daemon", LOG_DAEMON }, { "user", LOG_USER },
+	{ "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 },
+	{ "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
+	{ "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
+	{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
+};
+
+int
+pki_log_syslog(const char *facility)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(facilities) / sizeof(facilities[0]); i++) {
+		if (strcmp(facility, facilities[i].name) == 0) {
+			openlog(progname, LOG_PID, facilities[i].facility);
+			use_syslog = 1;
+			return 0;
+		}
+	}
+	pki_err("unknown syslog facility \"%s\"", facility);
+	return -1;
+}
+
+static void
+vlog(int level, int min_verbosity, const char *fmt, va_list ap)
+{
+	char msg[2048];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (pki_verbosity >= min_verbosity)
+		fprintf(stderr, "%s: %s\n", progname, msg);
+	if (use_syslog && (level != LOG_DEBUG || pki_verbosity >= 3))
+		syslog(level, "%s", msg);
+}
+
+void
+pki_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_ERR, 0, fmt, ap);
+	va_end(ap);
+}
+
+void
+pki_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_WARNING, 1, fmt, ap);
+	va_end(ap);
+}
+
+void
+pki_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_INFO, 2, fmt, ap);
+	va_end(ap);
+}
+
+void
+pki_debug(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_DEBUG, 3, fmt, ap);
+	va_end(ap);
+}
+
+const char *
+pki_ssl_reason(void)
+{
+	static char buf[256];
+	unsigned long e, last = 0;
+
+	while ((e = ERR_get_error()) != 0)
+		last = e;
+	if (last == 0)
+		return "unknown OpenSSL error";
+	ERR_error_string_n(last, buf, sizeof(buf));
+	return buf;
+}
+
+void
+pki_ssl_err(const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	pki_err("%s: %s", msg, pki_ssl_reason());
+}

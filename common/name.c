@@ -1,0 +1,135 @@
+/*
+ * name.c - the checks every name passes before it reaches a certificate, a
+ * DNS packet, a path, a shell command or SQL.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "pki.h"
+
+static int
+ldh(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '-';
+}
+
+const char *
+pki_dns_name_check(const char *name, int allow_wildcard)
+{
+	const char *p, *label;
+	size_t len;
+
+	if (name == NULL || *name == '\0')
+		return "empty name";
+	if (strlen(name) > 253)
+		return "longer than 253 characters";
+	if (strncmp(name, "*.", 2) == 0) {
+		if (!allow_wildcard)
+			return "wildcard not allowed here";
+		name += 2;
+	}
+	for (label = p = name;; p++) {
+		if (*p != '.' && *p != '\0') {
+			if (*p == '*')
+				return "wildcard only as the whole first label";
+			if (!ldh((unsigned char)*p))
+				return "character other than letter, digit, "
+				    "hyphen or dot";
+			continue;
+		}
+		len = (size_t)(p - label);
+		if (len == 0)
+			return *p == '\0' && p != name ?
+			    "trailing dot" : "empty label";
+		if (len > 63)
+			return "label longer than 63 characters";
+		if (label[0] == '-' || p[-1] == '-')
+			return "label starts or ends with a hyphen";
+		if (*p == '\0')
+			return NULL;
+		label = p + 1;
+	}
+}
+
+const char *
+pki_subject_check(const char *subject_type, const char *name)
+{
+	const char *p;
+
+	if (subject_type == NULL || strcmp(subject_type, "server") == 0)
+		return pki_dns_name_check(name, 1);
+	if (strcmp(subject_type, "client") != 0 &&
+	    strcmp(subject_type, "CA") != 0)
+		return "subject_type is not server, client or CA";
+	if (name == NULL || *name == '\0')
+		return "empty name";
+	if (strlen(name) > 64)
+		return "longer than 64 characters";
+	if (!isalnum((unsigned char)name[0]))
+		return "does not start with a letter or digit";
+	for (p = name; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && strchr(" ._@-", *p) == NULL)
+			return "character other than letter, digit, "
+			    "space, dot, underscore, at or hyphen";
+	return NULL;
+}
+
+int
+pki_algo_valid(const char *s)
+{
+	return s != NULL && (strcmp(s, "rsa") == 0 || strcmp(s, "ec") == 0);
+}
+
+static int
+contains(const json_t *arr, const char *s)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(arr, i, v)
+		if (strcasecmp(json_string_value(v), s) == 0)
+			return 1;
+	return 0;
+}
+
+json_t *
+pki_rec_names(json_t *rec)
+{
+	const char *name, *why, *type;
+	json_t *names, *alt, *v;
+	char field[32];
+	size_t i;
+
+	type = pki_str(rec, "subject_type");
+	name = pki_str(rec, "name");
+	if ((why = pki_subject_check(type, name)) != NULL) {
+		pki_rec_error(rec, "name", "%s", why);
+		return NULL;
+	}
+	names = json_array();
+	json_array_append_new(names, json_string(name));
+	alt = json_object_get(rec, "altnames");
+	if (alt != NULL && !json_is_null(alt) && !json_is_array(alt)) {
+		json_decref(names);
+		pki_rec_error(rec, "altnames", "must be an array of names");
+		return NULL;
+	}
+	json_array_foreach(alt, i, v) {
+		snprintf(field, sizeof(field), "altnames[%zu]", i);
+		if (!json_is_string(v))
+			why = "not a string";
+		else
+			why = pki_dns_name_check(json_string_value(v), 1);
+		if (why != NULL) {
+			json_decref(names);
+			pki_rec_error(rec, field, "%s", why);
+			return NULL;
+		}
+		if (!contains(names, json_string_value(v)))
+			json_array_append(names, v);
+	}
+	return names;
+}

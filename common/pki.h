@@ -1,0 +1,261 @@
+/*
+ * pki.h - the small library every pki program links.
+ *
+ * A pki program is a filter: it reads cert records (one JSON object per
+ * line) on stdin, acts on the ones that need it, and writes every record to
+ * stdout.  This header lists everything the programs share; each prototype
+ * carries its contract.  Functions return 0 / -1 or a pointer / NULL and
+ * report a failure where it happens, on stderr, prefixed with the program's
+ * name.  Only main-level code exits.
+ */
+#ifndef PKI_H
+#define PKI_H
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+/* Exit status of every program (see pki(7)). */
+#define PKI_EXIT_OK	0	/* every record went through cleanly */
+#define PKI_EXIT_RECORD	1	/* a record got an error or a line was skipped */
+#define PKI_EXIT_FATAL	2	/* bad usage, no database, cannot write output */
+
+#define PKI_LINE_MAX	(1024 * 1024)	/* longest record line accepted */
+#define PKI_PASS_MAX	1024		/* longest passphrase accepted */
+
+/* ------------------------------------------------------------ log.c */
+
+extern int pki_verbosity;	/* 0 -q, 1 default, 2 -v, 3 -vv */
+
+/*
+ * Set the program name for messages, ignore SIGPIPE (a closed pipe becomes
+ * a write error) and make jansson wipe every buffer it frees.  Call first.
+ */
+void	 pki_init(const char *progname);
+const char *pki_progname(void);
+
+/* Also send messages to syslog with FACILITY ("daemon", "local0".."local7",
+ * "user"); -1 if the name is unknown. */
+int	 pki_log_syslog(const char *facility);
+
+void	 pki_err(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 pki_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 pki_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 pki_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+/* pki_err() followed by ": " and the newest OpenSSL error, queue cleared. */
+void	 pki_ssl_err(const char *, ...) __attribute__((format(printf, 1, 2)));
+/* The newest OpenSSL error as text (static buffer), queue cleared. */
+const char *pki_ssl_reason(void);
+
+/* ------------------------------------------------------------ opt.c */
+
+/* Options every program has; list them first in its struct option table. */
+#define PKI_OPT_SYSLOG	0x100
+#define PKI_LONGOPTS_COMMON \
+	{ "help",	no_argument,		NULL, 'h' }, \
+	{ "quiet",	no_argument,		NULL, 'q' }, \
+	{ "verbose",	no_argument,		NULL, 'v' }, \
+	{ "syslog",	required_argument,	NULL, PKI_OPT_SYSLOG }
+#define PKI_OPTSTRING_COMMON "hqv"
+
+/*
+ * getopt_long() that handles the common options itself: returns the next
+ * option of the program's own, -1 at the end of options.  Prints USAGE and
+ * exits for -h (0) and for an unknown option or bad argument (2).
+ */
+int	 pki_getopt(int argc, char *const argv[], const char *optstring,
+	    const struct option *longopts, const char *usage);
+/* Print USAGE on stderr and exit PKI_EXIT_FATAL. */
+void	 pki_usage(const char *usage) __attribute__((noreturn));
+/* Parse a decimal number in [MIN, MAX] into *OUT; -1 (reported, naming
+ * WHAT) if it is not one. */
+int	 pki_parse_long(const char *what, const char *s, long min, long max,
+	    long *out);
+
+/* ------------------------------------------------------------ record.c */
+
+struct pki_in;
+
+/* A reader of records from FD; NULL on memory exhaustion (reported). */
+struct pki_in *pki_in_open(int fd);
+/* Wipe and free the reader. */
+void	 pki_in_close(struct pki_in *);
+/*
+ * Read the next record into *REC (owned by the caller).  Returns 1 for a
+ * record, 0 at end of input, -1 for a line that is not a JSON object or is
+ * longer than PKI_LINE_MAX (reported with its line number; the caller goes
+ * on and exits 1), -2 for a read error (reported; fatal).
+ */
+int	 pki_in_next(struct pki_in *, json_t **rec);
+/* 1 when a read would not block (data, EOF or error), 0 after TIMEOUT_MS. */
+int	 pki_in_ready(struct pki_in *, int timeout_ms);
+
+/* Write REC as one compact line to stdout and flush it; -1 (reported) if
+ * stdout cannot be written, which is fatal. */
+int	 pki_out(const json_t *rec);
+/* Wipe the output buffer; call before exit. */
+void	 pki_out_close(void);
+
+/* J as compact JSON text (caller frees with free()); NULL if it cannot. */
+char	*pki_json_text(const json_t *j);
+/* The record's "name" for messages, or "(unnamed)". */
+const char *pki_rec_name(const json_t *rec);
+/* The string member KEY of OBJ, or NULL if absent or not a string. */
+const char *pki_str(const json_t *obj, const char *key);
+/* 1 if the record carries at least one error. */
+int	 pki_rec_failed(const json_t *rec);
+/*
+ * Append {"stage": program, "field": FIELD, "message": ...} to the record's
+ * "errors" and report "program: NAME: FIELD: message" on stderr.  FIELD may
+ * be NULL.  Always returns -1, so a stage can `return pki_rec_error(...)`.
+ */
+int	 pki_rec_error(json_t *rec, const char *field, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+/*
+ * The object member KEY of REC, created empty if absent.  NULL (and an
+ * error in the record) if KEY holds something other than an object.
+ */
+json_t	*pki_rec_object(json_t *rec, const char *key);
+
+/*
+ * The filter loop of a streaming stage: for each input record that carries
+ * no error, call ACT(rec, ctx), then write the record.  ACT returns 0 when
+ * the record is fine (acted on or not its business) and -1 when it added an
+ * error.  Returns the exit status.
+ */
+int	 pki_filter(int (*act)(json_t *rec, void *ctx), void *ctx);
+
+/* ------------------------------------------------------------ name.c */
+
+/*
+ * NULL if NAME is a valid host name (letters, digits and hyphens in labels
+ * of 1-63 characters, no hyphen at a label's ends, 253 characters at most,
+ * no trailing dot; with ALLOW_WILDCARD one leading "*." label), else a
+ * static text saying what is wrong.
+ */
+const char *pki_dns_name_check(const char *name, int allow_wildcard);
+/* The same for the subject of SUBJECT_TYPE ("server", "client", "CA"):
+ * servers need host names; client and CA names are 1-64 characters of
+ * letters, digits, " ._@-" that start with a letter or digit. */
+const char *pki_subject_check(const char *subject_type, const char *name);
+/*
+ * The record's name followed by its altnames, each checked, without
+ * duplicates (compared without case).  NULL after adding an error to the
+ * record.  The caller owns the array.
+ */
+json_t	*pki_rec_names(json_t *rec);
+/* 1 if S is "rsa" or "ec". */
+int	 pki_algo_valid(const char *s);
+
+/* ------------------------------------------------------------ secret.c */
+
+/* Wipe LEN bytes at P (cannot be optimised away). */
+void	 pki_wipe(void *p, size_t len);
+/* Wipe the NUL-terminated S and free it; NULL is fine. */
+void	 pki_free_secret(char *s);
+/* Wipe the string value of json string S in place (it stays allocated). */
+void	 pki_json_wipe_string(json_t *s);
+/*
+ * Read the passphrase of FILE (its first line, without the newline) into
+ * BUF of SIZE bytes.  Refuses a file others may read, an empty passphrase
+ * and one that does not fit.  0 / -1 (reported, naming the file only).
+ */
+int	 pki_read_passphrase(const char *file, char *buf, size_t size);
+
+/* ------------------------------------------------------------ file.c */
+
+/*
+ * Replace PATH atomically with LEN bytes of BUF and mode MODE: a temporary
+ * file in the same directory, created O_EXCL|O_NOFOLLOW with MODE, written,
+ * fsync'ed, renamed over PATH; the directory is fsync'ed too.  A reader
+ * never sees a partial file and the data never exists with a looser mode.
+ * 0 / -1 (reported; the temporary file is removed).
+ */
+int	 pki_write_file(const char *path, const void *buf, size_t len,
+	    mode_t mode);
+/* The contents of PATH as a NUL-terminated string of at most MAX bytes
+ * (caller frees); NULL if unreadable or too large (reported). */
+char	*pki_read_file(const char *path, size_t max);
+
+/* ------------------------------------------------------------ crypto.c */
+
+/* Parse a PEM private key (PKCS#8, encrypted when PASS is not NULL).
+ * NULL if it cannot be read; *WHY (static text) says why. */
+EVP_PKEY *pki_key_from_pem(const char *pem, const char *pass,
+	    const char **why);
+/*
+ * The PEM text of KEY as PKCS#8: in clear when PASS is NULL, else encrypted
+ * with PBES2 (AES-256-CBC, key from scrypt).  Caller frees with
+ * pki_free_secret().  NULL after reporting.
+ */
+char	*pki_key_to_pem(EVP_PKEY *key, const char *pass);
+/* "rsa" or "ec" for KEY's type, NULL for anything else. */
+const char *pki_key_algo(const EVP_PKEY *key);
+/* 1 if the PEM text is an encrypted PKCS#8 key. */
+int	 pki_pem_is_encrypted(const char *pem);
+
+/* The first certificate in PEM text, NULL if there is none. */
+X509	*pki_cert_from_pem(const char *pem);
+/* All certificates in PEM text (maybe none); NULL on memory exhaustion. */
+STACK_OF(X509) *pki_certs_from_pem(const char *pem);
+/* PEM text of CERT (caller frees); NULL after reporting. */
+char	*pki_cert_to_pem(X509 *cert);
+/* Uppercase hex SHA-256 of CERT's DER encoding into OUT (serverPKI's
+ * CertKeyData.hash); 0 / -1. */
+int	 pki_cert_sha256(X509 *cert, char out[65]);
+/* ASN.1 time as RFC 3339 UTC ("2026-11-22T10:00:00Z") into OUT; 0 / -1. */
+int	 pki_time_rfc3339(const ASN1_TIME *t, char out[32]);
+/* Unix time as RFC 3339 UTC into OUT. */
+void	 pki_unix_rfc3339(time_t t, char out[32]);
+/*
+ * The "cert" entry of a record for CERT issued with CHAIN_PEM (the issuing
+ * CA certificates, may be ""): {"pem", "chain", "serial", "not_before",
+ * "not_after", "sha256", "subject", "issuer"}.  NULL after reporting.
+ */
+json_t	*pki_cert_json(X509 *cert, const char *chain_pem);
+/*
+ * The subjectAltName extension for NAMES (a JSON array of strings): host
+ * names as dNSName, names with an "@" as rfc822Name, others left out.
+ * *OUT is NULL when no name qualifies.  0 / -1 (OpenSSL error queue).
+ */
+int	 pki_san_ext(const json_t *names, X509_EXTENSION **out);
+/* The digest to sign with KEY: SHA-384 for EC keys of 384 bits and more,
+ * else SHA-256. */
+const EVP_MD *pki_digest_for(const EVP_PKEY *key);
+/* Uppercase hex of LEN bytes into OUT (2*LEN+1 bytes). */
+void	 pki_hex(const unsigned char *buf, size_t len, char *out);
+
+/* ------------------------------------------------------------ db.c */
+
+/*
+ * Connect to the database named by $PKI_DB (a libpq conninfo string or
+ * URI), else by the usual PG* variables, with search_path pki,dd.  NULL
+ * after reporting.
+ */
+PGconn	*pki_db_connect(void);
+/*
+ * Run SQL with NPARAMS text parameters (NULL pointers are SQL NULL).
+ * Returns the result when it is COMMAND_OK or TUPLES_OK (caller PQclear()s),
+ * else NULL with the server's one-line message in WHY (not reported).
+ */
+PGresult *pki_db_query(PGconn *db, const char *sql, int nparams,
+	    const char *const *params, char *why, size_t whylen);
+/* pki_db_query() that reports the failure on stderr. */
+PGresult *pki_db_exec(PGconn *db, const char *sql, int nparams,
+	    const char *const *params);
+/* Run SQL (no parameters, no result rows wanted); 0 / -1 (reported). */
+int	 pki_db_cmd(PGconn *db, const char *sql);
+/* The server's primary message of the failed result RES. */
+const char *pki_db_message(const PGresult *res);
+/* Wipe every value of RES in place (before PQclear of a result with keys). */
+void	 pki_db_wipe(PGresult *res);
+/* 1 if Revision.keysEncrypted is set, 0 if not, -1 after reporting. */
+int	 pki_db_keys_encrypted(PGconn *db);
+
+#endif /* PKI_H */

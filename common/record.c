@@ -1,0 +1,380 @@
+/*
+ * record.c - cert records: one JSON object per line in, one per line out.
+ *
+ * Input is read with read(2) into a buffer of our own and output is written
+ * with write(2) from one, so that every copy of a record (which may hold
+ * private keys) lives in memory we wipe; stdio would keep copies in its
+ * buffers.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pki.h"
+
+struct pki_in {
+	int		 fd;
+	char		*buf;
+	size_t		 cap;
+	size_t		 start;		/* first unread byte */
+	size_t		 end;		/* one past the last byte read */
+	unsigned long	 lineno;
+	int		 eof;
+	int		 skipping;	/* inside an over-long line */
+};
+
+struct pki_in *
+pki_in_open(int fd)
+{
+	struct pki_in *in;
+
+	if ((in = calloc(1, sizeof(*in))) == NULL ||
+	    (in->buf = malloc(64 * 1024)) == NULL) {
+		free(in);
+		pki_err("out of memory");
+		return NULL;
+	}
+	in->fd = fd;
+	in->cap = 64 * 1024;
+	return in;
+}
+
+void
+pki_in_close(struct pki_in *in)
+{
+	if (in == NULL)
+		return;
+	pki_wipe(in->buf, in->cap);
+	free(in->buf);
+	free(in);
+}
+
+/* Make room for more input: move unread bytes to the front, grow if full. */
+static int
+make_room(struct pki_in *in)
+{
+	size_t used = in->end - in->start;
+	char *nbuf;
+
+	if (in->start > 0) {
+		memmove(in->buf, in->buf + in->start, used);
+		pki_wipe(in->buf + used, in->end - used);
+		in->start = 0;
+		in->end = used;
+	}
+	if (in->end < in->cap)
+		return 0;
+	if ((nbuf = malloc(in->cap * 2)) == NULL) {
+		pki_err("out of memory");
+		return -1;
+	}
+	memcpy(nbuf, in->buf, in->end);
+	pki_wipe(in->buf, in->cap);
+	free(in->buf);
+	in->buf = nbuf;
+	in->cap *= 2;
+	return 0;
+}
+
+static int
+fill(struct pki_in *in)
+{
+	ssize_t n;
+
+	if (make_room(in) == -1)
+		return -2;
+	do
+		n = read(in->fd, in->buf + in->end, in->cap - in->end);
+	while (n == -1 && errno == EINTR);
+	if (n == -1) {
+		pki_err("cannot read input: %s", strerror(errno));
+		return -2;
+	}
+	if (n == 0)
+		in->eof = 1;
+	in->end += (size_t)n;
+	return 0;
+}
+
+static int
+only_space(const char *s, size_t len)
+{
+	while (len > 0 && (*s == ' ' || *s == '\t' || *s == '\r')) {
+		s++;
+		len--;
+	}
+	return len == 0;
+}
+
+/* Parse one line (not NUL-terminated) into an object, or report why not. */
+static int
+parse_line(struct pki_in *in, char *line, size_t len, json_t **rec)
+{
+	json_error_t jerr;
+	char *near;
+
+	*rec = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	pki_wipe(line, len);
+	if (*rec == NULL) {
+		/* jansson quotes the token "near" the error: it may be part
+		 * of a key, so the message stops before it. */
+		if ((near = strstr(jerr.text, " near ")) != NULL)
+			*near = '\0';
+		pki_err("line %lu: not JSON: %s at column %d, skipped",
+		    in->lineno, jerr.text, jerr.column);
+		return -1;
+	}
+	if (!json_is_object(*rec)) {
+		json_decref(*rec);
+		*rec = NULL;
+		pki_err("line %lu: not a JSON object, skipped", in->lineno);
+		return -1;
+	}
+	return 1;
+}
+
+int
+pki_in_next(struct pki_in *in, json_t **rec)
+{
+	char *line, *nl;
+	size_t len;
+
+	*rec = NULL;
+	for (;;) {
+		nl = memchr(in->buf + in->start, '\n', in->end - in->start);
+		if (nl == NULL && !in->eof) {
+			if (in->end - in->start > PKI_LINE_MAX) {
+				/* Drop what we have; skip to the newline. */
+				pki_wipe(in->buf, in->cap);
+				in->start = in->end = 0;
+				in->skipping = 1;
+			}
+			if (fill(in) == -2)
+				return -2;
+			continue;
+		}
+		if (nl == NULL && in->start == in->end)
+			return 0;	/* end of input */
+		line = in->buf + in->start;
+		len = nl != NULL ? (size_t)(nl - line) : in->end - in->start;
+		in->start += len + (nl != NULL);
+		in->lineno++;
+		if (in->skipping) {
+			in->skipping = 0;
+			pki_wipe(line, len);
+			pki_err("line %lu: longer than %d bytes, skipped",
+			    in->lineno, PKI_LINE_MAX);
+			return -1;
+		}
+		if (only_space(line, len))
+			continue;
+		return parse_line(in, line, len, rec);
+	}
+}
+
+int
+pki_in_ready(struct pki_in *in, int timeout_ms)
+{
+	struct pollfd pfd;
+
+	if (in->eof || memchr(in->buf + in->start, '\n',
+	    in->end - in->start) != NULL)
+		return 1;
+	pfd.fd = in->fd;
+	pfd.events = POLLIN;
+	return poll(&pfd, 1, timeout_ms) != 0;
+}
+
+/* ------------------------------------------------------------ output */
+
+static struct {
+	char	*buf;
+	size_t	 len;
+	size_t	 cap;
+} out;
+
+static int
+out_append(const char *s, size_t n, void *unused)
+{
+	size_t ncap;
+	char *nbuf;
+
+	(void)unused;
+	if (out.len + n + 1 > out.cap) {
+		ncap = out.cap ? out.cap : 16 * 1024;
+		while (ncap < out.len + n + 1)
+			ncap *= 2;
+		if ((nbuf = malloc(ncap)) == NULL)
+			return -1;
+		if (out.buf != NULL) {
+			memcpy(nbuf, out.buf, out.len);
+			pki_wipe(out.buf, out.cap);
+			free(out.buf);
+		}
+		out.buf = nbuf;
+		out.cap = ncap;
+	}
+	memcpy(out.buf + out.len, s, n);
+	out.len += n;
+	return 0;
+}
+
+int
+pki_out(const json_t *rec)
+{
+	size_t off;
+	ssize_t n;
+	int rc = 0;
+
+	out.len = 0;
+	if (json_dump_callback(rec, out_append, NULL, JSON_COMPACT) == -1 ||
+	    out_append("\n", 1, NULL) == -1) {
+		pki_err("cannot format record %s", pki_rec_name(rec));
+		rc = -1;
+	}
+	for (off = 0; rc == 0 && off < out.len; off += (size_t)n) {
+		n = write(STDOUT_FILENO, out.buf + off, out.len - off);
+		if (n == -1 && errno == EINTR)
+			n = 0;
+		else if (n == -1) {
+			pki_err("cannot write output: %s", strerror(errno));
+			rc = -1;
+		}
+	}
+	pki_wipe(out.buf, out.len);
+	return rc;
+}
+
+void
+pki_out_close(void)
+{
+	if (out.buf != NULL)
+		pki_wipe(out.buf, out.cap);
+	free(out.buf);
+	out.buf = NULL;
+	out.len = out.cap = 0;
+}
+
+/* ------------------------------------------------------------ records */
+
+char *
+pki_json_text(const json_t *j)
+{
+	size_t len;
+	char *s;
+
+	if ((len = json_dumpb(j, NULL, 0, JSON_COMPACT)) == 0 ||
+	    (s = malloc(len + 1)) == NULL)
+		return NULL;
+	json_dumpb(j, s, len, JSON_COMPACT);
+	s[len] = '\0';
+	return s;
+}
+
+const char *
+pki_str(const json_t *obj, const char *key)
+{
+	return json_string_value(json_object_get(obj, key));
+}
+
+const char *
+pki_rec_name(const json_t *rec)
+{
+	const char *name = pki_str(rec, "name");
+
+	return name != NULL && *name != '\0' ? name : "(unnamed)";
+}
+
+int
+pki_rec_failed(const json_t *rec)
+{
+	json_t *errors = json_object_get(rec, "errors");
+
+	if (errors == NULL || json_is_null(errors))
+		return 0;
+	return !json_is_array(errors) || json_array_size(errors) > 0;
+}
+
+int
+pki_rec_error(json_t *rec, const char *field, const char *fmt, ...)
+{
+	json_t *errors, *e, *old;
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (field != NULL)
+		pki_err("%s: %s: %s", pki_rec_name(rec), field, msg);
+	else
+		pki_err("%s: %s", pki_rec_name(rec), msg);
+
+	errors = json_object_get(rec, "errors");
+	if (!json_is_array(errors)) {
+		/* Keep whatever was there: errors are never replaced. */
+		old = errors != NULL && !json_is_null(errors) ?
+		    json_incref(errors) : NULL;
+		errors = json_array();
+		if (old != NULL)
+			json_array_append_new(errors, old);
+		json_object_set_new(rec, "errors", errors);
+	}
+	e = json_pack("{s:s, s:s}", "stage", pki_progname(), "message", msg);
+	if (e != NULL && field != NULL)
+		json_object_set_new(e, "field", json_string(field));
+	if (e != NULL)
+		json_array_append_new(errors, e);
+	return -1;
+}
+
+json_t *
+pki_rec_object(json_t *rec, const char *key)
+{
+	json_t *o = json_object_get(rec, key);
+
+	if (o == NULL || json_is_null(o)) {
+		o = json_object();
+		json_object_set_new(rec, key, o);
+	}
+	if (!json_is_object(o)) {
+		pki_rec_error(rec, key, "must be an object");
+		return NULL;
+	}
+	return o;
+}
+
+int
+pki_filter(int (*act)(json_t *rec, void *ctx), void *ctx)
+{
+	struct pki_in *in;
+	json_t *rec;
+	int r, status = PKI_EXIT_OK;
+
+	if ((in = pki_in_open(STDIN_FILENO)) == NULL)
+		return PKI_EXIT_FATAL;
+	while ((r = pki_in_next(in, &rec)) != 0) {
+		if (r == -2) {
+			status = PKI_EXIT_FATAL;
+			break;
+		}
+		if (r == -1) {
+			status = PKI_EXIT_RECORD;
+			continue;
+		}
+		if (!pki_rec_failed(rec) && act(rec, ctx) == -1)
+			status = PKI_EXIT_RECORD;
+		r = pki_out(rec);
+		json_decref(rec);
+		if (r == -1) {
+			status = PKI_EXIT_FATAL;
+			break;
+		}
+	}
+	pki_in_close(in);
+	pki_out_close();
+	return status;
+}

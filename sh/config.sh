@@ -1,0 +1,100 @@
+# config.sh - configuration and environment of the pki workflows.
+#
+# pki.conf is shell: VAR=value lines, read from -f FILE, $PKI_CONF,
+# ./pki.conf or /etc/pki/pki.conf (the first that exists).  Variables:
+#
+#   PKI_HOME                state: private database, CA passphrase (./var)
+#   PKI_DB                  libpq conninfo; unset: PG* variables, else the
+#                           private cluster under $PKI_HOME/pg
+#   PKI_CA_PASSPHRASE_FILE  passphrase of the local CA key ($PKI_HOME/ca.pass)
+#   PKI_DB_PASSPHRASE_FILE  passphrase of keys at rest (encrypted mode)
+#   PKI_SYSLOG              syslog facility for the programs, e.g. local6
+#   PKI_VERBOSE             0 quiet, 1 normal, 2 verbose
+#   PSQL, JQ                the commands used for psql and jq
+
+pki_die() {
+	_rc=$1
+	shift
+	printf 'pki: %s\n' "$*" >&2
+	exit "$_rc"
+}
+
+pki_say() {
+	[ "${PKI_VERBOSE:-1}" -ge 1 ] || return 0
+	printf 'pki: %s\n' "$*" >&2
+}
+
+# Quote $1 for eval.
+pki_quote() {
+	printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"
+}
+
+# pki_load_config [-f FILE] [-q] [-v]... ARGS: reads the configuration,
+# sets up the environment and leaves the other arguments, quoted for eval,
+# in PKI_ARGS.
+pki_load_config() {
+	_conf=${PKI_CONF:-}
+	PKI_VERBOSE=${PKI_VERBOSE:-1}
+	while [ $# -gt 0 ]; do
+		case $1 in
+		-f) [ $# -ge 2 ] || pki_die 2 "-f needs a file"; _conf=$2; shift 2 ;;
+		-q) PKI_VERBOSE=0; shift ;;
+		-v | -d) PKI_VERBOSE=$((PKI_VERBOSE + 1)); shift ;;
+		*) break ;;
+		esac
+	done
+	# serverPKI's -f may also come after its action flags.
+	_prev=
+	for _a in "$@"; do
+		[ "$_prev" = -f ] && _conf=$_a
+		_prev=$_a
+	done
+	if [ -z "$_conf" ]; then
+		for _c in ./pki.conf /etc/pki/pki.conf; do
+			[ -f "$_c" ] && { _conf=$_c; break; }
+		done
+	fi
+	if [ -n "$_conf" ]; then
+		[ -r "$_conf" ] || pki_die 2 "cannot read configuration $_conf"
+		case $_conf in /*) ;; *) _conf=$PWD/$_conf ;; esac
+		# shellcheck disable=SC1090
+		. "$_conf"
+	fi
+	PKI_ARGS=
+	for _a in "$@"; do
+		PKI_ARGS="$PKI_ARGS $(pki_quote "$_a")"
+	done
+	pki_setup_env
+}
+
+pki_setup_env() {
+	PKI_HOME=${PKI_HOME:-$PWD/var}
+	case $PKI_HOME in /*) ;; *) PKI_HOME=$PWD/$PKI_HOME ;; esac
+	PKI_CA_PASSPHRASE_FILE=${PKI_CA_PASSPHRASE_FILE:-$PKI_HOME/ca.pass}
+	PSQL=${PSQL:-psql}
+	JQ=${JQ:-jq}
+	PATH=$PKI_BINDIR:$PATH
+	export PKI_HOME PKI_CA_PASSPHRASE_FILE PSQL JQ PATH PKI_VERBOSE
+	[ -n "${PKI_DB_PASSPHRASE_FILE:-}" ] && export PKI_DB_PASSPHRASE_FILE
+	# Without a configured database, use the private cluster.
+	if [ -z "${PKI_DB:-}" ] && [ -z "${PGHOST:-}${PGDATABASE:-}${PGSERVICE:-}" ]; then
+		PKI_PRIVATE_DB=1
+		PKI_DB=$(pki_db_private_conninfo)
+	else
+		PKI_PRIVATE_DB=0
+	fi
+	export PKI_DB PKI_PRIVATE_DB
+	# The programs' common flags.
+	PKI_FLAGS=
+	[ "$PKI_VERBOSE" -eq 0 ] && PKI_FLAGS="-q"
+	[ "$PKI_VERBOSE" -ge 2 ] && PKI_FLAGS="-v"
+	[ -n "${PKI_SYSLOG:-}" ] && PKI_FLAGS="$PKI_FLAGS --syslog $PKI_SYSLOG"
+	return 0
+}
+
+# psql on the configured database: quiet, stops at the first error, no
+# ~/.psqlrc.  Values go in as psql variables (-v name=value), used in the
+# SQL as :'name', never spliced into the text.
+pki_psql() {
+	"$PSQL" -X -q -v ON_ERROR_STOP=1 -d "$PKI_DB" "$@"
+}

@@ -1,0 +1,45 @@
+# env.sh - sourced first by every test: TAP, the programs under test on
+# PATH, a private temporary directory $T removed at exit, and at_exit.
+#
+#   . "$(dirname "$0")/lib/env.sh"
+
+PKI_TOP=$(cd "$(dirname "$0")/.." && pwd)
+. "$PKI_TOP/tests/lib/tap.sh"
+
+PKI_BUILD=${PKI_BUILD:-$PKI_TOP/build}
+PATH=$PKI_BUILD/bin:$PKI_TOP/sh:$PATH
+export PKI_BUILD PATH
+
+# Nothing of the caller's configuration leaks into a test.
+unset PKI_DB PKI_CONF PKI_HOME PKI_CA_PASSPHRASE_FILE PKI_DB_PASSPHRASE_FILE \
+	PGHOST PGPORT PGDATABASE PGUSER PGSERVICE PGPASSWORD
+PKI_CONF=/dev/null	# no ./pki.conf, no /etc/pki/pki.conf
+export PKI_CONF
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/pki-test.XXXXXX")
+chmod 0711 "$T"	# the postgres user must be able to enter it
+_pki_at_exit=
+
+# at_exit COMMAND: run COMMAND (a string for eval) when the test ends,
+# the last registered first.
+at_exit() {
+	_pki_at_exit="$1; $_pki_at_exit"
+}
+
+_pki_cleanup() {
+	_rc=$?
+	eval "$_pki_at_exit" >/dev/null 2>&1 || true
+	if [ -n "${KEEP:-}" ]; then
+		echo "# kept $T" >&2
+	else
+		rm -rf "$T"
+	fi
+	exit $_rc
+}
+trap _pki_cleanup EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# The private key markers no stderr or log may ever contain.
+SECRET_PATTERN='PRIVATE KEY'

@@ -1,0 +1,61 @@
+# tap.sh - Test Anything Protocol for POSIX sh tests, read by prove(1).
+#
+#   ok "description" command args...     passes when the command succeeds
+#   nok "description" command args...    passes when the command fails
+#   is "$got" "$want" "description"       string equality (diff shown)
+#   like "$got" "glob" "description"      shell pattern match
+#   pass / fail "description"
+#   diag "text"                           a comment on stderr
+#   done_testing                          the plan; exits 1 if any failed
+
+_tap_n=0
+_tap_failed=0
+
+pass() {
+	_tap_n=$((_tap_n + 1))
+	echo "ok $_tap_n - $1"
+}
+
+fail() {
+	_tap_n=$((_tap_n + 1))
+	_tap_failed=$((_tap_failed + 1))
+	echo "not ok $_tap_n - $1"
+}
+
+diag() {
+	printf '%s\n' "$@" | sed 's/^/# /' >&2
+}
+
+ok() {
+	_tap_d=$1
+	shift
+	if "$@"; then pass "$_tap_d"; else fail "$_tap_d"; diag "command failed: $*"; fi
+}
+
+nok() {
+	_tap_d=$1
+	shift
+	if "$@"; then fail "$_tap_d"; diag "command succeeded: $*"; else pass "$_tap_d"; fi
+}
+
+is() {
+	if [ "$1" = "$2" ]; then
+		pass "$3"
+	else
+		fail "$3"
+		diag "got:      '$1'" "expected: '$2'"
+	fi
+}
+
+like() {
+	# shellcheck disable=SC2254
+	case $1 in
+	$2) pass "$3" ;;
+	*) fail "$3"; diag "got:      '$1'" "expected: '$2'" ;;
+	esac
+}
+
+done_testing() {
+	echo "1..$_tap_n"
+	[ "$_tap_failed" -eq 0 ]
+}

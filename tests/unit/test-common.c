@@ -1,0 +1,329 @@
+/*
+ * test-common.c - unit tests of common/, TAP on stdout.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pki.h"
+
+static int tests, failures;
+
+static void
+ok(int cond, const char *what)
+{
+	tests++;
+	if (!cond)
+		failures++;
+	printf("%sok %d - %s\n", cond ? "" : "not ", tests, what);
+	fflush(stdout);
+}
+
+static char dir[] = "/tmp/pki-unit.XXXXXX";
+
+/* A reader over a file holding TEXT. */
+static struct pki_in *
+reader(const char *text, size_t len)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/in", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (write(fd, text, len) != (ssize_t)len)
+		abort();
+	lseek(fd, 0, SEEK_SET);
+	return pki_in_open(fd);
+}
+
+static void
+test_reader(void)
+{
+	const char text[] = "{\"name\":\"a\",\"x\":{\"unknown\":[1,2]}}\n"
+	    "not json {\"key\":\"-----BEGIN PRIVATE KEY-----abc\"}\n"
+	    "[1,2]\n"
+	    "\n"
+	    "   \n"
+	    "{\"name\":\"b\",\"name\":\"c\"}\n"
+	    "{\"name\":\"last\"}";
+	struct pki_in *in = reader(text, sizeof(text) - 1);
+	json_t *rec;
+
+	ok(pki_in_next(in, &rec) == 1 && strcmp(pki_rec_name(rec), "a") == 0,
+	    "reads a record");
+	ok(json_integer_value(json_array_get(json_object_get(
+	    json_object_get(rec, "x"), "unknown"), 1)) == 2,
+	    "keeps unknown fields");
+	json_decref(rec);
+	ok(pki_in_next(in, &rec) == -1 && rec == NULL, "rejects a bad line");
+	ok(pki_in_next(in, &rec) == -1, "rejects a line that is no object");
+	ok(pki_in_next(in, &rec) == -1, "rejects duplicate keys (blank lines "
+	    "skipped)");
+	ok(pki_in_next(in, &rec) == 1 && strcmp(pki_rec_name(rec), "last") == 0,
+	    "reads a last line without newline");
+	json_decref(rec);
+	ok(pki_in_next(in, &rec) == 0, "end of input");
+	pki_in_close(in);
+}
+
+static void
+test_long_line(void)
+{
+	size_t len = PKI_LINE_MAX + 100;
+	char *text = malloc(len + 32);
+	struct pki_in *in;
+	json_t *rec;
+
+	text[0] = '"';
+	memset(text + 1, 'x', len - 2);
+	text[len - 1] = '"';
+	strcpy(text + len, "\n{\"name\":\"after\"}\n");
+	in = reader(text, strlen(text));
+	ok(pki_in_next(in, &rec) == -1, "skips a line longer than the limit");
+	ok(pki_in_next(in, &rec) == 1 && strcmp(pki_rec_name(rec),
+	    "after") == 0, "goes on after the long line");
+	json_decref(rec);
+	pki_in_close(in);
+	free(text);
+}
+
+static void
+test_output(void)
+{
+	json_t *rec = json_pack("{s:s, s:{s:[i,s]}, s:b}", "name", "a.test",
+	    "future", "field", 1, "é", "flag", 1), *back;
+	char path[64], *text;
+	int fd, saved, written;
+
+	snprintf(path, sizeof(path), "%s/out", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	saved = dup(STDOUT_FILENO);
+	fflush(stdout);
+	dup2(fd, STDOUT_FILENO);
+	written = pki_out(rec) == 0;
+	dup2(saved, STDOUT_FILENO);
+	ok(written, "writes a record");
+	close(saved);
+	close(fd);
+	text = pki_read_file(path, 4096);
+	ok(text != NULL && strchr(text, '\n') == text + strlen(text) - 1,
+	    "one line, newline-terminated");
+	back = json_loads(text, 0, NULL);
+	ok(json_equal(rec, back), "round trip keeps every field");
+	ok(strstr(text, ": ") == NULL && strstr(text, ", ") == NULL,
+	    "compact");
+	json_decref(back);
+	json_decref(rec);
+	free(text);
+}
+
+static void
+test_errors(void)
+{
+	json_t *rec = json_pack("{s:s}", "name", "e.test"), *e;
+
+	ok(!pki_rec_failed(rec), "a fresh record has not failed");
+	ok(pki_rec_error(rec, "algos", "bad %s", "thing") == -1,
+	    "pki_rec_error returns -1");
+	pki_rec_error(rec, NULL, "second");
+	e = json_object_get(rec, "errors");
+	ok(json_array_size(e) == 2 && pki_rec_failed(rec),
+	    "errors are appended");
+	ok(strcmp(pki_str(json_array_get(e, 0), "stage"), "test-common") == 0 &&
+	    strcmp(pki_str(json_array_get(e, 0), "field"), "algos") == 0 &&
+	    strcmp(pki_str(json_array_get(e, 0), "message"), "bad thing") == 0,
+	    "an error names stage, field and message");
+	ok(json_object_get(json_array_get(e, 1), "field") == NULL,
+	    "the field is optional");
+	json_decref(rec);
+
+	rec = json_pack("{s:s, s:s}", "name", "x", "errors", "odd");
+	pki_rec_error(rec, NULL, "new");
+	e = json_object_get(rec, "errors");
+	ok(json_array_size(e) == 2 && json_is_string(json_array_get(e, 0)),
+	    "a non-array errors value is kept, never replaced");
+	json_decref(rec);
+
+	rec = json_pack("{s:[]}", "errors");
+	ok(!pki_rec_failed(rec), "an empty errors list is no failure");
+	json_decref(rec);
+}
+
+static void
+test_names(void)
+{
+	static const char *good[] = { "a.test", "www.example.com",
+	    "*.example.com", "x", "a-b.c-d.e", "xn--bcher-kva.example",
+	    "123.example" };
+	static const char *bad[] = { "", "a b.test", "a..b", ".a", "a.",
+	    "-a.test", "a-.test", "*", "a.*.test", "**.a", "$(reboot)",
+	    "'; DROP TABLE certificates; --", "a_b.test", "a/b" };
+	char label[80], longname[300];
+	size_t i;
+	int all;
+
+	for (all = 1, i = 0; i < sizeof(good) / sizeof(*good); i++)
+		if (pki_dns_name_check(good[i], 1) != NULL) {
+			printf("# rejected %s\n", good[i]);
+			all = 0;
+		}
+	ok(all, "accepts good host names");
+	for (all = 1, i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		if (pki_dns_name_check(bad[i], 1) == NULL) {
+			printf("# accepted %s\n", bad[i]);
+			all = 0;
+		}
+	ok(all, "rejects bad host names");
+	ok(pki_dns_name_check("*.example.com", 0) != NULL,
+	    "no wildcard where none is allowed");
+	memset(label, 'a', 64);
+	strcpy(label + 64, ".test");
+	ok(pki_dns_name_check(label, 0) != NULL &&
+	    strstr(pki_dns_name_check(label, 0), "63") != NULL,
+	    "a 64-character label is rejected, saying why");
+	label[1] = '.';
+	ok(pki_dns_name_check(label + 2, 0) == NULL, "a 63-character label is fine");
+	memset(longname, 0, sizeof(longname));
+	for (i = 0; i < 254; i++)
+		longname[i] = i % 2 ? '.' : 'a';
+	longname[253] = 'a';
+	ok(strlen(longname) == 254 && pki_dns_name_check(longname, 0) != NULL,
+	    "a 254-character name is rejected");
+	longname[253] = '\0';
+	ok(pki_dns_name_check(longname, 0) == NULL,
+	    "a 253-character name is fine");
+	ok(pki_subject_check("client", "gall_op") == NULL &&
+	    pki_subject_check("CA", "Local CA") == NULL,
+	    "client and CA names may have _ and spaces");
+	ok(pki_subject_check("client", "$(reboot)") != NULL &&
+	    pki_subject_check("client", "'; DROP TABLE certificates; --") != NULL,
+	    "hostile client names are rejected");
+	ok(pki_subject_check("server", "gall_op") != NULL,
+	    "server names are host names");
+}
+
+static void
+test_rec_names(void)
+{
+	json_t *rec, *names;
+
+	rec = json_loads("{\"name\":\"a.test\",\"altnames\":[\"www.a.test\","
+	    "\"A.TEST\",\"*.a.test\"]}", 0, NULL);
+	names = pki_rec_names(rec);
+	ok(json_array_size(names) == 3, "names: name + altnames, no "
+	    "duplicates");
+	json_decref(names);
+	json_decref(rec);
+	rec = json_loads("{\"name\":\"a.test\",\"altnames\":[\"ok.test\","
+	    "\"bad..test\"]}", 0, NULL);
+	ok(pki_rec_names(rec) == NULL && strcmp(pki_str(json_array_get(
+	    json_object_get(rec, "errors"), 0), "field"), "altnames[1]") == 0,
+	    "a bad altname is an error naming its field");
+	json_decref(rec);
+}
+
+static void
+test_secrets(void)
+{
+	char buf[64], path[64];
+	json_t *s;
+	size_t i;
+	int fd, zero;
+
+	memset(buf, 'k', sizeof(buf));
+	pki_wipe(buf, sizeof(buf));
+	for (zero = 1, i = 0; i < sizeof(buf); i++)
+		zero &= buf[i] == 0;
+	ok(zero, "pki_wipe zeroes");
+
+	s = json_string("-----BEGIN PRIVATE KEY-----");
+	pki_json_wipe_string(s);
+	ok(json_string_value(s)[0] == '\0' && json_string_value(s)[5] == '\0',
+	    "a JSON string can be wiped in place");
+	json_decref(s);
+
+	snprintf(path, sizeof(path), "%s/pass", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (write(fd, "sesame\nsecond line\n", 19) != 19)
+		abort();
+	close(fd);
+	memset(buf, 'x', sizeof(buf));
+	ok(pki_read_passphrase(path, buf, sizeof(buf)) == 0 &&
+	    strcmp(buf, "sesame") == 0, "reads the passphrase's first line");
+	for (zero = 1, i = 7; i < sizeof(buf); i++)
+		zero &= buf[i] == 0;
+	ok(zero, "the rest of the file is wiped from the buffer");
+	chmod(path, 0644);
+	ok(pki_read_passphrase(path, buf, sizeof(buf)) == -1,
+	    "refuses a passphrase file others may read");
+	chmod(path, 0600);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	close(fd);
+	ok(pki_read_passphrase(path, buf, sizeof(buf)) == -1,
+	    "refuses an empty passphrase");
+	ok(pki_read_passphrase("/nonexistent/pass", buf, sizeof(buf)) == -1,
+	    "reports a missing passphrase file");
+}
+
+static void
+test_files(void)
+{
+	char path[64], *text = NULL;
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/key.pem", dir);
+	umask(0);
+	ok(pki_write_file(path, "one", 3, 0600) == 0, "writes a file");
+	umask(022);
+	ok(stat(path, &st) == 0 && (st.st_mode & 07777) == 0600,
+	    "with exactly the mode asked for");
+	ok(pki_write_file(path, "two", 3, 0600) == 0 &&
+	    (text = pki_read_file(path, 100)) != NULL &&
+	    strcmp(text, "two") == 0, "replaces it");
+	free(text);
+	ok(pki_read_file(path, 2) == NULL, "refuses a file over the limit");
+	snprintf(path, sizeof(path), "%s/nodir/x", dir);
+	ok(pki_write_file(path, "x", 1, 0600) == -1, "reports a missing "
+	    "directory");
+}
+
+static void
+test_numbers(void)
+{
+	long v;
+
+	ok(pki_parse_long("n", "42", 1, 100, &v) == 0 && v == 42, "a number");
+	ok(pki_parse_long("n", "4x", 1, 100, &v) == -1 &&
+	    pki_parse_long("n", "", 1, 100, &v) == -1 &&
+	    pki_parse_long("n", "101", 1, 100, &v) == -1 &&
+	    pki_parse_long("n", "99999999999999999999", 1, 100, &v) == -1,
+	    "rejects junk, empty, out of range, overflow");
+}
+
+int
+main(void)
+{
+	char cmd[64];
+
+	pki_init("test-common");
+	if (mkdtemp(dir) == NULL)
+		return 2;
+	test_reader();
+	test_long_line();
+	test_output();
+	test_errors();
+	test_names();
+	test_rec_names();
+	test_secrets();
+	test_files();
+	test_numbers();
+	printf("1..%d\n", tests);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) == -1)
+		return 2;
+	pki_out_close();
+	return failures == 0 ? 0 : 1;
+}
