@@ -123,7 +123,12 @@ deps:
 		echo "  apt-get install -y --no-install-recommends $(DEB_PKGS)"; \
 	fi
 
-demo: all
+# make demo installs what is missing first (as root), then builds.
+demo:
+	@missing=$$(for p in $(DEB_PKGS); do \
+		dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then $(MAKE) deps; fi
+	$(MAKE) all
 	sh sh/demo.sh
 
 bench: all

@@ -71,6 +71,7 @@ pki_setup_env() {
 	PKI_HOME=${PKI_HOME:-$PWD/var}
 	case $PKI_HOME in /*) ;; *) PKI_HOME=$PWD/$PKI_HOME ;; esac
 	PKI_CA_PASSPHRASE_FILE=${PKI_CA_PASSPHRASE_FILE:-$PKI_HOME/ca.pass}
+	PKI_DB=${PKI_DB:-}
 	PSQL=${PSQL:-psql}
 	JQ=${JQ:-jq}
 	PATH=$PKI_BINDIR:$PATH

@@ -72,6 +72,48 @@ csr_must_staple(X509_REQ *req)
 	return found;
 }
 
+/*
+ * Give CERT the public key of REQ: the subjectPublicKeyInfo is copied as it
+ * is.  (X509_set_pubkey() would encode the key and decode it again, which
+ * in OpenSSL 3.0 costs more than signing.)
+ */
+static int
+copy_pubkey(X509 *cert, X509_REQ *req)
+{
+	ASN1_OBJECT *alg;
+	const unsigned char *bits;
+	const void *pval;
+	void *param = NULL;
+	unsigned char *copy;
+	X509_ALGOR *algor;
+	int len, ptype;
+
+	if (!X509_PUBKEY_get0_param(&alg, &bits, &len, &algor,
+	    X509_REQ_get_X509_PUBKEY(req)))
+		return -1;
+	X509_ALGOR_get0(NULL, &ptype, &pval, algor);
+	if (ptype == V_ASN1_OBJECT)
+		param = OBJ_dup(pval);
+	else if (ptype == V_ASN1_SEQUENCE)
+		param = ASN1_STRING_dup(pval);
+	else if (ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF)
+		return -1;
+	if ((ptype == V_ASN1_OBJECT || ptype == V_ASN1_SEQUENCE) &&
+	    param == NULL)
+		return -1;
+	if ((copy = OPENSSL_memdup(bits, (size_t)len)) == NULL ||
+	    !X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(cert), OBJ_dup(alg),
+	    ptype, param, copy, len)) {
+		OPENSSL_free(copy);
+		if (ptype == V_ASN1_OBJECT)
+			ASN1_OBJECT_free(param);
+		else
+			ASN1_STRING_free(param);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 set_names(X509 *cert, const char *name, json_t *names, X509 *issuer)
 {
@@ -130,7 +172,7 @@ issue(X509_REQ *req, json_t *rec, json_t *names, struct ca *ca,
 	if ((serial = random_serial()) == NULL ||
 	    !X509_set_version(cert, X509_VERSION_3) ||
 	    !X509_set_serialNumber(cert, serial) ||
-	    !X509_set_pubkey(cert, pub) ||
+	    copy_pubkey(cert, req) == -1 ||
 	    set_names(cert, pki_str(rec, "name"), names, ca->cert) == -1 ||
 	    set_validity(cert, ca->cert, st, days) == -1 ||
 	    add_ext(cert, ca->cert, NID_basic_constraints,

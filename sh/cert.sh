@@ -1,0 +1,212 @@
+# cert.sh - pki cert add|remove|list, pki status, pki export, pki ca.
+#
+# Configuration goes through serverPKI's SQL functions.  Every value
+# reaches psql as a variable (-v name=value) and the SQL quotes it
+# (:'name'): nothing typed on the command line is spliced into SQL.
+
+# pki_sql [psql args]: run SQL from stdin; a failure prints the server's
+# message (without psql's decoration) and returns 1.
+pki_sql() {
+	pki_run_dir
+	if pki_psql "$@" 2>"$PKI_RUN_DIR/sql.err"; then
+		return 0
+	fi
+	sed -n -e 's/^psql:[^:]*:[0-9]*: //' -e 's/^ERROR:  /pki: /p' \
+		-e 's/^FATAL:  /pki: /p' -e 's/^psql: error: /pki: /p' \
+		"$PKI_RUN_DIR/sql.err" >&2
+	return 1
+}
+
+pki_cert() {
+	_sub=${1:-}
+	[ $# -gt 0 ] && shift
+	case $_sub in
+	add) pki_cert_add "$@" ;;
+	remove) pki_cert_remove "$@" ;;
+	list) pki_cert_list "$@" ;;
+	*) pki_die 2 "usage: pki cert add|remove|list ..." ;;
+	esac
+}
+
+_cert_add_usage="usage: pki cert add NAME [-t server|client] [-c local|acme] [-a rsa|ec|rsa_plus_ec] [-m] [-A ALTNAME]... [-S SERVICE:PORT]..."
+
+# pki cert add NAME [options]: a new certificate (add_cert, add_altname,
+# add_service in one transaction).
+pki_cert_add() {
+	[ $# -ge 1 ] || pki_die 2 "$_cert_add_usage"
+	_name=$1
+	shift
+	_type=server _ca=local _algo=rsa _staple=false
+	_vars= _sql= _n=0
+	while getopts 't:c:a:mA:S:' _o; do
+		case $_o in
+		t) _type=$OPTARG ;;
+		c) _ca=$OPTARG ;;
+		a) _algo=$OPTARG ;;
+		m) _staple=true ;;
+		A)
+			_n=$((_n + 1))
+			_vars="$_vars -v alt$_n=$(pki_quote "$OPTARG")"
+			_sql="${_sql}SELECT add_altname(:'name', :'alt$_n');
+"
+			;;
+		S)
+			case $OPTARG in
+			*:*) ;;
+			*) pki_die 2 "-S $OPTARG: use SERVICE:PORT, e.g. https:443" ;;
+			esac
+			_n=$((_n + 1))
+			_vars="$_vars -v svc$_n=$(pki_quote "${OPTARG%:*}")"
+			_vars="$_vars -v port$_n=$(pki_quote "${OPTARG##*:}")"
+			_sql="${_sql}SELECT add_service(:'name', :'svc$_n', :'port$_n');
+"
+			;;
+		*) pki_die 2 "$_cert_add_usage" ;;
+		esac
+	done
+	shift $((OPTIND - 1))
+	[ $# -eq 0 ] || pki_die 2 "$_cert_add_usage"
+	case $_ca in
+	local) ;;
+	acme | LE) _ca=LE ;;
+	*) pki_die 2 "-c $_ca: use local or acme" ;;
+	esac
+	eval "pki_sql -v name=\"\$_name\" -v type=\"\$_type\" -v ca=\"\$_ca\" \
+		-v algo=\"\$_algo\" -v staple=\"\$_staple\" $_vars" <<EOF || return 1
+SET search_path TO pki, dd, public;
+\\o /dev/null
+BEGIN;
+SELECT add_cert(:'name', :'type', :'ca', :'algo', :'staple', NULL, NULL,
+	NULL, NULL, NULL, NULL);
+$_sql
+COMMIT;
+EOF
+	pki_say "certificate $_name added"
+}
+
+pki_cert_remove() {
+	[ $# -eq 1 ] || pki_die 2 "usage: pki cert remove NAME"
+	pki_sql -v name="$1" <<'EOF' || return 1
+SET search_path TO pki, dd, public;
+\o /dev/null
+SELECT remove_cert(:'name');
+EOF
+	pki_say "certificate $1 removed"
+}
+
+# pki cert list [NAME]: the certs view; with NAME, exit 1 if there is no
+# such certificate.
+pki_cert_list() {
+	[ $# -le 1 ] || pki_die 2 "usage: pki cert list [NAME]"
+	_found=$(pki_sql -At -v name="${1:-}" <<'EOF'
+SET search_path TO pki, dd, public;
+SELECT :'name' = '' OR EXISTS (SELECT 1 FROM subjects
+	WHERE name = :'name' AND NOT isaltname);
+EOF
+) || return 2
+	[ "$_found" = t ] || { pki_say "no certificate $1"; return 1; }
+	pki_sql -v name="${1:-}" <<'EOF'
+SET search_path TO pki, dd, public;
+SELECT * FROM certs WHERE :'name' = '' OR "Cert Name" = :'name';
+EOF
+}
+
+# pki status [-o NAME]... [NAME]...: serverPKI's -n -v listing, the
+# certificates and their instances.
+pki_status() {
+	_names='[]'
+	while getopts 'o:aie:' _o; do
+		case $_o in
+		o) _names=$(printf '%s' "$_names" | "$JQ" -c --arg n "$OPTARG" '. + [$n]') ;;
+		a | i | e) ;;	# serverPKI selection flags: everything is listed
+		*) pki_die 2 "usage: pki status [-o NAME]... [NAME]..." ;;
+		esac
+	done
+	shift $((OPTIND - 1))
+	for _a in "$@"; do
+		_names=$(printf '%s' "$_names" | "$JQ" -c --arg n "$_a" '. + [$n]')
+	done
+	pki_sql -v names="$_names" <<'EOF'
+SET search_path TO pki, dd, public;
+\pset footer off
+\echo Certificates
+SELECT * FROM certs
+ WHERE :'names' = '[]' OR "Cert Name" IN
+	(SELECT json_array_elements_text(:'names')::citext);
+\echo
+\echo Instances
+SELECT i.id AS "Serial", i.name AS "Cert Name", i.type AS "Type",
+       i.state AS "State", i.cacert AS "CA", i.ocsplustaple AS "OCSP m st",
+       i.not_before AS "not before", i.not_after AS "not after",
+       i.encryption_algo AS "Algo", i.hash AS "Hash", i.updated AS "updated"
+  FROM inst i
+ WHERE :'names' = '[]' OR i.name IN
+	(SELECT json_array_elements_text(:'names')::citext)
+ ORDER BY i.name, i.id, i.encryption_algo;
+EOF
+}
+
+# pki export SERIAL DIR: the instance's files, DIR/NAME/ALGO/{cert,chain,
+# fullchain,key}.pem (serverPKI -E); a wildcard's "*" becomes "_".
+pki_export() {
+	[ $# -eq 2 ] || pki_die 2 "usage: pki export SERIAL DIR"
+	pki_run_dir
+	_rec=$PKI_RUN_DIR/export.json
+	# shellcheck disable=SC2086 # PKI_FLAGS is a word list
+	(umask 077 && pki-select $PKI_FLAGS --serial "$1" --with-keys > "$_rec") ||
+		return $?
+	if "$JQ" -e '(.errors // []) | length > 0' "$_rec" >/dev/null; then
+		pki_die 1 "export $1: $("$JQ" -r '.errors | map(.message) | join("; ")' "$_rec")"
+	fi
+	_name=$("$JQ" -r '.name | gsub("\\*"; "_")' "$_rec")
+	for _algo in $("$JQ" -r '.cert | keys[]' "$_rec"); do
+		_d=$2/$_name/$_algo
+		mkdir -p "$_d"
+		"$JQ" -r --arg a "$_algo" '.cert[$a].pem' "$_rec" > "$_d/cert.pem"
+		"$JQ" -r --arg a "$_algo" '.cert[$a].chain' "$_rec" > "$_d/chain.pem"
+		cat "$_d/cert.pem" "$_d/chain.pem" > "$_d/fullchain.pem"
+		chmod 0644 "$_d/cert.pem" "$_d/chain.pem" "$_d/fullchain.pem"
+		if "$JQ" -e --arg a "$_algo" '.key[$a]' "$_rec" >/dev/null; then
+			(umask 077 && "$JQ" -r --arg a "$_algo" '.key[$a]' "$_rec" \
+				> "$_d/key.pem.tmp" && mv "$_d/key.pem.tmp" "$_d/key.pem")
+		fi
+		pki_say "exported $_name ($_algo) to $_d"
+	done
+}
+
+# pki ca init|roll [--algo rsa|ec] [--days DAYS] [--subject DN]: make the
+# local CA (serverPKI -I).  init refuses when a valid CA exists; roll makes
+# a new CA instance that signs every new certificate from then on.
+pki_ca() {
+	_sub=${1:-}
+	[ $# -gt 0 ] && shift
+	case $_sub in
+	init | roll) ;;
+	*) pki_die 2 "usage: pki ca init|roll [--algo rsa|ec] [--days DAYS] [--subject DN]" ;;
+	esac
+	_valid=$(pki_sql -At <<'EOF'
+SET search_path TO pki, dd, public;
+SELECT count(*) FROM certinstances i
+  JOIN subjects s ON s.certificate = i.certificate AND NOT s.isaltname
+  JOIN localca_settings l ON s.name = l.subject_name
+ WHERE s.type = 'CA' AND i.state <> 'revoked'
+   AND i.not_after > now() AT TIME ZONE 'UTC';
+EOF
+) || return 1
+	if [ "$_sub" = init ] && [ "$_valid" -gt 0 ]; then
+		pki_say "the local CA exists already (pki ca roll makes a new one)"
+		return 0
+	fi
+	if [ ! -f "$PKI_CA_PASSPHRASE_FILE" ]; then
+		(umask 077 && mkdir -p "$(dirname "$PKI_CA_PASSPHRASE_FILE")" &&
+			openssl rand -base64 32 > "$PKI_CA_PASSPHRASE_FILE") ||
+			pki_die 2 "cannot write $PKI_CA_PASSPHRASE_FILE"
+		pki_say "new CA passphrase in $PKI_CA_PASSPHRASE_FILE: keep a copy in a safe place"
+	fi
+	pki_run_dir
+	# shellcheck disable=SC2086 # PKI_FLAGS is a word list
+	pki_stage pki-localca pki-localca --init $PKI_FLAGS "$@" |
+		pki_stage pki-store pki-store $PKI_FLAGS |
+		pki_stage summary pki_summary
+	pki_stages_status pki-localca pki-store summary
+}

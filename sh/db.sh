@@ -1,0 +1,349 @@
+# db.sh - the database of the pki workflows: the private PostgreSQL
+# cluster under $PKI_HOME/pg and the numbered migrations in $PKI_SQLDIR.
+# Sourced by pki after config.sh.  See pki(1), "pki db".
+#
+# The private cluster is used when no database is configured (no PKI_DB,
+# no PGHOST/PGDATABASE/PGSERVICE).  It listens only on its Unix socket in
+# $PKI_HOME/pg (listen_addresses is empty), with trust authentication on
+# that socket; the directory is 0700, so only its owner (and root) get in.
+# As root, the cluster runs as $PKI_PG_USER.
+#
+#   PKI_PGBIN           directory of initdb and pg_ctl (found if unset)
+#   PKI_PG_OPTIONS      extra server options ("-c fsync=off ...")
+#   PKI_INITDB_OPTIONS  extra initdb options ("--no-sync")
+#   PKI_PG_USER         who runs the cluster when pki runs as root (postgres)
+#   RUNUSER             the command that runs a command as that user
+
+PKI_PG_PORT=5432
+
+# The database role of the private cluster: postgres for root, else the
+# user's own name.
+pki_db_role() {
+	if [ "$(id -u)" -eq 0 ]; then
+		echo postgres
+	else
+		id -un
+	fi
+}
+
+# $1 as a value in a libpq conninfo string (quoted when it needs to be).
+pki_db_conninfo_value() {
+	case $1 in
+	'' | *[[:space:]\'\\]*)
+		printf "'%s'" "$(printf '%s' "$1" | sed "s/[\\\\']/\\\\&/g")" ;;
+	*) printf '%s' "$1" ;;
+	esac
+}
+
+# pki_db_private_conninfo [DBNAME]: the libpq conninfo of the private
+# cluster's database DBNAME (pki).
+pki_db_private_conninfo() {
+	printf 'host=%s port=%s dbname=%s user=%s\n' \
+		"$(pki_db_conninfo_value "$PKI_HOME/pg")" "$PKI_PG_PORT" \
+		"${1:-pki}" "$(pki_db_conninfo_value "$(pki_db_role)")"
+}
+
+# True when the database in use is the private cluster: none configured,
+# or the one that "pki db env" printed.
+pki_db_is_private() {
+	[ "${PKI_PRIVATE_DB:-0}" = 1 ] && return 0
+	if [ -n "${PKI_DB:-}" ]; then
+		[ "$PKI_DB" = "$(pki_db_private_conninfo)" ]
+		return
+	fi
+	[ "${PGHOST:-}" = "$PKI_HOME/pg" ]
+}
+
+# Sets PKI_PGBIN to the directory of initdb and pg_ctl: on PATH, else the
+# newest /usr/lib/postgresql/VERSION/bin.
+pki_db_pgbin() {
+	[ -n "${PKI_PGBIN:-}" ] && return 0
+	if _b=$(command -v pg_ctl 2>/dev/null) && [ -n "$_b" ]; then
+		PKI_PGBIN=$(dirname "$_b")
+	else
+		_best=0
+		for _b in /usr/lib/postgresql/*/bin; do
+			[ -x "$_b/pg_ctl" ] || continue
+			_v=${_b%/bin}
+			_v=${_v##*/}
+			_v=${_v%%.*}
+			if [ "$_v" -gt "$_best" ]; then
+				_best=$_v
+				PKI_PGBIN=$_b
+			fi
+		done
+	fi
+	if [ -z "${PKI_PGBIN:-}" ] || [ ! -x "$PKI_PGBIN/pg_ctl" ]; then
+		pki_die 2 "no PostgreSQL server programs (initdb, pg_ctl) found: install postgresql or set PKI_PGBIN"
+	fi
+}
+
+pki_db_root() {
+	[ "$(id -u)" -eq 0 ]
+}
+
+# Runs a command as the owner of the private cluster, in $PKI_HOME/pg.
+pki_db_as_owner() {
+	(
+		cd "$PKI_HOME/pg" 2>/dev/null || cd /
+		if pki_db_root; then
+			exec "${RUNUSER:-runuser}" -u "${PKI_PG_USER:-postgres}" -- "$@"
+		fi
+		exec "$@"
+	)
+}
+
+# True if the private cluster runs.
+pki_db_running() {
+	[ -f "$PKI_HOME/pg/data/postmaster.pid" ] || return 1
+	pki_db_pgbin
+	pki_db_as_owner "$PKI_PGBIN/pg_ctl" -D "$PKI_HOME/pg/data" status \
+		>/dev/null 2>&1
+}
+
+# Makes $PKI_HOME/pg, owned by the cluster's owner, or says in one line
+# why the owner cannot use it.
+pki_db_prepare_dir() {
+	_pg=$PKI_HOME/pg
+	case $_pg in
+	*[,\'\"\\]*)
+		pki_die 2 "PKI_HOME ($PKI_HOME) must not contain , ' \" or \\ for the private cluster" ;;
+	esac
+	_sock=$_pg/.s.PGSQL.$PKI_PG_PORT
+	[ "${#_sock}" -le 107 ] ||
+		pki_die 2 "PKI_HOME ($PKI_HOME) is too long for the private cluster's socket path (at most 107 bytes): choose a shorter one"
+	mkdir -p "$_pg" || pki_die 2 "cannot create $_pg"
+	if pki_db_root; then
+		id "${PKI_PG_USER:-postgres}" >/dev/null 2>&1 ||
+			pki_die 2 "no user ${PKI_PG_USER:-postgres} to run the private cluster as (postgres refuses root): install postgresql or set PKI_PG_USER"
+		chown "${PKI_PG_USER:-postgres}" "$_pg" ||
+			pki_die 2 "cannot chown $_pg to ${PKI_PG_USER:-postgres}"
+	fi
+	chmod 0700 "$_pg" || pki_die 2 "cannot chmod $_pg"
+	pki_db_root || return 0
+	pki_db_as_owner test -x "$_pg" && return 0
+	# Name the topmost directory that the owner cannot enter.
+	_d=$_pg _bad=$_pg
+	while :; do
+		pki_db_as_owner test -x "$_d" || _bad=$_d
+		[ "$_d" = / ] && break
+		_d=$(dirname "$_d")
+	done
+	pki_die 2 "the ${PKI_PG_USER:-postgres} user cannot enter $_bad, so it cannot run the private cluster in $_pg: run chmod o+x $(pki_quote "$_bad"), or set PKI_HOME below a directory it can enter"
+}
+
+pki_db_no_private() {
+	pki_say "no private cluster: the database is configured (PKI_DB or PG* variables)"
+}
+
+# pki db start: creates the private cluster if there is none, and starts it.
+pki_db_start() {
+	pki_db_is_private || { pki_db_no_private; return 0; }
+	pki_db_pgbin
+	pki_db_prepare_dir
+	_pg=$PKI_HOME/pg
+	_data=$_pg/data
+	if pki_db_running; then
+		pki_say "the private cluster already runs (socket in $_pg)"
+		return 0
+	fi
+	if [ ! -d "$_data" ]; then
+		pki_say "creating the private cluster in $_data"
+		# shellcheck disable=SC2086 # PKI_INITDB_OPTIONS is a list of words
+		if ! pki_db_as_owner "$PKI_PGBIN/initdb" -D "$_data" \
+			-U "$(pki_db_role)" --auth-local=trust --auth-host=reject \
+			-E UTF8 --locale=C.UTF-8 ${PKI_INITDB_OPTIONS:-} \
+			>"$_pg/initdb.log" 2>&1; then
+			tail -n 5 "$_pg/initdb.log" >&2
+			pki_die 1 "initdb failed (all of it in $_pg/initdb.log)"
+		fi
+	elif [ ! -f "$_data/PG_VERSION" ]; then
+		pki_die 1 "$_data is not a PostgreSQL cluster (an interrupted initdb?): remove it and start again"
+	fi
+	# pg_ctl runs the server through sh: the directory is quoted for it.
+	_opts="-c listen_addresses= -k $(pki_quote "$_pg") -p $PKI_PG_PORT ${PKI_PG_OPTIONS:-}"
+	if ! pki_db_as_owner "$PKI_PGBIN/pg_ctl" -D "$_data" \
+		-l "$_pg/server.log" -w -t 60 -s -o "$_opts" start; then
+		tail -n 5 "$_pg/server.log" >&2
+		pki_die 1 "the private cluster did not start (its log: $_pg/server.log)"
+	fi
+	pki_say "the private cluster runs (socket in $_pg)"
+}
+
+# pki db stop: stops the private cluster.
+pki_db_stop() {
+	pki_db_is_private || { pki_db_no_private; return 0; }
+	if ! pki_db_running; then
+		pki_say "the private cluster is not running"
+		return 0
+	fi
+	pki_db_as_owner "$PKI_PGBIN/pg_ctl" -D "$PKI_HOME/pg/data" -m fast \
+		-w -t 60 -s stop ||
+		pki_die 1 "cannot stop the private cluster (its log: $PKI_HOME/pg/server.log)"
+	pki_say "the private cluster stopped"
+}
+
+# True if the database answers; else false with the reason in _err.
+pki_db_reach() {
+	_err=
+	if _err=$(pki_psql -Atc 'SELECT 1' 2>&1 >/dev/null); then
+		return 0
+	fi
+	_err=$(printf '%s\n' "$_err" | sed -n '1{s/^psql: //;s/^error: //;p;}')
+	if pki_db_is_private && ! pki_db_running; then
+		_err="the private cluster is not running (pki db start): $_err"
+	fi
+	return 1
+}
+
+pki_db_need() {
+	pki_db_reach || pki_die 1 "cannot reach the database: $_err"
+}
+
+# pki db status: the private cluster, the database, its migrations and
+# whether keys are encrypted.  Status 1 if the database cannot be reached.
+pki_db_status() {
+	if ! pki_db_is_private; then
+		echo "private cluster: none (the database is configured by PKI_DB or PG* variables)"
+	elif pki_db_running; then
+		echo "private cluster: running ($PKI_HOME/pg/data, socket in $PKI_HOME/pg)"
+	elif [ -d "$PKI_HOME/pg/data" ]; then
+		echo "private cluster: stopped ($PKI_HOME/pg/data)"
+	else
+		echo "private cluster: not created ($PKI_HOME/pg/data)"
+	fi
+	if ! pki_db_reach; then
+		echo "database: not reachable: $_err"
+		return 1
+	fi
+	pki_psql -At <<'EOF'
+SELECT 'database: reachable (' || current_database() || ' as ' ||
+	current_user || ')';
+SELECT to_regclass('public.pki_migrations') IS NOT NULL AS has_migrations,
+	to_regclass('pki.revision') IS NOT NULL AS has_revision \gset
+\if :has_migrations
+SELECT 'migrations: ' || count(*) FROM public.pki_migrations;
+SELECT format('  %s  %s', name, applied) FROM public.pki_migrations
+	ORDER BY version;
+\else
+\echo 'migrations: none'
+\endif
+\if :has_revision
+SELECT 'schemaVersion: ' || schemaVersion FROM pki.revision
+	ORDER BY id DESC LIMIT 1;
+SELECT 'keysEncrypted: ' || keysEncrypted FROM pki.revision
+	ORDER BY id DESC LIMIT 1;
+\else
+\echo 'keysEncrypted: unknown (no pki schema yet)'
+\endif
+EOF
+}
+
+# pki db migrate: applies every sql/NNN-*.sql not yet recorded in
+# public.pki_migrations, each in one transaction together with its record,
+# under an advisory lock, so that concurrent runs apply each file once.
+pki_db_migrate() {
+	pki_db_need
+	[ -d "$PKI_SQLDIR" ] || pki_die 2 "no SQL directory $PKI_SQLDIR"
+	_n=0 _applied=0 _prev=
+	for _f in "$PKI_SQLDIR"/[0-9][0-9][0-9]-*.sql; do
+		[ -f "$_f" ] || continue
+		_name=${_f##*/}
+		_v=$(printf '%s\n' "${_name%%-*}" | sed 's/^0*//')
+		_v=${_v:-0}
+		[ "$_v" != "$_prev" ] ||
+			pki_die 2 "two migrations numbered $_v in $PKI_SQLDIR"
+		_prev=$_v
+		_n=$((_n + 1))
+		_out=$(pki_psql -At -v version="$_v" -v name="$_name" \
+			-v file="$_f" <<'EOF'
+\o /dev/null
+SET client_min_messages = warning;
+BEGIN;
+SELECT pg_advisory_xact_lock(hashtext('pki db migrate'));
+CREATE TABLE IF NOT EXISTS public.pki_migrations (
+	version	int		PRIMARY KEY,
+	name	text		NOT NULL,
+	applied	timestamptz	NOT NULL DEFAULT now()
+);
+SELECT NOT EXISTS (SELECT 1 FROM public.pki_migrations
+	WHERE version = :'version'::int) AS todo \gset
+\if :todo
+\i :file
+INSERT INTO public.pki_migrations (version, name)
+	VALUES (:'version'::int, :'name');
+\echo pki-migration-applied
+\endif
+COMMIT;
+EOF
+		) || pki_die 1 "migration $_name failed: nothing of it was applied"
+		case $_out in
+		*pki-migration-applied*)
+			pki_say "applied $_name"
+			_applied=$((_applied + 1)) ;;
+		esac
+	done
+	[ "$_n" -gt 0 ] || pki_die 2 "no migrations (NNN-*.sql) in $PKI_SQLDIR"
+	[ "$_applied" -gt 0 ] ||
+		pki_say "the database is up to date ($_n migrations)"
+	return 0
+}
+
+# pki db init: the private cluster started (if it is used), the database
+# created (in the private cluster), the migrations applied.
+pki_db_init() {
+	if pki_db_is_private; then
+		pki_db_start
+		"$PSQL" -X -q -v ON_ERROR_STOP=1 \
+			-d "$(pki_db_private_conninfo postgres)" <<'EOF' ||
+SET client_min_messages = warning;
+SELECT 'CREATE DATABASE pki'
+	WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'pki') \gexec
+EOF
+			pki_die 1 "cannot create the database pki in the private cluster"
+	fi
+	pki_db_migrate
+}
+
+# pki db env: the environment for psql and the programs, for
+# eval "$(pki db env)".
+pki_db_env() {
+	if pki_db_is_private; then
+		printf 'export PGHOST=%s PGPORT=%s PGDATABASE=%s PGUSER=%s\n' \
+			"$(pki_quote "$PKI_HOME/pg")" "$PKI_PG_PORT" pki \
+			"$(pki_quote "$(pki_db_role)")"
+		printf 'export PKI_DB=%s\n' \
+			"$(pki_quote "$(pki_db_private_conninfo)")"
+	elif [ -n "${PKI_DB:-}" ]; then
+		printf 'export PKI_DB=%s\n' "$(pki_quote "$PKI_DB")"
+	else
+		for _v in PGHOST PGPORT PGDATABASE PGUSER PGSERVICE; do
+			eval "_x=\${$_v:-}"
+			[ -n "$_x" ] && printf 'export %s=%s\n' "$_v" "$(pki_quote "$_x")"
+		done
+		return 0
+	fi
+}
+
+pki_db_usage() {
+	echo "usage: pki db init|migrate|start|stop|status|env"
+}
+
+# pki db SUBCOMMAND
+pki_db() {
+	# Configured by PG* variables alone, PKI_DB is unset: psql -d '' then
+	# takes them.
+	PKI_DB=${PKI_DB:-}
+	PGCONNECT_TIMEOUT=${PGCONNECT_TIMEOUT:-10}
+	export PGCONNECT_TIMEOUT
+	case ${1:-} in
+	start) pki_db_start ;;
+	stop) pki_db_stop ;;
+	status) pki_db_status ;;
+	init) pki_db_init ;;
+	migrate) pki_db_migrate ;;
+	env) pki_db_env ;;
+	-h | --help | help) pki_db_usage ;;
+	*) pki_db_usage >&2; return 2 ;;
+	esac
+}

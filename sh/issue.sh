@@ -1,0 +1,83 @@
+# issue.sh - running pipelines of pki-* stages, and the issue workflow.
+#
+# POSIX sh has no pipefail: each stage of a pipeline writes its exit status
+# to a file of the run directory, and pki_stages_status reports the stages
+# that failed.
+
+# pki_run_dir: a private directory for this run, removed at exit.
+pki_run_dir() {
+	[ -n "${PKI_RUN_DIR:-}" ] && return 0
+	PKI_RUN_DIR=$(umask 077 && mktemp -d "${TMPDIR:-/tmp}/pki-run.XXXXXX")
+	trap 'rm -rf "$PKI_RUN_DIR"' EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+}
+
+# pki_stage NAME COMMAND...: one stage of a pipeline.
+pki_stage() {
+	_st_name=$1
+	shift
+	_st_rc=0
+	"$@" || _st_rc=$?
+	echo "$_st_rc" > "$PKI_RUN_DIR/$_st_name.rc"
+}
+
+# pki_stages_status NAME...: 0 if every stage exited 0; else says which
+# did not and returns the worst status (2 beats 1).
+pki_stages_status() {
+	_worst=0
+	for _s in "$@"; do
+		_rc=$(cat "$PKI_RUN_DIR/$_s.rc" 2>/dev/null || echo 2)
+		[ "$_rc" -eq 0 ] && continue
+		if [ "$_rc" -eq 1 ]; then
+			pki_say "$_s: some records failed (exit 1)"
+		else
+			printf 'pki: %s failed (exit %s)\n' "$_s" "$_rc" >&2
+		fi
+		[ "$_rc" -gt "$_worst" ] && _worst=$_rc
+	done
+	[ "$_worst" -gt 2 ] && _worst=2
+	return "$_worst"
+}
+
+# The human summary of records leaving a workflow: one line each, never
+# a key.
+pki_summary() {
+	"$JQ" -r 'if (.errors // []) | length > 0 then
+		"\(.name): FAILED: \(.errors | map(
+			(.stage // "?") + ": " +
+			(if .field then .field + ": " else "" end) +
+			(.message // "")) | join("; "))"
+	elif .instance.state == "issued" then
+		"\(.name): issued instance \(.instance.id) (\(.cert | keys |
+			join("+"))), valid until \([.cert[].not_after] | min)"
+	else
+		"\(.name): \(.action // "passed") \(.instance.state // "")"
+	end'
+}
+
+# pki issue [-a] [-o NAME]... [-i NAME]... [-e NAME]...: issue the selected
+# certificates that have no valid instance (serverPKI -C).
+pki_issue() {
+	_sel=
+	while getopts 'ao:i:e:' _o; do
+		case $_o in
+		a) _sel="$_sel -a" ;;
+		o | i | e) _sel="$_sel -$_o $(pki_quote "$OPTARG")" ;;
+		*) pki_die 2 "usage: pki issue [-a] [-o NAME]... [-i NAME]... [-e NAME]..." ;;
+		esac
+	done
+	shift $((OPTIND - 1))
+	[ $# -eq 0 ] || pki_die 2 "usage: pki issue [-a] [-o NAME]... [-i NAME]... [-e NAME]..."
+	pki_run_dir
+	# shellcheck disable=SC2086 # PKI_FLAGS and _sel are word lists
+	eval "pki_stage pki-select pki-select --create $PKI_FLAGS $_sel" |
+		pki_stage pki-keygen pki-keygen $PKI_FLAGS |
+		pki_stage pki-csr pki-csr $PKI_FLAGS |
+		pki_stage pki-localca pki-localca $PKI_FLAGS |
+		pki_stage pki-tlsa pki-tlsa $PKI_FLAGS |
+		pki_stage pki-store pki-store $PKI_FLAGS |
+		pki_stage summary pki_summary
+	pki_stages_status pki-select pki-keygen pki-csr pki-localca \
+		pki-tlsa pki-store summary
+}
