@@ -52,26 +52,57 @@ pki_db_message(const PGresult *res)
 	return msg != NULL ? msg : PQresultErrorMessage(res);
 }
 
-PGresult *
-pki_db_query(PGconn *db, const char *sql, int nparams,
-    const char *const *params, char *why, size_t whylen)
+/* RES if it succeeded; else NULL with its one-line message in WHY. */
+static PGresult *
+checked(PGconn *db, PGresult *res, char *why, size_t whylen)
 {
-	PGresult *res;
 	const char *msg;
-	size_t len;
 
-	res = PQexecParams(db, sql, nparams, NULL, params, NULL, NULL, 0);
 	switch (PQresultStatus(res)) {
 	case PGRES_COMMAND_OK:
 	case PGRES_TUPLES_OK:
 		return res;
 	default:
 		msg = res != NULL ? pki_db_message(res) : PQerrorMessage(db);
-		len = strcspn(msg, "\n");
-		snprintf(why, whylen, "%.*s", (int)len, msg);
+		snprintf(why, whylen, "%.*s", (int)strcspn(msg, "\n"), msg);
 		PQclear(res);
 		return NULL;
 	}
+}
+
+PGresult *
+pki_db_query(PGconn *db, const char *sql, int nparams,
+    const char *const *params, char *why, size_t whylen)
+{
+	return checked(db, PQexecParams(db, sql, nparams, NULL, params, NULL,
+	    NULL, 0), why, whylen);
+}
+
+/* Names of the statements prepared on this process's connection. */
+static char prepared[16][32];
+
+PGresult *
+pki_db_query_prepared(PGconn *db, const char *name, const char *sql,
+    int nparams, const char *const *params, char *why, size_t whylen)
+{
+	PGresult *res;
+	size_t i;
+
+	for (i = 0; i < 16 && prepared[i][0] != '\0'; i++)
+		if (strcmp(prepared[i], name) == 0)
+			break;
+	if (i == 16)	/* no room to remember it: plain statement */
+		return pki_db_query(db, sql, nparams, params, why, whylen);
+	if (prepared[i][0] == '\0') {
+		res = checked(db, PQprepare(db, name, sql, nparams, NULL), why,
+		    whylen);
+		if (res == NULL)
+			return NULL;
+		PQclear(res);
+		snprintf(prepared[i], sizeof(prepared[i]), "%s", name);
+	}
+	return checked(db, PQexecPrepared(db, name, nparams, params, NULL,
+	    NULL, 0), why, whylen);
 }
 
 PGresult *

@@ -246,6 +246,11 @@ PGconn	*pki_db_connect(void);
  */
 PGresult *pki_db_query(PGconn *db, const char *sql, int nparams,
 	    const char *const *params, char *why, size_t whylen);
+/* pki_db_query() of the statement NAME, prepared from SQL on its first
+ * use (at most 16 names per process; one connection per process). */
+PGresult *pki_db_query_prepared(PGconn *db, const char *name,
+	    const char *sql, int nparams, const char *const *params,
+	    char *why, size_t whylen);
 /* pki_db_query() that reports the failure on stderr. */
 PGresult *pki_db_exec(PGconn *db, const char *sql, int nparams,
 	    const char *const *params);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
@@ -62,6 +63,36 @@ fail:
 	return NULL;
 }
 
+/*
+ * Put the public key of KEY into REQ.  For EC keys the subjectPublicKeyInfo
+ * is made from the curve and the encoded point; X509_REQ_set_pubkey() would
+ * encode the key and decode it again, which in OpenSSL 3.0 costs more than
+ * signing.
+ */
+static int
+set_pubkey(X509_REQ *req, EVP_PKEY *key)
+{
+	unsigned char *point = NULL;
+	char curve[32];
+	size_t len;
+	int nid;
+
+	if (!EVP_PKEY_is_a(key, "EC"))
+		return X509_REQ_set_pubkey(req, key) ? 0 : -1;
+	if (!EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME,
+	    curve, sizeof(curve), NULL) ||
+	    (nid = OBJ_sn2nid(curve)) == NID_undef ||
+	    (len = EVP_PKEY_get1_encoded_public_key(key, &point)) == 0)
+		return -1;
+	if (!X509_PUBKEY_set0_param(X509_REQ_get_X509_PUBKEY(req),
+	    OBJ_nid2obj(NID_X9_62_id_ecPublicKey), V_ASN1_OBJECT,
+	    OBJ_nid2obj(nid), point, (int)len)) {
+		OPENSSL_free(point);
+		return -1;
+	}
+	return 0;
+}
+
 /* The CSR for KEY as PEM (caller frees); NULL on failure (error queue). */
 static char *
 make_csr(EVP_PKEY *key, const char *name, json_t *names, int must_staple)
@@ -77,7 +108,7 @@ make_csr(EVP_PKEY *key, const char *name, json_t *names, int must_staple)
 	    !X509_REQ_set_version(req, X509_REQ_VERSION_1) ||
 	    (subj = subject_name(name)) == NULL ||
 	    !X509_REQ_set_subject_name(req, subj) ||
-	    !X509_REQ_set_pubkey(req, key) ||
+	    set_pubkey(req, key) == -1 ||
 	    (exts = extensions(names, must_staple)) == NULL ||
 	    !X509_REQ_add_extensions(req, exts) ||
 	    !X509_REQ_sign(req, key, pki_digest_for(key)) ||

@@ -161,6 +161,7 @@ main(int argc, char *argv[])
 		return PKI_EXIT_FATAL;
 	}
 	rc = run(&st, max);
+	free(st.chain);
 	PQfinish(st.db);
 	pki_out_close();
 	pki_wipe(pass, sizeof(pass));

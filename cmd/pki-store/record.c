@@ -105,6 +105,9 @@ store_failure(struct store *st, json_t *rec)
 	char cert[24], inst[24], text[1200];
 	size_t i;
 
+	/* What the rolled-back savepoint made is gone: forget it. */
+	free(st->chain);
+	st->chain = NULL;
 	record_id(rec, cert);
 	instance(rec, inst);
 	json_array_foreach(errors, i, e) {
@@ -118,25 +121,6 @@ store_failure(struct store *st, json_t *rec)
 			return -1;
 	}
 	return release(st, rec);
-}
-
-/* The certificates.id of REC: its "id", else found by its name. */
-static int
-certificate_id(struct store *st, json_t *rec, char id[24])
-{
-	const char *p[2];
-
-	record_id(rec, id);
-	p[0] = *id ? id : NULL;
-	p[1] = pki_str(rec, "name");
-	if (run_value(st, rec, "SELECT certificate FROM subjects "
-	    "WHERE NOT isaltname AND ($1::int4 IS NULL OR certificate = $1) "
-	    "AND name = $2", 2, p, id, 24) == -1)
-		return -1;
-	if (*id == '\0')
-		return pki_rec_error(rec, "name", "no such certificate in the "
-		    "database (pki cert add makes one)");
-	return 0;
 }
 
 /* The certificates.id of the CA certificate row NAME, made if missing. */
@@ -246,20 +230,18 @@ issuer_instance(struct store *st, json_t *rec, const char *chain,
 {
 	STACK_OF(X509) *certs;
 	const char *ca = pki_str(rec, "ca");
-	char hash[65], up[24] = "";
+	char up[24] = "";
 	int i, rc = 0;
 
+	if (st->chain != NULL && strcmp(chain, st->chain) == 0) {
+		snprintf(id, 24, "%ld", st->ca_instance);
+		return 0;	/* the same CA as the record before */
+	}
 	if ((certs = pki_certs_from_pem(chain)) == NULL ||
 	    sk_X509_num(certs) == 0) {
 		sk_X509_free(certs);
 		return pki_rec_error(rec, "cert", "no chain: the issuing CA "
 		    "is unknown");
-	}
-	if (pki_cert_sha256(sk_X509_value(certs, 0), hash) == 0 &&
-	    strcmp(hash, st->ca_hash) == 0) {
-		snprintf(id, 24, "%ld", st->ca_instance);
-		sk_X509_pop_free(certs, X509_free);
-		return 0;
 	}
 	for (i = sk_X509_num(certs) - 1; i >= 0 && rc == 0; i--) {
 		rc = ca_instance(st, rec, sk_X509_value(certs, i),
@@ -267,7 +249,8 @@ issuer_instance(struct store *st, json_t *rec, const char *chain,
 		snprintf(up, sizeof(up), "%s", id);
 	}
 	if (rc == 0) {
-		snprintf(st->ca_hash, sizeof(st->ca_hash), "%s", hash);
+		free(st->chain);
+		st->chain = strdup(chain);
 		st->ca_instance = atol(id);
 	}
 	sk_X509_pop_free(certs, X509_free);
@@ -313,40 +296,11 @@ key_at_rest(struct store *st, json_t *rec, const char *algo, X509 *cert,
 		    "give --passphrase-file FILE or PKI_DB_PASSPHRASE_FILE");
 		return NULL;
 	}
-	out = pki_key_to_pem(key, st->encrypted ? st->pass : NULL);
+	out = st->encrypted ? pki_key_to_pem(key, st->pass) : strdup(pem);
 	EVP_PKEY_free(key);
 	if (out == NULL)
 		pki_rec_error(rec, field, "cannot encode");
 	return out;
-}
-
-/* Store each certificate of REC under instance INST. */
-static int
-store_keydata(struct store *st, json_t *rec, const char *inst, int is_ca)
-{
-	json_t *certs = json_object_get(rec, "cert"), *entry;
-	const char *algo, *pem;
-	char hash[65], *key;
-	X509 *cert;
-	int rc = 0;
-
-	json_object_foreach(certs, algo, entry) {
-		pem = pki_str(entry, "pem");
-		if (!pki_algo_valid(algo) || pem == NULL ||
-		    (cert = pki_cert_from_pem(pem)) == NULL)
-			return pki_rec_error(rec, "cert", "%s: no PEM "
-			    "certificate", algo);
-		pki_cert_sha256(cert, hash);
-		if ((key = key_at_rest(st, rec, algo, cert, is_ca)) == NULL)
-			rc = -1;
-		else
-			rc = add_keydata(st, rec, inst, algo, pem, key, hash);
-		pki_free_secret(key);
-		X509_free(cert);
-		if (rc == -1)
-			return -1;
-	}
-	return 0;
 }
 
 /* The latest not_before and earliest not_after of the certificates, and
@@ -375,32 +329,119 @@ cert_dates(json_t *rec, char nb[32], char na[32], const char **chain)
 	return 0;
 }
 
-/* Turn the record's claim into the instance, or make a new one. */
-static int
-issue_instance(struct store *st, json_t *rec, const char *cert,
-    const char *cacert, const char *nb, const char *na, char id[24])
-{
-	const char *staple = json_is_true(json_object_get(rec,
-	    "ocsp_must_staple")) ? "t" : "f";
-	const char *state, *p[6];
-	char claim[24];
+/*
+ * The one statement that stores an instance: the record's claim turned
+ * into an 'issued' instance (or a new one when there is no claim, or it
+ * lapsed), its certificates and keys, and the event.  The certificate is
+ * found by name (and id, when the record has one).  $1 name, $2 id,
+ * $3 claim, $4 must-staple, $5 CA instance (NULL: the instance is its own
+ * CA), $6 not_before, $7 not_after, $8 [{algo, cert, key, hash}].
+ */
+#define PUT_INSTANCE \
+	"WITH cert AS (SELECT certificate AS id FROM subjects " \
+	"  WHERE NOT isaltname AND name = $1 " \
+	"  AND ($2::int4 IS NULL OR certificate = $2::int4)), " \
+	"claim AS (UPDATE certinstances i SET state = 'issued', " \
+	"  ocsp_must_staple = $4::bool, cacert = $5::int4, " \
+	"  not_before = $6::timestamp, not_after = $7::timestamp " \
+	"  FROM cert WHERE i.id = $3::int4 AND i.certificate = cert.id " \
+	"  AND i.state = 'reserved' RETURNING i.id, i.certificate), " \
+	"fresh AS (INSERT INTO certinstances (id, certificate, state, " \
+	"  ocsp_must_staple, cacert, not_before, not_after) " \
+	"  SELECT n, cert.id, 'issued', $4::bool, COALESCE($5::int4, n), " \
+	"  $6::timestamp, $7::timestamp FROM cert, nextval(" \
+	"  pg_get_serial_sequence('pki.certinstances', 'id')) AS n " \
+	"  WHERE NOT EXISTS (SELECT 1 FROM claim) RETURNING id, certificate), " \
+	"inst AS (SELECT * FROM claim UNION ALL SELECT * FROM fresh), " \
+	"kd AS (INSERT INTO certkeydata (certinstance, encryption_algo, " \
+	"  cert, key, hash) SELECT inst.id, k.algo::dd.cert_encryption_algo, " \
+	"  convert_to(k.cert, 'UTF8'), convert_to(k.key, 'UTF8'), k.hash " \
+	"  FROM inst, json_to_recordset($8::json) " \
+	"  AS k(algo text, cert text, key text, hash text)), " \
+	"ev AS (INSERT INTO events (certificate, instance, name, stage, " \
+	"  level, message) SELECT inst.certificate, inst.id, $1, " \
+	"  'pki-store', 'info', 'issued instance ' || inst.id || ', valid ' " \
+	"  || $6 || ' to ' || $7 FROM inst) " \
+	"SELECT id, certificate, (SELECT count(*) FROM claim) FROM inst"
 
-	state = instance(rec, claim);
-	if (*claim != '\0' && state != NULL && strcmp(state, "reserved") == 0) {
-		p[0] = claim; p[1] = cert; p[2] = staple; p[3] = cacert;
-		p[4] = nb; p[5] = na;
-		if (run_value(st, rec, "UPDATE certinstances SET state = "
-		    "'issued', ocsp_must_staple = $3::bool, cacert = $4::int4, "
-		    "not_before = $5::timestamp, not_after = $6::timestamp "
-		    "WHERE id = $1::int4 AND certificate = $2::int4 AND "
-		    "state = 'reserved' RETURNING id", 6, p, id, 24) == -1)
-			return -1;
-		if (*id != '\0')
-			return 0;
-		pki_warn("%s: claim %s had lapsed; a new instance stores it",
-		    pki_rec_name(rec), claim);
+/*
+ * [{algo, cert, key, hash}] of REC's certificates, as JSON text holding
+ * keys (caller frees with pki_free_secret()); NULL after adding an error.
+ */
+static char *
+keydata_json(struct store *st, json_t *rec, int is_ca)
+{
+	json_t *certs = json_object_get(rec, "cert"), *entry, *rows;
+	const char *algo, *pem;
+	char hash[65], *key, *text;
+	X509 *cert;
+
+	rows = json_array();
+	json_object_foreach(certs, algo, entry) {
+		pem = pki_str(entry, "pem");
+		if (!pki_algo_valid(algo) || pem == NULL ||
+		    (cert = pki_cert_from_pem(pem)) == NULL) {
+			json_decref(rows);
+			pki_rec_error(rec, "cert", "%s: no PEM certificate",
+			    algo);
+			return NULL;
+		}
+		pki_cert_sha256(cert, hash);
+		key = key_at_rest(st, rec, algo, cert, is_ca);
+		X509_free(cert);
+		if (key == NULL) {
+			json_decref(rows);
+			return NULL;
+		}
+		json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s}",
+		    "algo", algo, "cert", pem, "key", key, "hash", hash));
+		pki_free_secret(key);
 	}
-	return new_instance(st, rec, cert, cacert, staple, nb, na, id);
+	text = pki_json_text(rows);
+	json_decref(rows);
+	if (text == NULL)
+		pki_rec_error(rec, "cert", "out of memory");
+	return text;
+}
+
+/* Store REC's certificates as one instance; its id into INST. */
+static int
+put_instance(struct store *st, json_t *rec, const char *cert,
+    const char *cacert, const char *nb, const char *na, int is_ca,
+    char inst[24])
+{
+	const char *p[8], *state;
+	char claim[24], why[512], *keys;
+	PGresult *res;
+
+	if ((keys = keydata_json(st, rec, is_ca)) == NULL)
+		return -1;
+	state = instance(rec, claim);
+	p[0] = pki_str(rec, "name");
+	p[1] = *cert ? cert : NULL;
+	p[2] = *claim && state && strcmp(state, "reserved") == 0 ? claim : NULL;
+	p[3] = json_is_true(json_object_get(rec, "ocsp_must_staple")) ?
+	    "t" : "f";
+	p[4] = *cacert ? cacert : NULL;
+	p[5] = nb;
+	p[6] = na;
+	p[7] = keys;
+	res = pki_db_query_prepared(st->db, "put_instance", PUT_INSTANCE, 8, p,
+	    why, sizeof(why));
+	pki_free_secret(keys);
+	if (res == NULL)
+		return pki_rec_error(rec, NULL, "database: %s", why);
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return pki_rec_error(rec, "name", "no such certificate in the "
+		    "database (pki cert add makes one)");
+	}
+	snprintf(inst, 24, "%s", PQgetvalue(res, 0, 0));
+	if (p[2] != NULL && strcmp(PQgetvalue(res, 0, 2), "0") == 0)
+		pki_warn("%s: claim %s had lapsed; instance %s stores it",
+		    pki_rec_name(rec), claim, inst);
+	PQclear(res);
+	return 0;
 }
 
 static int
@@ -408,7 +449,7 @@ store_certs(struct store *st, json_t *rec)
 {
 	const char *type = pki_str(rec, "subject_type"), *chain, *ca;
 	int is_ca = type != NULL && strcmp(type, "CA") == 0;
-	char cert[24], cacert[24] = "", inst[24], nb[32], na[32], msg[256];
+	char cert[24], cacert[24] = "", inst[24], nb[32], na[32];
 
 	if (cert_dates(rec, nb, na, &chain) == -1)
 		return -1;
@@ -417,22 +458,20 @@ store_certs(struct store *st, json_t *rec)
 		if (ca_certificate_id(st, rec, pki_str(rec, "name"),
 		    ca != NULL && strcmp(ca, "acme") == 0 ? "LE" : "local",
 		    json_string_value(json_array_get(json_object_get(rec,
-		    "algos"), 0)), cert) == -1 ||
-		    new_instance(st, rec, cert, NULL, "f", nb, na, inst) == -1)
+		    "algos"), 0)), cert) == -1)
 			return -1;
-	} else if (certificate_id(st, rec, cert) == -1 ||
-	    issuer_instance(st, rec, chain != NULL ? chain : "", cacert) == -1 ||
-	    issue_instance(st, rec, cert, cacert, nb, na, inst) == -1)
-		return -1;
-	if (store_keydata(st, rec, inst, is_ca) == -1)
-		return -1;
-	snprintf(msg, sizeof(msg), "issued instance %s, valid %s to %s", inst,
-	    nb, na);
-	if (log_event(st, rec, cert, inst, "pki-store", "info", msg) == -1)
+	} else {
+		record_id(rec, cert);
+		if (issuer_instance(st, rec, chain != NULL ? chain : "",
+		    cacert) == -1)
+			return -1;
+	}
+	if (put_instance(st, rec, cert, cacert, nb, na, is_ca, inst) == -1)
 		return -1;
 	json_object_set_new(rec, "instance", json_pack("{s:I, s:s}", "id",
 	    (json_int_t)atoll(inst), "state", "issued"));
-	pki_info("%s: %s", pki_rec_name(rec), msg);
+	pki_info("%s: issued instance %s, valid %s to %s", pki_rec_name(rec),
+	    inst, nb, na);
 	return 0;
 }
 

@@ -12,8 +12,8 @@ struct store {
 	const char	*pass;		/* for keys at rest, or NULL */
 	int		 encrypted;	/* Revision.keysEncrypted */
 	int		 setup_error;	/* a record failed for want of setup */
-	char		 ca_hash[65];	/* cache: the last issuer seen ... */
-	long		 ca_instance;	/* ... and its instance */
+	char		*chain;		/* cache: the last chain seen ... */
+	long		 ca_instance;	/* ... and its CA's instance */
 };
 
 /*
