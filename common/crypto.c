@@ -348,8 +348,23 @@ out:
 	return j;
 }
 
+X509_NAME *
+pki_subject_name(const char *name)
+{
+	X509_NAME *subj;
+
+	if ((subj = X509_NAME_new()) == NULL)
+		return NULL;
+	if (strlen(name) <= 64 && !X509_NAME_add_entry_by_txt(subj, "CN",
+	    MBSTRING_UTF8, (const unsigned char *)name, -1, -1, 0)) {
+		X509_NAME_free(subj);
+		return NULL;
+	}
+	return subj;
+}
+
 int
-pki_san_ext(const json_t *names, X509_EXTENSION **out)
+pki_san_ext(const json_t *names, int critical, X509_EXTENSION **out)
 {
 	GENERAL_NAMES *gens;
 	GENERAL_NAME *gen;
@@ -385,7 +400,8 @@ pki_san_ext(const json_t *names, X509_EXTENSION **out)
 		}
 	}
 	if (sk_GENERAL_NAME_num(gens) > 0 &&
-	    (*out = X509V3_EXT_i2d(NID_subject_alt_name, 0, gens)) == NULL)
+	    (*out = X509V3_EXT_i2d(NID_subject_alt_name, critical,
+	    gens)) == NULL)
 		goto out;
 	rc = 0;
 out:

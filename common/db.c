@@ -8,15 +8,21 @@
 
 #include "pki.h"
 
-/* A server's message without its trailing newline. */
+/* A server's message on one line: its newlines and tabs become spaces. */
 static void
 report(const char *what, const char *msg)
 {
-	size_t len = strlen(msg);
+	char line[1024], *p;
+	size_t len;
 
-	while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
-		len--;
-	pki_err("%s: %.*s", what, (int)len, msg);
+	snprintf(line, sizeof(line), "%s", msg);
+	for (p = line; *p != '\0'; p++)
+		if (*p == '\n' || *p == '\t')
+			*p = ' ';
+	len = strlen(line);
+	while (len > 0 && line[len - 1] == ' ')
+		line[--len] = '\0';
+	pki_err("%s: %s", what, line);
 }
 
 PGconn *
@@ -35,7 +41,9 @@ pki_db_connect(void)
 		PQfinish(db);
 		return NULL;
 	}
+	/* Every timestamp pki writes or compares is UTC. */
 	if (pki_db_cmd(db, "SET search_path TO pki, dd, public") == -1 ||
+	    pki_db_cmd(db, "SET timezone TO 'UTC'") == -1 ||
 	    PQsetClientEncoding(db, "UTF8") != 0) {
 		PQfinish(db);
 		return NULL;

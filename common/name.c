@@ -105,6 +105,12 @@ pki_rec_names(json_t *rec)
 
 	type = pki_str(rec, "subject_type");
 	name = pki_str(rec, "name");
+	if (json_object_get(rec, "subject_type") != NULL && (type == NULL ||
+	    (strcmp(type, "server") != 0 && strcmp(type, "client") != 0 &&
+	    strcmp(type, "CA") != 0))) {
+		pki_rec_error(rec, "subject_type", "not server, client or CA");
+		return NULL;
+	}
 	if ((why = pki_subject_check(type, name)) != NULL) {
 		pki_rec_error(rec, "name", "%s", why);
 		return NULL;

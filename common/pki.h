@@ -221,10 +221,15 @@ void	 pki_unix_rfc3339(time_t t, char out[32]);
 json_t	*pki_cert_json(X509 *cert, const char *chain_pem);
 /*
  * The subjectAltName extension for NAMES (a JSON array of strings): host
- * names as dNSName, names with an "@" as rfc822Name, others left out.
- * *OUT is NULL when no name qualifies.  0 / -1 (OpenSSL error queue).
+ * names as dNSName, names with an "@" as rfc822Name, others left out;
+ * CRITICAL when the subject is empty (RFC 5280 4.2.1.6).  *OUT is NULL
+ * when no name qualifies.  0 / -1 (OpenSSL error queue).
  */
-int	 pki_san_ext(const json_t *names, X509_EXTENSION **out);
+int	 pki_san_ext(const json_t *names, int critical, X509_EXTENSION **out);
+/* The subject with CN = NAME, or empty when NAME is longer than the 64
+ * characters X.520 allows a CN (the name is then in subjectAltName only);
+ * NULL on failure. */
+X509_NAME *pki_subject_name(const char *name);
 /* The digest to sign with KEY: SHA-384 for EC keys of 384 bits and more,
  * else SHA-256. */
 const EVP_MD *pki_digest_for(const EVP_PKEY *key);
@@ -235,8 +240,8 @@ void	 pki_hex(const unsigned char *buf, size_t len, char *out);
 
 /*
  * Connect to the database named by $PKI_DB (a libpq conninfo string or
- * URI), else by the usual PG* variables, with search_path pki,dd.  NULL
- * after reporting.
+ * URI), else by the usual PG* variables, with search_path pki,dd and
+ * timezone UTC.  NULL after reporting.
  */
 PGconn	*pki_db_connect(void);
 /*

@@ -162,7 +162,7 @@ pki_in_next(struct pki_in *in, json_t **rec)
 		len = nl != NULL ? (size_t)(nl - line) : in->end - in->start;
 		in->start += len + (nl != NULL);
 		in->lineno++;
-		if (in->skipping) {
+		if (in->skipping || len > PKI_LINE_MAX) {
 			in->skipping = 0;
 			pki_wipe(line, len);
 			pki_err("line %lu: longer than %d bytes, skipped",

@@ -34,12 +34,12 @@ pki_quote() {
 # in PKI_ARGS.
 pki_load_config() {
 	_conf=${PKI_CONF:-}
-	PKI_VERBOSE=${PKI_VERBOSE:-1}
+	_verbose=
 	while [ $# -gt 0 ]; do
 		case $1 in
 		-f) [ $# -ge 2 ] || pki_die 2 "-f needs a file"; _conf=$2; shift 2 ;;
-		-q) PKI_VERBOSE=0; shift ;;
-		-v | -d) PKI_VERBOSE=$((PKI_VERBOSE + 1)); shift ;;
+		-q) _verbose=0; shift ;;
+		-v | -d) _verbose=$((${_verbose:-1} + 1)); shift ;;
 		*) break ;;
 		esac
 	done
@@ -60,6 +60,8 @@ pki_load_config() {
 		# shellcheck disable=SC1090
 		. "$_conf"
 	fi
+	# The command line beats the configuration.
+	PKI_VERBOSE=${_verbose:-${PKI_VERBOSE:-1}}
 	PKI_ARGS=
 	for _a in "$@"; do
 		PKI_ARGS="$PKI_ARGS $(pki_quote "$_a")"
@@ -72,6 +74,8 @@ pki_setup_env() {
 	case $PKI_HOME in /*) ;; *) PKI_HOME=$PWD/$PKI_HOME ;; esac
 	PKI_CA_PASSPHRASE_FILE=${PKI_CA_PASSPHRASE_FILE:-$PKI_HOME/ca.pass}
 	PKI_DB=${PKI_DB:-}
+	PGTZ=UTC	# every timestamp pki writes or shows is UTC
+	export PGTZ
 	PSQL=${PSQL:-psql}
 	JQ=${JQ:-jq}
 	PATH=$PKI_BINDIR:$PATH
@@ -85,11 +89,18 @@ pki_setup_env() {
 		PKI_PRIVATE_DB=0
 	fi
 	export PKI_DB PKI_PRIVATE_DB
-	# The programs' common flags.
+	pki_flags
+}
+
+# pki_flags: PKI_FLAGS, the programs' common flags, from PKI_VERBOSE and
+# PKI_SYSLOG.
+pki_flags() {
 	PKI_FLAGS=
 	[ "$PKI_VERBOSE" -eq 0 ] && PKI_FLAGS="-q"
 	[ "$PKI_VERBOSE" -ge 2 ] && PKI_FLAGS="-v"
+	[ "$PKI_VERBOSE" -ge 3 ] && PKI_FLAGS="-v -v"
 	[ -n "${PKI_SYSLOG:-}" ] && PKI_FLAGS="$PKI_FLAGS --syslog $PKI_SYSLOG"
+	export PKI_VERBOSE
 	return 0
 }
 

@@ -18,32 +18,15 @@
 static const char usage[] =
 "usage: pki-csr [-hqv] [--syslog FACILITY]\n";
 
-/* The subject: CN = name when it fits the 64 characters X.520 allows
- * (longer host names are in subjectAltName only). */
-static X509_NAME *
-subject_name(const char *name)
-{
-	X509_NAME *subj;
-
-	if ((subj = X509_NAME_new()) == NULL)
-		return NULL;
-	if (strlen(name) <= 64 && !X509_NAME_add_entry_by_txt(subj, "CN",
-	    MBSTRING_UTF8, (const unsigned char *)name, -1, -1, 0)) {
-		X509_NAME_free(subj);
-		return NULL;
-	}
-	return subj;
-}
-
 static STACK_OF(X509_EXTENSION) *
-extensions(json_t *names, int must_staple)
+extensions(json_t *names, int empty_subject, int must_staple)
 {
 	STACK_OF(X509_EXTENSION) *exts;
 	X509_EXTENSION *ext;
 
 	if ((exts = sk_X509_EXTENSION_new_null()) == NULL)
 		return NULL;
-	if (pki_san_ext(names, &ext) == -1)
+	if (pki_san_ext(names, empty_subject, &ext) == -1)
 		goto fail;
 	if (ext != NULL && !sk_X509_EXTENSION_push(exts, ext)) {
 		X509_EXTENSION_free(ext);
@@ -106,10 +89,11 @@ make_csr(EVP_PKEY *key, const char *name, json_t *names, int must_staple)
 
 	if ((req = X509_REQ_new()) == NULL ||
 	    !X509_REQ_set_version(req, X509_REQ_VERSION_1) ||
-	    (subj = subject_name(name)) == NULL ||
+	    (subj = pki_subject_name(name)) == NULL ||
 	    !X509_REQ_set_subject_name(req, subj) ||
 	    set_pubkey(req, key) == -1 ||
-	    (exts = extensions(names, must_staple)) == NULL ||
+	    (exts = extensions(names, X509_NAME_entry_count(subj) == 0,
+	    must_staple)) == NULL ||
 	    !X509_REQ_add_extensions(req, exts) ||
 	    !X509_REQ_sign(req, key, pki_digest_for(key)) ||
 	    (bio = BIO_new(BIO_s_mem())) == NULL ||

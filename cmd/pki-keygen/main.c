@@ -134,8 +134,11 @@ make_key(json_t *rec, json_t *keys, const char *algo, long bits,
 	json_object_set_new(keys, algo, json_string(pem));
 	pki_free_secret(pem);
 	/* A CSR made for an older key is void now. */
-	if ((csrs = json_object_get(rec, "csr")) != NULL)
+	if ((csrs = json_object_get(rec, "csr")) != NULL) {
 		json_object_del(csrs, algo);
+		if (json_is_object(csrs) && json_object_size(csrs) == 0)
+			json_object_del(rec, "csr");
+	}
 	pki_info("%s: new %s key", pki_rec_name(rec), algo);
 	return 0;
 }

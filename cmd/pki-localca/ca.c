@@ -116,6 +116,8 @@ ca_from_files(struct ca *ca, const struct opts *o, const char *pass)
 		snprintf(ca->why, sizeof(ca->why), "cannot read the CA files");
 	else
 		rc = ca_take(ca, cert_pem, key_pem, pass, o->ca_key_file);
+	if (rc == 0 && !pki_pem_is_encrypted(key_pem))
+		pki_warn("%s: the CA key is not encrypted", o->ca_key_file);
 	free(cert_pem);
 	pki_free_secret(key_pem);
 	return rc;
@@ -263,12 +265,6 @@ write_files(const struct opts *o, X509 *cert, const char *key_pem)
 	char *cert_pem;
 	int rc;
 
-	if (access(o->ca_cert_file, F_OK) == 0 ||
-	    access(o->ca_key_file, F_OK) == 0) {
-		pki_err("--init: %s or %s exists; a CA is never overwritten",
-		    o->ca_cert_file, o->ca_key_file);
-		return -1;
-	}
 	if ((cert_pem = pki_cert_to_pem(cert)) == NULL)
 		return -1;
 	rc = pki_write_file(o->ca_key_file, key_pem, strlen(key_pem), 0600);
@@ -318,6 +314,12 @@ ca_init(const struct settings *st, const struct opts *o, const char *pass)
 		pki_err("--init: the new CA key is encrypted: give its "
 		    "passphrase with --passphrase-file FILE or "
 		    "PKI_CA_PASSPHRASE_FILE");
+		return PKI_EXIT_FATAL;
+	}
+	if (o->ca_cert_file != NULL && (access(o->ca_cert_file, F_OK) == 0 ||
+	    access(o->ca_key_file, F_OK) == 0)) {
+		pki_err("--init: %s or %s exists; a CA is never overwritten",
+		    o->ca_cert_file, o->ca_key_file);
 		return PKI_EXIT_FATAL;
 	}
 	if ((name = parse_dn(dn)) == NULL) {

@@ -12,7 +12,7 @@ static const char usage[] =
 "                   [--passphrase-file FILE] [--days DAYS] [--syslog FACILITY]\n"
 "       pki-localca --init [-qv] [--ca-cert FILE --ca-key FILE]\n"
 "                   [--passphrase-file FILE] [--algo ALGO] [--days DAYS]\n"
-"                   [--subject DN]\n";
+"                   [--subject DN] [--syslog FACILITY]\n";
 
 struct run {
 	struct ca	 ca;

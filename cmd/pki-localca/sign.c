@@ -121,15 +121,16 @@ set_names(X509 *cert, const char *name, json_t *names, X509 *issuer)
 	X509_NAME *subj;
 	int ok;
 
-	if ((subj = X509_NAME_new()) == NULL)
+	if ((subj = pki_subject_name(name)) == NULL)
 		return -1;
-	ok = strlen(name) > 64 || X509_NAME_add_entry_by_txt(subj, "CN",
-	    MBSTRING_UTF8, (const unsigned char *)name, -1, -1, 0);
-	ok = ok && X509_set_subject_name(cert, subj) &&
+	ok = X509_set_subject_name(cert, subj) &&
 	    X509_set_issuer_name(cert, X509_get_subject_name(issuer));
-	X509_NAME_free(subj);
-	if (!ok || pki_san_ext(names, &san) == -1)
+	if (!ok || pki_san_ext(names, X509_NAME_entry_count(subj) == 0,
+	    &san) == -1) {
+		X509_NAME_free(subj);
 		return -1;
+	}
+	X509_NAME_free(subj);
 	ok = san == NULL || X509_add_ext(cert, san, -1);
 	X509_EXTENSION_free(san);
 	return ok ? 0 : -1;

@@ -15,7 +15,8 @@
 static const char usage[] =
 "usage: pki-select [-ahqv] [-o NAME]... [-i NAME]... [-e NAME]... [--create]\n"
 "                  [--stale SECONDS] [--syslog FACILITY]\n"
-"       pki-select --serial ID [-qv] [--with-keys] [--passphrase-file FILE]\n";
+"       pki-select --serial ID [-qv] [--with-keys] [--passphrase-file FILE]\n"
+"                  [--syslog FACILITY]\n";
 
 struct selection {
 	json_t	*only;		/* -o names, or NULL for all */

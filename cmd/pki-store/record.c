@@ -257,9 +257,13 @@ issuer_instance(struct store *st, json_t *rec, const char *chain,
 	return rc;
 }
 
-/* The key of ALGO as it is to be stored: encrypted when the database
- * keeps keys encrypted (and when it is a CA's key, as it came).  Caller
- * frees with pki_free_secret(). */
+/*
+ * The key of ALGO as it is to be stored, after checking it belongs to CERT:
+ * encrypted with the database passphrase when the database keeps keys
+ * encrypted, else in clear.  A key that arrives encrypted must open with
+ * that passphrase.  A CA's key is stored as it came, encrypted with the
+ * CA's own passphrase.  Caller frees with pki_free_secret().
+ */
 static char *
 key_at_rest(struct store *st, json_t *rec, const char *algo, X509 *cert,
     int is_ca)
@@ -267,20 +271,30 @@ key_at_rest(struct store *st, json_t *rec, const char *algo, X509 *cert,
 	const char *pem = pki_str(json_object_get(rec, "key"), algo), *why;
 	char field[16], *out;
 	EVP_PKEY *key;
+	int sealed;
 
 	snprintf(field, sizeof(field), "key.%s", algo);
 	if (pem == NULL) {
 		pki_rec_error(rec, field, "missing");
 		return NULL;
 	}
-	if (is_ca && !pki_pem_is_encrypted(pem)) {
+	sealed = pki_pem_is_encrypted(pem);
+	if (is_ca) {
+		if (sealed)
+			return strdup(pem);
 		pki_rec_error(rec, field, "a CA key must be encrypted with the "
 		    "CA passphrase");
 		return NULL;
 	}
-	if (is_ca || pki_pem_is_encrypted(pem))
-		return strdup(pem);
-	if ((key = pki_key_from_pem(pem, NULL, &why)) == NULL) {
+	if ((st->encrypted || sealed) && st->pass == NULL) {
+		st->setup_error = 1;
+		pki_rec_error(rec, field, "%s: give --passphrase-file FILE or "
+		    "PKI_DB_PASSPHRASE_FILE", sealed ? "the key is encrypted" :
+		    "the database keeps keys encrypted");
+		return NULL;
+	}
+	if ((key = pki_key_from_pem(pem, sealed ? st->pass : NULL,
+	    &why)) == NULL) {
 		pki_rec_error(rec, field, "%s", why);
 		return NULL;
 	}
@@ -289,14 +303,10 @@ key_at_rest(struct store *st, json_t *rec, const char *algo, X509 *cert,
 		pki_rec_error(rec, field, "does not belong to the certificate");
 		return NULL;
 	}
-	if (st->encrypted && st->pass == NULL) {
-		EVP_PKEY_free(key);
-		st->setup_error = 1;
-		pki_rec_error(rec, field, "the database keeps keys encrypted: "
-		    "give --passphrase-file FILE or PKI_DB_PASSPHRASE_FILE");
-		return NULL;
-	}
-	out = st->encrypted ? pki_key_to_pem(key, st->pass) : strdup(pem);
+	if (st->encrypted == sealed)
+		out = strdup(pem);
+	else
+		out = pki_key_to_pem(key, st->encrypted ? st->pass : NULL);
 	EVP_PKEY_free(key);
 	if (out == NULL)
 		pki_rec_error(rec, field, "cannot encode");

@@ -4,7 +4,9 @@
  * For each certificate of a record and each of its services, one TLSA
  * record per name: owner _PORT._PROTO.NAME., usage/selector/matching type
  * and TTL from the service's TLSA prefix (default 3 1 1, TTL 3600), data
- * computed from the certificate.  The result replaces "tlsa".
+ * computed from the certificate (usages 1 and 3) or from the top of its
+ * chain, the CA pki knows last (usages 0 and 2).  The result replaces
+ * "tlsa"; a record without services has none.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,39 +28,60 @@ struct tlsa_params {
 	unsigned	 mtype;
 };
 
+/* The decimal S as a number up to MAX into *OUT; -1 if it is not one. */
+static int
+number(const char *s, unsigned long max, unsigned *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (*s < '0' || *s > '9' || strlen(s) > 10)
+		return -1;
+	v = strtoul(s, &end, 10);
+	if (*end != '\0' || v > max)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
 /*
  * The parameters of service SVC: its "tlsa_prefix" (serverPKI's
  * "_443._tcp.{}. 3600 IN TLSA 3 1 1"), else "port" with the defaults.
+ * NULL, or what is wrong.
  */
 static const char *
 service_params(const json_t *svc, struct tlsa_params *p)
 {
 	const char *prefix = pki_str(svc, "tlsa_prefix");
-	json_int_t port;
-	char tail[2];
+	char port[12], ttl[12], u[4], sel[4], mt[4], tail[2];
+	json_t *jport = json_object_get(svc, "port");
 
 	*p = (struct tlsa_params){ 0, "tcp", 3600, 3, 1, 1 };
+	if (!json_is_object(svc))
+		return "not an object";
 	if (prefix != NULL) {
-		if (sscanf(prefix, "_%u._%7[a-z].{}. %u IN TLSA %u %u %u%1s",
-		    &p->port, p->proto, &p->ttl, &p->usage, &p->selector,
-		    &p->mtype, tail) != 6)
+		if (sscanf(prefix, "_%11[0-9]._%7[a-z].{}. %11[0-9] IN TLSA "
+		    "%3[0-9] %3[0-9] %3[0-9]%1s", port, p->proto, ttl, u, sel,
+		    mt, tail) != 6)
 			return "tlsa_prefix is not like "
 			    "\"_443._tcp.{}. 3600 IN TLSA 3 1 1\"";
-	} else {
-		port = json_integer_value(json_object_get(svc, "port"));
-		if (!json_is_integer(json_object_get(svc, "port")))
-			return "neither tlsa_prefix nor port";
-		p->port = (unsigned)(port < 0 ? 0 : port);
-	}
-	if (p->port == 0 || p->port > 65535)
-		return "port out of range";
+		if (number(port, 65535, &p->port) == -1 ||
+		    number(ttl, 2147483647, &p->ttl) == -1 ||
+		    number(u, 3, &p->usage) == -1 ||
+		    number(sel, 1, &p->selector) == -1 ||
+		    number(mt, 2, &p->mtype) == -1)
+			return "tlsa_prefix: port, TTL, usage, selector or "
+			    "matching type out of range";
+	} else if (json_is_integer(jport) && json_integer_value(jport) > 0 &&
+	    json_integer_value(jport) <= 65535)
+		p->port = (unsigned)json_integer_value(jport);
+	else
+		return "neither a tlsa_prefix nor a port from 1 to 65535";
+	if (p->port == 0)
+		return "port 0";
 	if (strcmp(p->proto, "tcp") != 0 && strcmp(p->proto, "udp") != 0 &&
 	    strcmp(p->proto, "sctp") != 0)
 		return "protocol is not tcp, udp or sctp";
-	if (p->usage > 3 || p->selector > 1 || p->mtype > 2)
-		return "usage, selector or matching type out of range";
-	if (p->ttl > 2147483647)
-		return "TTL out of range";
 	return NULL;
 }
 
@@ -116,6 +139,25 @@ add_rrs(json_t *out, X509 *cert, const char *algo, const json_t *svc,
 	return 0;
 }
 
+/* The certificate of ENTRY that CERT_USAGE names: for 0 and 2 the last
+ * of the chain, else the certificate itself.  NULL if there is none. */
+static X509 *
+usage_cert(const json_t *entry, unsigned cert_usage)
+{
+	STACK_OF(X509) *chain;
+	X509 *cert = NULL;
+
+	if (cert_usage == 1 || cert_usage == 3)
+		return pki_cert_from_pem(pki_str(entry, "pem"));
+	if (pki_str(entry, "chain") == NULL ||
+	    (chain = pki_certs_from_pem(pki_str(entry, "chain"))) == NULL)
+		return NULL;
+	if (sk_X509_num(chain) > 0)
+		cert = sk_X509_pop(chain);
+	sk_X509_pop_free(chain, X509_free);
+	return cert;
+}
+
 static int
 tlsa(json_t *rec, void *ctx)
 {
@@ -130,8 +172,17 @@ tlsa(json_t *rec, void *ctx)
 	(void)ctx;
 	services = json_object_get(rec, "services");
 	certs = json_object_get(rec, "cert");
-	if (json_array_size(services) == 0 || json_object_size(certs) == 0)
+	if (certs != NULL && !json_is_object(certs))
+		return pki_rec_error(rec, "cert", "must be an object");
+	if (services != NULL && !json_is_null(services) &&
+	    !json_is_array(services))
+		return pki_rec_error(rec, "services", "must be an array");
+	if (json_object_size(certs) == 0)
 		return 0;
+	if (json_array_size(services) == 0) {
+		json_object_del(rec, "tlsa");	/* no service, no record */
+		return 0;
+	}
 	if ((names = pki_rec_names(rec)) == NULL)
 		return -1;
 	out = json_array();
@@ -142,10 +193,10 @@ tlsa(json_t *rec, void *ctx)
 			goto out;
 		}
 		json_object_foreach(certs, algo, entry) {
-			cert = pki_cert_from_pem(pki_str(entry, "pem"));
-			if (cert == NULL) {
+			if ((cert = usage_cert(entry, p.usage)) == NULL) {
 				rc = pki_rec_error(rec, "cert", "%s: no PEM "
-				    "certificate", algo);
+				    "%s", algo, p.usage == 1 || p.usage == 3 ?
+				    "certificate" : "chain for usage 0 or 2");
 				goto out;
 			}
 			rc = add_rrs(out, cert, algo, svc, &p, names);

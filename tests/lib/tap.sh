@@ -6,6 +6,7 @@
 #   like "$got" "glob" "description"      shell pattern match
 #   pass / fail "description"
 #   diag "text"                           a comment on stderr
+#   quiet command args...                 the command without its stdout
 #   done_testing                          the plan; exits 1 if any failed
 
 _tap_n=0
@@ -58,4 +59,10 @@ like() {
 done_testing() {
 	echo "1..$_tap_n"
 	[ "$_tap_failed" -eq 0 ]
+}
+
+# quiet COMMAND...: run COMMAND with its stdout thrown away (for ok/nok,
+# whose own output must stay on stdout).
+quiet() {
+	"$@" >/dev/null
 }
