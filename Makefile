@@ -101,7 +101,7 @@ uninstall:
 
 lint:
 	mandoc -Tlint -W warning man/*.[157]
-	shellcheck -s sh sh/pki sh/*.sh tests/*.t tests/lib/*.sh bench/*
+	shellcheck -x -s sh sh/pki sh/*.sh tests/*.t tests/lib/*.sh bench/*
 
 clean:
 	rm -rf build build-asan
@@ -109,7 +109,7 @@ clean:
 # Debian packages to build, run and test pki.
 DEB_PKGS = build-essential pkg-config libssl-dev libpq-dev libjansson-dev \
 	libcurl4-openssl-dev libssh-dev libldns-dev \
-	postgresql jq openssl mandoc valgrind perl time \
+	postgresql jq openssl mandoc valgrind perl time shellcheck \
 	bind9 bind9-utils bind9-dnsutils pebble openssh-server openssh-client \
 	curl iproute2
 

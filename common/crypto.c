@@ -124,7 +124,8 @@ bio_string(BIO *bio)
 		BIO_free(bio);
 		return NULL;
 	}
-	memcpy(s, data, (size_t)len);
+	if (len > 0)
+		memcpy(s, data, (size_t)len);
 	s[len] = '\0';
 	BIO_free(bio);
 	return s;

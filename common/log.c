@@ -59,6 +59,7 @@ pki_init(const char *name)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	json_set_alloc_funcs(wiping_malloc, wiping_free);
+	atexit(pki_rec_error_summary);
 }
 
 const char *

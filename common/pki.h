@@ -112,11 +112,15 @@ const char *pki_str(const json_t *obj, const char *key);
 int	 pki_rec_failed(const json_t *rec);
 /*
  * Append {"stage": program, "field": FIELD, "message": ...} to the record's
- * "errors" and report "program: NAME: FIELD: message" on stderr.  FIELD may
- * be NULL.  Always returns -1, so a stage can `return pki_rec_error(...)`.
+ * "errors" and report "program: NAME: FIELD: message" on stderr (the same
+ * error on many records in a row: the first three, then a count).  FIELD
+ * may be NULL.  Always returns -1, so a stage can `return pki_rec_error(...)`.
  */
 int	 pki_rec_error(json_t *rec, const char *field, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
+/* Say how many more records had the error last reported (the same error
+ * is shown for the first three records only).  Runs at exit. */
+void	 pki_rec_error_summary(void);
 /*
  * The object member KEY of REC, created empty if absent.  NULL (and an
  * error in the record) if KEY holds something other than an object.

@@ -298,6 +298,39 @@ pki_rec_failed(const json_t *rec)
 	return !json_is_array(errors) || json_array_size(errors) > 0;
 }
 
+/*
+ * The same error on record after record (a CA that cannot be loaded, say)
+ * is reported for the first few only, then counted.
+ */
+#define SAME_SHOWN	3
+static char last_error[1100];
+static unsigned long same_errors;
+
+void
+pki_rec_error_summary(void)
+{
+	if (same_errors > SAME_SHOWN)
+		pki_err("... and %lu more records with the error \"%s\"",
+		    same_errors - SAME_SHOWN, last_error);
+	same_errors = 0;
+	last_error[0] = '\0';
+}
+
+static void
+report_error(const json_t *rec, const char *field, const char *msg)
+{
+	char text[sizeof(last_error)];
+
+	snprintf(text, sizeof(text), "%s%s%s", field ? field : "",
+	    field ? ": " : "", msg);
+	if (strcmp(text, last_error) != 0) {
+		pki_rec_error_summary();
+		snprintf(last_error, sizeof(last_error), "%s", text);
+	}
+	if (++same_errors <= SAME_SHOWN)
+		pki_err("%s: %s", pki_rec_name(rec), text);
+}
+
 int
 pki_rec_error(json_t *rec, const char *field, const char *fmt, ...)
 {
@@ -308,10 +341,7 @@ pki_rec_error(json_t *rec, const char *field, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (field != NULL)
-		pki_err("%s: %s: %s", pki_rec_name(rec), field, msg);
-	else
-		pki_err("%s: %s", pki_rec_name(rec), msg);
+	report_error(rec, field, msg);
 
 	errors = json_object_get(rec, "errors");
 	if (!json_is_array(errors)) {

@@ -3,6 +3,7 @@
 # Configuration goes through serverPKI's SQL functions.  Every value
 # reaches psql as a variable (-v name=value) and the SQL quotes it
 # (:'name'): nothing typed on the command line is spliced into SQL.
+# shellcheck disable=SC2016 # jq programs are single-quoted on purpose
 
 # pki_sql [psql args]: run SQL from stdin; a failure prints the server's
 # message (without psql's decoration) and returns 1.
@@ -37,7 +38,7 @@ pki_cert_add() {
 	_name=$1
 	shift
 	_type=server _ca=local _algo=rsa _staple=false
-	_vars= _sql= _n=0
+	_vars='' _sql='' _n=0
 	while getopts 't:c:a:mA:S:' _o; do
 		case $_o in
 		t) _type=$OPTARG ;;

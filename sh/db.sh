@@ -82,12 +82,29 @@ pki_db_root() {
 	[ "$(id -u)" -eq 0 ]
 }
 
+# The runuser command: $RUNUSER, else runuser on PATH or in /usr/sbin
+# (a PATH without the sbin directories is common under cron).
+pki_db_runuser() {
+	if [ -n "${RUNUSER:-}" ]; then
+		:
+	elif command -v runuser >/dev/null 2>&1; then
+		RUNUSER=runuser
+	elif [ -x /usr/sbin/runuser ]; then
+		RUNUSER=/usr/sbin/runuser
+	elif [ -x /sbin/runuser ]; then
+		RUNUSER=/sbin/runuser
+	else
+		pki_die 2 "no runuser command to run the private cluster as ${PKI_PG_USER:-postgres} (util-linux): set RUNUSER"
+	fi
+}
+
 # Runs a command as the owner of the private cluster, in $PKI_HOME/pg.
 pki_db_as_owner() {
+	pki_db_root && pki_db_runuser
 	(
 		cd "$PKI_HOME/pg" 2>/dev/null || cd /
 		if pki_db_root; then
-			exec "${RUNUSER:-runuser}" -u "${PKI_PG_USER:-postgres}" -- "$@"
+			exec "$RUNUSER" -u "${PKI_PG_USER:-postgres}" -- "$@"
 		fi
 		exec "$@"
 	)

@@ -72,6 +72,7 @@ pki_issue() {
 	pki_run_dir
 	# shellcheck disable=SC2086 # PKI_FLAGS and _sel are word lists
 	eval "pki_stage pki-select pki-select --create $PKI_FLAGS $_sel" |
+		tee "$PKI_RUN_DIR/claims" |
 		pki_stage pki-keygen pki-keygen $PKI_FLAGS |
 		pki_stage pki-csr pki-csr $PKI_FLAGS |
 		pki_stage pki-localca pki-localca $PKI_FLAGS |
@@ -79,5 +80,31 @@ pki_issue() {
 		pki_stage pki-store pki-store $PKI_FLAGS |
 		pki_stage summary pki_summary
 	pki_stages_status pki-select pki-keygen pki-csr pki-localca \
-		pki-tlsa pki-store summary
+		pki-tlsa pki-store summary || {
+		_rc=$?
+		[ "$_rc" -eq 2 ] && pki_release_claims "$PKI_RUN_DIR/claims"
+		return "$_rc"
+	}
+}
+
+# pki_release_claims FILE: after a stage failed so that records may not
+# have reached pki-store, give back the claims of FILE (pki-select's
+# output) that are still 'reserved', with an event each.
+pki_release_claims() {
+	_ids=$("$JQ" -s -c 'map(.instance.id | numbers)' "$1") || return 0
+	[ "$_ids" = "[]" ] && return 0
+	pki_sql -v ids="$_ids" <<'EOF' || return 0
+SET search_path TO pki, dd, public;
+\o /dev/null
+WITH gone AS (
+	DELETE FROM certinstances
+	 WHERE state = 'reserved'
+	   AND id IN (SELECT json_array_elements_text(:'ids')::int4)
+	RETURNING id, certificate)
+INSERT INTO events (certificate, instance, name, stage, level, message)
+SELECT g.certificate, g.id, s.name, 'pki issue', 'error',
+       'a stage failed: claim released, nothing issued'
+  FROM gone g
+  JOIN subjects s ON s.certificate = g.certificate AND NOT s.isaltname;
+EOF
 }

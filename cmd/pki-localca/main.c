@@ -2,6 +2,7 @@
  * pki-localca - the local CA: signs the CSRs of records whose CA is
  * "local", and makes a new CA (--init).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -134,9 +135,17 @@ main(int argc, char *argv[])
 		return PKI_EXIT_FATAL;
 	}
 	if (r.o.pass_file != NULL && *r.o.pass_file != '\0') {
-		if (pki_read_passphrase(r.o.pass_file, pass, sizeof(pass)) == -1)
+		if (pki_read_passphrase(r.o.pass_file, pass, sizeof(pass)) == 0)
+			r.pass = pass;
+		else if (init)
 			return PKI_EXIT_FATAL;
-		r.pass = pass;
+		else {
+			/* No CA: the records still go through, with the
+			 * error, so that nothing is lost downstream. */
+			r.ca.tried = 1;
+			snprintf(r.ca.why, sizeof(r.ca.why), "cannot read the "
+			    "CA passphrase file %s", r.o.pass_file);
+		}
 	}
 	rc = run(&r, init);
 	pki_wipe(pass, sizeof(pass));

@@ -150,10 +150,12 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		pki_usage(usage);
+	/* Without the passphrase only the records that need it fail. */
 	if (pass_file != NULL && *pass_file != '\0') {
-		if (pki_read_passphrase(pass_file, pass, sizeof(pass)) == -1)
-			return PKI_EXIT_FATAL;
-		st.pass = pass;
+		if (pki_read_passphrase(pass_file, pass, sizeof(pass)) == 0)
+			st.pass = pass;
+		else
+			st.setup_error = 1;
 	}
 	if ((st.db = pki_db_connect()) == NULL ||
 	    (st.encrypted = pki_db_keys_encrypted(st.db)) == -1) {

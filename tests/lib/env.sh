@@ -42,4 +42,5 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # The private key markers no stderr or log may ever contain.
+# shellcheck disable=SC2034 # used by the tests that source this
 SECRET_PATTERN='PRIVATE KEY'

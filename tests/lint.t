@@ -1,0 +1,16 @@
+#!/bin/sh
+# lint.t - the shell is POSIX sh and shellcheck-clean; the C is built with
+# -Werror by make itself.
+# shellcheck disable=SC1091
+. "$(dirname "$0")/lib/env.sh"
+command -v shellcheck >/dev/null || skip_all "no shellcheck"
+cd "$PKI_TOP" || exit 1
+for f in sh/pki sh/*.sh tests/*.t tests/lib/*.sh bench/*; do
+	[ -f "$f" ] || continue
+	case $(head -1 "$f") in
+	*bash*) continue ;;	# none should be; shellcheck -s sh would lie
+	esac
+	ok "shellcheck $f" shellcheck -x -s sh "$f"
+done
+nok "no bash in the workflows" grep -l '^#!.*bash' sh/pki sh/*.sh
+done_testing
