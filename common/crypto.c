@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/decoder.h>
@@ -17,10 +18,14 @@
 
 #include "pki.h"
 
-/* scrypt cost of keys encrypted at rest: OpenSSL's own default for
- * `openssl pkcs8 -scrypt` (16 MiB, ~50 ms). */
-#define SCRYPT_N	16384
-#define SCRYPT_R	8
+/*
+ * scrypt cost of encrypted keys: 8 MiB and ~25 ms here, half of OpenSSL's
+ * default for `openssl pkcs8 -scrypt` (N 16384, r 8): scrypt's memory is
+ * its cost, and 16 MiB would double the peak memory of the stages that
+ * open a key.  Readers take the parameters from the key itself.
+ */
+#define SCRYPT_N	32768
+#define SCRYPT_R	2
 #define SCRYPT_P	1
 
 /* Never prompt: an encrypted key without a passphrase is an error. */
@@ -50,38 +55,51 @@ pki_pem_is_encrypted(const char *pem)
  * Making an OpenSSL 3.0 decoder context costs ten times more than decoding
  * a key with it, so clear keys go through one context made once.
  */
-static OSSL_DECODER_CTX *decoder;
-static EVP_PKEY *decoded;
+static struct decoder {
+	OSSL_DECODER_CTX	*ctx;
+	EVP_PKEY		*key;
+} pem_keys, der_spkis;
 
 static void
-decoder_free(void)
+decoders_free(void)
 {
-	OSSL_DECODER_CTX_free(decoder);
-	decoder = NULL;
+	OSSL_DECODER_CTX_free(pem_keys.ctx);
+	OSSL_DECODER_CTX_free(der_spkis.ctx);
+	pem_keys.ctx = der_spkis.ctx = NULL;
+}
+
+/* Decode LEN bytes at DATA with D, made on first use for INPUT (and
+ * STRUCTURE) and SELECTION.  The key, or NULL. */
+static EVP_PKEY *
+decode(struct decoder *d, const char *input, const char *structure,
+    int selection, const unsigned char *data, size_t len)
+{
+	static int registered;
+	EVP_PKEY *key;
+
+	if (d->ctx == NULL) {
+		d->ctx = OSSL_DECODER_CTX_new_for_pkey(&d->key, input,
+		    structure, NULL, selection, NULL, NULL);
+		if (d->ctx == NULL)
+			return NULL;
+		if (!registered++)
+			atexit(decoders_free);
+	}
+	d->key = NULL;
+	if (!OSSL_DECODER_from_data(d->ctx, &data, &len)) {
+		EVP_PKEY_free(d->key);
+		d->key = NULL;
+	}
+	key = d->key;
+	d->key = NULL;
+	return key;
 }
 
 static EVP_PKEY *
 decode_clear_key(const char *pem)
 {
-	const unsigned char *data = (const unsigned char *)pem;
-	size_t len = strlen(pem);
-	EVP_PKEY *key;
-
-	if (decoder == NULL) {
-		decoder = OSSL_DECODER_CTX_new_for_pkey(&decoded, "PEM", NULL,
-		    NULL, EVP_PKEY_KEYPAIR, NULL, NULL);
-		if (decoder == NULL)
-			return NULL;
-		atexit(decoder_free);
-	}
-	decoded = NULL;
-	if (!OSSL_DECODER_from_data(decoder, &data, &len)) {
-		EVP_PKEY_free(decoded);
-		decoded = NULL;
-	}
-	key = decoded;
-	decoded = NULL;
-	return key;
+	return decode(&pem_keys, "PEM", NULL, EVP_PKEY_KEYPAIR,
+	    (const unsigned char *)pem, strlen(pem));
 }
 
 EVP_PKEY *
@@ -223,6 +241,96 @@ pki_certs_from_pem(const char *pem)
 	BIO_free(bio);
 	ERR_clear_error();	/* the end of input is an "error" */
 	return certs;
+}
+
+unsigned char *
+pki_pem_der(const char *pem, const char *label, int last, long *len)
+{
+	unsigned char *data, *found = NULL;
+	char *name, *header;
+	BIO *bio;
+	long n;
+
+	if (pem == NULL || (bio = BIO_new_mem_buf(pem, -1)) == NULL)
+		return NULL;
+	while (PEM_read_bio(bio, &name, &header, &data, &n)) {
+		if (strcmp(name, label) == 0) {
+			OPENSSL_free(found);
+			found = data;
+			*len = n;
+			data = NULL;
+		}
+		OPENSSL_free(name);
+		OPENSSL_free(header);
+		OPENSSL_free(data);
+		if (found != NULL && !last)
+			break;
+	}
+	BIO_free(bio);
+	ERR_clear_error();	/* the end of input is an "error" */
+	return found;
+}
+
+/* Step over the next DER element at *P (before END); its tag, class and
+ * content length in the out parameters.  0 / -1. */
+static int
+der_next(const unsigned char **p, const unsigned char *end, int *tag,
+    int *class, long *clen)
+{
+	int r;
+
+	if (*p >= end)
+		return -1;
+	r = ASN1_get_object(p, clen, tag, class, end - *p);
+	return (r & 0x80) || (r & 0x01) ? -1 : 0;	/* error, indefinite */
+}
+
+int
+pki_der_spki(const unsigned char *der, long len, const unsigned char **spki,
+    long *spkilen)
+{
+	const unsigned char *p = der, *end = der + len, *q, *start;
+	int tag, class, i;
+	long l;
+
+	/* Certificate ::= SEQUENCE { tbsCertificate SEQUENCE { ... */
+	if (der_next(&p, end, &tag, &class, &l) == -1 || tag != V_ASN1_SEQUENCE ||
+	    der_next(&p, end, &tag, &class, &l) == -1 || tag != V_ASN1_SEQUENCE)
+		return -1;
+	end = p + l;
+	/* [0] version, optional */
+	q = p;
+	if (der_next(&q, end, &tag, &class, &l) == -1)
+		return -1;
+	if (class == V_ASN1_CONTEXT_SPECIFIC && tag == 0)
+		p = q + l;
+	/* serialNumber, signature, issuer, validity, subject */
+	for (i = 0; i < 5; i++) {
+		if (der_next(&p, end, &tag, &class, &l) == -1)
+			return -1;
+		p += l;
+	}
+	start = p;
+	if (der_next(&p, end, &tag, &class, &l) == -1 || tag != V_ASN1_SEQUENCE ||
+	    p + l > end)
+		return -1;
+	*spki = start;
+	*spkilen = (long)(p - start) + l;
+	return 0;
+}
+
+int
+pki_key_matches_spki(EVP_PKEY *key, const unsigned char *spki, long spkilen)
+{
+	EVP_PKEY *pub;
+	int rc;
+
+	if ((pub = decode(&der_spkis, "DER", "SubjectPublicKeyInfo",
+	    EVP_PKEY_PUBLIC_KEY, spki, (size_t)spkilen)) == NULL)
+		return -1;
+	rc = EVP_PKEY_eq(key, pub) == 1 ? 0 : -1;
+	EVP_PKEY_free(pub);
+	return rc;
 }
 
 char *

@@ -41,9 +41,11 @@ pki_db_connect(void)
 		PQfinish(db);
 		return NULL;
 	}
-	/* Every timestamp pki writes or compares is UTC. */
+	/* Every timestamp pki writes or compares is UTC.  JIT compiling
+	 * costs more than pki's queries save by it. */
 	if (pki_db_cmd(db, "SET search_path TO pki, dd, public") == -1 ||
 	    pki_db_cmd(db, "SET timezone TO 'UTC'") == -1 ||
+	    pki_db_cmd(db, "SET jit TO off") == -1 ||
 	    PQsetClientEncoding(db, "UTF8") != 0) {
 		PQfinish(db);
 		return NULL;

@@ -208,6 +208,23 @@ int	 pki_pem_is_encrypted(const char *pem);
 X509	*pki_cert_from_pem(const char *pem);
 /* All certificates in PEM text (maybe none); NULL on memory exhaustion. */
 STACK_OF(X509) *pki_certs_from_pem(const char *pem);
+/*
+ * The DER of the first (LAST: the last) PEM block labelled LABEL in PEM,
+ * its length in *LEN; caller OPENSSL_free()s.  NULL if there is none.
+ * Decoding PEM is cheap; parsing a certificate is not (OpenSSL 3.0 decodes
+ * its public key on the way), so stages that only hash or compare a
+ * certificate use its DER.
+ */
+unsigned char *pki_pem_der(const char *pem, const char *label, int last,
+	    long *len);
+/* The subjectPublicKeyInfo inside certificate DER: *SPKI points into DER,
+ * *SPKILEN is its length with tag and length octets.  0 / -1 if DER is not
+ * a certificate. */
+int	 pki_der_spki(const unsigned char *der, long len,
+	    const unsigned char **spki, long *spkilen);
+/* 0 if KEY is the private key of the public key SPKI (DER), else -1. */
+int	 pki_key_matches_spki(EVP_PKEY *key, const unsigned char *spki,
+	    long spkilen);
 /* PEM text of CERT (caller frees); NULL after reporting. */
 char	*pki_cert_to_pem(X509 *cert);
 /* Uppercase hex SHA-256 of CERT's DER encoding into OUT (serverPKI's

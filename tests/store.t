@@ -160,6 +160,26 @@ is "$(q "SELECT count(*) FROM events WHERE name IN ('h.test', 'unknown.test') AN
 like "$(cat "$T/gh.err")" "*h.test: key.ec: does not belong*" "stderr names record and field"
 [ -n "$h_key" ] || fail "h.test had a key"
 
+# records the database itself refuses, in the middle of one transaction
+for n in 1 2 3; do pki -q cert add "db$n.test" -a ec; done
+pki-select --create -o db1.test -o db2.test -o db3.test | pki-keygen | pki-csr |
+	pki-localca 2>>"$err" > "$T/db"
+jq -c 'select(.name == "db1.test")' "$T/db" > "$T/db.in"
+jq -c 'select(.name == "db1.test") | .instance = null' "$T/db" >> "$T/db.in"	# its twin
+jq -c 'select(.name == "db2.test") | .cert.ec.not_after = "not a time"' "$T/db" >> "$T/db.in"
+jq -c 'select(.name == "db3.test")' "$T/db" >> "$T/db.in"
+pki-store < "$T/db.in" > "$T/db.out" 2>"$T/db.err"
+is "$?" 1 "records the database refuses: exit 1"
+is "$(jq -r '[.name, .instance.state // "-", (.errors // [] | length)] | join(" ")' "$T/db.out" | tr '\n' ',')" \
+	"db1.test issued 0,db1.test - 1,db2.test - 1,db3.test issued 0," \
+	"the others of the same transaction are stored"
+like "$(jq -r 'select(.errors) | .errors[0].message' "$T/db.out" | head -1)" \
+	"*duplicate key*" "a certificate stored twice is refused"
+is "$(q "SELECT count(*) FROM events WHERE name IN ('db1.test', 'db2.test') AND level = 'error'")" 2 \
+	"both refusals are in the event log"
+is "$(q "SELECT count(*) FROM certinstances i JOIN subjects s ON s.certificate = i.certificate
+	WHERE s.name = 'db2.test'")" 0 "the refused record's claim is released"
+
 # ------------------------------------------------------------ batches
 for n in 1 2 3 4 5; do pki -q cert add "batch$n.test" -a ec; done
 pki-select --create -o batch1.test -o batch2.test -o batch3.test -o batch4.test -o batch5.test |

@@ -37,16 +37,17 @@ struct selection {
 	"AND (NOT r.disabled OR $4::bool OR r.name IN " \
 	"    (SELECT json_array_elements_text($2::json)::citext)) "
 
-/* Claim what --create selects, in one statement under a lock that
- * serializes claims: a second run sees the first one's claims. */
+/* Claim up to $5 of what --create selects, in one statement under a lock
+ * that serializes claims: a second run sees the first one's claims. */
 #define CLAIM \
-	"WITH cand AS (SELECT r.id FROM cert_records r WHERE " SELECTED \
+	"WITH cand AS (SELECT r.id, r.name FROM cert_records r WHERE " SELECTED \
 	"  AND NOT EXISTS (SELECT 1 FROM certinstances i " \
 	"    WHERE i.certificate = r.id AND i.state IN " \
 	"    ('issued', 'prepublished', 'deployed') " \
 	"    AND i.not_after > now() AT TIME ZONE 'UTC') " \
 	"  AND NOT EXISTS (SELECT 1 FROM certinstances i " \
-	"    WHERE i.certificate = r.id AND i.state = 'reserved')), " \
+	"    WHERE i.certificate = r.id AND i.state = 'reserved') " \
+	"  ORDER BY r.name LIMIT $5::int), " \
 	"new AS (SELECT nextval(pg_get_serial_sequence(" \
 	"    'pki.certinstances', 'id')) AS id, cand.id AS cert FROM cand), " \
 	"claimed AS (INSERT INTO certinstances " \
@@ -116,13 +117,57 @@ write_records(PGresult *res, int claimed)
 	return rc;
 }
 
+/* Claims are made and written in chunks, so the pipeline starts on the
+ * first certificates while the next are claimed. */
+#define CHUNK	500
+
+/* Claim what --create selects, a chunk per transaction, and write it. */
+static int
+claim(PGconn *db, const char *param[5], long stale)
+{
+	char limit[16], age[24];
+	const char *p[1] = { age };
+	PGresult *res;
+	int n, first;
+
+	snprintf(limit, sizeof(limit), "%d", CHUNK);
+	snprintf(age, sizeof(age), "%ld", stale);
+	param[4] = limit;
+	for (first = 1;; first = 0) {
+		if (pki_db_cmd(db, "BEGIN") == -1 ||
+		    pki_db_cmd(db, "SELECT pg_advisory_xact_lock("
+		    "hashtext('pki-select --create'))") == -1)
+			return -1;
+		/* A claim older than --stale belongs to a run that died. */
+		if (first && (res = pki_db_exec(db, "DELETE FROM certinstances "
+		    "WHERE state = 'reserved' AND created < now() - "
+		    "make_interval(secs => $1::int)", 1, p)) == NULL)
+			return -1;
+		if (first)
+			PQclear(res);
+		if ((res = pki_db_exec(db, CLAIM, 5, param)) == NULL ||
+		    pki_db_cmd(db, "COMMIT") == -1) {
+			PQclear(res);
+			return -1;
+		}
+		n = PQntuples(res);
+		if (write_records(res, 1) == -1) {
+			PQclear(res);
+			return -1;
+		}
+		PQclear(res);
+		if (n < CHUNK)
+			return 0;
+	}
+}
+
 static int
 select_certs(PGconn *db, struct selection *sel)
 {
 	const char *param[5];
-	char *bufs[3], all[2], stale[24];
-	PGresult *res = NULL;
-	int rc = PKI_EXIT_OK;
+	char *bufs[3], all[2];
+	PGresult *res;
+	int rc = PKI_EXIT_OK, r;
 
 	if (check_names(db, sel->only, "-o") == -1 ||
 	    check_names(db, sel->include, "-i") == -1)
@@ -131,35 +176,19 @@ select_certs(PGconn *db, struct selection *sel)
 	param[1] = json_param(sel->include, &bufs[1]);
 	param[2] = json_param(sel->exclude, &bufs[2]);
 	param[3] = strcpy(all, sel->all ? "t" : "f");
-	if (!sel->create) {
-		res = pki_db_exec(db, "SELECT r.record FROM cert_records r "
-		    "WHERE " SELECTED "ORDER BY r.name", 4, param);
-	} else if (pki_db_cmd(db, "BEGIN") == 0) {
-		snprintf(stale, sizeof(stale), "%ld", sel->stale);
-		param[4] = stale;
-		/* A claim older than --stale belongs to a run that died. */
-		res = pki_db_exec(db, "SELECT pg_advisory_xact_lock("
-		    "hashtext('pki-select --create'))", 0, NULL);
+	if (sel->create)
+		r = claim(db, param, sel->stale);
+	else if ((res = pki_db_exec(db, "SELECT r.record FROM cert_records r "
+	    "WHERE " SELECTED "ORDER BY r.name", 4, param)) == NULL)
+		r = -1;
+	else {
+		r = write_records(res, 0);
 		PQclear(res);
-		res = pki_db_exec(db, "DELETE FROM certinstances WHERE "
-		    "state = 'reserved' AND created < now() - make_interval("
-		    "secs => $1::int)", 1, param + 4);
-		PQclear(res);
-		res = pki_db_exec(db, CLAIM, 4, param);
-		if (res == NULL || pki_db_cmd(db, "COMMIT") == -1) {
-			PQclear(res);
-			res = NULL;
-		}
 	}
 	free(bufs[0]);
 	free(bufs[1]);
 	free(bufs[2]);
-	if (res == NULL)
-		return PKI_EXIT_FATAL;
-	if (write_records(res, sel->create) == -1)
-		rc = PKI_EXIT_FATAL;
-	PQclear(res);
-	return rc;
+	return r == -1 ? PKI_EXIT_FATAL : rc;
 }
 
 /* The key of a row for the pipe: in clear, decrypted if stored encrypted

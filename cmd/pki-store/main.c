@@ -1,11 +1,14 @@
 /*
  * pki-store - the sink of the pipelines: records into the database.
  *
- * Records are stored in transactions of up to --batch records, each record
- * inside a savepoint: one bad record never undoes another, and a large
- * batch is not one commit per row.  A transaction is also committed when
- * the input pauses, so a slow pipeline's records are not held back.  A
- * record is written to stdout once its transaction is committed.
+ * Records are stored in transactions of up to --batch records, one
+ * statement each, so a large batch is not one commit per row.  One bad
+ * record never undoes another: a record the database refuses (which loses
+ * the transaction) is marked failed, the transaction rolled back and the
+ * batch stored again without it.  Records are changed and written to
+ * stdout only once their transaction is committed.  A transaction is also
+ * committed when the input pauses, so a slow pipeline's records are not
+ * held back.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -20,12 +23,70 @@ static const char usage[] =
 #define IDLE_MS	200	/* commit when no input came for this long */
 
 struct batch {
-	json_t	*done;		/* records of the open transaction */
-	long	 max;
-	int	 open;
+	json_t		*recs;		/* records of the open transaction */
+	struct outcome	*out;		/* what storing did to each */
+	size_t		 max;
+	int		 open;
 };
 
-/* Commit the open transaction and write its records; -1 if it failed. */
+static int
+lost(struct store *st)
+{
+	return PQtransactionStatus(st->db) == PQTRANS_INERROR;
+}
+
+/* Store record I of the batch; 0 stored, 1 failed (logged), -1 the
+ * transaction is lost. */
+static int
+one(struct store *st, struct batch *b, size_t i)
+{
+	json_t *rec = json_array_get(b->recs, i);
+	struct outcome *out = &b->out[i];
+
+	if (!b->open) {
+		if (pki_db_cmd(st->db, "BEGIN") == -1)
+			return -1;
+		b->open = 1;
+	}
+	if (!out->failed) {
+		if (store_record(st, rec, out) == 0)
+			return 0;
+		out->failed = 1;
+		if (lost(st))
+			return -1;
+	}
+	out->what = KEPT;
+	return store_failure(st, rec, out) == 0 ? 1 : -1;
+}
+
+/*
+ * The transaction was lost on the record that failed last: roll back and
+ * store the batch again, that record (and any other that fails) failed.
+ * -1 if even that cannot be done.
+ */
+static int
+replay(struct store *st, struct batch *b)
+{
+	size_t i, n = json_array_size(b->recs), tries;
+	int r = 0;
+
+	for (tries = 0; tries <= n; tries++) {
+		pki_db_cmd(st->db, "ROLLBACK");
+		b->open = 0;
+		store_forget(st);
+		for (i = 0; i < n; i++) {
+			b->out[i].what = KEPT;
+			if ((r = one(st, b, i)) == -1)
+				break;
+		}
+		if (r != -1)
+			return 0;
+	}
+	return -1;	/* each record failed, or the database is gone */
+}
+
+/* Commit the open transaction, apply each outcome to its record and write
+ * it; -1 if the commit failed. */
 static int
 flush(struct store *st, struct batch *b)
 {
@@ -35,53 +96,39 @@ flush(struct store *st, struct batch *b)
 
 	if (b->open && pki_db_cmd(st->db, "COMMIT") == -1) {
 		rc = -1;
-		json_array_foreach(b->done, i, rec)
+		json_array_foreach(b->recs, i, rec)
 			pki_rec_error(rec, NULL, "not stored: the commit failed");
 	}
 	b->open = 0;
-	json_array_foreach(b->done, i, rec)
+	json_array_foreach(b->recs, i, rec) {
+		if (rc == 0 && b->out[i].what == ISSUED)
+			json_object_set_new(rec, "instance", json_pack(
+			    "{s:I, s:s}", "id", (json_int_t)b->out[i].instance,
+			    "state", "issued"));
+		else if (rc == 0 && b->out[i].what == RELEASED)
+			json_object_set_new(rec, "instance", json_null());
 		if (pki_out(rec) == -1)
 			rc = -1;
-	json_array_clear(b->done);
+	}
+	json_array_clear(b->recs);
 	return rc;
 }
 
-/* Store one record inside a savepoint; 1 if it failed, -1 if the
- * transaction is lost. */
 static int
-one(struct store *st, struct batch *b, json_t *rec)
+run(struct store *st, size_t max)
 {
-	int failed = 0;
-
-	if (!b->open) {
-		if (pki_db_cmd(st->db, "BEGIN") == -1)
-			return -1;
-		b->open = 1;
-	}
-	if (pki_db_cmd(st->db, "SAVEPOINT rec") == -1)
-		return -1;
-	if (store_record(st, rec) == -1) {
-		failed = 1;
-		if (pki_db_cmd(st->db, "ROLLBACK TO SAVEPOINT rec") == -1 ||
-		    store_failure(st, rec) == -1)
-			return -1;
-	}
-	if (pki_db_cmd(st->db, "RELEASE SAVEPOINT rec") == -1)
-		return -1;
-	json_array_append(b->done, rec);
-	return failed;
-}
-
-static int
-run(struct store *st, long max)
-{
-	struct batch b = { json_array(), max, 0 };
+	struct batch b = { json_array(), NULL, max, 0 };
 	struct pki_in *in;
 	json_t *rec;
+	size_t i, failed = 0;
 	int r, status = PKI_EXIT_OK;
 
-	if ((in = pki_in_open(STDIN_FILENO)) == NULL)
+	if ((in = pki_in_open(STDIN_FILENO)) == NULL ||
+	    (b.out = calloc(max, sizeof(*b.out))) == NULL) {
+		pki_in_close(in);
+		json_decref(b.recs);
 		return PKI_EXIT_FATAL;
+	}
 	for (;;) {
 		if (b.open && !pki_in_ready(in, IDLE_MS) && flush(st, &b) == -1)
 			goto fatal;
@@ -93,24 +140,32 @@ run(struct store *st, long max)
 			status = PKI_EXIT_RECORD;
 			continue;
 		}
-		r = one(st, &b, rec);
-		json_decref(rec);
-		if (r == -1)
+		i = json_array_size(b.recs);
+		json_array_append_new(b.recs, rec);
+		b.out[i] = (struct outcome){ KEPT, 0, 0 };
+		if ((r = one(st, &b, i)) == -1 && replay(st, &b) == -1)
 			goto fatal;
-		if (r == 1)
-			status = PKI_EXIT_RECORD;
-		if ((long)json_array_size(b.done) >= b.max &&
-		    flush(st, &b) == -1)
-			goto fatal;
+		if (json_array_size(b.recs) >= b.max) {
+			for (i = 0; i < b.max; i++)
+				failed += b.out[i].failed;
+			if (flush(st, &b) == -1)
+				goto fatal;
+		}
 	}
+	for (i = 0; i < json_array_size(b.recs); i++)
+		failed += b.out[i].failed;
 	if (flush(st, &b) == -1)
 		goto fatal;
-	json_decref(b.done);
+	json_decref(b.recs);
+	free(b.out);
 	pki_in_close(in);
-	return st->setup_error ? PKI_EXIT_FATAL : status;
+	if (st->setup_error)
+		return PKI_EXIT_FATAL;
+	return failed > 0 ? PKI_EXIT_RECORD : status;
 fatal:
 	flush(st, &b);
-	json_decref(b.done);
+	json_decref(b.recs);
+	free(b.out);
 	pki_in_close(in);
 	return PKI_EXIT_FATAL;
 }
@@ -127,7 +182,7 @@ main(int argc, char *argv[])
 	static char pass[PKI_PASS_MAX];
 	struct store st;
 	const char *pass_file;
-	long max = 1000;
+	long max = 250;
 	int ch, rc;
 
 	memset(&st, 0, sizeof(st));
@@ -162,7 +217,7 @@ main(int argc, char *argv[])
 		PQfinish(st.db);
 		return PKI_EXIT_FATAL;
 	}
-	rc = run(&st, max);
+	rc = run(&st, (size_t)max);
 	free(st.chain);
 	PQfinish(st.db);
 	pki_out_close();

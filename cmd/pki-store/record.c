@@ -76,9 +76,16 @@ record_id(const json_t *rec, char id[24])
 		snprintf(id, 24, "%lld", (long long)json_integer_value(v));
 }
 
+void
+store_forget(struct store *st)
+{
+	free(st->chain);
+	st->chain = NULL;
+}
+
 /* Release a claim that will not become an instance. */
 static int
-release(struct store *st, json_t *rec)
+release(struct store *st, json_t *rec, struct outcome *out)
 {
 	const char *state, *p[1];
 	char id[24];
@@ -93,21 +100,18 @@ release(struct store *st, json_t *rec)
 	PQclear(res);
 	if (res == NULL)
 		return -1;
-	json_object_set_new(rec, "instance", json_null());
+	out->what = RELEASED;
 	return 0;
 }
 
 int
-store_failure(struct store *st, json_t *rec)
+store_failure(struct store *st, json_t *rec, struct outcome *out)
 {
 	json_t *errors = json_object_get(rec, "errors"), *e;
 	const char *stage, *field, *msg;
 	char cert[24], inst[24], text[1200];
 	size_t i;
 
-	/* What the rolled-back savepoint made is gone: forget it. */
-	free(st->chain);
-	st->chain = NULL;
 	record_id(rec, cert);
 	instance(rec, inst);
 	json_array_foreach(errors, i, e) {
@@ -120,7 +124,7 @@ store_failure(struct store *st, json_t *rec)
 		    stage ? stage : "?", "error", text) == -1)
 			return -1;
 	}
-	return release(st, rec);
+	return release(st, rec, out);
 }
 
 /* The certificates.id of the CA certificate row NAME, made if missing. */
@@ -258,15 +262,16 @@ issuer_instance(struct store *st, json_t *rec, const char *chain,
 }
 
 /*
- * The key of ALGO as it is to be stored, after checking it belongs to CERT:
+ * The key of ALGO as it is to be stored, after checking it belongs to the
+ * certificate's public key SPKI (DER):
  * encrypted with the database passphrase when the database keeps keys
  * encrypted, else in clear.  A key that arrives encrypted must open with
  * that passphrase.  A CA's key is stored as it came, encrypted with the
  * CA's own passphrase.  Caller frees with pki_free_secret().
  */
 static char *
-key_at_rest(struct store *st, json_t *rec, const char *algo, X509 *cert,
-    int is_ca)
+key_at_rest(struct store *st, json_t *rec, const char *algo,
+    const unsigned char *spki, long spkilen, int is_ca)
 {
 	const char *pem = pki_str(json_object_get(rec, "key"), algo), *why;
 	char field[16], *out;
@@ -298,7 +303,7 @@ key_at_rest(struct store *st, json_t *rec, const char *algo, X509 *cert,
 		pki_rec_error(rec, field, "%s", why);
 		return NULL;
 	}
-	if (X509_check_private_key(cert, key) != 1) {
+	if (pki_key_matches_spki(key, spki, spkilen) == -1) {
 		EVP_PKEY_free(key);
 		pki_rec_error(rec, field, "does not belong to the certificate");
 		return NULL;
@@ -382,23 +387,28 @@ static char *
 keydata_json(struct store *st, json_t *rec, int is_ca)
 {
 	json_t *certs = json_object_get(rec, "cert"), *entry, *rows;
+	const unsigned char *spki;
 	const char *algo, *pem;
+	unsigned char *der = NULL, md[32];
 	char hash[65], *key, *text;
-	X509 *cert;
+	long len, spkilen;
 
 	rows = json_array();
 	json_object_foreach(certs, algo, entry) {
 		pem = pki_str(entry, "pem");
-		if (!pki_algo_valid(algo) || pem == NULL ||
-		    (cert = pki_cert_from_pem(pem)) == NULL) {
+		if (!pki_algo_valid(algo) || (der = pki_pem_der(pem,
+		    "CERTIFICATE", 0, &len)) == NULL ||
+		    pki_der_spki(der, len, &spki, &spkilen) == -1 ||
+		    !EVP_Digest(der, (size_t)len, md, NULL, EVP_sha256(), NULL)) {
+			OPENSSL_free(der);
 			json_decref(rows);
 			pki_rec_error(rec, "cert", "%s: no PEM certificate",
 			    algo);
 			return NULL;
 		}
-		pki_cert_sha256(cert, hash);
-		key = key_at_rest(st, rec, algo, cert, is_ca);
-		X509_free(cert);
+		pki_hex(md, sizeof(md), hash);
+		key = key_at_rest(st, rec, algo, spki, spkilen, is_ca);
+		OPENSSL_free(der);
 		if (key == NULL) {
 			json_decref(rows);
 			return NULL;
@@ -448,14 +458,14 @@ put_instance(struct store *st, json_t *rec, const char *cert,
 	}
 	snprintf(inst, 24, "%s", PQgetvalue(res, 0, 0));
 	if (p[2] != NULL && strcmp(PQgetvalue(res, 0, 2), "0") == 0)
-		pki_warn("%s: claim %s had lapsed; instance %s stores it",
+		pki_info("%s: claim %s had lapsed; instance %s stores it",
 		    pki_rec_name(rec), claim, inst);
 	PQclear(res);
 	return 0;
 }
 
 static int
-store_certs(struct store *st, json_t *rec)
+store_certs(struct store *st, json_t *rec, struct outcome *out)
 {
 	const char *type = pki_str(rec, "subject_type"), *chain, *ca;
 	int is_ca = type != NULL && strcmp(type, "CA") == 0;
@@ -478,26 +488,27 @@ store_certs(struct store *st, json_t *rec)
 	}
 	if (put_instance(st, rec, cert, cacert, nb, na, is_ca, inst) == -1)
 		return -1;
-	json_object_set_new(rec, "instance", json_pack("{s:I, s:s}", "id",
-	    (json_int_t)atoll(inst), "state", "issued"));
+	out->what = ISSUED;
+	out->instance = atol(inst);
 	pki_info("%s: issued instance %s, valid %s to %s", pki_rec_name(rec),
 	    inst, nb, na);
 	return 0;
 }
 
 int
-store_record(struct store *st, json_t *rec)
+store_record(struct store *st, json_t *rec, struct outcome *out)
 {
 	const char *state;
 	char id[24];
 
+	out->what = KEPT;
 	if (pki_rec_failed(rec))
-		return store_failure(st, rec);
+		return store_failure(st, rec, out);
 	state = instance(rec, id);
 	if (json_object_size(json_object_get(rec, "cert")) > 0 &&
 	    (state == NULL || strcmp(state, "reserved") == 0))
-		return store_certs(st, rec);
+		return store_certs(st, rec, out);
 	/* A claim that reached the end of the pipeline without a
 	 * certificate: nothing was issued, so it is given back. */
-	return release(st, rec);
+	return release(st, rec, out);
 }

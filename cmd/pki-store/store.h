@@ -16,17 +16,27 @@ struct store {
 	long		 ca_instance;	/* ... and its CA's instance */
 };
 
+/* What storing did to a record, applied to it once committed. */
+struct outcome {
+	enum { KEPT, ISSUED, RELEASED } what;
+	long	 instance;	/* ISSUED: the new instance */
+	int	 failed;	/* the record failed in this batch */
+};
+
 /*
- * Store what REC carries, inside the open transaction (the caller wraps it
- * in a savepoint): a failed record's errors go to the event log and its
- * claim is released; a record with certificates becomes an 'issued'
- * instance.  0 when the record is done with (stored, logged or not ours),
- * -1 when storing failed: an error is added to the record, and the caller
- * rolls back to the savepoint and calls store_failure().
+ * Store what REC carries inside the open transaction: a failed record's
+ * errors go to the event log and its claim is released; a record with
+ * certificates becomes an 'issued' instance.  REC itself is not changed
+ * but for errors appended; *OUT says what to change once the transaction
+ * is committed.  0 when the record is done with (stored, logged or not
+ * ours); -1 when it could not be stored: an error was added to it, and the
+ * transaction may be lost (PQtransactionStatus() tells).
  */
-int	 store_record(struct store *st, json_t *rec);
-/* Log the errors of REC (after a rollback) and release its claim;
- * 0 / -1 (reported: the transaction is lost). */
-int	 store_failure(struct store *st, json_t *rec);
+int	 store_record(struct store *st, json_t *rec, struct outcome *out);
+/* Log the errors of REC and release its claim; 0 / -1 (the transaction
+ * is lost). */
+int	 store_failure(struct store *st, json_t *rec, struct outcome *out);
+/* Forget what was cached of the database (after a rollback). */
+void	 store_forget(struct store *st);
 
 #endif

@@ -85,35 +85,42 @@ service_params(const json_t *svc, struct tlsa_params *p)
 	return NULL;
 }
 
-/* The association data (hex) of CERT for selector and matching type. */
+/* A certificate as DER (certificates are only hashed here, never parsed
+ * into objects, which OpenSSL 3.0 makes slow). */
+struct der {
+	unsigned char	*buf;
+	long		 len;
+};
+
+/* The association data (hex) of certificate DER for selector and
+ * matching type; NULL if DER is no certificate. */
 static char *
-tlsa_data(X509 *cert, unsigned selector, unsigned mtype)
+tlsa_data(const struct der *cert, unsigned selector, unsigned mtype)
 {
-	unsigned char *der = NULL, md[EVP_MAX_MD_SIZE];
+	unsigned char md[EVP_MAX_MD_SIZE];
+	const unsigned char *data = cert->buf;
 	unsigned int mdlen;
 	char *hex = NULL;
-	int len;
+	long len = cert->len;
 
-	len = selector == 0 ? i2d_X509(cert, &der) :
-	    i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
-	if (len <= 0)
+	if (selector == 1 && pki_der_spki(cert->buf, cert->len, &data,
+	    &len) == -1)
 		return NULL;
 	if (mtype == 0) {
 		if ((hex = malloc(2 * (size_t)len + 1)) != NULL)
-			pki_hex(der, (size_t)len, hex);
-	} else if (EVP_Digest(der, (size_t)len, md, &mdlen,
+			pki_hex(data, (size_t)len, hex);
+	} else if (EVP_Digest(data, (size_t)len, md, &mdlen,
 	    mtype == 1 ? EVP_sha256() : EVP_sha512(), NULL)) {
 		if ((hex = malloc(2 * mdlen + 1)) != NULL)
 			pki_hex(md, mdlen, hex);
 	}
-	OPENSSL_free(der);
 	return hex;
 }
 
 /* Append the records of one certificate and one service to OUT. */
 static int
-add_rrs(json_t *out, X509 *cert, const char *algo, const json_t *svc,
-    const struct tlsa_params *p, const json_t *names)
+add_rrs(json_t *out, const struct der *cert, const char *algo,
+    const json_t *svc, const struct tlsa_params *p, const json_t *names)
 {
 	const char *name;
 	char owner[300], *data;
@@ -139,23 +146,15 @@ add_rrs(json_t *out, X509 *cert, const char *algo, const json_t *svc,
 	return 0;
 }
 
-/* The certificate of ENTRY that CERT_USAGE names: for 0 and 2 the last
- * of the chain, else the certificate itself.  NULL if there is none. */
-static X509 *
-usage_cert(const json_t *entry, unsigned cert_usage)
+/* The certificate of ENTRY that CERT_USAGE names, as DER: for 0 and 2
+ * the last of the chain, else the certificate itself.  -1 if none. */
+static int
+usage_der(const json_t *entry, unsigned cert_usage, struct der *der)
 {
-	STACK_OF(X509) *chain;
-	X509 *cert = NULL;
-
-	if (cert_usage == 1 || cert_usage == 3)
-		return pki_cert_from_pem(pki_str(entry, "pem"));
-	if (pki_str(entry, "chain") == NULL ||
-	    (chain = pki_certs_from_pem(pki_str(entry, "chain"))) == NULL)
-		return NULL;
-	if (sk_X509_num(chain) > 0)
-		cert = sk_X509_pop(chain);
-	sk_X509_pop_free(chain, X509_free);
-	return cert;
+	der->buf = cert_usage == 1 || cert_usage == 3 ?
+	    pki_pem_der(pki_str(entry, "pem"), "CERTIFICATE", 0, &der->len) :
+	    pki_pem_der(pki_str(entry, "chain"), "CERTIFICATE", 1, &der->len);
+	return der->buf != NULL ? 0 : -1;
 }
 
 static int
@@ -165,7 +164,7 @@ tlsa(json_t *rec, void *ctx)
 	struct tlsa_params p;
 	const char *algo, *why;
 	char field[32];
-	X509 *cert;
+	struct der der;
 	size_t i;
 	int rc = 0;
 
@@ -193,17 +192,17 @@ tlsa(json_t *rec, void *ctx)
 			goto out;
 		}
 		json_object_foreach(certs, algo, entry) {
-			if ((cert = usage_cert(entry, p.usage)) == NULL) {
+			if (usage_der(entry, p.usage, &der) == -1) {
 				rc = pki_rec_error(rec, "cert", "%s: no PEM "
 				    "%s", algo, p.usage == 1 || p.usage == 3 ?
 				    "certificate" : "chain for usage 0 or 2");
 				goto out;
 			}
-			rc = add_rrs(out, cert, algo, svc, &p, names);
-			X509_free(cert);
+			rc = add_rrs(out, &der, algo, svc, &p, names);
+			OPENSSL_free(der.buf);
 			if (rc == -1) {
-				pki_rec_error(rec, "tlsa", "cannot compute "
-				    "data: %s", pki_ssl_reason());
+				pki_rec_error(rec, "cert", "%s: not a "
+				    "certificate", algo);
 				goto out;
 			}
 		}
