@@ -164,10 +164,12 @@ like "$(cat "$T/gh.err")" "*h.test: key.ec: does not belong*" "stderr names reco
 for n in 1 2 3; do pki -q cert add "db$n.test" -a ec; done
 pki-select --create -o db1.test -o db2.test -o db3.test | pki-keygen | pki-csr |
 	pki-localca 2>>"$err" > "$T/db"
-jq -c 'select(.name == "db1.test")' "$T/db" > "$T/db.in"
-jq -c 'select(.name == "db1.test") | .instance = null' "$T/db" >> "$T/db.in"	# its twin
-jq -c 'select(.name == "db2.test") | .cert.ec.not_after = "not a time"' "$T/db" >> "$T/db.in"
-jq -c 'select(.name == "db3.test")' "$T/db" >> "$T/db.in"
+{
+	jq -c 'select(.name == "db1.test")' "$T/db"
+	jq -c 'select(.name == "db1.test") | .instance = null' "$T/db"	# its twin
+	jq -c 'select(.name == "db2.test") | .cert.ec.not_after = "not a time"' "$T/db"
+	jq -c 'select(.name == "db3.test")' "$T/db"
+} > "$T/db.in"
 pki-store < "$T/db.in" > "$T/db.out" 2>"$T/db.err"
 is "$?" 1 "records the database refuses: exit 1"
 is "$(jq -r '[.name, .instance.state // "-", (.errors // [] | length)] | join(" ")' "$T/db.out" | tr '\n' ',')" \
