@@ -134,6 +134,10 @@ json_t	*pki_rec_object(json_t *rec, const char *key);
  * error.  Returns the exit status.
  */
 int	 pki_filter(int (*act)(json_t *rec, void *ctx), void *ctx);
+/* The whole main() of a stage that has only the common options: init,
+ * options, then pki_filter(ACT, CTX).  Returns the exit status. */
+int	 pki_stage_main(int argc, char *argv[], const char *usage,
+	    int (*act)(json_t *rec, void *ctx), void *ctx);
 
 /* ------------------------------------------------------------ name.c */
 

@@ -408,3 +408,19 @@ pki_filter(int (*act)(json_t *rec, void *ctx), void *ctx)
 	pki_out_close();
 	return status;
 }
+
+int
+pki_stage_main(int argc, char *argv[], const char *usage,
+    int (*act)(json_t *rec, void *ctx), void *ctx)
+{
+	static const struct option longopts[] = {
+		PKI_LONGOPTS_COMMON,
+		{ NULL, 0, NULL, 0 }
+	};
+
+	pki_init(argv[0]);
+	if (pki_getopt(argc, argv, PKI_OPTSTRING_COMMON, longopts,
+	    usage) != -1 || optind != argc)
+		pki_usage(usage);
+	return pki_filter(act, ctx);
+}

@@ -2,16 +2,8 @@
 # csr.t - pki-keygen | pki-csr run by hand: what the CSRs say (subject,
 # subjectAltName, must-staple, digest), client names, the names it refuses,
 # keys it cannot use, and records it must leave alone.
-# shellcheck disable=SC1091
+# shellcheck source=tests/lib/env.sh
 . "$(dirname "$0")/lib/env.sh"
-
-# run CMD...: CMD with stdin as given; stdout in $T/out, stderr in $T/err
-# (and in $T/stderr.all, searched for keys at the end), exit status in $rc.
-run() {
-	rc=0
-	"$@" >"$T/out" 2>"$T/err" || rc=$?
-	cat "$T/err" >>"$T/stderr.all"
-}
 
 # csr NAME ALGO [FILE]: the CSR of ALGO of the record NAME.
 csr() {

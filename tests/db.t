@@ -2,7 +2,7 @@
 # db.t - pki db: the private cluster (start, stop, status, env) and the
 # migrations (init, migrate, idempotent, concurrent), and a configured
 # database that cannot be reached.
-# shellcheck disable=SC1091
+# shellcheck source=tests/lib/env.sh
 . "$(dirname "$0")/lib/env.sh"
 
 PKI_HOME=$T/home

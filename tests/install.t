@@ -1,7 +1,7 @@
 #!/bin/sh
 # install.t - make install: the layout under DESTDIR, and an installed pki
 # (PREFIX only) that works from there without the source tree.
-# shellcheck disable=SC1091
+# shellcheck source=tests/lib/env.sh
 . "$(dirname "$0")/lib/env.sh"
 
 make -s -C "$PKI_TOP" install BUILD="$PKI_BUILD" PREFIX=/usr/local \
@@ -28,6 +28,7 @@ unset PKI_BUILD
 export PATH
 is "$(command -v pki)" "$prefix/bin/pki" "the installed pki is the one on PATH"
 ok "its man page renders" quiet mandoc -Tascii "$prefix/share/man/man1/pki-store.1"
+# shellcheck source=tests/lib/pg.sh
 . "$PKI_TOP/tests/lib/pg.sh"
 pg_setup
 ok "pki ca init" quiet pki -q ca init

@@ -2,16 +2,8 @@
 # keygen.t - pki-keygen run by hand: the keys it makes (algorithms, RSA
 # sizes, EC curves, PKCS#8 in clear), --reuse, records it must leave alone,
 # bad records, bad lines, bad flags, and no key ever on stderr.
-# shellcheck disable=SC1091
+# shellcheck source=tests/lib/env.sh
 . "$(dirname "$0")/lib/env.sh"
-
-# run CMD...: CMD with stdin as given; stdout in $T/out, stderr in $T/err
-# (and in $T/stderr.all, searched for keys at the end), exit status in $rc.
-run() {
-	rc=0
-	"$@" >"$T/out" 2>"$T/err" || rc=$?
-	cat "$T/err" >>"$T/stderr.all"
-}
 
 # key ALGO [FILE]: the PEM key of ALGO in the first record of FILE.
 key() {

@@ -1,7 +1,7 @@
 #!/bin/sh
 # lint.t - the shell is POSIX sh and shellcheck-clean; the C is built with
 # -Werror by make itself.
-# shellcheck disable=SC1091
+# shellcheck source=tests/lib/env.sh
 . "$(dirname "$0")/lib/env.sh"
 command -v shellcheck >/dev/null || skip_all "no shellcheck"
 cd "$PKI_TOP" || exit 1

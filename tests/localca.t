@@ -4,16 +4,8 @@
 # signing what pki-keygen | pki-csr made (what the certificates say and what
 # the records say of them), records it leaves alone, and every way the CA
 # or a CSR can be wrong.
-# shellcheck disable=SC1091
+# shellcheck source=tests/lib/env.sh
 . "$(dirname "$0")/lib/env.sh"
-
-# run CMD...: CMD with stdin as given; stdout in $T/out, stderr in $T/err
-# (and in $T/stderr.all, searched for keys at the end), exit status in $rc.
-run() {
-	rc=0
-	"$@" >"$T/out" 2>"$T/err" || rc=$?
-	cat "$T/err" >>"$T/stderr.all"
-}
 
 # The helpers below read the records of $recs.
 recs=$T/out

@@ -2,7 +2,7 @@
 # man.t - the manual pages: every page is clean under mandoc -Tlint, every
 # program in cmd/ has a page, and a program's usage (-h) is its page's
 # SYNOPSIS, word for word.
-# shellcheck disable=SC1091
+# shellcheck source=tests/lib/env.sh
 . "$(dirname "$0")/lib/env.sh"
 
 MANDOC=${MANDOC:-mandoc}

@@ -2,16 +2,8 @@
 # pipeline.t - the stages chained by hand as DESIGN.md shows them:
 # pki-keygen | pki-csr | pki-localca | pki-tlsa on one record, on a mixed
 # batch with bad records, on empty input, and into a closed stdout.
-# shellcheck disable=SC1091
+# shellcheck source=tests/lib/env.sh
 . "$(dirname "$0")/lib/env.sh"
-
-# run CMD...: CMD with stdin as given; stdout in $T/out, stderr in $T/err
-# (and in $T/stderr.all, searched for keys at the end), exit status in $rc.
-run() {
-	rc=0
-	"$@" >"$T/out" 2>"$T/err" || rc=$?
-	cat "$T/err" >>"$T/stderr.all"
-}
 
 # st NAME CMD...: a stage of a pipe; its exit status goes to $T/rc.NAME.
 st() {

@@ -3,9 +3,10 @@
 # documented columns of the views and arguments of the functions, each
 # function at work and refusing bad input, the integrity triggers, the
 # updated trigger, the name rules, pki's own tables.
-# shellcheck disable=SC1091
+# shellcheck source=tests/lib/env.sh
 . "$(dirname "$0")/lib/env.sh"
 # shellcheck disable=SC1091
+# shellcheck source=tests/lib/pg.sh
 . "$(dirname "$0")/lib/pg.sh"
 pg_setup
 

@@ -3,8 +3,9 @@
 # claims, the issue pipeline into the database, the event log, failures
 # that leave nothing half-written, export by serial, keys encrypted at
 # rest, CA rollover.
-# shellcheck disable=SC1091
+# shellcheck source=tests/lib/env.sh
 . "$(dirname "$0")/lib/env.sh"
+# shellcheck source=tests/lib/pg.sh
 . "$(dirname "$0")/lib/pg.sh"
 pg_setup
 

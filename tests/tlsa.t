@@ -2,16 +2,8 @@
 # tlsa.t - pki-tlsa run by hand on certificates of a local CA: owners,
 # defaults, what the service's TLSA prefix changes, the data checked against
 # openssl, records it leaves alone, and bad prefixes.
-# shellcheck disable=SC1091
+# shellcheck source=tests/lib/env.sh
 . "$(dirname "$0")/lib/env.sh"
-
-# run CMD...: CMD with stdin as given; stdout in $T/out, stderr in $T/err
-# (and in $T/stderr.all, searched for keys at the end), exit status in $rc.
-run() {
-	rc=0
-	"$@" >"$T/out" 2>"$T/err" || rc=$?
-	cat "$T/err" >>"$T/stderr.all"
-}
 
 # cert ALGO: the certificate PEM of ALGO of the (first) record in $T/certs.
 cert() {

@@ -2,10 +2,11 @@
 # valgrind.t - every program under valgrind on a small batch: no memory
 # error, no definite or indirect leak.  (Not under the ASan build, whose
 # programs cannot run under valgrind; that build checks the same itself.)
-# shellcheck disable=SC1091
+# shellcheck source=tests/lib/env.sh
 . "$(dirname "$0")/lib/env.sh"
 [ -n "${PKI_ASAN:-}" ] && skip_all "the ASan build checks memory itself"
 command -v valgrind >/dev/null || skip_all "no valgrind"
+# shellcheck source=tests/lib/pg.sh
 . "$(dirname "$0")/lib/pg.sh"
 
 vg() {	# vg NAME PROGRAM ARGS...: PROGRAM under valgrind, stdin to stdout

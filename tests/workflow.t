@@ -2,14 +2,15 @@
 # workflow.t - the front door `pki` as an admin uses it: db, ca, cert add,
 # issue, status, export, serverPKI's options, hostile names, a missing CA
 # passphrase that fails cleanly, and no key anywhere it must not be.
-# shellcheck disable=SC1091
+# shellcheck source=tests/lib/env.sh
 . "$(dirname "$0")/lib/env.sh"
+# shellcheck source=tests/lib/pg.sh
 . "$(dirname "$0")/lib/pg.sh"
 pg_setup
 
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "SET search_path TO pki, dd" -c "$1"; }
 all=$T/all	# everything pki printed, checked for keys at the end
-run() {	# run CMD...: output in $out (stdout and stderr), status in $rc
+capture() {	# capture CMD...: output in $out (stdout and stderr), status in $rc
 	rc=0
 	out=$("$@" 2>&1) || rc=$?
 	printf '%s\n' "$out" >> "$all"
@@ -17,26 +18,26 @@ run() {	# run CMD...: output in $out (stdout and stderr), status in $rc
 
 # ------------------------------------------------------------ the CA
 q "UPDATE localca_settings SET ca_algo = 'ec'"
-run pki ca init
+capture pki ca init
 is "$rc" 0 "pki ca init"
 like "$out" "*new CA passphrase in $PKI_HOME/ca.pass*Local CA: issued instance 1 (ec)*" \
 	"makes a passphrase file and the CA"
 is "$(stat -c %a "$PKI_HOME/ca.pass")" 600 "the passphrase file is 0600"
-run pki ca init
+capture pki ca init
 is "$rc:$out" "0:pki: the local CA exists already (pki ca roll makes a new one)" \
 	"a second init makes no second CA"
 
 # ------------------------------------------------------------ cert add
-run pki cert add www.example.test -a rsa_plus_ec -m -A example.test -S https:443
+capture pki cert add www.example.test -a rsa_plus_ec -m -A example.test -S https:443
 is "$rc" 0 "pki cert add with altname, service, must-staple"
-run pki cert add mail.example.test -a ec -S smtp:25 -S submission:587
+capture pki cert add mail.example.test -a ec -S smtp:25 -S submission:587
 is "$rc" 0 "pki cert add with two services"
-run pki cert add app1 -t client -a ec
+capture pki cert add app1 -t client -a ec
 is "$rc" 0 "pki cert add of a client"
-run pki cert add www.example.test -a ec
+capture pki cert add www.example.test -a ec
 is "$rc" 1 "the same name twice: exit 1"
 like "$out" "*already in use*" "says it is in use"
-run pki cert add x.example.test -S nosuch:1
+capture pki cert add x.example.test -S nosuch:1
 is "$rc" 1 "an unknown service: exit 1"
 is "$(q "SELECT count(*) FROM subjects WHERE name = 'x.example.test'")" 0 \
 	"and nothing of it is left"
@@ -46,41 +47,41 @@ long63=$(printf 'a%.0s' $(seq 63))
 for bad in "a b.test" "a..b.test" "${long63}a.test" \
 	"$(printf "$long63.%.0s" 1 2 3)${long63}x.test" '$(reboot)' \
 	"'; DROP TABLE certificates; --"; do
-	run pki cert add "$bad"
+	capture pki cert add "$bad"
 	is "$rc" 1 "a bad name is rejected: $(printf '%.30s' "$bad")"
 done
 like "$out" "*?Subject name \"'; DROP TABLE certificates; --\": character other than*" \
 	"the message says what is wrong with it"
 is "$(q "SELECT count(*) FROM certificates")" 4 "the tables are intact, nothing stored"
-run pki -q cert add ok.test -A 'bad altname'
+capture pki -q cert add ok.test -A 'bad altname'
 is "$rc" 1 "a bad altname is rejected with its certificate"
 is "$(q "SELECT count(*) FROM subjects WHERE name = 'ok.test'")" 0 "all or nothing"
 
-run pki cert list www.example.test
+capture pki cert list www.example.test
 is "$rc" 0 "pki cert list NAME"
 like "$out" "*www.example.test*example.test*https*443*" "shows altname and service"
-run pki cert list nosuch.test
+capture pki cert list nosuch.test
 is "$rc" 1 "pki cert list of an unknown name: exit 1"
 
 # ------------------------------------------------------------ issue
-run pki issue
+capture pki issue
 is "$rc" 0 "pki issue"
 like "$out" "*app1: issued instance * (ec), valid until 20*" "one line per certificate"
 like "$out" "*www.example.test: issued instance * (ec+rsa), valid until 20*" \
 	"both algorithms of rsa_plus_ec"
 is "$(q "SELECT count(*) FROM certinstances WHERE state = 'issued'")" 4 \
 	"three instances and the CA's"
-run pki issue
+capture pki issue
 is "$rc:$out" "0:" "a second pki issue issues nothing"
 
-run pki status
+capture pki status
 is "$rc" 0 "pki status"
 like "$out" "Certificates*www.example.test*Instances*Serial*www.example.test*issued*" \
 	"lists certificates and instances"
 
 # ------------------------------------------------------------ export
 serial=$(q "SELECT max(id) FROM inst WHERE name = 'www.example.test'")
-run pki export "$serial" "$T/out dir"
+capture pki export "$serial" "$T/out dir"
 is "$rc" 0 "pki export SERIAL DIR (a DIR with a space)"
 for algo in ec rsa; do
 	d="$T/out dir/www.example.test/$algo"
@@ -95,36 +96,36 @@ for algo in ec rsa; do
 	is "$(openssl pkey -in "$d/key.pem" -pubout)" \
 		"$(openssl x509 -in "$d/cert.pem" -noout -pubkey)" "$algo: the key is the certificate's"
 done
-run pki export 99999 "$T/none"
+capture pki export 99999 "$T/none"
 is "$rc" 1 "exporting an unknown serial: exit 1"
 
 # ------------------------------------------------------------ serverPKI
-run pki cert add s.example.test -a ec
-run pki -C -o s.example.test
+capture pki cert add s.example.test -a ec
+capture pki -C -o s.example.test
 is "$rc" 0 "pki -C -o NAME issues (serverPKI -C)"
 like "$out" "s.example.test: issued instance *" "that one"
-run pki -n -o s.example.test
+capture pki -n -o s.example.test
 like "$out" "*s.example.test*issued*" "pki -n lists (serverPKI -n -v)"
 s=$(q "SELECT max(id) FROM inst WHERE name = 's.example.test'")
-run pki -E "$s"
+capture pki -E "$s"
 is "$rc" 0 "pki -E SERIAL exports (serverPKI -E)"
 ok "into PKI_HOME/export" test -s "$PKI_HOME/export/s.example.test/ec/key.pem"
-run pki -X
+capture pki -X
 is "$rc" 2 "an unknown serverPKI option: exit 2"
-run pki frobnicate
+capture pki frobnicate
 is "$rc" 2 "an unknown command: exit 2"
 
 # ------------------------------------------------------------ failures
-run pki cert add late.test -a ec
+capture pki cert add late.test -a ec
 mv "$PKI_HOME/ca.pass" "$T/ca.pass.away"
-run pki issue
+capture pki issue
 is "$rc" 2 "pki issue without the CA passphrase: exit 2"
 like "$out" "*passphrase file $PKI_HOME/ca.pass: No such file or directory*pki-localca failed (exit 2)*" \
 	"says what is missing and which stage failed"
 is "$(q "SELECT count(*) FROM certinstances i JOIN subjects s ON s.certificate = i.certificate
 	WHERE s.name = 'late.test'")" 0 "no instance, no claim left behind"
 mv "$T/ca.pass.away" "$PKI_HOME/ca.pass"
-run pki issue
+capture pki issue
 like "$out" "late.test: issued instance *" "with the passphrase back, the next run issues it"
 
 # A stage that dies without passing its records on: the claims go back.
@@ -133,26 +134,26 @@ for p in "$PKI_BUILD"/bin/pki-*; do ln -s "$p" "$T/badbin/"; done
 rm "$T/badbin/pki-tlsa"
 printf '#!/bin/sh\necho "pki-tlsa: crashed" >&2\nexit 2\n' > "$T/badbin/pki-tlsa"
 chmod +x "$T/badbin/pki-tlsa"
-run pki cert add crash.test -a ec
-PKI_BINDIR=$T/badbin run pki issue
+capture pki cert add crash.test -a ec
+PKI_BINDIR=$T/badbin capture pki issue
 is "$rc" 2 "a stage that dies: exit 2"
 like "$out" "*pki-tlsa failed (exit 2)*" "names the stage"
 is "$(q "SELECT count(*) FROM certinstances i JOIN subjects s ON s.certificate = i.certificate
 	WHERE s.name = 'crash.test'")" 0 "its claim is released"
 is "$(q "SELECT message FROM events WHERE name = 'crash.test'")" \
 	"a stage failed: claim released, nothing issued" "and the event log says so"
-run pki issue
+capture pki issue
 like "$out" "crash.test: issued instance *" "the next run issues it"
 
-run pki issue -o nosuch.test
+capture pki issue -o nosuch.test
 is "$rc" 1 "pki issue -o of an unknown name: exit 1"
 like "$out" "*-o: no certificate \"nosuch.test\"*pki-select: some records failed*" \
 	"names the stage"
 
-run pki cert remove late.test
+capture pki cert remove late.test
 is "$rc" 0 "pki cert remove"
 is "$(q "SELECT count(*) FROM subjects WHERE name = 'late.test'")" 0 "removes the certificate"
-run pki cert remove late.test
+capture pki cert remove late.test
 is "$rc" 1 "removing it again: exit 1"
 
 # ------------------------------------------------------------ secrets

@@ -175,14 +175,5 @@ csr(json_t *rec, void *ctx)
 int
 main(int argc, char *argv[])
 {
-	static const struct option longopts[] = {
-		PKI_LONGOPTS_COMMON,
-		{ NULL, 0, NULL, 0 }
-	};
-
-	pki_init(argv[0]);
-	if (pki_getopt(argc, argv, PKI_OPTSTRING_COMMON, longopts,
-	    usage) != -1 || optind != argc)
-		pki_usage(usage);
-	return pki_filter(csr, NULL);
+	return pki_stage_main(argc, argv, usage, csr, NULL);
 }

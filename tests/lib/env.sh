@@ -4,6 +4,7 @@
 #   . "$(dirname "$0")/lib/env.sh"
 
 PKI_TOP=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=tests/lib/tap.sh
 . "$PKI_TOP/tests/lib/tap.sh"
 
 PKI_BUILD=${PKI_BUILD:-$PKI_TOP/build}
@@ -40,6 +41,15 @@ trap _pki_cleanup EXIT
 trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+# run CMD...: CMD with stdin as given; stdout in $T/out, stderr in $T/err
+# (and in $T/stderr.all, searched for keys at the end), exit status in $rc.
+# shellcheck disable=SC2034 # rc is for the tests
+run() {
+	rc=0
+	"$@" >"$T/out" 2>"$T/err" || rc=$?
+	cat "$T/err" >>"$T/stderr.all"
+}
 
 # The private key markers no stderr or log may ever contain.
 # shellcheck disable=SC2034 # used by the tests that source this
