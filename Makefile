@@ -27,12 +27,20 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) \
 	     -Icommon $(PKG_CFLAGS)
 ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 
-PROGS	 = pki-select pki-keygen pki-csr pki-localca pki-tlsa pki-store
+# One directory per program under cmd/.
+PROGS	 = $(notdir $(wildcard cmd/pki-*))
+
+# Libraries beyond openssl, libpq and jansson, per program.
+LIBS_pki-acme	= libcurl
+LIBS_pki-dnsup	= ldns
+LIBS_pki-deploy	= libssh
 COMMON	 = log opt record name secret file crypto db
 COMMON_OBJS = $(COMMON:%=$(BUILD)/common/%.o)
 BINS	 = $(PROGS:%=$(BUILD)/bin/%)
 TEST_BINS = $(BUILD)/tests/test-common
 
+.SECONDARY:
+.SECONDEXPANSION:
 .PHONY: all check asan check-asan install uninstall clean deps demo bench lint
 
 all: $(BINS) $(TEST_BINS)
@@ -45,18 +53,17 @@ $(BUILD)/libpki.a: $(COMMON_OBJS)
 	rm -f $@
 	ar rcs $@ $(COMMON_OBJS)
 
-$(BUILD)/cmd/%.o: cmd/%.c common/pki.h
+# A program's objects see its own libraries' headers too.
+$(BUILD)/cmd/%.o: cmd/%.c common/pki.h $$(wildcard $$(dir cmd/$$*)*.h)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(if $(LIBS_$(notdir $(@D))),$(shell pkg-config --cflags $(LIBS_$(notdir $(@D))))) -c -o $@ $<
 
 # One directory per program; every .c file in it is part of the program.
-.SECONDARY:
-.SECONDEXPANSION:
 $(BUILD)/bin/%: $$(addprefix $(BUILD)/,$$(subst .c,.o,$$(wildcard cmd/$$*/*.c))) \
 		$(BUILD)/libpki.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(BUILD)/libpki.a \
-		$(PKG_LIBS)
+		$(if $(LIBS_$*),$(shell pkg-config --libs $(LIBS_$*))) $(PKG_LIBS)
 
 $(BUILD)/tests/%.o: tests/unit/%.c common/pki.h
 	@mkdir -p $(@D)

@@ -51,6 +51,20 @@ run() {
 	cat "$T/err" >>"$T/stderr.all"
 }
 
+# free_port VAR: set VAR to a random TCP and UDP port of 127.0.0.0/8 that
+# nothing listens on and this test has not handed out before.
+_pki_ports=" "
+free_port() {
+	while :; do
+		_p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 30000 ))
+		case $_pki_ports in *" $_p "*) continue ;; esac
+		[ -z "$(ss -Htaun "( sport = :$_p )" 2>/dev/null)" ] || continue
+		_pki_ports="$_pki_ports$_p "
+		eval "$1=\$_p"
+		return 0
+	done
+}
+
 # The private key markers no stderr or log may ever contain.
 # shellcheck disable=SC2034 # used by the tests that source this
 SECRET_PATTERN='PRIVATE KEY'

@@ -1,0 +1,1 @@
+# acme.sh - pki register and the ACME part of the workflows.

@@ -1,0 +1,1 @@
+# deploy.sh - pki distribute and pki consolidate: certificates to their targets.
