@@ -101,10 +101,10 @@ flush(struct store *st, struct batch *b)
 	}
 	b->open = 0;
 	json_array_foreach(b->recs, i, rec) {
-		if (rc == 0 && b->out[i].what == ISSUED)
+		if (rc == 0 && b->out[i].what == INSTANCE)
 			json_object_set_new(rec, "instance", json_pack(
 			    "{s:I, s:s}", "id", (json_int_t)b->out[i].instance,
-			    "state", "issued"));
+			    "state", b->out[i].state));
 		else if (rc == 0 && b->out[i].what == RELEASED)
 			json_object_set_new(rec, "instance", json_null());
 		if (pki_out(rec) == -1)
@@ -142,7 +142,7 @@ run(struct store *st, size_t max)
 		}
 		i = json_array_size(b.recs);
 		json_array_append_new(b.recs, rec);
-		b.out[i] = (struct outcome){ KEPT, 0, 0 };
+		b.out[i] = (struct outcome){ KEPT, 0, "", 0 };
 		if ((r = one(st, &b, i)) == -1 && replay(st, &b) == -1)
 			goto fatal;
 		if (json_array_size(b.recs) >= b.max) {

@@ -488,8 +488,9 @@ store_certs(struct store *st, json_t *rec, struct outcome *out)
 	}
 	if (put_instance(st, rec, cert, cacert, nb, na, is_ca, inst) == -1)
 		return -1;
-	out->what = ISSUED;
+	out->what = INSTANCE;
 	out->instance = atol(inst);
+	snprintf(out->state, sizeof(out->state), "issued");
 	pki_info("%s: issued instance %s, valid %s to %s", pki_rec_name(rec),
 	    inst, nb, na);
 	return 0;
@@ -501,9 +502,14 @@ store_record(struct store *st, json_t *rec, struct outcome *out)
 	const char *state;
 	char id[24];
 
+	int r;
+
 	out->what = KEPT;
 	if (pki_rec_failed(rec))
 		return store_failure(st, rec, out);
+	if ((r = store_acme(st, rec, out)) != 1 ||
+	    (r = store_deploy(st, rec, out)) != 1)
+		return r;
 	state = instance(rec, id);
 	if (json_object_size(json_object_get(rec, "cert")) > 0 &&
 	    (state == NULL || strcmp(state, "reserved") == 0))

@@ -18,8 +18,9 @@ struct store {
 
 /* What storing did to a record, applied to it once committed. */
 struct outcome {
-	enum { KEPT, ISSUED, RELEASED } what;
-	long	 instance;	/* ISSUED: the new instance */
+	enum { KEPT, INSTANCE, RELEASED } what;
+	long	 instance;	/* INSTANCE: the record's instance ... */
+	char	 state[16];	/* ... and its state now */
 	int	 failed;	/* the record failed in this batch */
 };
 
@@ -38,5 +39,14 @@ int	 store_record(struct store *st, json_t *rec, struct outcome *out);
 int	 store_failure(struct store *st, json_t *rec, struct outcome *out);
 /* Forget what was cached of the database (after a rollback). */
 void	 store_forget(struct store *st);
+
+/*
+ * The parts of other stages' records, each in a file of its own: 1 when
+ * REC is not theirs, else as store_record().
+ */
+/* acme.c: ACME accounts (pki-acme register) and revocations. */
+int	 store_acme(struct store *st, json_t *rec, struct outcome *out);
+/* deploy.c: deployments to targets (pki-deploy). */
+int	 store_deploy(struct store *st, json_t *rec, struct outcome *out);
 
 #endif
