@@ -1,0 +1,326 @@
+/*
+ * pki-dnsup - publish the DNS records that cert records ask for (their
+ * ACME dns-01 challenges, with --tlsa their TLSA records) by RFC 2136
+ * dynamic UPDATE signed with TSIG, or in zone include files; wait until
+ * every authoritative server of each zone serves them; withdraw them
+ * later (--remove).
+ *
+ * It gathers the whole batch before it acts: one UPDATE per zone for all
+ * records, one wait for all.  Then it writes every record, in input order.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dnsup.h"
+
+static const char usage[] =
+"usage: pki-dnsup [-hqv] [--remove] [--tlsa] [--key-file FILE]\n"
+"                 [--server HOST[:PORT]] [--resolver HOST[:PORT]]\n"
+"                 [--ns HOST[:PORT]] [--ttl SECONDS] [--interval SECONDS]\n"
+"                 [--timeout SECONDS] [--include-file PATTERN]\n"
+"                 [--reload-cmd CMD] [--syslog FACILITY]\n";
+
+/* What the options and the environment name, before it is looked up. */
+struct args {
+	const char	*key_file;
+	const char	*server;
+	int		 server_option;	/* --server, not $PKI_DNS_SERVER */
+	const char	*resolver;
+	char		**ns;
+	size_t		 nns;
+};
+
+/* A number of seconds from MIN to MAX (a decimal fraction allowed). */
+static int
+seconds(const char *what, const char *s, double min, double max, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (*s == '\0' || *end != '\0' || errno != 0 || !(v >= min &&
+	    v <= max)) {
+		pki_err("%s: \"%s\" is not a number of seconds from %g to %g",
+		    what, s, min, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* The value of environment variable NAME, NULL if unset or empty. */
+static const char *
+env(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v != NULL && *v != '\0' ? v : NULL;
+}
+
+/* Options that conflict, or lack what they need; -1 (reported). */
+static int
+check_options(const struct config *cfg, const struct args *a)
+{
+	const char *why = NULL;
+
+	if (cfg->reload != NULL && cfg->include == NULL)
+		why = "--reload-cmd needs --include-file";
+	else if (cfg->include != NULL && strstr(cfg->include, "{}") == NULL)
+		why = "--include-file: the pattern has no {} for the zone";
+	else if (a->server_option && cfg->include != NULL)
+		why = "--server and --include-file exclude each other";
+	else if (cfg->tlsa && cfg->remove)
+		why = "--tlsa and --remove exclude each other (--remove "
+		    "withdraws what dns.published lists)";
+	if (why != NULL)
+		pki_err("%s", why);
+	return why != NULL ? -1 : 0;
+}
+
+/* Append the --ns ARG to A; 0 / -1 (reported). */
+static int
+add_ns(struct args *a, char *arg)
+{
+	char **v;
+
+	if ((v = reallocarray(a->ns, a->nns + 1, sizeof(*v))) == NULL) {
+		pki_err("out of memory");
+		return -1;
+	}
+	a->ns = v;
+	a->ns[a->nns++] = arg;
+	return 0;
+}
+
+/* One option CH of the program's own, with its argument ARG. */
+static int
+option(int ch, char *arg, struct config *cfg, struct args *a)
+{
+	long ttl;
+
+	switch (ch) {
+	case 'r':
+		cfg->remove = 1;
+		break;
+	case 'a':
+		cfg->tlsa = 1;
+		break;
+	case 'k':
+		a->key_file = arg;
+		break;
+	case 's':
+		a->server = arg;
+		a->server_option = 1;
+		break;
+	case 'R':
+		a->resolver = arg;
+		break;
+	case 'n':
+		return add_ns(a, arg);
+	case 'T':
+		if (pki_parse_long("--ttl", arg, 0, 2147483647, &ttl) == -1)
+			return -1;
+		cfg->ttl = (uint32_t)ttl;
+		break;
+	case 'i':
+		return seconds("--interval", arg, 0.01, 3600, &cfg->interval);
+	case 'o':
+		return seconds("--timeout", arg, 0.1, 86400, &cfg->timeout);
+	case 'I':
+		cfg->include = arg;
+		break;
+	case 'C':
+		cfg->reload = arg;
+		break;
+	default:
+		pki_usage(usage);
+	}
+	return 0;
+}
+
+static int
+options(int argc, char *argv[], struct config *cfg, struct args *a)
+{
+	static const struct option longopts[] = {
+		PKI_LONGOPTS_COMMON,
+		{ "remove",		no_argument,		NULL, 'r' },
+		{ "tlsa",		no_argument,		NULL, 'a' },
+		{ "key-file",		required_argument,	NULL, 'k' },
+		{ "server",		required_argument,	NULL, 's' },
+		{ "resolver",		required_argument,	NULL, 'R' },
+		{ "ns",			required_argument,	NULL, 'n' },
+		{ "ttl",		required_argument,	NULL, 'T' },
+		{ "interval",		required_argument,	NULL, 'i' },
+		{ "timeout",		required_argument,	NULL, 'o' },
+		{ "include-file",	required_argument,	NULL, 'I' },
+		{ "reload-cmd",		required_argument,	NULL, 'C' },
+		{ NULL,			0,			NULL, 0 }
+	};
+	int ch;
+
+	a->key_file = env("PKI_TSIG_KEY_FILE");
+	a->server = env("PKI_DNS_SERVER");
+	a->resolver = env("PKI_DNS_RESOLVER");
+	while ((ch = pki_getopt(argc, argv, PKI_OPTSTRING_COMMON, longopts,
+	    usage)) != -1)
+		if (option(ch, optarg, cfg, a) == -1)
+			return -1;
+	if (optind != argc)
+		pki_usage(usage);
+	return check_options(cfg, a);
+}
+
+/* The name servers of /etc/resolv.conf into LIST (none if it has none). */
+static int
+system_resolver(struct servers *list)
+{
+	ldns_resolver *res = NULL;
+	ldns_rdf **ns;
+	size_t i;
+	int rc = 0;
+
+	if (ldns_resolver_new_frm_file(&res, NULL) != LDNS_STATUS_OK)
+		return 0;	/* said when a lookup needs it */
+	ns = ldns_resolver_nameservers(res);
+	for (i = 0; rc == 0 && i < ldns_resolver_nameserver_count(res); i++)
+		rc = servers_add(list, ns[i], ldns_resolver_port(res));
+	ldns_resolver_deep_free(res);
+	return rc;
+}
+
+/* The key, the resolver, --server and --ns; -1 (reported) if one fails. */
+static int
+setup(struct config *cfg, const struct args *a, struct tsig_key *key)
+{
+	double deadline = now() + cfg->timeout;
+	char why[512];
+	size_t i;
+
+	if (a->key_file != NULL) {
+		if (tsig_load(key, a->key_file) == -1)
+			return -1;
+		cfg->key = key;
+	}
+	if (a->resolver != NULL ? servers_parse(&cfg->resolver, a->resolver,
+	    NULL, deadline, why, sizeof(why)) == -1 :
+	    system_resolver(&cfg->resolver) == -1) {
+		pki_err("--resolver: %s", a->resolver != NULL ? why :
+		    "out of memory");
+		return -1;
+	}
+	if (a->server != NULL && cfg->include == NULL &&
+	    servers_parse(&cfg->primary, a->server, &cfg->resolver, deadline,
+	    why, sizeof(why)) == -1) {
+		pki_err("--server: %s", why);
+		return -1;
+	}
+	for (i = 0; i < a->nns; i++) {
+		if (servers_parse(&cfg->ns, a->ns[i], &cfg->resolver, deadline,
+		    why, sizeof(why)) == -1) {
+			pki_err("--ns: %s", why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* 1 if zone Z has items still to do. */
+static int
+zone_has_new(const struct batch *b, const struct zone *z)
+{
+	size_t i;
+
+	for (i = 0; i < b->nitems; i++)
+		if (b->items[i].zone == z && b->items[i].state == ITEM_NEW)
+			return 1;
+	return 0;
+}
+
+/* Publish or withdraw the items of the gathered batch; -1 if it cannot
+ * go on (reported). */
+static int
+act(struct batch *b, struct config *cfg)
+{
+	size_t i;
+
+	cfg->deadline = now() + cfg->timeout;
+	if (b->nitems == 0)
+		return 0;
+	if (!cfg->remove)
+		zones_locate(b, cfg);
+	for (i = 0; i < b->nzones; i++) {
+		if (!zone_has_new(b, b->zones[i]))
+			continue;
+		if (b->zones[i]->file != NULL)
+			zonefile_change(b, b->zones[i], cfg);
+		else
+			zone_update(b, b->zones[i], cfg);
+	}
+	if (items_record(b, cfg) == -1)
+		return -1;
+	return cfg->remove ? 0 : wait_seen(b, cfg);
+}
+
+/* Gather the records, act, write them all; the exit status. */
+static int
+run(struct config *cfg)
+{
+	struct batch b;
+	struct pki_in *in;
+	json_t *rec;
+	size_t i;
+	int r, status = PKI_EXIT_OK;
+
+	memset(&b, 0, sizeof(b));
+	if ((b.recs = json_array()) == NULL ||
+	    (in = pki_in_open(STDIN_FILENO)) == NULL) {
+		batch_free(&b);
+		return PKI_EXIT_FATAL;
+	}
+	while (status != PKI_EXIT_FATAL && (r = pki_in_next(in, &rec)) != 0) {
+		if (r == -1)
+			status = PKI_EXIT_RECORD;
+		else if (r == -2 || json_array_append_new(b.recs, rec) == -1 ||
+		    items_gather(&b, json_array_size(b.recs) - 1, cfg) == -1)
+			status = PKI_EXIT_FATAL;
+	}
+	pki_in_close(in);
+	/* After a fatal error the records read pass through untouched. */
+	if (status != PKI_EXIT_FATAL && act(&b, cfg) == -1)
+		status = PKI_EXIT_FATAL;
+	json_array_foreach(b.recs, i, rec) {
+		if (pki_out(rec) == -1) {
+			status = PKI_EXIT_FATAL;
+			break;
+		}
+	}
+	if (status == PKI_EXIT_OK && b.failed)
+		status = PKI_EXIT_RECORD;
+	batch_free(&b);
+	return status;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static struct tsig_key key;
+	struct config cfg = { .ttl = 60, .interval = 0.5, .timeout = 120 };
+	struct args a;
+	int rc = PKI_EXIT_FATAL;
+
+	memset(&a, 0, sizeof(a));
+	pki_init(argv[0]);
+	if (options(argc, argv, &cfg, &a) == 0 && setup(&cfg, &a, &key) == 0)
+		rc = run(&cfg);
+	servers_free(&cfg.resolver);
+	servers_free(&cfg.primary);
+	servers_free(&cfg.ns);
+	tsig_wipe(&key);
+	free(a.ns);
+	pki_out_close();
+	return rc;
+}
