@@ -44,6 +44,7 @@ trap 'exit 143' TERM
 
 # run CMD...: CMD with stdin as given; stdout in $T/out, stderr in $T/err
 # (and in $T/stderr.all, searched for keys at the end), exit status in $rc.
+# Its stdin must not be $T/out, which it truncates first.
 # shellcheck disable=SC2034 # rc is for the tests
 run() {
 	rc=0
