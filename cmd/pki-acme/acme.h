@@ -1,0 +1,264 @@
+/*
+ * acme.h - the parts of pki-acme, an RFC 8555 client: HTTP (libcurl),
+ * JWS (OpenSSL), the ACME requests with their retries, the account, and
+ * one file per subcommand.
+ *
+ * One libcurl handle serves every request of a run (keep-alive).  Every
+ * request is bounded in time; every ACME problem document is kept so that
+ * it can become a record's error with its type and detail.
+ */
+#ifndef ACME_H
+#define ACME_H
+
+#include "pki.h"
+
+#include <pthread.h>
+
+#include <curl/curl.h>
+
+#define ACME_BODY_MAX		(4 * 1024 * 1024) /* longest response body */
+#define ACME_NONCE_TRIES	20	/* badNonce: retries with a new nonce */
+#define ACME_BUSY_TRIES		3	/* 429, 503: retries after Retry-After */
+#define ACME_NET_TRIES		4	/* transport errors: retries, backoff */
+#define ACME_REQUEST_SECS	30	/* one HTTP exchange at most */
+#define ACME_CONNECT_SECS	10	/* connecting at most */
+#define ACME_TIMEOUT_DEFAULT	300	/* --timeout */
+
+/* ------------------------------------------------------------ main.c */
+
+/* Everything the command line (and the environment) says. */
+struct opts {
+	const char	*directory;
+	const char	*email;
+	const char	*key_type;	/* "ec" or "rsa" */
+	const char	*eab_kid;
+	const char	*eab_hmac_file;
+	const char	*ca_bundle;
+	const char	*account_file;
+	const char	*account_key;
+	const char	*account_url;
+	const char	*pass_file;
+	const char	*challenge;
+	const char	*http_root;
+	const char	*http_listen;
+	const char	*preferred_chain;
+	const char	*reason;
+	const char	*pass;		/* the passphrase read, or NULL */
+	long		 timeout;
+	int		 agree_tos;
+};
+
+/* ------------------------------------------------------------ util.c */
+
+/* Seconds on a monotonic clock. */
+double	 now(void);
+/* Sleep until monotonic time T (no-op if past). */
+void	 sleep_until(double t);
+/* The base64url text (RFC 4648 section 5, no padding) of LEN bytes at
+ * BUF; caller frees.  NULL on memory exhaustion (reported). */
+char	*b64u_encode(const unsigned char *buf, size_t len);
+/* Decode base64url text S (padding and surrounding blanks allowed) into a
+ * new buffer *OUT of *LEN bytes; the caller wipes and frees it.  0 / -1
+ * (not base64url; nothing reported). */
+int	 b64u_decode(const char *s, unsigned char **out, size_t *len);
+/* 1 if S is a non-empty string of base64url characters only. */
+int	 b64u_valid(const char *s);
+/* The record's entry of errors just added: set its "type" and "detail"
+ * from the problem document PROBLEM. */
+void	 rec_error_problem(json_t *rec, const json_t *problem);
+/* Keep the earliest of the RFC 3339 time EXPIRES (of a valid
+ * authorization) and ACME's "authorized_until" there, in UTC with a "Z":
+ * serverPKI's Certificates.authorized_until. */
+void	 note_authorized(json_t *acme, const char *expires);
+/* J as JSON text with jansson's FLAGS, in memory of malloc() (caller
+ * frees with free(): jansson's own allocations wipe, see pki_init());
+ * NULL on failure. */
+char	*json_text(const json_t *j, size_t flags);
+/* strdup() that reports memory exhaustion; NULL for NULL. */
+char	*xstrdup(const char *s);
+
+/* ------------------------------------------------------------ http.c */
+
+/* One HTTP response. */
+struct resp {
+	long	 status;
+	char	*body;		/* NUL-terminated, maybe NULL */
+	size_t	 len;
+	size_t	 cap;
+	char	*location;	/* absolute, or NULL */
+	char	*nonce;		/* Replay-Nonce, or NULL */
+	char	*ctype;		/* Content-Type without parameters */
+	long	 retry_after;	/* seconds, 0 when not given */
+	json_t	*alternates;	/* absolute URLs of Link rel="alternate" */
+	char	*url;		/* the URL asked (for relative links) */
+};
+
+struct http {
+	CURL	*curl;
+	char	 err[CURL_ERROR_SIZE];
+};
+
+/* Set up the one handle: TLS always verified, with CA_BUNDLE (PEM file)
+ * as the trust anchors when not NULL; HTTPS only.  0 / -1 (reported). */
+int	 http_open(struct http *h, const char *ca_bundle);
+void	 http_close(struct http *h);
+/* Empty R (free what it holds). */
+void	 resp_free(struct resp *r);
+/*
+ * One exchange: METHOD "GET", "HEAD" or "POST" (BODY, as
+ * application/jose+json) on URL, ACCEPT the Accept header or NULL, within
+ * TIMEOUT_MS.  0 when the server answered (any status; R filled, caller
+ * frees with resp_free), -1 on a transport error (WHY says which).
+ */
+int	 http_do(struct http *h, const char *method, const char *url,
+	    const char *body, const char *accept, long timeout_ms,
+	    struct resp *r, char *why, size_t whylen);
+
+/* ------------------------------------------------------------ jws.c */
+
+/* A new account key: "ec" (P-256) or "rsa" (2048 bits).  NULL after
+ * reporting. */
+EVP_PKEY *jws_keygen(const char *type);
+/* The public JWK of KEY (RFC 7517, only the members RFC 7638 hashes);
+ * NULL if KEY is not RSA or EC on P-256/P-384. */
+json_t	*jws_jwk(EVP_PKEY *key);
+/* The RFC 7638 thumbprint of KEY, base64url, into OUT; 0 / -1. */
+int	 jws_thumbprint(EVP_PKEY *key, char out[64]);
+/* The flattened JWS (RFC 7515 7.2.2) of PAYLOAD (text; "" for an empty
+ * payload) under the protected header PROT, signed by KEY with the
+ * algorithm jws_alg() names (PROT gets "alg").  NULL after reporting. */
+json_t	*jws_sign(EVP_PKEY *key, json_t *prot, const char *payload);
+/* "ES256", "ES384" or "RS256" for KEY; NULL for other keys. */
+const char *jws_alg(EVP_PKEY *key);
+/* The same flattened JWS MAC'ed with HMAC-SHA256 under KEY ("HS256"). */
+json_t	*jws_hmac(const unsigned char *key, size_t keylen, json_t *prot,
+	    const char *payload);
+
+/* ------------------------------------------------------------ client.c */
+
+/* An ACME session: the directory, the nonce, the signing key. */
+struct acme {
+	struct http	 http;
+	char		*dir_url;
+	json_t		*dir;		/* the directory object */
+	char		*nonce;		/* the next nonce to use */
+	EVP_PKEY	*key;		/* signs; not owned */
+	const char	*kid;		/* account URL; NULL: sign with jwk */
+	long		 timeout;	/* seconds for one operation */
+	double		 deadline;	/* monotonic; the operation's end */
+	char		 why[768];	/* why the last request failed */
+	json_t		*problem;	/* ... its problem document or NULL */
+};
+
+/* Open a session with the CA of directory DIR_URL: fetch the directory.
+ * 0 / -1 (A->why says why; reported). */
+int	 acme_open(struct acme *a, const char *dir_url, const char *ca_bundle,
+	    long timeout);
+void	 acme_close(struct acme *a);
+/* Start an operation: requests fail once A->timeout seconds passed. */
+void	 acme_begin(struct acme *a);
+/* The directory's URL for resource NAME ("newOrder", ...); NULL with
+ * A->why set if the CA has none. */
+const char *acme_url(struct acme *a, const char *name);
+/*
+ * A signed POST of PAYLOAD (NULL: POST-as-GET) to URL, retried after
+ * badNonce, 429/503 and transport errors as the limits above say.  0 on a
+ * 2xx answer: R filled and *JSON its parsed body if it is JSON (else
+ * NULL), both the caller's.  -1 otherwise: A->why (and A->problem) say
+ * why; R is empty.
+ */
+int	 acme_post(struct acme *a, const char *url, const json_t *payload,
+	    const char *accept, struct resp *r, json_t **json);
+/* The same with only the parsed JSON body kept (NULL: none). */
+int	 acme_post_json(struct acme *a, const char *url,
+	    const json_t *payload, json_t **json);
+/* Add A's last failure to REC as an error of field "acme" (the problem
+ * document's type and detail when there is one), prefixed by WHAT. */
+int	 acme_rec_error(json_t *rec, struct acme *a, const char *what);
+
+/* ------------------------------------------------------------ account.c */
+
+struct account {
+	char		*directory;
+	char		*url;
+	EVP_PKEY	*key;
+	json_t		*contact;	/* array of "mailto:..." */
+	char		*status;
+	char		*eab_kid;
+	char		 thumb[64];	/* the key's RFC 7638 thumbprint */
+};
+
+/*
+ * The account of O: the JSON file --account, the key and URL of
+ * --account-key and --account-url, or the newest valid account of the
+ * database (of --directory when given).  0 / -1 (reported: a setup
+ * error).
+ */
+int	 account_load(const struct opts *o, struct account *acct);
+void	 account_free(struct account *acct);
+/* The account as the "account" member of an account record; KEY: with
+ * its key (PEM, in clear).  NULL after reporting. */
+json_t	*account_json(const struct account *acct, int key);
+/* Open a session with the CA of ACCT, signing with its key. 0 / -1. */
+int	 account_session(const struct opts *o, struct account *acct,
+	    struct acme *a);
+/* The subcommands register, rollover and deactivate; exit status. */
+int	 cmd_register(const struct opts *o);
+int	 cmd_rollover(const struct opts *o);
+int	 cmd_deactivate(const struct opts *o);
+
+/* ------------------------------------------------------------ order.c */
+
+/* The filter pki-acme order; exit status. */
+int	 cmd_order(const struct opts *o);
+
+/* ------------------------------------------------------------ finish.c */
+
+/* pki-acme finish: gathers the batch, answers, polls, finalizes. */
+int	 cmd_finish(const struct opts *o);
+
+/* ------------------------------------------------------------ cert.c */
+
+/*
+ * Download the certificate of ORDER (its JSON) into REC's "cert".ALGO as
+ * pki-localca does: the chain whose topmost issuer's CN is PREFERRED (if
+ * not NULL and one matches), else the default chain; the others are kept
+ * in ORDER_ENTRY's "alternates".  0 / -1 (error added to REC).
+ */
+int	 cert_download(struct acme *a, json_t *rec, const char *algo,
+	    const json_t *order, json_t *order_entry, const char *preferred);
+/* The DER of the record's CSR of ALGO, base64url; NULL (error added). */
+char	*cert_csr_b64u(json_t *rec, const char *algo);
+
+/* ------------------------------------------------------------ revoke.c */
+
+/* The filter pki-acme revoke; exit status. */
+int	 cmd_revoke(const struct opts *o);
+/* The CRLReason code (RFC 5280 5.3.1) of reason NAME, -1 if unknown. */
+int	 revoke_reason(const char *name);
+
+/* ------------------------------------------------------------ http01.c */
+
+/* What serves the http-01 key authorizations while finish runs. */
+struct http01 {
+	pthread_t	 thread;	/* the responder, when running */
+	int		 running;
+	int		 fd;		/* its listening socket, or -1 */
+	int		 stop[2];	/* a pipe that stops it, or -1 */
+	json_t		*tokens;	/* what it serves */
+	char		*root;		/* --http-root, or NULL */
+	json_t		*written;	/* files written under root */
+};
+
+/* An http01 that serves nothing yet. */
+void	 http01_init(struct http01 *h);
+/* Serve TOKENS ({token: key authorization}) on ADDR:PORT from a thread
+ * until http01_stop().  0 / -1 (reported). */
+int	 http01_listen(struct http01 *h, const char *addrport, json_t *tokens);
+/* Write TOKENS under ROOT/.well-known/acme-challenge/.  0 / -1
+ * (reported; what was written is removed by http01_stop()). */
+int	 http01_webroot(struct http01 *h, const char *root, json_t *tokens);
+/* Stop the responder and remove the files written. */
+void	 http01_stop(struct http01 *h);
+
+#endif

@@ -1,0 +1,300 @@
+/*
+ * http.c - HTTPS exchanges with the CA through one libcurl easy handle,
+ * reused for every request of the run (keep-alive).  TLS is always
+ * verified; only HTTPS is spoken; redirects are not followed (ACME
+ * answers with Location headers that are data, not redirects).
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "acme.h"
+
+int
+http_open(struct http *h, const char *ca_bundle)
+{
+	static int global;
+	CURL *c;
+
+	memset(h, 0, sizeof(*h));
+	if (!global++ && curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+		pki_err("cannot initialize libcurl");
+		return -1;
+	}
+	if ((c = h->curl = curl_easy_init()) == NULL) {
+		pki_err("cannot initialize libcurl");
+		return -1;
+	}
+	if (curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
+	    (ca_bundle != NULL && curl_easy_setopt(c, CURLOPT_CAINFO,
+	    ca_bundle) != CURLE_OK) ||
+	    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)ACME_CONNECT_SECS)
+	    != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_USERAGENT, "pki-acme/1") != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->err) != CURLE_OK) {
+		pki_err("cannot set up libcurl");
+		http_close(h);
+		return -1;
+	}
+	return 0;
+}
+
+void
+http_close(struct http *h)
+{
+	if (h->curl != NULL)
+		curl_easy_cleanup(h->curl);
+	h->curl = NULL;
+}
+
+void
+resp_free(struct resp *r)
+{
+	free(r->body);
+	free(r->location);
+	free(r->nonce);
+	free(r->ctype);
+	free(r->url);
+	json_decref(r->alternates);
+	memset(r, 0, sizeof(*r));
+}
+
+static size_t
+on_body(char *data, size_t size, size_t n, void *arg)
+{
+	struct resp *r = arg;
+	size_t len = size * n, cap;
+	char *nbody;
+
+	if (r->len + len + 1 > ACME_BODY_MAX)
+		return 0;	/* too large: the transfer fails */
+	if (r->len + len + 1 > r->cap) {
+		for (cap = r->cap ? r->cap : 4096; cap < r->len + len + 1;)
+			cap *= 2;
+		if ((nbody = realloc(r->body, cap)) == NULL)
+			return 0;
+		r->body = nbody;
+		r->cap = cap;
+	}
+	memcpy(r->body + r->len, data, len);
+	r->len += len;
+	r->body[r->len] = '\0';
+	return len;
+}
+
+/* REF resolved against the URL asked (an absolute REF stays as it is);
+ * caller frees.  NULL if it is not a URL. */
+static char *
+resolve(const struct resp *r, const char *ref)
+{
+	char *out = NULL, *s;
+	CURLU *u;
+
+	if ((u = curl_url()) == NULL)
+		return NULL;
+	if ((r->url == NULL || curl_url_set(u, CURLUPART_URL, r->url, 0) ==
+	    CURLUE_OK) && curl_url_set(u, CURLUPART_URL, ref, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_URL, &s, 0) == CURLUE_OK) {
+		out = xstrdup(s);
+		curl_free(s);
+	}
+	curl_url_cleanup(u);
+	return out;
+}
+
+/* 1 if the parameters of a Link value (after its <URL>) say rel=alternate
+ * (the rel value may be quoted and a list). */
+static int
+rel_alternate(const char *params, size_t len)
+{
+	const char *p = params, *end = params + len, *v;
+	size_t n;
+
+	while (p < end && (p = memchr(p, ';', (size_t)(end - p))) != NULL) {
+		p++;
+		p += strspn(p, " \t");
+		if ((size_t)(end - p) < 4 || strncasecmp(p, "rel=", 4) != 0)
+			continue;
+		v = p + 4 + (p[4] == '"');
+		for (;;) {
+			n = strcspn(v, " \t\";,");
+			if (v + n > end)
+				n = (size_t)(end - v);
+			if (n == 9 && strncasecmp(v, "alternate", 9) == 0)
+				return 1;
+			if (v + n >= end || v[n] != ' ')
+				break;
+			v += n + 1;
+		}
+	}
+	return 0;
+}
+
+/* Collect the rel="alternate" URLs of the value of one Link header. */
+static void
+on_link(struct resp *r, const char *v, size_t len)
+{
+	const char *end = v + len, *lt, *gt, *next;
+	char *ref, *url;
+
+	while (v < end && (lt = memchr(v, '<', (size_t)(end - v))) != NULL &&
+	    (gt = memchr(lt, '>', (size_t)(end - lt))) != NULL) {
+		next = memchr(gt, ',', (size_t)(end - gt));
+		if (next == NULL)
+			next = end;
+		if (rel_alternate(gt + 1, (size_t)(next - gt - 1)) &&
+		    (ref = strndup(lt + 1, (size_t)(gt - lt - 1))) != NULL) {
+			if ((url = resolve(r, ref)) != NULL) {
+				if (r->alternates == NULL)
+					r->alternates = json_array();
+				json_array_append_new(r->alternates,
+				    json_string(url));
+			}
+			free(url);
+			free(ref);
+		}
+		v = next;
+	}
+}
+
+/* Set *FIELD to the header value V (LEN bytes), freeing an older one. */
+static void
+set_field(char **field, const char *v, size_t len)
+{
+	free(*field);
+	*field = strndup(v, len);
+}
+
+/* Take the header line LINE (NUL-terminated, without the newline). */
+static void
+header(struct resp *r, const char *line)
+{
+	const char *colon, *v;
+	size_t nlen, len;
+	char *ref;
+
+	if ((colon = strchr(line, ':')) == NULL)
+		return;
+	nlen = (size_t)(colon - line);
+	v = colon + 1 + strspn(colon + 1, " \t");
+	len = strlen(v);
+	if (nlen == 12 && strncasecmp(line, "Replay-Nonce", 12) == 0)
+		set_field(&r->nonce, v, len);
+	else if (nlen == 12 && strncasecmp(line, "Content-Type", 12) == 0)
+		set_field(&r->ctype, v, strcspn(v, "; \t"));
+	else if (nlen == 8 && strncasecmp(line, "Location", 8) == 0 &&
+	    (ref = strndup(v, len)) != NULL) {
+		free(r->location);
+		r->location = resolve(r, ref);
+		free(ref);
+	} else if (nlen == 4 && strncasecmp(line, "Link", 4) == 0)
+		on_link(r, v, len);
+}
+
+static size_t
+on_header(char *data, size_t size, size_t n, void *arg)
+{
+	struct resp *r = arg;
+	size_t len = size * n;
+	char *line;
+
+	if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+		/* A new response (after 100 Continue): forget the last. */
+		free(r->location);
+		free(r->nonce);
+		free(r->ctype);
+		r->location = r->nonce = r->ctype = NULL;
+		json_decref(r->alternates);
+		r->alternates = NULL;
+		return len;
+	}
+	/* curl's header data is not NUL-terminated. */
+	while (len > 0 && isspace((unsigned char)data[len - 1]))
+		len--;
+	if ((line = strndup(data, len)) == NULL)
+		return 0;
+	header(r, line);
+	free(line);
+	return size * n;
+}
+
+/* Set the method and body of the next request.  (Setting POSTFIELDS
+ * makes a POST: it comes first, so that GET and HEAD drop the last
+ * request's body.) */
+static int
+set_method(CURL *c, const char *method, const char *body)
+{
+	if (curl_easy_setopt(c, CURLOPT_POSTFIELDS, body) != CURLE_OK)
+		return -1;
+	if (strcmp(method, "HEAD") == 0)
+		return curl_easy_setopt(c, CURLOPT_NOBODY, 1L) == CURLE_OK ? 0 : -1;
+	if (strcmp(method, "GET") == 0)
+		return curl_easy_setopt(c, CURLOPT_HTTPGET, 1L) == CURLE_OK ? 0 : -1;
+	if (body == NULL ||
+	    curl_easy_setopt(c, CURLOPT_NOBODY, 0L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_POST, 1L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body)) !=
+	    CURLE_OK)
+		return -1;
+	return 0;
+}
+
+int
+http_do(struct http *h, const char *method, const char *url,
+    const char *body, const char *accept, long timeout_ms, struct resp *r,
+    char *why, size_t whylen)
+{
+	struct curl_slist *hdrs = NULL, *tmp;
+	char line[256];
+	curl_off_t ra = 0;
+	CURLcode rc = CURLE_OUT_OF_MEMORY;
+
+	memset(r, 0, sizeof(*r));
+	h->err[0] = '\0';
+	if ((r->url = xstrdup(url)) == NULL)
+		goto out;
+	snprintf(line, sizeof(line), "Accept: %s", accept != NULL ? accept :
+	    "application/json");
+	if ((hdrs = curl_slist_append(NULL, line)) == NULL)
+		goto out;
+	if (body != NULL) {
+		if ((tmp = curl_slist_append(hdrs,
+		    "Content-Type: application/jose+json")) == NULL)
+			goto out;
+		hdrs = tmp;
+	}
+	if (set_method(h->curl, method, body) == -1 ||
+	    curl_easy_setopt(h->curl, CURLOPT_URL, url) != CURLE_OK ||
+	    curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK ||
+	    curl_easy_setopt(h->curl, CURLOPT_TIMEOUT_MS, timeout_ms) !=
+	    CURLE_OK ||
+	    curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, on_body) !=
+	    CURLE_OK ||
+	    curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, r) != CURLE_OK ||
+	    curl_easy_setopt(h->curl, CURLOPT_HEADERFUNCTION, on_header) !=
+	    CURLE_OK ||
+	    curl_easy_setopt(h->curl, CURLOPT_HEADERDATA, r) != CURLE_OK)
+		goto out;
+	rc = curl_easy_perform(h->curl);
+	if (rc == CURLE_OK) {
+		curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &r->status);
+		if (curl_easy_getinfo(h->curl, CURLINFO_RETRY_AFTER, &ra) ==
+		    CURLE_OK && ra > 0)
+			r->retry_after = ra > 86400 ? 86400 : (long)ra;
+	}
+out:
+	curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(hdrs);
+	if (rc == CURLE_OK)
+		return 0;
+	snprintf(why, whylen, "%s %s: %s", method, url, rc == CURLE_WRITE_ERROR ?
+	    "response too large" : h->err[0] != '\0' ? h->err :
+	    curl_easy_strerror(rc));
+	resp_free(r);
+	return -1;
+}

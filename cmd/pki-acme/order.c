@@ -1,0 +1,324 @@
+/*
+ * order.c - pki-acme order: one ACME order per algorithm of each record
+ * of the ACME CA (RFC 8555 7.4), its authorizations fetched (7.5), and
+ * what must be published for the pending ones added to the record's
+ * "challenges".  A stream: each record is written before the next is
+ * read.  Valid authorizations are reused: they need no challenge.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "acme.h"
+
+struct order_run {
+	const struct opts	*o;
+	struct account		 acct;
+	struct acme		 a;
+	int			 tried;		/* setup was attempted */
+	int			 fatal;		/* ... and failed */
+};
+
+/* Records of the ACME CA with a CSR of an algorithm that has neither a
+ * certificate nor an order. */
+static int
+needs_order(const json_t *rec)
+{
+	const char *ca = pki_str(rec, "ca"), *algo;
+	json_t *certs = json_object_get(rec, "cert"), *csr;
+	json_t *orders = json_object_get(json_object_get(rec, "acme"),
+	    "orders");
+
+	if (ca == NULL || strcmp(ca, "acme") != 0)
+		return 0;
+	json_object_foreach(json_object_get(rec, "csr"), algo, csr)
+		if (json_object_get(certs, algo) == NULL &&
+		    json_object_get(orders, algo) == NULL)
+			return 1;
+	return 0;
+}
+
+/* The account and the CA, once, when the first record needs them. */
+static int
+setup(struct order_run *r)
+{
+	if (!r->tried) {
+		r->tried = 1;
+		if (account_load(r->o, &r->acct) == -1 ||
+		    account_session(r->o, &r->acct, &r->a) == -1)
+			r->fatal = 1;
+	}
+	return r->fatal ? -1 : 0;
+}
+
+/* The challenge type for REC: --challenge, its "challenge", dns-01. */
+static const char *
+challenge_type(json_t *rec, const struct opts *o)
+{
+	const char *type = o->challenge;
+
+	if (type == NULL)
+		type = pki_str(rec, "challenge");
+	if (type == NULL)
+		return "dns-01";
+	if (strcmp(type, "dns-01") != 0 && strcmp(type, "http-01") != 0) {
+		pki_rec_error(rec, "challenge", "\"%s\" is not dns-01 or "
+		    "http-01", type);
+		return NULL;
+	}
+	return type;
+}
+
+/* The entry of "challenges" for challenge CH of authorization AUTHZ. */
+static json_t *
+challenge_entry(struct order_run *r, const json_t *authz, const json_t *ch,
+    const char *url)
+{
+	const char *ident = pki_str(json_object_get(authz, "identifier"),
+	    "value"), *token = pki_str(ch, "token"), *type = pki_str(ch, "type");
+	unsigned char md[32];
+	char keyauth[512], owner[300], *txt;
+	json_t *e;
+
+	snprintf(keyauth, sizeof(keyauth), "%s.%s", token, r->acct.thumb);
+	e = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:s}",
+	    "identifier", ident, "type", type, "token", token,
+	    "key_authorization", keyauth, "url", pki_str(ch, "url"),
+	    "authorization", url, "wildcard",
+	    json_is_true(json_object_get(authz, "wildcard")),
+	    "status", "pending");
+	if (e == NULL || strcmp(type, "dns-01") != 0)
+		return e;
+	/* RFC 8555 8.4: the TXT record holds the digest. */
+	if (!EVP_Digest(keyauth, strlen(keyauth), md, NULL, EVP_sha256(),
+	    NULL) || (txt = b64u_encode(md, sizeof(md))) == NULL) {
+		json_decref(e);
+		return NULL;
+	}
+	snprintf(owner, sizeof(owner), "_acme-challenge.%s.", ident);
+	json_object_set_new(e, "txt", json_string(txt));
+	json_object_set_new(e, "owner", json_string(owner));
+	free(txt);
+	return e;
+}
+
+/* The challenge of TYPE among AUTHZ's, or NULL (error added to REC). */
+static const json_t *
+find_challenge(json_t *rec, const json_t *authz, const char *type,
+    const char *ident)
+{
+	json_t *ch;
+	size_t i;
+
+	json_array_foreach(json_object_get(authz, "challenges"), i, ch) {
+		if (pki_str(ch, "type") == NULL ||
+		    strcmp(pki_str(ch, "type"), type) != 0)
+			continue;
+		if (!b64u_valid(pki_str(ch, "token")) ||
+		    strlen(pki_str(ch, "token")) > 256 ||
+		    pki_str(ch, "url") == NULL) {
+			pki_rec_error(rec, "acme", "%s: the CA's %s challenge "
+			    "has no usable token or URL", ident, type);
+			return NULL;
+		}
+		return ch;
+	}
+	pki_rec_error(rec, "challenge", "%s: the CA offers no %s challenge",
+	    ident, type);
+	return NULL;
+}
+
+/* 1 if CHALLENGES has one for authorization URL. */
+static int
+has_challenge(const json_t *challenges, const char *url)
+{
+	json_t *c;
+	size_t i;
+
+	json_array_foreach(challenges, i, c)
+		if (pki_str(c, "authorization") != NULL &&
+		    strcmp(pki_str(c, "authorization"), url) == 0)
+			return 1;
+	return 0;
+}
+
+/* Fetch authorization URL; add its challenge of TYPE when pending. */
+static int
+authorization(struct order_run *r, json_t *rec, const char *url,
+    const char *type, json_t *challenges)
+{
+	const char *ident, *status, *why;
+	const json_t *ch;
+	json_t *authz, *e;
+	int rc = -1;
+
+	if (acme_post_json(&r->a, url, NULL, &authz) == -1)
+		return acme_rec_error(rec, &r->a, "authorization");
+	ident = pki_str(json_object_get(authz, "identifier"), "value");
+	status = pki_str(authz, "status");
+	if (ident == NULL || status == NULL)
+		pki_rec_error(rec, "acme", "%s: not an authorization", url);
+	else if ((why = pki_dns_name_check(ident, 0)) != NULL)
+		pki_rec_error(rec, "acme", "the CA's identifier \"%.80s\": %s",
+		    ident, why);
+	else if (strcmp(status, "valid") == 0) {
+		pki_info("%s: %s is authorized until %s", pki_rec_name(rec),
+		    ident, pki_str(authz, "expires"));
+		note_authorized(pki_rec_object(rec, "acme"),
+		    pki_str(authz, "expires"));
+		rc = 0;
+	} else if (strcmp(status, "pending") != 0)
+		pki_rec_error(rec, "acme", "%s: the authorization is %s",
+		    ident, status);
+	else if (has_challenge(challenges, url))
+		rc = 0;
+	else if ((ch = find_challenge(rec, authz, type, ident)) != NULL &&
+	    (e = challenge_entry(r, authz, ch, url)) != NULL)
+		rc = json_array_append_new(challenges, e) == 0 ? 0 : -1;
+	json_decref(authz);
+	return rc;
+}
+
+/* The identifiers of NAMES for newOrder. */
+static json_t *
+identifiers(const json_t *names)
+{
+	json_t *ids = json_array(), *v;
+	size_t i;
+
+	json_array_foreach(names, i, v)
+		json_array_append_new(ids, json_pack("{s:s, s:O}", "type",
+		    "dns", "value", v));
+	return json_pack("{s:o}", "identifiers", ids);
+}
+
+/* The record's entry of an order: what finish needs. */
+static json_t *
+order_entry(const char *url, const json_t *order)
+{
+	const char *fin = pki_str(order, "finalize");
+	json_t *authzs = json_object_get(order, "authorizations"), *v;
+	size_t i;
+
+	if (url == NULL || fin == NULL || !json_is_array(authzs) ||
+	    json_array_size(authzs) == 0)
+		return NULL;
+	json_array_foreach(authzs, i, v)
+		if (!json_is_string(v))
+			return NULL;
+	return json_pack("{s:s, s:s, s:s, s:O, s:s*}", "url", url, "finalize",
+	    fin, "status", pki_str(order, "status") ? pki_str(order, "status") :
+	    "pending", "authorizations", authzs, "expires",
+	    pki_str(order, "expires"));
+}
+
+/* One order for ALGO of REC's NAMES; its authorizations' challenges of
+ * TYPE into CHALLENGES, the order into ORDERS. */
+static int
+new_order(struct order_run *r, json_t *rec, const json_t *names,
+    const char *algo, const char *type, json_t *orders, json_t *challenges)
+{
+	json_t *payload, *order = NULL, *entry, *v;
+	struct resp resp;
+	size_t i;
+	const char *url;
+	int rc = -1;
+
+	if ((url = acme_url(&r->a, "newOrder")) == NULL)
+		return acme_rec_error(rec, &r->a, "new order");
+	if ((payload = identifiers(names)) == NULL)
+		return pki_rec_error(rec, "acme", "out of memory");
+	if (acme_post(&r->a, url, payload, NULL, &resp, &order) == -1) {
+		json_decref(payload);
+		return acme_rec_error(rec, &r->a, "new order");
+	}
+	json_decref(payload);
+	if ((entry = order_entry(resp.location, order)) == NULL)
+		pki_rec_error(rec, "acme", "the CA's answer to a new order "
+		    "is not an order");
+	else {
+		pki_info("%s: %s order %s", pki_rec_name(rec), algo,
+		    resp.location);
+		json_object_set_new(orders, algo, entry);
+		rc = 0;
+		json_array_foreach(json_object_get(entry, "authorizations"),
+		    i, v)
+			if ((rc = authorization(r, rec, json_string_value(v),
+			    type, challenges)) == -1)
+				break;
+	}
+	resp_free(&resp);
+	json_decref(order);
+	return rc;
+}
+
+/* The "acme" object of REC for this account, with its "orders". */
+static json_t *
+acme_object(struct order_run *r, json_t *rec, json_t **orders)
+{
+	json_t *acme;
+
+	if ((acme = pki_rec_object(rec, "acme")) == NULL)
+		return NULL;
+	json_object_set_new(acme, "directory", json_string(r->acct.directory));
+	json_object_set_new(acme, "account", json_string(r->acct.url));
+	if ((*orders = pki_rec_object(acme, "orders")) == NULL)
+		pki_rec_error(rec, "acme.orders", "must be an object");
+	return *orders != NULL ? acme : NULL;
+}
+
+/* The orders of REC that it still needs. */
+static int
+order_record(json_t *rec, void *ctx)
+{
+	struct order_run *r = ctx;
+	json_t *names, *orders = NULL, *challenges, *certs, *csr;
+	const char *type, *algo;
+	int rc = 0;
+
+	if (!needs_order(rec))
+		return 0;
+	if (setup(r) == -1)
+		return pki_rec_error(rec, "acme", "no ACME account or CA");
+	acme_begin(&r->a);
+	if ((type = challenge_type(rec, r->o)) == NULL ||
+	    (names = pki_rec_names(rec)) == NULL)
+		return -1;
+	challenges = json_object_get(rec, "challenges");
+	if (challenges == NULL || json_is_null(challenges))
+		json_object_set_new(rec, "challenges",
+		    challenges = json_array());
+	certs = json_object_get(rec, "cert");
+	if (!json_is_array(challenges))
+		rc = pki_rec_error(rec, "challenges", "must be an array");
+	else if (acme_object(r, rec, &orders) == NULL)
+		rc = -1;
+	json_object_foreach(json_object_get(rec, "csr"), algo, csr) {
+		if (rc == -1)
+			break;
+		if (json_object_get(certs, algo) != NULL ||
+		    json_object_get(orders, algo) != NULL)
+			continue;
+		if (!pki_algo_valid(algo) || !json_is_string(csr))
+			rc = pki_rec_error(rec, "csr", "\"%s\" is not an "
+			    "algorithm with a PEM CSR", algo);
+		else
+			rc = new_order(r, rec, names, algo, type, orders,
+			    challenges);
+	}
+	json_decref(names);
+	return rc;
+}
+
+int
+cmd_order(const struct opts *o)
+{
+	struct order_run r;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	r.o = o;
+	rc = pki_filter(order_record, &r);
+	acme_close(&r.a);
+	account_free(&r.acct);
+	return r.fatal ? PKI_EXIT_FATAL : rc;
+}

@@ -1,0 +1,136 @@
+/*
+ * revoke.c - pki-acme revoke: revoke the certificates a record carries
+ * (RFC 8555 7.6), signed with the account key, and mark the record with
+ * "revoked" so that pki-store sets its instance's state to 'revoked'.
+ * A stream, like order.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "acme.h"
+
+#define ALREADY	"urn:ietf:params:acme:error:alreadyRevoked"
+
+/* The CRLReason codes of RFC 5280 5.3.1 a subscriber may give. */
+static const struct {
+	const char	*name;
+	int		 code;
+} reasons[] = {
+	{ "unspecified", 0 }, { "keyCompromise", 1 },
+	{ "cACompromise", 2 }, { "affiliationChanged", 3 },
+	{ "superseded", 4 }, { "cessationOfOperation", 5 },
+	{ "certificateHold", 6 }, { "privilegeWithdrawn", 9 },
+	{ "aACompromise", 10 },
+};
+
+int
+revoke_reason(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+		if (strcmp(name, reasons[i].name) == 0)
+			return reasons[i].code;
+	return -1;
+}
+
+struct revoke_run {
+	const struct opts	*o;
+	struct account		 acct;
+	struct acme		 a;
+	int			 tried;
+	int			 fatal;
+};
+
+/* Records of the ACME CA with certificates not yet revoked. */
+static int
+is_mine(const json_t *rec)
+{
+	const char *ca = pki_str(rec, "ca");
+
+	return ca != NULL && strcmp(ca, "acme") == 0 &&
+	    json_object_size(json_object_get(rec, "cert")) > 0 &&
+	    json_object_get(rec, "revoked") == NULL;
+}
+
+/* Revoke the certificate PEM of ALGO.  0 / -1 (error added to REC). */
+static int
+revoke_one(struct revoke_run *r, json_t *rec, const char *algo,
+    const char *pem, const char *url)
+{
+	unsigned char *der;
+	json_t *payload, *got = NULL;
+	struct resp resp;
+	char *b;
+	long len;
+	int rc;
+
+	if ((der = pki_pem_der(pem, "CERTIFICATE", 0, &len)) == NULL)
+		return pki_rec_error(rec, "cert", "%s: no PEM certificate",
+		    algo);
+	b = b64u_encode(der, (size_t)len);
+	OPENSSL_free(der);
+	payload = json_pack("{s:s, s:i}", "certificate", b ? b : "",
+	    "reason", revoke_reason(r->o->reason));
+	free(b);
+	rc = acme_post(&r->a, url, payload, NULL, &resp, &got);
+	json_decref(payload);
+	json_decref(got);
+	if (rc == 0) {
+		resp_free(&resp);
+		return 0;
+	}
+	if (r->a.problem != NULL &&
+	    strcmp(pki_str(r->a.problem, "type"), ALREADY) == 0) {
+		pki_info("%s: %s certificate was revoked already",
+		    pki_rec_name(rec), algo);
+		return 0;
+	}
+	return acme_rec_error(rec, &r->a, algo);
+}
+
+static int
+revoke_record(json_t *rec, void *ctx)
+{
+	struct revoke_run *r = ctx;
+	const char *algo, *url;
+	json_t *entry;
+	char at[32];
+
+	if (!is_mine(rec))
+		return 0;
+	if (!r->tried) {
+		r->tried = 1;
+		if (account_load(r->o, &r->acct) == -1 ||
+		    account_session(r->o, &r->acct, &r->a) == -1)
+			r->fatal = 1;
+	}
+	if (r->fatal)
+		return pki_rec_error(rec, "acme", "no ACME account or CA");
+	acme_begin(&r->a);
+	if ((url = acme_url(&r->a, "revokeCert")) == NULL)
+		return acme_rec_error(rec, &r->a, "revoke");
+	json_object_foreach(json_object_get(rec, "cert"), algo, entry)
+		if (revoke_one(r, rec, algo, pki_str(entry, "pem"), url) == -1)
+			return -1;
+	pki_unix_rfc3339(time(NULL), at);
+	json_object_set_new(rec, "revoked", json_pack("{s:s, s:s}", "reason",
+	    r->o->reason, "at", at));
+	pki_info("%s: revoked (%s)", pki_rec_name(rec), r->o->reason);
+	return 0;
+}
+
+int
+cmd_revoke(const struct opts *o)
+{
+	struct revoke_run r;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	r.o = o;
+	rc = pki_filter(revoke_record, &r);
+	acme_close(&r.a);
+	account_free(&r.acct);
+	return r.fatal ? PKI_EXIT_FATAL : rc;
+}

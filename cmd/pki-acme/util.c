@@ -1,0 +1,211 @@
+/*
+ * util.c - time, base64url and the problem documents in records.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+
+#include "acme.h"
+
+double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void
+sleep_until(double t)
+{
+	struct timespec ts;
+	double d;
+
+	while ((d = t - now()) > 0) {
+		ts.tv_sec = (time_t)d;
+		ts.tv_nsec = (long)((d - (double)ts.tv_sec) * 1e9);
+		if (nanosleep(&ts, NULL) == 0)
+			break;
+		if (errno != EINTR)
+			break;
+	}
+}
+
+char *
+json_text(const json_t *j, size_t flags)
+{
+	size_t len;
+	char *s;
+
+	if ((len = json_dumpb(j, NULL, 0, flags)) == 0 ||
+	    (s = malloc(len + 1)) == NULL)
+		return NULL;
+	json_dumpb(j, s, len, flags);
+	s[len] = '\0';
+	return s;
+}
+
+char *
+xstrdup(const char *s)
+{
+	char *d;
+
+	if (s == NULL)
+		return NULL;
+	if ((d = strdup(s)) == NULL)
+		pki_err("out of memory");
+	return d;
+}
+
+char *
+b64u_encode(const unsigned char *buf, size_t len)
+{
+	char *out, *p;
+
+	if (len > 3 * ((size_t)INT32_MAX / 4 - 1)) {
+		pki_err("base64url: input too long");
+		return NULL;
+	}
+	if ((out = malloc(4 * ((len + 2) / 3) + 1)) == NULL) {
+		pki_err("out of memory");
+		return NULL;
+	}
+	EVP_EncodeBlock((unsigned char *)out, buf, (int)len);
+	for (p = out; *p != '\0' && *p != '='; p++) {
+		if (*p == '+')
+			*p = '-';
+		else if (*p == '/')
+			*p = '_';
+	}
+	*p = '\0';
+	return out;
+}
+
+static int
+isalnum_ascii(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	    (c >= '0' && c <= '9');
+}
+
+int
+b64u_valid(const char *s)
+{
+	return s != NULL && *s != '\0' && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789-_") == strlen(s);
+}
+
+int
+b64u_decode(const char *s, unsigned char **out, size_t *len)
+{
+	char *std = NULL;
+	size_t n, i, pad;
+	int got;
+
+	*out = NULL;
+	*len = 0;
+	s += strspn(s, " \t\r\n");
+	n = strcspn(s, "= \t\r\n");
+	if (n == 0 || n % 4 == 1 || n > (size_t)INT32_MAX / 2)
+		return -1;
+	pad = (4 - n % 4) % 4;
+	if ((std = malloc(n + pad + 1)) == NULL ||
+	    (*out = malloc((n + pad) / 4 * 3 + 1)) == NULL)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		if (s[i] == '-')
+			std[i] = '+';
+		else if (s[i] == '_')
+			std[i] = '/';
+		else if (!isalnum_ascii(s[i]))
+			goto fail;
+		else
+			std[i] = s[i];
+	}
+	memset(std + n, '=', pad);
+	std[n + pad] = '\0';
+	got = EVP_DecodeBlock(*out, (unsigned char *)std, (int)(n + pad));
+	if (got < 0)
+		goto fail;
+	*len = (size_t)got - pad;
+	pki_wipe(std, n + pad);
+	free(std);
+	return 0;
+fail:
+	if (std != NULL)
+		pki_wipe(std, n + pad);
+	free(std);
+	if (*out != NULL)
+		pki_wipe(*out, (n + pad) / 4 * 3 + 1);
+	free(*out);
+	*out = NULL;
+	return -1;
+}
+
+void
+rec_error_problem(json_t *rec, const json_t *problem)
+{
+	json_t *errors = json_object_get(rec, "errors"), *e;
+	const char *type = pki_str(problem, "type");
+	const char *detail = pki_str(problem, "detail");
+
+	e = json_array_get(errors, json_array_size(errors) - 1);
+	if (!json_is_object(e))
+		return;
+	if (type != NULL)
+		json_object_set_new(e, "type", json_string(type));
+	if (detail != NULL)
+		json_object_set_new(e, "detail", json_string(detail));
+}
+
+/* An RFC 3339 time of the CA as "YYYY-MM-DDTHH:MM:SSZ" into OUT; 0 / -1. */
+static int
+utc_time(const char *s, char out[32])
+{
+	struct tm tm;
+	int y, mo, d, h, mi, sec, oh = 0, om = 0, n = 0;
+	const char *p;
+	time_t t;
+
+	if (s == NULL || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d,
+	    &h, &mi, &sec, &n) != 6)
+		return -1;
+	p = s + n;
+	if (*p == '.')
+		p += 1 + strspn(p + 1, "0123456789");
+	if ((*p == '+' || *p == '-') &&
+	    sscanf(p + 1, "%2d:%2d", &oh, &om) == 2) {
+		if (*p == '+')
+			oh = -oh, om = -om;
+	} else if (*p != 'Z' && *p != 'z')
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	if ((t = timegm(&tm)) == (time_t)-1)
+		return -1;
+	pki_unix_rfc3339(t + oh * 3600 + om * 60, out);
+	return 0;
+}
+
+/* Keep the earliest expiry of a valid authorization as the record's
+ * "acme"."authorized_until" (serverPKI's Certificates.authorized_until). */
+void
+note_authorized(json_t *acme, const char *expires)
+{
+	const char *old = pki_str(acme, "authorized_until");
+	char t[32];
+
+	if (utc_time(expires, t) == 0 && (old == NULL || strcmp(t, old) < 0))
+		json_object_set_new(acme, "authorized_until", json_string(t));
+}

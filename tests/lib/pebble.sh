@@ -1,0 +1,181 @@
+# pebble.sh - a private Pebble (the RFC 8555 test CA, Debian's pebble
+# package) on loopback for a test, stopped when the test ends.
+#
+#   . "$(dirname "$0")/lib/env.sh"
+#   . "$(dirname "$0")/lib/pebble.sh"
+#   pebble_start [EAB=1] [VALIDITY=SECONDS] [PEBBLE_VAR=VALUE]...
+#
+# pebble_start makes the TLS CA and the listener certificate with openssl
+# (the package ships none), writes the configuration on free ports and
+# starts pebble with PEBBLE_VA_NOSLEEP=1 and the PEBBLE_* variables given
+# (PEBBLE_WFE_NONCEREJECT, PEBBLE_ALTERNATE_ROOTS, PEBBLE_CHAIN_LENGTH,
+# ...; Pebble's own default nonce rejection is 5 %).  It waits until the
+# directory answers and exports:
+#
+#   PEBBLE_DIRECTORY   the directory URL, https://127.0.0.1:PORT/dir
+#   PEBBLE_CA_BUNDLE   the CA of the listener certificate (--ca-bundle)
+#   PEBBLE_MGMT        the management URL (/roots/N, /intermediates/N,
+#                      /cert-status-by-serial/HEX)
+#   PEBBLE_ROOT        a file with the issuing root, /roots/0
+#   PEBBLE_HTTP_PORT   where Pebble validates http-01 (its httpPort)
+#   PEBBLE_PID         the process (pebble_stop stops it)
+#
+# EAB=1 requires External Account Binding with the key id
+# $PEBBLE_EAB_KID, whose HMAC key (base64url) is in $PEBBLE_EAB_HMAC_FILE.
+# VALIDITY sets certificateValidityPeriod (seconds).
+#
+# Pebble always gets -dnsserver, so that it asks nothing off this machine:
+# named of tests/lib/named.sh when $NAMED_PORT is set, else a
+# pebble-challtestsrv (DNS only) started here on first use, which answers
+# A 127.0.0.1 for every name; $PEBBLE_CTS_MGMT is its management URL
+# (/add-a, /set-txt, ...).  Several Pebbles may run in one test; the
+# variables name the last one started.
+
+PEBBLE=${PEBBLE:-pebble}
+PEBBLE_CTS=${PEBBLE_CTS:-pebble-challtestsrv}
+
+# _pebble_wait SECONDS PID CMD...: poll CMD every 50 ms until it succeeds;
+# fail when PID died or the time is up.
+_pebble_wait() {
+	_pw_n=$(($1 * 20))
+	_pw_pid=$2
+	shift 2
+	while [ "$_pw_n" -gt 0 ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		kill -0 "$_pw_pid" 2>/dev/null || return 1
+		sleep 0.05
+		_pw_n=$((_pw_n - 1))
+	done
+	return 1
+}
+
+# The listener's CA and certificate (SAN localhost, 127.0.0.1, ::1), made
+# once per test in $T/pebble-tls.
+_pebble_tls() {
+	_pt=$T/pebble-tls
+	[ -f "$_pt/cert.pem" ] && return 0
+	mkdir -p "$_pt"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-days 30 -subj "/CN=pebble test TLS CA" -keyout "$_pt/ca.key" \
+		-out "$_pt/ca.pem" -addext basicConstraints=critical,CA:TRUE \
+		-addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null &&
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-subj /CN=localhost -keyout "$_pt/key.pem" -out "$_pt/csr.pem" \
+		2>/dev/null &&
+	printf '%s\n' 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1' \
+		'basicConstraints=CA:FALSE' 'keyUsage=critical,digitalSignature' \
+		'extendedKeyUsage=serverAuth' > "$_pt/ext" &&
+	openssl x509 -req -in "$_pt/csr.pem" -CA "$_pt/ca.pem" \
+		-CAkey "$_pt/ca.key" -CAcreateserial -days 30 \
+		-out "$_pt/cert.pem" -extfile "$_pt/ext" 2>/dev/null
+}
+
+# A DNS server for Pebble: named's, or a pebble-challtestsrv of our own.
+_pebble_dns() {
+	if [ -n "${NAMED_PORT:-}" ]; then
+		_pebble_dns_port=$NAMED_PORT
+		return 0
+	fi
+	[ -n "${_pebble_cts_pid:-}" ] && return 0
+	_pebble_dns_port='' _pc_mgmt=''	# set by free_port
+	free_port _pebble_dns_port
+	free_port _pc_mgmt
+	( exec "$PEBBLE_CTS" -defaultIPv4 127.0.0.1 -defaultIPv6 "" \
+		-dns01 "127.0.0.1:$_pebble_dns_port" -http01 "" -https01 "" \
+		-tlsalpn01 "" -management "127.0.0.1:$_pc_mgmt" \
+		) >"$T/challtestsrv.log" 2>&1 &
+	_pebble_cts_pid=$!
+	at_exit "kill $_pebble_cts_pid"
+	PEBBLE_CTS_MGMT=http://127.0.0.1:$_pc_mgmt
+	export PEBBLE_CTS_MGMT
+	_pebble_wait 10 "$_pebble_cts_pid" curl -sf -X POST \
+		-d '{"ip":"127.0.0.1"}' "$PEBBLE_CTS_MGMT/set-default-ipv4"
+}
+
+# _pebble_config DIR EAB VALIDITY: DIR/pebble.json on free ports.
+_pebble_config() {
+	_pc_acme='' _pc_mgmt='' _pc_tls=''	# set by free_port
+	free_port _pc_acme
+	free_port _pc_mgmt
+	free_port PEBBLE_HTTP_PORT
+	free_port _pc_tls
+	_pc_eab=false
+	_pc_keys=
+	if [ "$2" = 1 ]; then
+		_pc_eab=true
+		PEBBLE_EAB_KID=kid-1
+		PEBBLE_EAB_HMAC_FILE=$1/eab.hmac
+		# 48 random bytes, base64url as CAs hand them out
+		openssl rand -base64 48 | tr '+/' '-_' | tr -d '=\n' \
+			> "$PEBBLE_EAB_HMAC_FILE"
+		chmod 600 "$PEBBLE_EAB_HMAC_FILE"
+		_pc_keys=", \"externalAccountMACKeys\": {\"$PEBBLE_EAB_KID\": \"$(cat "$PEBBLE_EAB_HMAC_FILE")\"}"
+		export PEBBLE_EAB_KID PEBBLE_EAB_HMAC_FILE
+	fi
+	cat > "$1/pebble.json" <<EOF
+{ "pebble": {
+  "listenAddress": "127.0.0.1:$_pc_acme",
+  "managementListenAddress": "127.0.0.1:$_pc_mgmt",
+  "certificate": "$T/pebble-tls/cert.pem",
+  "privateKey": "$T/pebble-tls/key.pem",
+  "httpPort": $PEBBLE_HTTP_PORT, "tlsPort": $_pc_tls,
+  "ocspResponderURL": "",
+  "externalAccountBindingRequired": $_pc_eab$_pc_keys,
+  "certificateValidityPeriod": $3 } }
+EOF
+	PEBBLE_DIRECTORY=https://127.0.0.1:$_pc_acme/dir
+	PEBBLE_MGMT=https://127.0.0.1:$_pc_mgmt
+	export PEBBLE_DIRECTORY PEBBLE_MGMT PEBBLE_HTTP_PORT
+}
+
+# pebble_start [EAB=1] [VALIDITY=SECONDS] [PEBBLE_VAR=VALUE]...
+pebble_start() {
+	_ps_eab=0
+	_ps_validity=157766400
+	_ps_env="PEBBLE_VA_NOSLEEP=1"
+	for _ps_a in "$@"; do
+		case $_ps_a in
+		EAB=*) _ps_eab=${_ps_a#EAB=} ;;
+		VALIDITY=*) _ps_validity=${_ps_a#VALIDITY=} ;;
+		PEBBLE_*=*) _ps_env="$_ps_env $_ps_a" ;;
+		*) echo "Bail out! pebble_start: $_ps_a?"; exit 1 ;;
+		esac
+	done
+	_pebble_n=$((${_pebble_n:-0} + 1))
+	_ps_dir=$T/pebble$_pebble_n
+	mkdir -p "$_ps_dir"
+	if ! _pebble_tls || ! _pebble_dns; then
+		echo "Bail out! cannot set up Pebble's TLS or DNS"
+		exit 1
+	fi
+	_pebble_config "$_ps_dir" "$_ps_eab" "$_ps_validity"
+	# shellcheck disable=SC2086 # _ps_env is a list of VAR=VALUE words
+	( cd "$_ps_dir" && exec env $_ps_env "$PEBBLE" \
+		-config "$_ps_dir/pebble.json" \
+		-dnsserver "127.0.0.1:$_pebble_dns_port" ) >"$_ps_dir/log" 2>&1 &
+	PEBBLE_PID=$!
+	at_exit "kill $PEBBLE_PID"
+	PEBBLE_CA_BUNDLE=$T/pebble-tls/ca.pem
+	PEBBLE_ROOT=$_ps_dir/root0.pem
+	export PEBBLE_CA_BUNDLE PEBBLE_ROOT PEBBLE_PID
+	if ! _pebble_wait 20 "$PEBBLE_PID" curl -sf --cacert "$PEBBLE_CA_BUNDLE" \
+		"$PEBBLE_DIRECTORY" ||
+		! curl -sf --cacert "$PEBBLE_CA_BUNDLE" -o "$PEBBLE_ROOT" \
+		"$PEBBLE_MGMT/roots/0"; then
+		echo "Bail out! Pebble did not start"
+		sed 's/^/# /' "$_ps_dir/log"
+		exit 1
+	fi
+}
+
+# pebble_stop: stop the Pebble started last.
+pebble_stop() {
+	kill "$PEBBLE_PID" 2>/dev/null
+	wait "$PEBBLE_PID" 2>/dev/null
+	return 0
+}
+
+# pebble_get PATH: GET a management URL of the last Pebble.
+pebble_get() {
+	curl -sf --cacert "$PEBBLE_CA_BUNDLE" "$PEBBLE_MGMT$1"
+}
