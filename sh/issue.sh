@@ -70,16 +70,28 @@ pki_issue() {
 	shift $((OPTIND - 1))
 	[ $# -eq 0 ] || pki_die 2 "usage: pki issue [-a] [-o NAME]... [-i NAME]... [-e NAME]..."
 	pki_run_dir
+	pki_acme_env
+	pki_dns_env
+	_order=$(pki_acme_order_flags)
+	_finish=$(pki_acme_finish_flags)
+	_dns=$(pki_dnsup_flags)
+	# One pipeline for local and ACME certificates: each stage acts on its
+	# records and passes the others through.
 	# shellcheck disable=SC2086 # PKI_FLAGS and _sel are word lists
 	eval "pki_stage pki-select pki-select --create $PKI_FLAGS $_sel" |
 		tee "$PKI_RUN_DIR/claims" |
 		pki_stage pki-keygen pki-keygen $PKI_FLAGS |
 		pki_stage pki-csr pki-csr $PKI_FLAGS |
 		pki_stage pki-localca pki-localca $PKI_FLAGS |
+		eval "pki_stage pki-acme-order pki-acme order $PKI_FLAGS $_order" |
+		eval "pki_stage pki-dnsup pki-dnsup $PKI_FLAGS $_dns" |
+		eval "pki_stage pki-acme-finish pki-acme finish $PKI_FLAGS $_finish" |
+		eval "pki_stage pki-dnsup-remove pki-dnsup --remove $PKI_FLAGS $_dns" |
 		pki_stage pki-tlsa pki-tlsa $PKI_FLAGS |
 		pki_stage pki-store pki-store $PKI_FLAGS |
 		pki_stage summary pki_summary
 	pki_stages_status pki-select pki-keygen pki-csr pki-localca \
+		pki-acme-order pki-dnsup pki-acme-finish pki-dnsup-remove \
 		pki-tlsa pki-store summary || {
 		_rc=$?
 		[ "$_rc" -eq 2 ] && pki_release_claims "$PKI_RUN_DIR/claims"
