@@ -29,7 +29,7 @@ pki_cert() {
 	esac
 }
 
-_cert_add_usage="usage: pki cert add NAME [-t server|client] [-c local|acme] [-a rsa|ec|rsa_plus_ec] [-m] [-A ALTNAME]... [-S SERVICE:PORT]..."
+_cert_add_usage="usage: pki cert add NAME [-t server|client] [-c local|acme] [-a rsa|ec|rsa_plus_ec] [-m] [-C dns-01|http-01] [-A ALTNAME]... [-S SERVICE:PORT]..."
 
 # pki cert add NAME [options]: a new certificate (add_cert, add_altname,
 # add_service in one transaction).
@@ -39,12 +39,19 @@ pki_cert_add() {
 	shift
 	_type=server _ca=local _algo=rsa _staple=false
 	_vars='' _sql='' _n=0
-	while getopts 't:c:a:mA:S:' _o; do
+	while getopts 't:c:a:mC:A:S:' _o; do
 		case $_o in
 		t) _type=$OPTARG ;;
 		c) _ca=$OPTARG ;;
 		a) _algo=$OPTARG ;;
 		m) _staple=true ;;
+		C)
+			_vars="$_vars -v challenge=$(pki_quote "$OPTARG")"
+			_sql="${_sql}UPDATE certificates SET acme_challenge = :'challenge'
+	WHERE id = (SELECT certificate FROM subjects
+		WHERE name = :'name' AND NOT isaltname);
+"
+			;;
 		A)
 			_n=$((_n + 1))
 			_vars="$_vars -v alt$_n=$(pki_quote "$OPTARG")"

@@ -59,10 +59,12 @@ pki -q ca init >/dev/null
 pki -q cert add local.example.test -a ec
 pki -q cert add dns.example.test -c acme -a ec -A www.dns.example.test -S https:443
 pki -q cert add dual.example.test -c acme -a rsa_plus_ec
-pki -q cert add http.example.test -c acme -a ec
+pki -q cert add http.example.test -c acme -a ec -C http-01
 pki -q cert add nozone.invalid -c acme -a ec
-q "UPDATE certificates SET acme_challenge = 'http-01' WHERE id =
-	(SELECT certificate FROM subjects WHERE name = 'http.example.test')"
+capture pki cert add bad-challenge.example.test -c acme -C tls-alpn-01
+is "$rc" 1 "pki cert add -C with an unknown challenge type: exit 1"
+is "$(q "SELECT count(*) FROM subjects WHERE name = 'bad-challenge.example.test'")" 0 \
+	"and nothing of it is stored"
 
 capture pki issue
 is "$rc" 1 "pki issue, one certificate failing: exit 1"
