@@ -140,3 +140,4 @@ demo:
 
 bench: all
 	sh bench/localca
+	sh bench/acme
