@@ -1,1 +1,138 @@
-# deploy.sh - pki distribute and pki consolidate: certificates to their targets.
+# deploy.sh - pki distribute and pki consolidate: certificates to their
+# targets (serverPKI's -D and -K, with -s and -l).
+#
+#   pki-select --distribute --with-keys | pki-deploy | pki-store
+#   pki-select --consolidate --with-keys | pki-deploy --consolidate | pki-store
+#
+# Variables of pki.conf:
+#
+#   PKI_SSH_CONFIG       ssh_config file for the hosts (names, ports, users,
+#                        IdentityFile); unset: ~/.ssh/config and
+#                        /etc/ssh/ssh_config
+#   PKI_SSH_KNOWN_HOSTS  the known_hosts file with every host's key; unset:
+#                        ~/.ssh/known_hosts and /etc/ssh/ssh_known_hosts.
+#                        A host whose key is not there is refused.
+#   PKI_SSH_KEY          private key file to log in with; unset: the SSH
+#                        agent, ~/.ssh/id_* and ssh_config's IdentityFile
+#   PKI_SSH_USER         user to log in as; unset: ssh_config's, else the
+#                        user pki runs as (serverPKI's SSH_CLIENT_USER_NAME)
+#   PKI_DEPLOY_JOBS      hosts worked on at the same time (8)
+#   PKI_DEPLOY_TIMEOUT   seconds for connecting and for a reload command (30)
+#   PKI_DEPLOY_LOCAL     disthosts that are this machine (written without
+#                        SSH), besides "localhost"; blank-separated
+#   PKI_DEPLOY_STALE     seconds after which a run's claim on a target is
+#                        void (3600); choose more than a run takes
+# shellcheck disable=SC2016 # jq programs are single-quoted on purpose
+
+# pki_deploy_flags: PKI_DEPLOY_FLAGS, pki-deploy's options from pki.conf,
+# quoted for eval.
+pki_deploy_flags() {
+	PKI_DEPLOY_FLAGS=
+	[ -n "${PKI_SSH_CONFIG:-}" ] &&
+		PKI_DEPLOY_FLAGS="$PKI_DEPLOY_FLAGS --ssh-config $(pki_quote "$PKI_SSH_CONFIG")"
+	[ -n "${PKI_SSH_KNOWN_HOSTS:-}" ] &&
+		PKI_DEPLOY_FLAGS="$PKI_DEPLOY_FLAGS --known-hosts $(pki_quote "$PKI_SSH_KNOWN_HOSTS")"
+	[ -n "${PKI_SSH_KEY:-}" ] &&
+		PKI_DEPLOY_FLAGS="$PKI_DEPLOY_FLAGS --identity $(pki_quote "$PKI_SSH_KEY")"
+	[ -n "${PKI_SSH_USER:-}" ] &&
+		PKI_DEPLOY_FLAGS="$PKI_DEPLOY_FLAGS --user $(pki_quote "$PKI_SSH_USER")"
+	[ -n "${PKI_DEPLOY_JOBS:-}" ] &&
+		PKI_DEPLOY_FLAGS="$PKI_DEPLOY_FLAGS --jobs $(pki_quote "$PKI_DEPLOY_JOBS")"
+	[ -n "${PKI_DEPLOY_TIMEOUT:-}" ] &&
+		PKI_DEPLOY_FLAGS="$PKI_DEPLOY_FLAGS --timeout $(pki_quote "$PKI_DEPLOY_TIMEOUT")"
+	for _h in ${PKI_DEPLOY_LOCAL:-}; do
+		PKI_DEPLOY_FLAGS="$PKI_DEPLOY_FLAGS --local $(pki_quote "$_h")"
+	done
+	return 0
+}
+
+# One line per record leaving the pipeline, never a key.
+pki_deploy_summary() {
+	"$JQ" -r 'if (.errors // []) | length > 0 then
+		"\(.name): FAILED: \(.errors | map(
+			(.stage // "?") + ": " +
+			(if .field then .field + ": " else "" end) +
+			(.message // "")) | join("; "))"
+	else
+		(.deployed // {} | to_entries | map(.value)) as $d |
+		($d | map(select(.status == "ok"))) as $ok |
+		"\(.name): instance \(.instance.id) \(.instance.state // "?"): " +
+		"\($ok | length) of \($d | length) target(s) ok" +
+		([$d[] | select(.drift) | "\(.host): fixed \(.drift)"] +
+		 [$d[] | select(.status != "ok") | .error] |
+		 if length > 0 then "; " + join("; ") else "" end)
+	end'
+}
+
+# pki_deploy_release FILE: clear the claims of this run that are still
+# set (pki-store cleared those of every result it stored; a record that
+# did not get there, or a stage that failed, leaves its claims).
+pki_deploy_release() {
+	_claims=$("$JQ" -s -c '[.[] | select(.instance != null)]' "$1") || return 0
+	[ "$_claims" = "[]" ] && return 0
+	pki_sql -v claims="$_claims" <<'EOF' || return 0
+SET search_path TO pki, dd, public;
+\o /dev/null
+UPDATE deployments d SET claimed = NULL
+  FROM (SELECT (c->>'instance')::int4 AS inst, (t->>'id')::int4 AS target,
+	       (t->>'claimed')::timestamp AS claimed
+	  FROM json_array_elements(:'claims'::json) c,
+	       json_array_elements(c->'targets') t) x
+ WHERE d.certinstance = x.inst AND d.target = x.target
+   AND date_trunc('second', d.claimed) = x.claimed;
+EOF
+}
+
+# pki_deploy_run MODE [-a] [-o NAME]... [-i NAME]... [-e NAME]...
+# [-s HOST]... [-l HOST]...: MODE distribute or consolidate.
+pki_deploy_run() {
+	_mode=$1
+	shift
+	_usage="usage: pki $_mode [-a] [-o NAME]... [-i NAME]... [-e NAME]... [-s HOST]... [-l HOST]..."
+	_sel=
+	OPTIND=1
+	while getopts 'ao:i:e:s:l:' _o; do
+		case $_o in
+		a) _sel="$_sel -a" ;;
+		o | i | e | s | l) _sel="$_sel -$_o $(pki_quote "$OPTARG")" ;;
+		*) pki_die 2 "$_usage" ;;
+		esac
+	done
+	shift $((OPTIND - 1))
+	[ $# -eq 0 ] || pki_die 2 "$_usage"
+	pki_run_dir
+	pki_deploy_flags
+	_stale="--stale $(pki_quote "${PKI_DEPLOY_STALE:-3600}")"
+	_cons=
+	[ "$_mode" = consolidate ] && _cons=--consolidate
+	# What pki-select claimed, for pki_deploy_release: read from a
+	# named pipe, so the records (with their keys) never touch a disk.
+	rm -f "$PKI_RUN_DIR/tap" "$PKI_RUN_DIR/claims"
+	mkfifo "$PKI_RUN_DIR/tap"
+	"$JQ" -c '{instance: .instance.id,
+		targets: [.targets[]? | {id, claimed: .deployment.claimed}]}' \
+		< "$PKI_RUN_DIR/tap" > "$PKI_RUN_DIR/claims" &
+	_tap=$!
+	# shellcheck disable=SC2086 # PKI_FLAGS and the rest are word lists
+	eval "pki_stage pki-select pki-select --$_mode --with-keys $_stale $PKI_FLAGS $_sel" |
+		tee "$PKI_RUN_DIR/tap" |
+		eval "pki_stage pki-deploy pki-deploy $_cons $PKI_DEPLOY_FLAGS $PKI_FLAGS" |
+		pki_stage pki-store pki-store $PKI_FLAGS |
+		pki_stage summary pki_deploy_summary
+	wait "$_tap" || true
+	pki_deploy_release "$PKI_RUN_DIR/claims"
+	pki_stages_status pki-select pki-deploy pki-store summary
+}
+
+# pki distribute [...]: the instances to deploy to the targets that do
+# not hold them yet (serverPKI -D); an instance becomes deployed when
+# every target holds it.
+pki_distribute() {
+	pki_deploy_run distribute "$@"
+}
+
+# pki consolidate [...]: what each target holds compared with the
+# database, drift re-deployed (serverPKI -K).
+pki_consolidate() {
+	pki_deploy_run consolidate "$@"
+}

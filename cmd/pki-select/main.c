@@ -6,36 +6,23 @@
  * --create writes those without a valid instance and claims each with a
  * 'reserved' instance, so that two runs never issue the same certificate.
  * --serial writes one instance with its certificates (and keys on request).
+ * --distribute and --consolidate write the instances to put on (or check
+ * on) their targets (distribute.c).
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "pki.h"
+#include "select.h"
 
 static const char usage[] =
 "usage: pki-select [-ahqv] [-o NAME]... [-i NAME]... [-e NAME]... [--create]\n"
 "                  [--stale SECONDS] [--syslog FACILITY]\n"
+"       pki-select --distribute | --consolidate [-ahqv] [-o NAME]...\n"
+"                  [-i NAME]... [-e NAME]... [-s HOST]... [-l HOST]...\n"
+"                  [--stale SECONDS] [--with-keys] [--passphrase-file FILE]\n"
+"                  [--syslog FACILITY]\n"
 "       pki-select --serial ID [-qv] [--with-keys] [--passphrase-file FILE]\n"
 "                  [--syslog FACILITY]\n";
-
-struct selection {
-	json_t	*only;		/* -o names, or NULL for all */
-	json_t	*include;	/* -i names: even when disabled */
-	json_t	*exclude;	/* -e names */
-	int	 all;		/* -a: disabled ones too */
-	int	 create;
-	long	 stale;		/* seconds after which a claim is void */
-};
-
-/* The filter every query of the configuration shares; $1..$4 are the
- * selection's parameters. */
-#define SELECTED \
-	"r.subject_type <> 'CA' " \
-	"AND ($1::json IS NULL OR r.name IN " \
-	"    (SELECT json_array_elements_text($1::json)::citext)) " \
-	"AND r.name NOT IN (SELECT json_array_elements_text($3::json)::citext) " \
-	"AND (NOT r.disabled OR $4::bool OR r.name IN " \
-	"    (SELECT json_array_elements_text($2::json)::citext)) "
 
 /* Claim up to $5 of what --create selects, in one statement under a lock
  * that serializes claims: a second run sees the first one's claims. */
@@ -58,15 +45,14 @@ struct selection {
 	"SELECT r.record, cl.id FROM claimed cl " \
 	"JOIN cert_records r ON r.id = cl.certificate ORDER BY r.name"
 
-static const char *
+const char *
 json_param(json_t *list, char **buf)
 {
 	*buf = list != NULL ? pki_json_text(list) : NULL;
 	return *buf;
 }
 
-/* Report names of -o and -i that name no certificate; 0 / -1. */
-static int
+int
 check_names(PGconn *db, json_t *names, const char *opt)
 {
 	const char *param[1];
@@ -191,45 +177,14 @@ select_certs(PGconn *db, struct selection *sel)
 	return r == -1 ? PKI_EXIT_FATAL : rc;
 }
 
-/* The key of a row for the pipe: in clear, decrypted if stored encrypted
- * (CA keys stay encrypted with the CA's own passphrase). */
-static int
-add_key(json_t *rec, json_t *keys, const char *algo, const char *pem,
-    const char *pass)
-{
-	const char *why, *type = pki_str(rec, "subject_type");
-	EVP_PKEY *key;
-	char *clear;
-
-	if (*pem == '\0')
-		return 0;	/* a CA certificate pki has no key of */
-	if (!pki_pem_is_encrypted(pem) || (type && strcmp(type, "CA") == 0)) {
-		json_object_set_new(keys, algo, json_string(pem));
-		return 0;
-	}
-	if (pass == NULL)
-		return pki_rec_error(rec, "key", "stored encrypted: give "
-		    "--passphrase-file FILE or PKI_DB_PASSPHRASE_FILE");
-	if ((key = pki_key_from_pem(pem, pass, &why)) == NULL)
-		return pki_rec_error(rec, "key", "%s", why);
-	clear = pki_key_to_pem(key, NULL);
-	EVP_PKEY_free(key);
-	if (clear == NULL)
-		return pki_rec_error(rec, "key", "cannot encode key");
-	json_object_set_new(keys, algo, json_string(clear));
-	pki_free_secret(clear);
-	return 0;
-}
-
 static int
 select_serial(PGconn *db, const char *serial, int with_keys,
     const char *pass)
 {
-	const char *param[1] = { serial }, *algo;
-	json_t *rec = NULL, *certs, *keys, *entry;
+	const char *param[1] = { serial };
+	json_t *rec;
 	PGresult *res;
-	X509 *cert;
-	int i, rc = PKI_EXIT_OK;
+	int rc;
 
 	res = pki_db_exec(db, "SELECT r.record, i.state, d.encryption_algo, "
 	    "convert_from(d.cert, 'UTF8'), convert_from(d.key, 'UTF8'), "
@@ -245,33 +200,17 @@ select_serial(PGconn *db, const char *serial, int with_keys,
 		return PKI_EXIT_RECORD;
 	}
 	rec = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
-	certs = json_object();
-	keys = json_object();
 	json_object_set_new(rec, "action", json_string("export"));
 	json_object_set_new(rec, "instance", json_pack("{s:I, s:s}", "id",
 	    (json_int_t)atoll(serial), "state", PQgetvalue(res, 0, 1)));
-	for (i = 0; i < PQntuples(res); i++) {
-		algo = PQgetvalue(res, i, 2);
-		if ((cert = pki_cert_from_pem(PQgetvalue(res, i, 3))) == NULL ||
-		    (entry = pki_cert_json(cert, PQgetvalue(res, i, 5))) == NULL)
-			rc = pki_rec_error(rec, "cert", "%s: unreadable", algo);
-		else
-			json_object_set_new(certs, algo, entry);
-		X509_free(cert);
-		if (with_keys && add_key(rec, keys, algo, PQgetvalue(res, i, 4),
-		    pass) == -1)
-			rc = PKI_EXIT_RECORD;
-	}
-	json_object_set_new(rec, "cert", certs);
-	if (json_object_size(keys) > 0)
-		json_object_set(rec, "key", keys);
-	json_decref(keys);
+	rc = instance_material(rec, res, 0, PQntuples(res), with_keys, pass);
 	pki_db_wipe(res);
 	PQclear(res);
 	if (pki_out(rec) == -1)
 		rc = PKI_EXIT_FATAL;
 	json_decref(rec);
-	return rc != 0 ? PKI_EXIT_RECORD : PKI_EXIT_OK;
+	return rc == PKI_EXIT_FATAL ? rc : rc != 0 ? PKI_EXIT_RECORD :
+	    PKI_EXIT_OK;
 }
 
 static void
@@ -282,51 +221,64 @@ add_name(json_t **list, const char *name)
 	json_array_append_new(*list, json_string(name));
 }
 
-int
-main(int argc, char *argv[])
-{
-	static const struct option longopts[] = {
-		PKI_LONGOPTS_COMMON,
-		{ "all",		no_argument,		NULL, 'a' },
-		{ "only",		required_argument,	NULL, 'o' },
-		{ "include",		required_argument,	NULL, 'i' },
-		{ "exclude",		required_argument,	NULL, 'e' },
-		{ "create",		no_argument,		NULL, 'C' },
-		{ "stale",		required_argument,	NULL, 'S' },
-		{ "serial",		required_argument,	NULL, 'n' },
-		{ "with-keys",		no_argument,		NULL, 'k' },
-		{ "passphrase-file",	required_argument,	NULL, 'p' },
-		{ NULL,			0,			NULL, 0 }
-	};
-	static char pass[PKI_PASS_MAX];
-	struct selection sel = { NULL, NULL, NULL, 0, 0, 3600 };
-	const char *serial = NULL, *pass_file;
-	int ch, with_keys = 0, rc;
-	long id;
-	PGconn *db;
+static const struct option longopts[] = {
+	PKI_LONGOPTS_COMMON,
+	{ "all",		no_argument,		NULL, 'a' },
+	{ "only",		required_argument,	NULL, 'o' },
+	{ "include",		required_argument,	NULL, 'i' },
+	{ "exclude",		required_argument,	NULL, 'e' },
+	{ "skip-disthost",	required_argument,	NULL, 's' },
+	{ "limit-to-disthost",	required_argument,	NULL, 'l' },
+	{ "create",		no_argument,		NULL, 'C' },
+	{ "distribute",		no_argument,		NULL, 'D' },
+	{ "consolidate",	no_argument,		NULL, 'K' },
+	{ "stale",		required_argument,	NULL, 'S' },
+	{ "serial",		required_argument,	NULL, 'n' },
+	{ "with-keys",		no_argument,		NULL, 'k' },
+	{ "passphrase-file",	required_argument,	NULL, 'p' },
+	{ NULL,			0,			NULL, 0 }
+};
 
-	pki_init(argv[0]);
-	pass_file = getenv("PKI_DB_PASSPHRASE_FILE");
-	while ((ch = pki_getopt(argc, argv, PKI_OPTSTRING_COMMON "ao:i:e:",
+/* The options into SEL; *SERIAL and *PASS_FILE as given.  -1 (said) if
+ * a value is bad. */
+static int
+options(int argc, char *argv[], struct selection *sel, const char **serial,
+    const char **pass_file)
+{
+	long id;
+	int ch;
+
+	while ((ch = pki_getopt(argc, argv, PKI_OPTSTRING_COMMON "ao:i:e:s:l:",
 	    longopts, usage)) != -1) {
 		switch (ch) {
-		case 'a': sel.all = 1; break;
-		case 'o': add_name(&sel.only, optarg); break;
-		case 'i': add_name(&sel.include, optarg); break;
-		case 'e': add_name(&sel.exclude, optarg); break;
-		case 'C': sel.create = 1; break;
-		case 'k': with_keys = 1; break;
-		case 'p': pass_file = optarg; break;
+		case 'a': sel->all = 1; break;
+		case 'o': add_name(&sel->only, optarg); break;
+		case 'i': add_name(&sel->include, optarg); break;
+		case 'e': add_name(&sel->exclude, optarg); break;
+		case 's': add_name(&sel->skip, optarg); break;
+		case 'l': add_name(&sel->limit, optarg); break;
+		case 'C': sel->create = 1; break;
+		case 'k': sel->with_keys = 1; break;
+		case 'p': *pass_file = optarg; break;
+		case 'D':
+		case 'K':
+			if (sel->mode != 0 && sel->mode != ch) {
+				pki_err("--distribute and --consolidate "
+				    "exclude each other");
+				return -1;
+			}
+			sel->mode = ch;
+			break;
 		case 'S':
 			if (pki_parse_long("--stale", optarg, 60, 30 * 86400,
-			    &sel.stale) == -1)
-				return PKI_EXIT_FATAL;
+			    &sel->stale) == -1)
+				return -1;
 			break;
 		case 'n':
 			if (pki_parse_long("--serial", optarg, 1, 2147483647,
 			    &id) == -1)
-				return PKI_EXIT_FATAL;
-			serial = optarg;
+				return -1;
+			*serial = optarg;
 			break;
 		default:
 			pki_usage(usage);
@@ -334,34 +286,76 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		pki_usage(usage);
-	if (serial != NULL && (sel.create || sel.all || sel.only ||
-	    sel.include || sel.exclude)) {
-		pki_err("--serial selects one instance: no --create, -a, -o, "
-		    "-i or -e with it");
-		return PKI_EXIT_FATAL;
-	}
-	if (with_keys && serial == NULL) {
-		pki_err("--with-keys needs --serial");
-		return PKI_EXIT_FATAL;
-	}
-	if (with_keys && pass_file != NULL && *pass_file != '\0' &&
+	return 0;
+}
+
+/* The options that exclude each other; -1 (said) if some are given
+ * together. */
+static int
+conflicts(const struct selection *sel, const char *serial)
+{
+	const char *why = NULL;
+
+	if (serial != NULL && (sel->create || sel->all || sel->only ||
+	    sel->include || sel->exclude || sel->mode || sel->skip ||
+	    sel->limit))
+		why = "--serial selects one instance: no --create, "
+		    "--distribute, --consolidate, -a, -o, -i, -e, -s or -l "
+		    "with it";
+	else if (sel->create && sel->mode)
+		why = "--create and --distribute or --consolidate exclude "
+		    "each other";
+	else if ((sel->skip || sel->limit) && !sel->mode)
+		why = "-s and -l need --distribute or --consolidate";
+	else if (sel->with_keys && serial == NULL && !sel->mode)
+		why = "--with-keys needs --serial, --distribute or "
+		    "--consolidate";
+	if (why != NULL)
+		pki_err("%s", why);
+	return why != NULL ? -1 : 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static char pass[PKI_PASS_MAX];
+	struct selection sel;
+	const char *serial = NULL, *pass_file;
+	int rc;
+	PGconn *db;
+
+	memset(&sel, 0, sizeof(sel));
+	sel.stale = 3600;
+	pki_init(argv[0]);
+	pass_file = getenv("PKI_DB_PASSPHRASE_FILE");
+	if (options(argc, argv, &sel, &serial, &pass_file) == -1 ||
+	    conflicts(&sel, serial) == -1)
+		rc = PKI_EXIT_FATAL;
+	else if (sel.with_keys && pass_file != NULL && *pass_file != '\0' &&
 	    pki_read_passphrase(pass_file, pass, sizeof(pass)) == -1)
-		return PKI_EXIT_FATAL;
-	if (sel.exclude == NULL)
-		sel.exclude = json_array();
-	if (sel.include == NULL)
-		sel.include = json_array();
-	if ((db = pki_db_connect()) == NULL)
-		return PKI_EXIT_FATAL;
-	if (serial != NULL)
-		rc = select_serial(db, serial, with_keys, *pass ? pass : NULL);
-	else
-		rc = select_certs(db, &sel);
-	PQfinish(db);
+		rc = PKI_EXIT_FATAL;
+	else if ((db = pki_db_connect()) == NULL)
+		rc = PKI_EXIT_FATAL;
+	else {
+		sel.pass = *pass ? pass : NULL;
+		if (sel.exclude == NULL)
+			sel.exclude = json_array();
+		if (sel.include == NULL)
+			sel.include = json_array();
+		if (serial != NULL)
+			rc = select_serial(db, serial, sel.with_keys, sel.pass);
+		else if (sel.mode)
+			rc = select_deploy(db, &sel);
+		else
+			rc = select_certs(db, &sel);
+		PQfinish(db);
+	}
 	pki_out_close();
 	pki_wipe(pass, sizeof(pass));
 	json_decref(sel.only);
 	json_decref(sel.include);
 	json_decref(sel.exclude);
+	json_decref(sel.skip);
+	json_decref(sel.limit);
 	return rc;
 }

@@ -1,0 +1,219 @@
+/*
+ * deploy.h - the parts of pki-deploy: the batch (main.c), the files a
+ * target gets (files.c), the checks before anything is written
+ * (check.c), the connections to hosts (conn.c, ssh.c, local.c), the
+ * reload commands (reload.c) and shell quoting (quote.c).
+ *
+ * pki-deploy gathers its input: it plans every target of every record,
+ * then works through the hosts, several at a time, one connection (one
+ * SSH session) per host for the whole batch.  A worker thread owns a
+ * host and its targets while it works on them; it touches no JSON and
+ * writes no message: the main thread reports once the workers are done.
+ */
+#ifndef DEPLOY_H
+#define DEPLOY_H
+
+#include <sys/types.h>
+
+#include "pki.h"
+
+#define DEPLOY_ERR_MAX	512	/* longest error text kept */
+#define STDERR_MAX	4096	/* longest reload stderr kept */
+
+/* One file, or one symbolic link, that a target is to hold. */
+struct dfile {
+	char	*path;		/* absolute path on the host */
+	char	*data;		/* contents; NULL for a link */
+	size_t	 len;
+	char	*link;		/* the link's contents, or NULL */
+	int	 secret;	/* holds a private key: wiped when freed */
+	mode_t	 mode;
+	long	 uid, gid;	/* -1: whatever the login user makes */
+	char	 sha256[65];	/* uppercase hex SHA-256 of data */
+};
+
+enum tstate { T_TODO, T_OK, T_FAILED };
+
+/* One target of one record: what to put where, and what happened. */
+struct target {
+	size_t	 rec;		/* index of the record in the batch */
+	long	 id;		/* Targets.id */
+	char	*host;		/* DistHosts.FQDN, lower case */
+	char	*jail;		/* or NULL */
+	char	*place;		/* Places.name, or NULL */
+	char	*root;		/* jailroot/jail, or NULL: "/" */
+	struct dfile *files;
+	size_t	 nfiles;
+	char	*reload;	/* reload command, {} replaced; or NULL */
+	/* results, written by the host's worker */
+	enum tstate state;
+	int	 written;	/* the files were (re)written */
+	char	*drift;		/* --consolidate: what differed, or NULL */
+	int	 reload_run;
+	int	 reload_status;	/* exit status, -1 if none */
+	char	*reload_stderr;
+	char	 error[DEPLOY_ERR_MAX];
+};
+
+/* One host and the targets it receives. */
+struct host {
+	char	*name;
+	int	 local;		/* this machine: no SSH */
+	struct target **targets;
+	size_t	 n, cap;
+	/* results */
+	int	 sessions;	/* SSH sessions opened (1, or 0 if none) */
+	size_t	 files;		/* files written */
+	size_t	 reloads;	/* reload commands run */
+	double	 seconds;
+};
+
+/* How to reach the hosts (options of main.c). */
+struct sshopt {
+	const char *config;	/* ssh_config file, or NULL: libssh's */
+	const char *known_hosts;/* or NULL: libssh's */
+	const char *identity;	/* private key file, or NULL: agent etc. */
+	const char *user;	/* or NULL: ssh_config's, else own name */
+	long	 timeout;	/* seconds for connecting and reloading */
+};
+
+/* ------------------------------------------------------------ conn.c */
+
+/* What a file on a host is. */
+struct dstat {
+	int	 type;		/* 0 none, 'f' file, 'd' directory,
+				 * 'l' link, '?' other */
+	mode_t	 mode;		/* permission bits */
+	long	 uid, gid;
+};
+
+struct conn;
+
+/* The operations on one host; each returns 0 / -1 with the reason in
+ * the connection's err (conn_error()). */
+struct conn_ops {
+	int	(*lstat)(struct conn *, const char *, struct dstat *);
+	int	(*mkdir)(struct conn *, const char *, mode_t);
+	/* Create PATH exclusively (never following a link) with F's
+	 * contents, synced, owned and moded as F says: mode narrowed to
+	 * the owner's bits until owner and group are set. */
+	int	(*put)(struct conn *, const char *, const struct dfile *);
+	int	(*symlink)(struct conn *, const char *contents,
+		    const char *path);
+	/* Rename FROM to TO, replacing TO atomically. */
+	int	(*rename)(struct conn *, const char *from, const char *to);
+	int	(*unlink)(struct conn *, const char *);
+	/* The first MAX bytes (at most) of a file, never following a
+	 * link; caller wipes and frees. */
+	int	(*read)(struct conn *, const char *, size_t max, char **,
+		    size_t *);
+	/* The contents of a link (caller frees). */
+	int	(*readlink)(struct conn *, const char *, char **);
+	/* Run CMD; its exit status (-1 if none) and up to STDERR_MAX
+	 * bytes of its stderr (caller frees); -1 if it could not run or
+	 * did not finish within TIMEOUT seconds. */
+	int	(*run)(struct conn *, const char *cmd, long timeout,
+		    int *status, char **err);
+	void	(*close)(struct conn *);
+};
+
+struct conn {
+	const struct conn_ops *ops;
+	char	 err[DEPLOY_ERR_MAX];
+	char	**dirs;		/* directories known to be good */
+	size_t	 ndirs, capdirs;
+	void	*impl;		/* the backend's own state */
+};
+
+/* Set the connection's error; always -1. */
+int	 conn_error(struct conn *, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+/*
+ * Make the directory DIR and the ones above it, below ROOT (NULL: "/"),
+ * which must exist; below a jail's ROOT no part may be a symbolic link
+ * (the jail cannot redirect the host's writes).  0 / -1.
+ */
+int	 conn_mkdirs(struct conn *, const char *root, const char *dir);
+/* Put T's files on the host: each to a temporary name in its directory,
+ * synced, then all renamed into place.  0 / -1 (reason in T->error). */
+int	 conn_deploy(struct conn *, struct target *t);
+/* Compare what the host holds with T's files: 0 and T->drift NULL when
+ * they are the same, 0 and T->drift set when not; -1 if the host could
+ * not be read. */
+int	 conn_check(struct conn *, struct target *t);
+/* Free the connection (after ops->close). */
+void	 conn_free(struct conn *);
+
+/* ------------------------------------------------------------ ssh.c */
+
+/* An SSH (SFTP) connection to HOST; NULL with the reason in ERR. */
+struct conn *ssh_open(const char *host, const struct sshopt *opt,
+	    char *err, size_t errlen);
+/* Once per process, before and after any session. */
+int	 ssh_setup(void);
+void	 ssh_teardown(void);
+
+/* ------------------------------------------------------------ local.c */
+
+/* A connection to this machine itself (no SSH); NULL if out of memory. */
+struct conn *local_open(void);
+
+/* ------------------------------------------------------------ files.c */
+
+/*
+ * The target TJ (an element of the record's "targets") of record REC as
+ * a plan: the files it gets, where, and the reload command.  NULL when
+ * out of memory; a target whose configuration cannot be deployed (a bad
+ * path, jail or host name, no place) comes back in state T_FAILED with
+ * the reason in its error.
+ */
+struct target *target_plan(json_t *rec, json_t *tj, size_t index);
+void	 target_free(struct target *);
+/* Free a file's memory, wiping its contents if it holds a key. */
+void	 dfile_clear(struct dfile *);
+
+/* ------------------------------------------------------------ path.c */
+
+#define MAX_PATH_LEN	1024	/* longest path from the database */
+
+/* NULL if PATH is absolute, without "." or ".." parts, empty parts or
+ * control characters, and not too long; else why not. */
+const char *path_problem(const char *path);
+/* NULL if NAME is a valid jail name (as dd.jail_name_problem says). */
+const char *jail_problem(const char *name);
+/* TEMPLATE with "{}" replaced by NAME and trailing "/" dropped, into OUT
+ * (MAX_PATH_LEN + 1 bytes), checked by path_problem(); NULL or why
+ * not. */
+const char *expand_path(const char *template, const char *name, char *out);
+
+/* ------------------------------------------------------------ check.c */
+
+/*
+ * Check REC before anything is written for it: every certificate
+ * parses, its chain verifies it, and its key (needed when NEED_KEY)
+ * belongs to it.  0 / -1 (an error added to the record).
+ */
+int	 check_record(json_t *rec, int need_key);
+
+/* ------------------------------------------------------------ reload.c */
+
+/*
+ * Run the reload commands of host H's targets that were written: each
+ * distinct command once per jail, after all files of the host are in
+ * place.  The result goes to every target that shares it; a command
+ * that fails fails them.
+ */
+void	 reload_host(struct conn *, struct host *h, long timeout);
+
+/* ------------------------------------------------------------ quote.c */
+
+/* S quoted for a POSIX shell, as one word that stands for S exactly
+ * (caller frees); NULL if out of memory. */
+char	*sh_quote(const char *s);
+/*
+ * TEMPLATE with every "{}" replaced by VALUE quoted for the shell
+ * (VALUE NULL: the empty string); caller frees; NULL if out of memory.
+ */
+char	*sh_expand(const char *template, const char *value);
+
+#endif

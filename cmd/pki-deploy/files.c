@@ -1,0 +1,547 @@
+/*
+ * files.c - the files a target gets.
+ *
+ * serverPKI's five cert file types, certbot's (and ssl-mgr's) file set,
+ * and a certbot-like live/NAME layout, below a place's cert_path and
+ * key_path ("{}" is the certificate's name), below <jailroot>/<jail> for
+ * a jail.  Every value from the database that ends up in a path is
+ * checked here; a target whose values do not pass fails on its own and
+ * never reaches a host.
+ */
+#include <ctype.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "deploy.h"
+
+#define MAX_FILES	16	/* 2 algorithms x 5 files, 2 links */
+
+/* A place as pki-deploy uses it. */
+struct place {
+	const char *type;	/* cert_file_type */
+	const char *cert_path, *key_path;
+	mode_t	 key_mode;
+	long	 uid, gid;
+	int	 chown_both, pg_link;
+};
+
+/* What building one target's files needs. */
+struct build {
+	struct target	*t;
+	json_t		*rec;
+	const struct place *pl;
+	char		 base[256];	/* the name as a file name */
+	const char	*type;		/* subject_type */
+	char		 certdir[MAX_PATH_LEN + 1];	/* inside the jail */
+	char		 keydir[MAX_PATH_LEN + 1];
+	int		 nalgos;
+};
+
+/* The target cannot be deployed, for the reason FMT; always -1. */
+static int
+fail(struct target *t, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(t->error, sizeof(t->error), fmt, ap);
+	va_end(ap);
+	t->state = T_FAILED;
+	return -1;
+}
+
+/* A copy of S (NULL stays NULL), lower case when LOWER; -1 if out of
+ * memory. */
+static int
+copy(char **out, const char *s, int lower)
+{
+	char *p;
+
+	*out = NULL;
+	if (s == NULL)
+		return 0;
+	if ((*out = strdup(s)) == NULL)
+		return -1;
+	for (p = *out; lower && *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return 0;
+}
+
+/* ROOT + DIR + "/" + NAME (DIR "/" adds nothing) into OUT; -1 if it is
+ * too long. */
+static int
+join(char *out, size_t size, const char *root, const char *dir,
+    const char *name)
+{
+	int n;
+
+	n = snprintf(out, size, "%s%s/%s", root != NULL ? root : "",
+	    strcmp(dir, "/") == 0 ? "" : dir, name);
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+/* PARTS (NULL or "" left out), each ended by a newline, as one buffer. */
+static char *
+concat(const char *const parts[3], size_t *len)
+{
+	size_t i, n = 0, l;
+	char *buf;
+
+	for (i = 0; i < 3; i++)
+		if (parts[i] != NULL)
+			n += strlen(parts[i]) + 1;
+	if ((buf = malloc(n + 1)) == NULL)
+		return NULL;
+	for (i = 0, n = 0; i < 3; i++) {
+		if (parts[i] == NULL || (l = strlen(parts[i])) == 0)
+			continue;
+		memcpy(buf + n, parts[i], l);
+		n += l;
+		if (parts[i][l - 1] != '\n')
+			buf[n++] = '\n';
+	}
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+/*
+ * Add the file DIR/NAME (DIR inside the jail) holding KEY, CERT and
+ * CHAIN (each may be NULL); a file with a key gets the place's key mode
+ * and owner, the others 0644 and the owner only with chown_both.
+ */
+static struct dfile *
+add_file(struct build *b, const char *dir, const char *name,
+    const char *key, const char *cert, const char *chain)
+{
+	const char *parts[3] = { key, cert, chain };
+	struct target *t = b->t;
+	struct dfile *f = &t->files[t->nfiles];
+	char path[PATH_MAX];
+	unsigned char md[32];
+
+	if (t->nfiles >= MAX_FILES ||
+	    join(path, sizeof(path), t->root, dir, name) == -1 ||
+	    path_problem(path) != NULL) {
+		fail(t, "%s/%s: path too long or not acceptable", dir, name);
+		return NULL;
+	}
+	t->nfiles++;
+	if ((f->path = strdup(path)) == NULL ||
+	    (f->data = concat(parts, &f->len)) == NULL) {
+		fail(t, "out of memory");
+		return NULL;
+	}
+	f->secret = key != NULL;
+	f->mode = f->secret ? b->pl->key_mode : 0644;
+	f->uid = f->secret || b->pl->chown_both ? b->pl->uid : -1;
+	f->gid = f->secret || b->pl->chown_both ? b->pl->gid : -1;
+	EVP_Digest(f->data, f->len, md, NULL, EVP_sha256(), NULL);
+	pki_hex(md, sizeof(md), f->sha256);
+	return f;
+}
+
+/* Add the link DIR/NAME to the file TO (inside the jail: relative when
+ * in the same directory) or with the contents CONTENTS. */
+static int
+add_link(struct build *b, const char *dir, const char *name,
+    const struct dfile *to, const char *contents)
+{
+	struct target *t = b->t;
+	struct dfile *f = &t->files[t->nfiles];
+	size_t rootlen = t->root != NULL ? strlen(t->root) : 0;
+	const char *slash;
+	char path[PATH_MAX];
+
+	if (to != NULL) {
+		slash = strrchr(to->path, '/');
+		if (join(path, sizeof(path), t->root, dir, "") == 0 &&
+		    strncmp(path, to->path, (size_t)(slash + 1 - to->path)) ==
+		    0 && strlen(path) == (size_t)(slash + 1 - to->path))
+			contents = slash + 1;
+		else
+			contents = to->path + rootlen;
+	}
+	if (t->nfiles >= MAX_FILES ||
+	    join(path, sizeof(path), t->root, dir, name) == -1)
+		return fail(t, "%s/%s: path too long", dir, name);
+	t->nfiles++;
+	if ((f->path = strdup(path)) == NULL ||
+	    (f->link = strdup(contents)) == NULL)
+		return fail(t, "out of memory");
+	f->mode = 0777;
+	f->uid = f->gid = -1;
+	return 0;
+}
+
+/* serverPKI's file types for the certificate of ALGO:
+ * NAME_TYPE[_ALGO]_cert.pem and friends, postgresql.crt/.key links. */
+static int
+serverpki(struct build *b, const char *algo, int first)
+{
+	json_t *entry = json_object_get(json_object_get(b->rec, "cert"), algo);
+	const char *type = b->pl->type, *cert = pki_str(entry, "pem");
+	const char *chain = pki_str(entry, "chain"), *ca = pki_str(b->rec, "ca");
+	const char *key = pki_str(json_object_get(b->rec, "key"), algo);
+	struct dfile *cf = NULL, *kf = NULL;
+	int acme = ca != NULL && strcmp(ca, "acme") == 0 && chain && *chain;
+	char p[300], n[340];
+
+	snprintf(p, sizeof(p), "%s_%s%s%s", b->base, b->type,
+	    b->nalgos > 1 ? "_" : "", b->nalgos > 1 ? algo : "");
+#define NAME(suffix) (snprintf(n, sizeof(n), "%s" suffix, p), n)
+	if (strcmp(type, "cert only") == 0)
+		cf = add_file(b, b->certdir, NAME("_cert.pem"), NULL, cert, NULL);
+	else if (strcmp(type, "separate") == 0) {
+		cf = add_file(b, b->certdir, NAME("_cert.pem"), NULL, cert, NULL);
+		kf = add_file(b, b->keydir, NAME("_key.pem"), key, NULL, NULL);
+		if (acme)
+			add_file(b, b->certdir, NAME("_cert_cacert_chain.pem"),
+			    NULL, cert, chain);
+	} else if (strcmp(type, "combine key") == 0) {
+		cf = kf = add_file(b, b->certdir, NAME("_key_cert.pem"), key,
+		    cert, NULL);
+		if (acme)
+			add_file(b, b->certdir, NAME("_key_cert_cacert_chain.pem"),
+			    key, cert, chain);
+	} else if (strcmp(type, "combine cacert") == 0) {
+		cf = add_file(b, b->certdir, NAME("_cert_cacert.pem"), NULL,
+		    cert, chain);
+		kf = add_file(b, b->keydir, NAME("_key.pem"), key, NULL, NULL);
+	} else
+		cf = kf = add_file(b, b->certdir, NAME("_key_cert_cacert.pem"),
+		    key, cert, chain);
+#undef NAME
+	if (b->t->state == T_FAILED)
+		return -1;
+	if (!b->pl->pg_link || !first)
+		return 0;
+	if (add_link(b, b->certdir, "postgresql.crt", cf, NULL) == -1 ||
+	    (kf != NULL && add_link(b, b->certdir, "postgresql.key", kf,
+	    NULL) == -1))
+		return -1;
+	return 0;
+}
+
+/* certbot's and ssl-mgr's file set for ALGO in DIR. */
+static int
+certbot_set(struct build *b, const char *dir, const char *algo)
+{
+	json_t *entry = json_object_get(json_object_get(b->rec, "cert"), algo);
+	const char *cert = pki_str(entry, "pem"), *chain = pki_str(entry, "chain");
+	const char *key = pki_str(json_object_get(b->rec, "key"), algo);
+
+	if (add_file(b, dir, "cert.pem", NULL, cert, NULL) == NULL ||
+	    add_file(b, dir, "chain.pem", NULL, chain, NULL) == NULL ||
+	    add_file(b, dir, "fullchain.pem", NULL, cert, chain) == NULL ||
+	    add_file(b, dir, "privkey.pem", key, NULL, NULL) == NULL ||
+	    add_file(b, dir, "bundle.pem", key, cert, chain) == NULL)
+		return -1;
+	return 0;
+}
+
+/* The name of this version in certbot live's archive: the instance id,
+ * else the first certificate's serial. */
+static void
+version_name(struct build *b, const char *algo, char out[64])
+{
+	json_t *id = json_object_get(json_object_get(b->rec, "instance"), "id");
+	const char *serial = pki_str(json_object_get(json_object_get(b->rec,
+	    "cert"), algo), "serial");
+
+	if (json_is_integer(id))
+		snprintf(out, 64, "%lld", (long long)json_integer_value(id));
+	else if (serial != NULL && *serial != '\0' &&
+	    strspn(serial, "0123456789ABCDEFabcdef") == strlen(serial))
+		snprintf(out, 64, "%.40s", serial);
+	else
+		snprintf(out, 64, "current");
+}
+
+/* certbot's file set for every algorithm (ALGOS, sorted): in cert_path,
+ * or (certbot live) in cert_path/archive/NAME/VERSION with the link
+ * cert_path/live/NAME to it. */
+static int
+certbot(struct build *b, const char *algos[2], int live)
+{
+	const char *top = strcmp(b->certdir, "/") ? b->certdir : "";
+	char dir[PATH_MAX], version[64], rel[400];
+	int i, n;
+
+	version_name(b, algos[0], version);
+	for (i = 0; i < b->nalgos; i++) {
+		if (live)
+			n = snprintf(dir, sizeof(dir), "%s/archive/%s/%s%s%s",
+			    top, b->base, version, b->nalgos > 1 ? "/" : "",
+			    b->nalgos > 1 ? algos[i] : "");
+		else
+			n = snprintf(dir, sizeof(dir), "%s%s%s", b->certdir,
+			    b->nalgos > 1 ? "/" : "",
+			    b->nalgos > 1 ? algos[i] : "");
+		if (n < 0 || (size_t)n >= sizeof(dir))
+			return fail(b->t, "cert_path: too long");
+		if (certbot_set(b, dir, algos[i]) == -1)
+			return -1;
+	}
+	if (!live)
+		return 0;
+	n = snprintf(dir, sizeof(dir), "%s/live", top);
+	if (n < 0 || (size_t)n >= sizeof(dir) || snprintf(rel, sizeof(rel),
+	    "../archive/%s/%s", b->base, version) >= (int)sizeof(rel))
+		return fail(b->t, "cert_path: too long");
+	return add_link(b, dir, b->base, NULL, rel);
+}
+
+/* The files of every algorithm (ALGOS, sorted) in the place's layout. */
+static int
+layout(struct build *b, const char *algos[2])
+{
+	const char *type = b->pl->type;
+	int i;
+
+	b->nalgos = algos[1] != NULL ? 2 : 1;
+	if (strcmp(type, "certbot") == 0)
+		return certbot(b, algos, 0);
+	if (strcmp(type, "certbot live") == 0)
+		return certbot(b, algos, 1);
+	for (i = 0; i < b->nalgos; i++)
+		if (serverpki(b, algos[i], i == 0) == -1)
+			return -1;
+	return 0;
+}
+
+/* Mode as octal digits (640) into MODE; NULL or why not. */
+static const char *
+mode_problem(json_t *v, mode_t *mode)
+{
+	json_int_t m;
+
+	*mode = 0400;
+	if (v == NULL || json_is_null(v))
+		return NULL;
+	if (!json_is_integer(v) || (m = json_integer_value(v)) < 400 ||
+	    m > 777 || m % 10 > 7 || m / 10 % 10 > 7)
+		return "not three octal digits with the owner's read bit "
+		    "(like 400 or 640)";
+	if (m % 10 != 0)
+		return "it gives others access to the key";
+	*mode = (mode_t)((m / 100) * 64 + (m / 10 % 10) * 8);
+	return NULL;
+}
+
+/* An owner id (uid, gid) of the place into OUT: -1 when null. */
+static int
+owner(json_t *v, long *out)
+{
+	*out = -1;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    json_integer_value(v) > 2147483647)
+		return -1;
+	*out = (long)json_integer_value(v);
+	return 0;
+}
+
+static const char *const file_types[] = { "cert only", "separate",
+    "combine key", "combine cacert", "combine both", "certbot",
+    "certbot live", NULL };
+
+/* Read the place PJ into PL; -1 (target failed) if it is not usable. */
+static int
+place_read(struct target *t, json_t *pj, struct place *pl)
+{
+	const char *why;
+	int i;
+
+	memset(pl, 0, sizeof(*pl));
+	pl->type = pki_str(pj, "cert_file_type");
+	pl->cert_path = pki_str(pj, "cert_path");
+	pl->key_path = pki_str(pj, "key_path");
+	for (i = 0; file_types[i] != NULL; i++)
+		if (pl->type != NULL && strcmp(pl->type, file_types[i]) == 0)
+			break;
+	if (file_types[i] == NULL)
+		return fail(t, "place %s: unknown cert_file_type", t->place);
+	if ((why = mode_problem(json_object_get(pj, "mode"),
+	    &pl->key_mode)) != NULL)
+		return fail(t, "place %s: mode: %s", t->place, why);
+	if (owner(json_object_get(pj, "uid"), &pl->uid) == -1 ||
+	    owner(json_object_get(pj, "gid"), &pl->gid) == -1)
+		return fail(t, "place %s: uid or gid is not a number from 0",
+		    t->place);
+	pl->chown_both = json_is_true(json_object_get(pj, "chown_both"));
+	pl->pg_link = json_is_true(json_object_get(pj, "pg_link"));
+	return 0;
+}
+
+/* The jail's root below its disthost's jailroot; -1 (target failed) if
+ * the values are not acceptable. */
+static int
+set_root(struct target *t, const char *jailroot)
+{
+	char dir[MAX_PATH_LEN + 1];
+	const char *why;
+	size_t n;
+
+	if (t->jail == NULL)
+		return 0;
+	if ((why = jail_problem(t->jail)) != NULL)
+		return fail(t, "jail \"%.64s\": %s", t->jail, why);
+	if (jailroot == NULL || *jailroot == '\0')
+		return fail(t, "jail %s: disthost %s has no jailroot", t->jail,
+		    t->host);
+	if (strlen(jailroot) > MAX_PATH_LEN - 66)
+		return fail(t, "jailroot: longer than 958 characters");
+	strcpy(dir, jailroot);
+	n = strlen(dir);
+	while (n > 1 && dir[n - 1] == '/')
+		dir[--n] = '\0';
+	if ((why = path_problem(dir)) != NULL)
+		return fail(t, "jailroot \"%.64s\": %s", jailroot, why);
+	if ((t->root = malloc(n + strlen(t->jail) + 2)) == NULL)
+		return fail(t, "out of memory");
+	sprintf(t->root, "%s/%s", strcmp(dir, "/") ? dir : "", t->jail);
+	return 0;
+}
+
+/* The record's algorithms, sorted (at most two: rsa and ec). */
+static void
+sorted_algos(json_t *rec, const char *algos[2])
+{
+	const char *algo, *tmp;
+	json_t *v;
+
+	algos[0] = algos[1] = NULL;
+	json_object_foreach(json_object_get(rec, "cert"), algo, v) {
+		if (algos[0] == NULL)
+			algos[0] = algo;
+		else if (algos[1] == NULL)
+			algos[1] = algo;
+	}
+	if (algos[1] != NULL && strcmp(algos[0], algos[1]) > 0) {
+		tmp = algos[0];
+		algos[0] = algos[1];
+		algos[1] = tmp;
+	}
+}
+
+/* The files of the target by its place PL. */
+static int
+build(struct target *t, json_t *rec, const struct place *pl)
+{
+	struct build b;
+	const char *algos[2], *name = pki_str(rec, "name"), *why = NULL;
+	char *p;
+
+	memset(&b, 0, sizeof(b));
+	b.t = t;
+	b.rec = rec;
+	b.pl = pl;
+	b.type = pki_str(rec, "subject_type") ? pki_str(rec, "subject_type") :
+	    "server";
+	if (name == NULL || pki_subject_check(b.type, name) != NULL ||
+	    strlen(name) >= sizeof(b.base))
+		return fail(t, "name: not a valid %s name", b.type);
+	snprintf(b.base, sizeof(b.base), "%s", name);
+	for (p = b.base; *p != '\0'; p++)
+		if (*p == '*')
+			*p = '_';	/* as pki export does */
+	if (pl->cert_path == NULL ||
+	    (why = expand_path(pl->cert_path, b.base, b.certdir)) != NULL)
+		return fail(t, "place %s: cert_path \"%.64s\": %s", t->place,
+		    pl->cert_path ? pl->cert_path : "", pl->cert_path ? why :
+		    "missing");
+	if (pl->key_path == NULL || *pl->key_path == '\0')
+		strcpy(b.keydir, b.certdir);
+	else if ((why = expand_path(pl->key_path, b.base, b.keydir)) != NULL)
+		return fail(t, "place %s: key_path \"%.64s\": %s", t->place,
+		    pl->key_path, why);
+	sorted_algos(rec, algos);
+	if (algos[0] == NULL)
+		return fail(t, "no certificate");
+	return layout(&b, algos);
+}
+
+/* The files and reload command of T by its place PJ; -1 if it failed. */
+static int
+plan_place(struct target *t, json_t *rec, json_t *pj)
+{
+	const char *cmd;
+	struct place pl;
+
+	if (!json_is_object(pj))
+		return fail(t, "no place: nothing says where the files go");
+	if (t->place == NULL)
+		return fail(t, "place without a name");
+	if (place_read(t, pj, &pl) == -1 || build(t, rec, &pl) == -1)
+		return -1;
+	cmd = pki_str(pj, "reload_command");
+	if (cmd != NULL && *cmd != '\0' &&
+	    (t->reload = sh_expand(cmd, t->jail)) == NULL)
+		return fail(t, "out of memory");
+	return 0;
+}
+
+struct target *
+target_plan(json_t *rec, json_t *tj, size_t index)
+{
+	json_t *pj = json_object_get(tj, "place");
+	struct target *t;
+	const char *why = NULL;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	t->rec = index;
+	t->id = (long)json_integer_value(json_object_get(tj, "id"));
+	t->reload_status = -1;
+	if ((t->files = calloc(MAX_FILES, sizeof(*t->files))) == NULL ||
+	    copy(&t->host, pki_str(tj, "disthost"), 1) == -1 ||
+	    copy(&t->jail, pki_str(tj, "jail"), 0) == -1 ||
+	    copy(&t->place, pki_str(pj, "name"), 0) == -1) {
+		target_free(t);
+		return NULL;
+	}
+	if (t->host == NULL || (why = pki_dns_name_check(t->host, 0)) != NULL)
+		fail(t, "disthost \"%.64s\": %s", t->host ? t->host : "",
+		    t->host ? why : "missing");
+	else if (set_root(t, pki_str(tj, "jailroot")) == 0)
+		plan_place(t, rec, pj);
+	return t;
+}
+
+void
+dfile_clear(struct dfile *f)
+{
+	if (f->data != NULL && f->secret)
+		pki_wipe(f->data, f->len);
+	free(f->data);
+	free(f->path);
+	free(f->link);
+	memset(f, 0, sizeof(*f));
+}
+
+void
+target_free(struct target *t)
+{
+	size_t i;
+
+	if (t == NULL)
+		return;
+	for (i = 0; t->files != NULL && i < t->nfiles; i++)
+		dfile_clear(&t->files[i]);
+	free(t->files);
+	free(t->host);
+	free(t->jail);
+	free(t->place);
+	free(t->root);
+	free(t->reload);
+	free(t->drift);
+	free(t->reload_stderr);
+	free(t);
+}

@@ -1,0 +1,284 @@
+/*
+ * local.c - the machine pki runs on as a target: the same operations as
+ * over SFTP, with the file system calls themselves, and the reload
+ * command run by /bin/sh.  For single-host setups (disthost "localhost"
+ * or one named by --local).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "deploy.h"
+
+/* errno as the connection's error, thread-safe; always -1. */
+static int
+sys_error(struct conn *c, const char *what, const char *path)
+{
+	char buf[128];
+	int e = errno;
+
+	return conn_error(c, "%s %s: %s", what, path,
+	    strerror_r(e, buf, sizeof(buf)));
+}
+
+static int
+l_lstat(struct conn *c, const char *path, struct dstat *st)
+{
+	struct stat sb;
+
+	memset(st, 0, sizeof(*st));
+	if (lstat(path, &sb) == -1)
+		return errno == ENOENT ? 0 : sys_error(c, "lstat", path);
+	st->type = S_ISREG(sb.st_mode) ? 'f' : S_ISDIR(sb.st_mode) ? 'd' :
+	    S_ISLNK(sb.st_mode) ? 'l' : '?';
+	st->mode = sb.st_mode & 07777;
+	st->uid = (long)sb.st_uid;
+	st->gid = (long)sb.st_gid;
+	return 0;
+}
+
+static int
+l_mkdir(struct conn *c, const char *path, mode_t mode)
+{
+	if (mkdir(path, mode) == -1 && errno != EEXIST)
+		return sys_error(c, "mkdir", path);
+	return 0;
+}
+
+static int
+write_all(int fd, const char *p, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = write(fd, p, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int
+l_put(struct conn *c, const char *path, const struct dfile *f)
+{
+	int fd;
+
+	/* Owner bits only until owner and group are right. */
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    f->mode & 0700);
+	if (fd == -1)
+		return sys_error(c, "create", path);
+	if (write_all(fd, f->data, f->len) == -1 || fsync(fd) == -1 ||
+	    ((f->uid != -1 || f->gid != -1) &&
+	    fchown(fd, (uid_t)f->uid, (gid_t)f->gid) == -1) ||
+	    fchmod(fd, f->mode) == -1) {
+		sys_error(c, "write", path);
+		close(fd);
+		return -1;
+	}
+	if (close(fd) == -1)
+		return sys_error(c, "close", path);
+	return 0;
+}
+
+static int
+l_symlink(struct conn *c, const char *contents, const char *path)
+{
+	if (symlink(contents, path) == -1)
+		return sys_error(c, "symlink", path);
+	return 0;
+}
+
+/* Rename, then sync the directory so that the rename lasts. */
+static int
+l_rename(struct conn *c, const char *from, const char *to)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(to, '/');
+	int fd;
+
+	if (rename(from, to) == -1)
+		return sys_error(c, "rename to", to);
+	snprintf(dir, sizeof(dir), "%.*s", slash == to ? 1 : (int)(slash - to),
+	    to);
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
+		fsync(fd);
+		close(fd);
+	}
+	return 0;
+}
+
+static int
+l_unlink(struct conn *c, const char *path)
+{
+	if (unlink(path) == -1 && errno != ENOENT)
+		return sys_error(c, "unlink", path);
+	return 0;
+}
+
+static int
+l_read(struct conn *c, const char *path, size_t max, char **out, size_t *len)
+{
+	char *buf;
+	ssize_t n = 0;
+	int fd;
+
+	*out = NULL;
+	*len = 0;
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return sys_error(c, "open", path);
+	if ((buf = malloc(max + 1)) == NULL) {
+		close(fd);
+		return conn_error(c, "out of memory");
+	}
+	while (*len < max && (n = read(fd, buf + *len, max - *len)) != 0) {
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			break;
+		*len += (size_t)n;
+	}
+	close(fd);
+	buf[*len] = '\0';
+	*out = buf;
+	return n == -1 ? sys_error(c, "read", path) : 0;
+}
+
+static int
+l_readlink(struct conn *c, const char *path, char **out)
+{
+	char buf[PATH_MAX];
+	ssize_t n;
+
+	if ((n = readlink(path, buf, sizeof(buf) - 1)) == -1)
+		return sys_error(c, "readlink", path);
+	buf[n] = '\0';
+	if ((*out = strdup(buf)) == NULL)
+		return conn_error(c, "out of memory");
+	return 0;
+}
+
+/* Seconds since an arbitrary start, monotonic. */
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Read what is there on FD (waiting at most MS) into ERR: 1 if
+ * something was read, 0 if nothing came, -1 at its end. */
+static int
+collect(int fd, int ms, char *err, size_t *len)
+{
+	struct pollfd p = { fd, POLLIN, 0 };
+	char buf[1024];
+	ssize_t n;
+
+	if (poll(&p, 1, ms) <= 0)
+		return 0;
+	if ((n = read(fd, buf, sizeof(buf))) <= 0)
+		return -1;	/* end of its stderr */
+	if (*len < STDERR_MAX) {
+		if ((size_t)n > STDERR_MAX - *len)
+			n = (ssize_t)(STDERR_MAX - *len);
+		memcpy(err + *len, buf, (size_t)n);
+		*len += (size_t)n;
+	}
+	return 1;
+}
+
+/* The child: CMD by /bin/sh in a process group of its own, stdin and
+ * stdout /dev/null, stderr to FD.  Only async-signal-safe calls. */
+static void
+child(const char *cmd, int fd)
+{
+	int null = open("/dev/null", O_RDWR);
+
+	setpgid(0, 0);
+	if (null == -1 || dup2(null, 0) == -1 || dup2(null, 1) == -1 ||
+	    dup2(fd, 2) == -1)
+		_exit(126);
+	execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+	_exit(127);
+}
+
+static int
+l_run(struct conn *c, const char *cmd, long timeout, int *status,
+    char **err)
+{
+	double deadline = now() + (double)timeout;
+	size_t len = 0;
+	int fds[2], wst, open_ = 1, done = 0;
+	pid_t pid;
+
+	*status = -1;
+	if ((*err = calloc(1, STDERR_MAX + 1)) == NULL)
+		return conn_error(c, "out of memory");
+	if (pipe2(fds, O_CLOEXEC) == -1)
+		return sys_error(c, "run", cmd);
+	if ((pid = fork()) == -1) {
+		close(fds[0]);
+		close(fds[1]);
+		return sys_error(c, "run", cmd);
+	}
+	if (pid == 0)
+		child(cmd, fds[1]);
+	close(fds[1]);
+	while (!done && now() < deadline) {
+		if (open_ && collect(fds[0], 50, *err, &len) == -1)
+			open_ = 0;
+		else if (!open_)
+			usleep(20000);
+		if (waitpid(pid, &wst, WNOHANG) == pid)
+			done = 1;
+	}
+	/* What it wrote before it ended (a child it left running may
+	 * keep the pipe open: do not wait for that). */
+	while (done && open_ && collect(fds[0], 0, *err, &len) == 1)
+		continue;
+	close(fds[0]);
+	if (!done) {
+		kill(-pid, SIGKILL);
+		waitpid(pid, &wst, 0);
+		return conn_error(c, "timed out after %ld s", timeout);
+	}
+	*status = WIFEXITED(wst) ? WEXITSTATUS(wst) : 128 + WTERMSIG(wst);
+	return 0;
+}
+
+static void
+l_close(struct conn *c)
+{
+	(void)c;
+}
+
+static const struct conn_ops local_ops = {
+	l_lstat, l_mkdir, l_put, l_symlink, l_rename, l_unlink, l_read,
+	l_readlink, l_run, l_close
+};
+
+struct conn *
+local_open(void)
+{
+	struct conn *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->ops = &local_ops;
+	return c;
+}

@@ -1,0 +1,57 @@
+/*
+ * select.h - the parts of pki-select: options and the configuration and
+ * claims (main.c), instances with their certificates and keys
+ * (instance.c), and the instances to distribute or consolidate
+ * (distribute.c).
+ */
+#ifndef SELECT_H
+#define SELECT_H
+
+#include "pki.h"
+
+struct selection {
+	json_t	*only;		/* -o names, or NULL for all */
+	json_t	*include;	/* -i names: even when disabled */
+	json_t	*exclude;	/* -e names */
+	json_t	*skip;		/* -s hosts */
+	json_t	*limit;		/* -l hosts, or NULL for all */
+	int	 all;		/* -a: disabled ones too */
+	int	 create;
+	int	 mode;		/* 0, or 'D' --distribute, 'K' --consolidate */
+	long	 stale;		/* seconds after which a claim is void */
+	int	 with_keys;
+	const char *pass;	/* passphrase of keys at rest, or NULL */
+};
+
+/* The filter every query of the configuration shares; $1..$4 are the
+ * selection's parameters (only, include, exclude, all). */
+#define SELECTED \
+	"r.subject_type <> 'CA' " \
+	"AND ($1::json IS NULL OR r.name IN " \
+	"    (SELECT json_array_elements_text($1::json)::citext)) " \
+	"AND r.name NOT IN (SELECT json_array_elements_text($3::json)::citext) " \
+	"AND (NOT r.disabled OR $4::bool OR r.name IN " \
+	"    (SELECT json_array_elements_text($2::json)::citext)) "
+
+/* LIST as JSON text for a query parameter (NULL stays NULL); *BUF is
+ * to be freed. */
+const char *json_param(json_t *list, char **buf);
+
+/* Report the names of NAMES (option OPT) that name no certificate;
+ * 0 / -1. */
+int	 check_names(PGconn *db, json_t *names, const char *opt);
+
+/*
+ * Rows FIRST to FIRST+N-1 of RES are the certificates of one instance,
+ * columns 2 algorithm, 3 certificate PEM, 4 key PEM, 5 chain PEM: into
+ * REC's "cert", and its "key" WITH_KEYS (decrypted with PASS when stored
+ * encrypted).  0 / -1 (an error added to the record).
+ */
+int	 instance_material(json_t *rec, PGresult *res, int first, int n,
+	    int with_keys, const char *pass);
+
+/* --distribute and --consolidate: the instances to put on (or check on)
+ * their targets, claimed for this run.  Returns the exit status. */
+int	 select_deploy(PGconn *db, struct selection *sel);
+
+#endif

@@ -1,0 +1,513 @@
+#!/bin/sh
+# deploy.t - pki-deploy against real OpenSSH servers, one per loopback
+# address (web1.test = 127.0.0.2, ...): every file type with its files,
+# contents, owners and modes; jails; pgLink; reload commands once per host
+# and jail; a host that is down; a changed or unknown host key; a key or
+# chain that does not match; SIGKILL in the middle of a batch; a reload
+# that restarts openssl s_server; hostile names and paths; --consolidate;
+# the local target with certbot's live/NAME layout; shell quoting.
+# shellcheck source=tests/lib/env.sh
+. "$(dirname "$0")/lib/env.sh"
+# shellcheck source=tests/lib/sshd.sh
+. "$(dirname "$0")/lib/sshd.sh"
+sshd_setup 3
+
+# ------------------------------------------------------------ helpers
+printf 'ca-pass\n' > "$T/pass"
+chmod 600 "$T/pass"
+pki-localca --init --algo ec --ca-cert "$T/ca.pem" --ca-key "$T/ca.key" \
+	--passphrase-file "$T/pass" >/dev/null 2>&1 || { echo "Bail out! no CA"; exit 1; }
+
+# certs FILE ALGOS NAME...: records with certificate and key, one per NAME.
+certs() {
+	_f=$1 _a=$2
+	shift 2
+	for _n in "$@"; do
+		printf '{"id":1,"name":"%s","algos":%s}\n' "$_n" "$_a"
+	done | pki-keygen | pki-csr | pki-localca --ca-cert "$T/ca.pem" \
+		--ca-key "$T/ca.key" --passphrase-file "$T/pass" > "$_f"
+}
+# place TYPE CERT_PATH [JSON]: a place, with the members of JSON.
+place() {
+	jq -nc --arg type "$1" --arg path "$2" --argjson more "${3:-null}" \
+		'{name: ("p-" + $type), cert_file_type: $type, cert_path: $path,
+		  key_path: null, uid: null, gid: null, mode: null,
+		  chown_both: false, pg_link: false, reload_command: null}
+		 + ($more // {})'
+}
+# target ID HOST PLACE [JAILROOT JAIL]
+target() {
+	jq -nc --argjson id "$1" --arg host "$2" --argjson place "$3" \
+		--arg jr "${4:-}" --arg jail "${5:-}" \
+		'{id: $id, disthost: $host, place: $place,
+		  jailroot: (if $jr == "" then null else $jr end),
+		  jail: (if $jail == "" then null else $jail end)}'
+}
+# with TARGET...: the records on stdin, each with these targets.
+with() {
+	_t=$(printf '%s\n' "$@" | jq -sc .)
+	jq -c --argjson t "$_t" '.targets = $t'
+}
+# deploy [OPTIONS]: pki-deploy with the test's ssh_config, $T/in to $T/out.
+deploy() {
+	run pki-deploy --ssh-config "$SSH_CONFIG" "$@" < "$T/in"
+}
+# tree DIR: its files and links with mode and owner, sorted.
+tree() {
+	find "$1" -mindepth 1 \( -type f -printf '%P %m %U:%G\n' \) -o \
+		\( -type l -printf '%P -> %l\n' \) | sort
+}
+# parts FILE: the PEM parts of the first record of FILE into FILE.cert,
+# .key and .chain.
+parts() {
+	jq -j 'select(.name) | .cert.ec.pem' "$1" | head -c 100000 > "$1.cert"
+	jq -j '.key.ec' "$1" > "$1.key"
+	jq -j '.cert.ec.chain' "$1" > "$1.chain"
+}
+status() {	# status ID: the status of target ID in $T/out (one record)
+	jq -r --arg id "$1" '.deployed[$id].status' "$T/out"
+}
+errmsg() {	# errmsg ID: the error of target ID in $T/out
+	jq -r --arg id "$1" '.deployed[$id].error' "$T/out"
+}
+
+certs "$T/a.json" '["ec"]' a.test
+parts "$T/a.json"
+A=$T/a.json
+
+# ------------------------------------------------------------ usage
+run pki-deploy -h
+is "$rc" 0 "-h: exit 0"
+like "$(cat "$T/out")" "usage: pki-deploy *" "-h writes the usage"
+run pki-deploy --jobs 0
+is "$rc" 2 "--jobs 0: exit 2"
+run pki-deploy --ssh-config "$T/nosuch"
+is "$rc:$(cat "$T/err")" "2:pki-deploy: --ssh-config $T/nosuch: cannot be read" \
+	"a missing ssh_config: exit 2, and says so"
+run pki-deploy stray
+is "$rc" 2 "an argument: exit 2"
+
+# ------------------------------------------------------------ pass through
+{
+	jq -c 'del(.targets)' "$A"
+	jq -c '.targets = [] | .errors = [{"stage":"x","message":"y"}]' "$A"
+	echo '{"name":"plain.test"}'
+} > "$T/in"
+deploy
+is "$rc" 0 "records without targets: exit 0"
+is "$(jq -cS . "$T/out")" "$(jq -cS . "$T/in")" "they pass unchanged"
+
+# ------------------------------------------------------------ file types
+# One place per type, owner 1234:2345 and mode 440 for the key files.
+owner='{"uid": 1234, "gid": 2345, "mode": 440}'
+cat > "$T/expect" <<'EOF'
+cert only|a.test/a.test_server_cert.pem 644 0:0
+separate|a.test/a.test_server_cert.pem 644 0:0 a.test/a.test_server_key.pem 440 1234:2345
+combine key|a.test/a.test_server_key_cert.pem 440 1234:2345
+combine cacert|a.test/a.test_server_cert_cacert.pem 644 0:0 a.test/a.test_server_key.pem 440 1234:2345
+combine both|a.test/a.test_server_key_cert_cacert.pem 440 1234:2345
+certbot|a.test/bundle.pem 440 1234:2345 a.test/cert.pem 644 0:0 a.test/chain.pem 644 0:0 a.test/fullchain.pem 644 0:0 a.test/privkey.pem 440 1234:2345
+EOF
+while IFS='|' read -r type want; do
+	dir=$T/web1/types/$(echo "$type" | tr ' ' _)
+	with "$(target 11 web1.test "$(place "$type" "$dir/{}" "$owner")")" < "$A" > "$T/in"
+	deploy
+	is "$rc:$(status 11)" "0:ok" "$type: deployed"
+	is "$(tree "$dir" | tr '\n' ' ')" "$want " "$type: exactly the expected files, owners and modes"
+done < "$T/expect"
+d=$T/web1/types
+ok "cert only: the certificate" cmp "$d/cert_only/a.test/a.test_server_cert.pem" "$A.cert"
+ok "separate: the key" cmp "$d/separate/a.test/a.test_server_key.pem" "$A.key"
+cat "$A.key" "$A.cert" > "$T/kc"
+ok "combine key: key and certificate" cmp "$d/combine_key/a.test/a.test_server_key_cert.pem" "$T/kc"
+cat "$A.cert" "$A.chain" > "$T/cc"
+ok "combine cacert: certificate and CA" cmp "$d/combine_cacert/a.test/a.test_server_cert_cacert.pem" "$T/cc"
+cat "$A.key" "$A.cert" "$A.chain" > "$T/kcc"
+ok "combine both: key, certificate and CA" \
+	cmp "$d/combine_both/a.test/a.test_server_key_cert_cacert.pem" "$T/kcc"
+ok "certbot: fullchain.pem is cert + chain" cmp "$d/certbot/a.test/fullchain.pem" "$T/cc"
+ok "certbot: bundle.pem is key + fullchain (ssl-mgr)" cmp "$d/certbot/a.test/bundle.pem" "$T/kcc"
+ok "certbot: chain.pem is the CA" cmp "$d/certbot/a.test/chain.pem" "$A.chain"
+is "$(openssl pkey -in "$d/certbot/a.test/privkey.pem" -pubout)" \
+	"$(openssl x509 -in "$d/certbot/a.test/cert.pem" -noout -pubkey)" \
+	"certbot: privkey.pem is the certificate's key"
+is "$(jq -r '.deployed["11"].files | map(.path | sub(".*/"; "")) | join(" ")' "$T/out")" \
+	"cert.pem chain.pem fullchain.pem privkey.pem bundle.pem" "\"deployed\" lists the files"
+is "$(jq -r '.deployed["11"].files[3] | [.mode, .sha256] | join(" ")' "$T/out")" \
+	"0440 $(openssl dgst -sha256 -r "$d/certbot/a.test/privkey.pem" | cut -d' ' -f1 | tr a-f A-F)" \
+	"with mode and SHA-256"
+
+# serverPKI's extra chain file for an ACME certificate
+with "$(target 12 web1.test "$(place separate "$T/web1/acme")")" < "$A" |
+	jq -c '.ca = "acme"' > "$T/in"
+deploy
+is "$(tree "$T/web1/acme" | tr '\n' ' ')" \
+	"a.test_server_cert.pem 644 0:0 a.test_server_cert_cacert_chain.pem 644 0:0 a.test_server_key.pem 400 0:0 " \
+	"separate, ACME: the chained file too; the key 0400 by default"
+
+# two algorithms, key_path of its own
+certs "$T/dual.json" '["rsa","ec"]' dual.test
+with "$(target 13 web1.test "$(place separate "$T/web1/dual/certs" \
+	"{\"key_path\": \"$T/web1/dual/keys\"}")")" < "$T/dual.json" > "$T/in"
+deploy
+is "$(tree "$T/web1/dual" | tr '\n' ' ')" \
+	"certs/dual.test_server_ec_cert.pem 644 0:0 certs/dual.test_server_rsa_cert.pem 644 0:0 keys/dual.test_server_ec_key.pem 400 0:0 keys/dual.test_server_rsa_key.pem 400 0:0 " \
+	"rsa and ec: one set each, the keys in key_path"
+
+# modes that give the key away are refused
+for m in 644 416 288 4000; do
+	with "$(target 14 web1.test "$(place separate "$T/web1/mode$m" "{\"mode\": $m}")")" \
+		< "$A" > "$T/in"
+	deploy
+	is "$rc:$(status 14)" "1:failed" "mode $m: the target fails"
+	nok "mode $m: nothing written" test -e "$T/web1/mode$m"
+done
+like "$(errmsg 14)" "*mode: not three octal digits*" "and says why"
+
+# ------------------------------------------------------------ pgLink
+with "$(target 15 web1.test "$(place separate "$T/web1/pg" '{"pg_link": true}')")" < "$A" > "$T/in"
+deploy
+is "$(tree "$T/web1/pg" | grep -- '->' | tr '\n' ' ')" \
+	"postgresql.crt -> a.test_server_cert.pem postgresql.key -> a.test_server_key.pem " \
+	"pgLink: postgresql.crt and postgresql.key link to the files"
+ok "postgresql.key is the key" cmp "$T/web1/pg/postgresql.key" "$A.key"
+with "$(target 16 web1.test "$(place separate "$T/web1/pg2/c" \
+	"{\"pg_link\": true, \"key_path\": \"$T/web1/pg2/k\"}")")" < "$A" > "$T/in"
+deploy
+is "$(readlink "$T/web1/pg2/c/postgresql.key")" "$T/web1/pg2/k/a.test_server_key.pem" \
+	"a key in key_path is linked by its path"
+
+# ------------------------------------------------------------ jails
+mkdir -p "$T/web2/jails/j1" "$T/web2/jails/j2"
+jp=$(place "combine both" "/usr/local/etc/ssl")
+with "$(target 21 web2.test "$jp" "$T/web2/jails" j1)" \
+	"$(target 22 web2.test "$jp" "$T/web2/jails" j2)" < "$A" > "$T/in"
+deploy
+is "$rc:$(status 21):$(status 22)" "0:ok:ok" "two jails on one host"
+is "$(tree "$T/web2/jails" | tr '\n' ' ')" \
+	"j1/usr/local/etc/ssl/a.test_server_key_cert_cacert.pem 400 0:0 j2/usr/local/etc/ssl/a.test_server_key_cert_cacert.pem 400 0:0 " \
+	"the files below <jailroot>/<jail>/"
+with "$(target 23 web2.test "$jp" "$T/web2/jails" nojail)" < "$A" > "$T/in"
+deploy
+like "$rc:$(errmsg 23)" "1:*jails/nojail: the jail's root is missing*" \
+	"a jail that does not exist: refused, not made"
+nok "nothing made for it" test -e "$T/web2/jails/nojail"
+mkdir -p "$T/web2/jails/j3/usr/local" "$T/outside"
+ln -s "$T/outside" "$T/web2/jails/j3/usr/local/etc"
+with "$(target 24 web2.test "$jp" "$T/web2/jails" j3)" < "$A" > "$T/in"
+deploy
+like "$(errmsg 24)" "*j3/usr/local/etc: a symbolic link inside the jail*" \
+	"a link inside a jail: refused"
+is "$(find "$T/outside" -type f | wc -l)" 0 "nothing written where the link points"
+
+# ------------------------------------------------------------ reloads
+# five certificates, each to web1, to two jails on web2 and to this
+# machine; every place has a reload command that logs a line.
+certs "$T/r.json" '["ec"]' r1.test r2.test r3.test r4.test r5.test
+mkdir -p "$T/web2/rj/j1" "$T/web2/rj/j2"
+# on web1 the command first checks that all five keys are in place
+check=''
+for n in 1 2 3 4 5; do check="$check test -s $T/web1/r/r$n.test/r$n.test_server_key.pem &&"; done
+p1=$(place separate "$T/web1/r/{}" "$(jq -nc --arg c "$check echo web1 >> $T/reload.web1" '{reload_command: $c}')")
+p2=$(place separate "/etc/ssl/{}" "$(jq -nc --arg c "echo {} >> $T/reload.web2" '{reload_command: $c}')")
+p3=$(place certbot "$T/local/{}" "$(jq -nc --arg c "echo local >> $T/reload.local" '{reload_command: $c}')")
+with "$(target 31 web1.test "$p1")" "$(target 32 web2.test "$p2" "$T/web2/rj" j1)" \
+	"$(target 33 web2.test "$p2" "$T/web2/rj" j2)" "$(target 34 localhost "$p3")" \
+	< "$T/r.json" > "$T/in"
+s1=$(sshd_sessions web1.test)
+s2=$(sshd_sessions web2.test)
+deploy
+is "$rc" 0 "five certificates to four targets each"
+is "$(jq -r '.deployed[].status' "$T/out" | sort | uniq -c | tr -s ' ')" " 20 ok" "all twenty ok"
+is "$(cat "$T/reload.web1")" "web1" \
+	"web1: the reload ran once for five certificates, after all five keys were in place"
+is "$(sort "$T/reload.web2" | tr '\n' ' ')" "j1 j2 " "web2: once per jail, {} the jail's name"
+is "$(cat "$T/reload.local")" "local" "this machine: once"
+is "$(( $(sshd_sessions web1.test) - s1 )):$(( $(sshd_sessions web2.test) - s2 ))" "1:1" \
+	"one SSH session per host for the whole batch"
+is "$(jq -r '.deployed["32"].reload | [.command, .status] | join(" ")' "$T/out" | head -1)" \
+	"echo 'j1' >> $T/reload.web2 0" "\"deployed\" has the command run and its status"
+
+p4=$(place "cert only" "$T/web1/rfail" '{"reload_command": "echo cannot reload >&2; exit 3"}')
+with "$(target 35 web1.test "$p4")" < "$A" > "$T/in"
+deploy
+is "$rc:$(status 35)" "1:failed" "a reload command that fails fails the target"
+is "$(jq -r '.deployed["35"].reload | "\(.status) \(.stderr)"' "$T/out")" "3 cannot reload" \
+	"its exit status and stderr are recorded"
+like "$(errmsg 35)" "reload: exit 3: cannot reload" "and the error says so"
+ok "the files are there all the same" test -s "$T/web1/rfail/a.test_server_cert.pem"
+
+# ------------------------------------------------------------ host down
+certs "$T/x.json" '["ec"]' x1.test x2.test
+with "$(target 41 web1.test "$(place separate "$T/web1/x/{}")")" \
+	"$(target 42 web3.test "$(place separate "$T/web3/x/{}")")" < "$T/x.json" > "$T/in"
+sshd_stop web3.test
+deploy
+is "$rc" 1 "one host down: exit 1"
+is "$(jq -r '[.deployed["41"].status, .deployed["42"].status] | join(" ")' "$T/out" | sort -u)" \
+	"ok failed" "the other host got its files, the one down failed"
+like "$(jq -r '.deployed["42"].error' "$T/out" | head -1)" "web3.test: connect: *" \
+	"with its error"
+is "$(jq -r '.errors // [] | length' "$T/out" | sort -u)" 0 "a target's failure is not the record's"
+is "$(find "$T/web1/x" -type f | wc -l)" 4 "web1 has both certificates"
+sshd_start web3.test
+deploy
+is "$rc:$(jq -r '.deployed["42"].status' "$T/out" | sort -u)" "0:ok" "the next run, host up, completes it"
+
+# ------------------------------------------------------------ host keys
+sshd_rekey web3.test
+with "$(target 43 web3.test "$(place separate "$T/web3/rekeyed")")" < "$A" > "$T/in"
+deploy
+like "$rc:$(errmsg 43)" "1:web3.test: host key CHANGED (now SHA256:*): refused*" \
+	"a changed host key: refused"
+nok "nothing written to that host" test -e "$T/web3/rekeyed"
+grep -v "$(sshd_addr web3.test)" "$SSH_KNOWN_HOSTS" > "$T/kh.partial"
+deploy --known-hosts "$T/kh.partial"
+like "$(errmsg 43)" "web3.test: host key SHA256:* is not in known_hosts: refused*" \
+	"an unknown host key: refused too (no trust on first use)"
+nok "nothing written" test -e "$T/web3/rekeyed"
+{ cat "$T/kh.partial"; sshd_known web3.test; } > "$SSH_KNOWN_HOSTS"
+deploy
+is "$(status 43)" ok "with the new key in known_hosts it deploys"
+
+# ------------------------------------------------------------ agent
+grep -v -e IdentityFile -e IdentitiesOnly "$SSH_CONFIG" > "$T/ssh_config.agent"
+with "$(target 44 web1.test "$(place "cert only" "$T/web1/agent")")" < "$A" > "$T/in"
+if eval "$(ssh-agent -s)" >/dev/null; then
+	at_exit "kill $SSH_AGENT_PID"
+	ssh-add -q "$SSH_KEY" 2>/dev/null
+	run pki-deploy --ssh-config "$T/ssh_config.agent" < "$T/in"
+	is "$rc:$(status 44)" "0:ok" "public-key authentication by the SSH agent"
+	kill "$SSH_AGENT_PID"
+	unset SSH_AUTH_SOCK SSH_AGENT_PID
+fi
+run pki-deploy --ssh-config "$T/ssh_config.agent" < "$T/in"
+like "$rc:$(errmsg 44)" "1:web1.test: public-key authentication failed*" "no agent, no key: refused"
+run pki-deploy --ssh-config "$T/ssh_config.agent" --identity "$SSH_KEY" < "$T/in"
+is "$rc:$(status 44)" "0:ok" "--identity: the key file"
+run pki-deploy --ssh-config "$SSH_CONFIG" --user nobody < "$T/in"
+like "$(errmsg 44)" "web1.test: public-key authentication failed*" \
+	"--user beats the ssh_config (nobody may not log in)"
+
+# ------------------------------------------------------------ checks
+certs "$T/b.json" '["ec"]' b.test
+with "$(target 51 web1.test "$(place separate "$T/web1/bad")")" < "$T/b.json" |
+	jq -c --rawfile k "$A.key" '.key.ec = $k' > "$T/in"
+deploy
+is "$rc" 1 "a key that does not match its certificate: exit 1"
+is "$(jq -c '[.errors[0].field, .errors[0].message, has("deployed")]' "$T/out")" \
+	'["key.ec","does not belong to the certificate",false]' "the record is refused"
+nok "before anything was written" test -e "$T/web1/bad"
+pki-localca --init --algo ec --ca-cert "$T/ca2.pem" --ca-key "$T/ca2.key" \
+	--passphrase-file "$T/pass" >/dev/null 2>&1
+with "$(target 52 web1.test "$(place separate "$T/web1/bad")")" < "$T/b.json" |
+	jq -c --rawfile c "$T/ca2.pem" '.cert.ec.chain = $c' > "$T/in"
+deploy
+like "$(jq -r '.errors[0] | "\(.field): \(.message)"' "$T/out")" \
+	"cert.ec: the chain does not verify the certificate: *" "a chain that does not verify: refused"
+with "$(target 53 web1.test "$(place separate "$T/web1/bad")")" < "$T/b.json" |
+	jq -c 'del(.key)' > "$T/in"
+deploy
+like "$(jq -r '.errors[0].message' "$T/out")" "missing (a target needs the key*" \
+	"no key for a place that needs one: refused"
+nok "nothing written for any of them" test -e "$T/web1/bad"
+with "$(target 54 web1.test "$(place "cert only" "$T/web1/nokey")")" < "$T/b.json" |
+	jq -c 'del(.key)' > "$T/in"
+deploy
+is "$rc:$(status 54)" "0:ok" "'cert only' needs no key"
+
+# ------------------------------------------------------------ hostile values
+# shellcheck disable=SC2016 # the $(...) are the hostile values themselves
+for jail in '..' 'j1;touch pwned' '$(touch pwned)' 'a b' "j'1" '../j1'; do
+	with "$(target 61 web2.test "$jp" "$T/web2/jails" "$jail")" < "$A" > "$T/in"
+	deploy
+	like "$rc:$(errmsg 61)" "1:jail *" "jail name $(printf '%.16s' "$jail"): rejected"
+done
+# shellcheck disable=SC2016
+for host in 'web1.test;touch pwned' '-oProxyCommand=touch' 'web1.test ' '$(touch pwned)' \
+	'../web1'; do
+	with "$(target 62 "$host" "$(place separate "$T/web1/h")")" < "$A" > "$T/in"
+	deploy
+	like "$rc:$(errmsg 62)" "1:disthost *" "host name $(printf '%.16s' "$host"): rejected"
+done
+for path in "$T/web1/../evil" "relative/{}" "$T/web1/./x" "$T/web1//x" \
+	"$(printf '%s/web1/a\nb' "$T")"; do
+	with "$(target 63 web1.test "$(place separate "$path")")" < "$A" > "$T/in"
+	deploy
+	like "$rc:$(errmsg 63)" "1:place p-separate: cert_path *" "cert_path $(printf '%.24s' "$path" | tr '\n' ' '): rejected"
+done
+with "$(target 64 web2.test "$(place separate "/x")" "$T/web2/../web2/jails" j1)" < "$A" > "$T/in"
+deploy
+like "$(errmsg 64)" "jailroot *: a \".\" or \"..\" part" "a jailroot with \"..\": rejected"
+nok "no hostile command ran" test -e pwned -o -e "$T/pwned" -o -e "$HOME/pwned"
+weird="$T/web1/odd \$(touch $T/pwned2); \`id\` 'q'/{}"
+with "$(target 65 web1.test "$(place "cert only" "$weird")")" < "$A" > "$T/in"
+deploy
+is "$rc:$(status 65)" "0:ok" "a path with spaces, \$(), ; and quotes is deployed as is"
+ok "to exactly that path" test -s "$T/web1/odd \$(touch $T/pwned2); \`id\` 'q'/a.test/a.test_server_cert.pem"
+nok "and nothing in it ran" test -e "$T/pwned2"
+
+# shell quoting of what goes into a reload command
+# shellcheck disable=SC2046 # pkg-config gives words
+if cc -std=c11 -D_GNU_SOURCE -I"$PKI_TOP/common" -I"$PKI_TOP/cmd/pki-deploy" \
+	$(pkg-config --cflags openssl libpq jansson libssh) -o "$T/deploy-quote" \
+	"$PKI_TOP/tests/unit/deploy-quote.c" "$PKI_TOP/cmd/pki-deploy/quote.c" 2>"$T/cc.err"; then
+	nl='
+'
+	# shellcheck disable=SC2016
+	for v in '' "'" "a'b" '$(touch pwned)' '`id`' '; rm -rf /' '"x"' "\\" "a${nl}b" '*' "  "; do
+		q=$("$T/deploy-quote" "$v")
+		back=
+		eval "back=$q"
+		is "$back" "$v" "sh_quote: $(printf '%s' "$v" | tr '\n' '~') reads back exactly"
+	done
+	is "$("$T/deploy-quote" -e 'jexec {} service nginx reload; echo {}' "j'1")" \
+		"jexec 'j'\\''1' service nginx reload; echo 'j'\\''1'" "sh_expand: every {} quoted"
+	# shellcheck disable=SC2016
+	is "$(sh -c "$("$T/deploy-quote" -e 'printf %s {}' '$(echo bad)')")" '$(echo bad)' \
+		"a quoted value is inert in sh"
+	nok "nothing ran" test -e pwned
+else
+	fail "deploy-quote builds"
+	diag "$(cat "$T/cc.err")"
+fi
+
+# ------------------------------------------------------------ consolidate
+p5=$(place separate "$T/web1/con/{}" \
+	"$(jq -nc --arg c "echo con >> $T/reload.con" '{pg_link: true, reload_command: $c}')")
+with "$(target 71 web1.test "$p5")" "$(target 72 web2.test "$(place separate "$T/web2/con/{}")")" \
+	< "$A" > "$T/in"
+deploy
+c=$T/web1/con/a.test
+echo tampered > "$c/a.test_server_key.pem"
+chmod 600 "$c/a.test_server_cert.pem"
+rm "$c/postgresql.crt"
+deploy --consolidate
+is "$rc:$(status 71):$(status 72)" "0:ok:ok" "--consolidate"
+like "$(jq -r '.deployed["71"].drift' "$T/out")" \
+	"*a.test_server_cert.pem: other mode*a.test_server_key.pem: other contents*postgresql.crt: missing*" \
+	"finds what drifted on a target"
+is "$(jq -r '.deployed["71"].written, .deployed["72"].drift, .deployed["72"].written' "$T/out" | tr '\n' ' ')" \
+	"true null false " "and rewrites only that target"
+ok "the key is back" cmp "$c/a.test_server_key.pem" "$A.key"
+is "$(stat -c %a "$c/a.test_server_cert.pem")" 644 "the mode is back"
+is "$(readlink "$c/postgresql.crt")" a.test_server_cert.pem "the link is back"
+is "$(cat "$T/reload.con")" "con
+con" "the reload ran again for the target that was fixed"
+deploy --consolidate
+is "$(jq -r '[.deployed[].drift, .deployed[].written] | map(tostring) | join(" ")' "$T/out")" \
+	"null null false false" "nothing drifted: nothing written"
+is "$(wc -l < "$T/reload.con")" 2 "and no reload"
+
+# ------------------------------------------------------------ local, live/
+lp=$(place "certbot live" "$T/le")
+with "$(target 81 localhost "$lp")" < "$A" | jq -c '.instance = {"id": 7, "state": "issued"}' > "$T/in"
+deploy
+is "$rc:$(readlink "$T/le/live/a.test")" "0:../archive/a.test/7" \
+	"this machine, certbot live: live/NAME links to archive/NAME/INSTANCE"
+ok "live/NAME/fullchain.pem is there" cmp "$T/le/live/a.test/fullchain.pem" "$T/cc"
+certs "$T/a2.json" '["ec"]' a.test
+parts "$T/a2.json"
+with "$(target 81 localhost "$lp")" < "$T/a2.json" | jq -c '.instance = {"id": 8, "state": "issued"}' > "$T/in"
+deploy
+is "$(readlink "$T/le/live/a.test")" "../archive/a.test/8" "the next instance: the link moves at once"
+ok "live/NAME/privkey.pem is the new key" cmp "$T/le/live/a.test/privkey.pem" "$T/a2.json.key"
+is "$(stat -c %a "$T/le/live/a.test/privkey.pem")" 400 "mode 0400"
+ok "the old version stays in archive/ (like certbot)" test -s "$T/le/archive/a.test/7/cert.pem"
+
+# ------------------------------------------------------------ s_server
+free_port TLS_PORT
+cat > "$T/restart-tls" <<'EOF'
+#!/bin/sh
+# restart-tls DIR PORT: (re)start openssl s_server on DIR's files.
+if [ -f "$1/s_server.pid" ]; then
+	kill "$(cat "$1/s_server.pid")" 2>/dev/null
+	while kill -0 "$(cat "$1/s_server.pid")" 2>/dev/null; do sleep 0.02; done
+fi
+nohup openssl s_server -quiet -www -accept "127.0.0.1:$2" -cert "$1/live/s.test/cert.pem" \
+	-cert_chain "$1/live/s.test/chain.pem" -key "$1/live/s.test/privkey.pem" \
+	</dev/null >/dev/null 2>&1 &
+echo $! > "$1/s_server.pid"
+i=0
+until ss -Htln "( sport = :$2 )" | grep -q .; do
+	i=$((i + 1)); [ "$i" -gt 250 ] && exit 1; sleep 0.02
+done
+EOF
+at_exit "kill \$(cat '$T/web1/tls/s_server.pid') 2>/dev/null"
+tp=$(place "certbot live" "$T/web1/tls" \
+	"$(jq -nc --arg c "sh $T/restart-tls $T/web1/tls $TLS_PORT" '{reload_command: $c}')")
+served() {	# the serial of the certificate s_server presents
+	openssl s_client -connect "127.0.0.1:$TLS_PORT" -servername s.test </dev/null 2>/dev/null |
+		openssl x509 -noout -serial | sed 's/serial=//'
+}
+for v in 1 2; do
+	certs "$T/s$v.json" '["ec"]' s.test
+	with "$(target 91 web1.test "$tp")" < "$T/s$v.json" > "$T/in"
+	deploy
+	is "$rc:$(status 91)" "0:ok" "s_server, certificate $v deployed, reload (re)starts it"
+	is "$(served)" "$(jq -r .cert.ec.serial "$T/s$v.json")" \
+		"s_client sees certificate $v's serial"
+done
+
+# ------------------------------------------------------------ SIGKILL
+names=$(seq -f 'k%03g.test' 1 150)
+# shellcheck disable=SC2086 # the names are words
+certs "$T/k1.json" '["ec"]' $names
+# shellcheck disable=SC2086
+certs "$T/k2.json" '["ec"]' $names
+kt() { with "$(target 101 web1.test "$(place separate "$T/web1/kill/{}")")" \
+	"$(target 102 web2.test "$(place "combine both" "$T/web2/kill")")"; }
+kt < "$T/k1.json" > "$T/in"
+deploy
+is "$rc" 0 "150 certificates to two hosts"
+hashes() { jq -r '.deployed[].files[] | "\(.path) \(.sha256)"' "$T/out" | sort; }
+hashes > "$T/sha.old"
+kt < "$T/k2.json" > "$T/in"
+first=$T/web1/kill/k001.test/k001.test_server_key.pem
+cp "$first" "$T/first.old"
+pki-deploy --ssh-config "$SSH_CONFIG" --jobs 1 < "$T/in" > /dev/null 2>&1 &
+pid=$!
+i=0
+while cmp -s "$first" "$T/first.old" && [ "$i" -lt 1000 ]; do i=$((i + 1)); sleep 0.005; done
+kill -9 "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+find "$T/web1/kill" "$T/web2/kill" -type f -name '*.pem' -exec sha256sum {} + |
+	awk '{ print $2, toupper($1) }' | sort > "$T/sha.killed"
+bad=0
+while read -r f _; do
+	case $f in
+	*_cert.pem) openssl x509 -in "$f" -noout 2>/dev/null || bad=$((bad + 1)) ;;
+	*) openssl pkey -in "$f" -noout 2>/dev/null || bad=$((bad + 1)) ;;
+	esac
+done < "$T/sha.killed"
+is "$bad:$(wc -l < "$T/sha.killed")" "0:450" "SIGKILL in the middle of a batch: every file there, every file parses"
+deploy --jobs 1
+is "$rc" 0 "a re-run"
+hashes > "$T/sha.new"
+# shellcheck disable=SC2046 # three numbers
+set -- $(awk 'FILENAME == ARGV[1] { o[$1] = $2; next }
+	FILENAME == ARGV[2] { n[$1] = $2; next }
+	{ if ($2 == o[$1]) old++; else if ($2 == n[$1]) new++; else bad++ }
+	END { print old + 0, new + 0, bad + 0 }' "$T/sha.old" "$T/sha.new" "$T/sha.killed")
+is "$3" 0 "after SIGKILL each file was the old one or the new one, never half"
+ok "the kill came in the middle ($1 files old, $2 new)" test "$1" -gt 0 -a "$2" -gt 0
+is "$(find "$T/web1/kill" "$T/web2/kill" -type f -name '*.pem' -exec sha256sum {} + |
+	awk '{ print $2, toupper($1) }' | sort)" "$(cat "$T/sha.new")" \
+	"the re-run converges: every file is the new one"
+is "$(find "$T/web1/kill" "$T/web2/kill" -name '*.pki-new' | wc -l)" 0 \
+	"and no temporary file is left"
+
+# ------------------------------------------------------------ memory
+if [ -z "${PKI_ASAN:-}" ] && command -v valgrind >/dev/null; then
+	with "$(target 111 web1.test "$(place certbot "$T/web1/vg/{}" '{"reload_command": "true"}')")" \
+		"$(target 112 localhost "$(place "combine both" "$T/vg" '{"pg_link": true}')")" \
+		< "$T/r.json" > "$T/in"
+	valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+		--show-leak-kinds=definite,indirect --log-file="$T/vg.log" \
+		pki-deploy --ssh-config "$SSH_CONFIG" --consolidate < "$T/in" > "$T/out" 2>/dev/null
+	is "$?" 0 "under valgrind: deployed"
+	is "$(cat "$T/vg.log")" "" "valgrind: no memory error, no leak"
+fi
+
+nok "no private key on stderr" grep -q "$SECRET_PATTERN" "$T/stderr.all"
+done_testing
