@@ -188,6 +188,22 @@ capture pki distribute -o f.test
 is "$rc:$(state f.test)" "0:deployed" "a claim older than --stale is void"
 is "$(q "SELECT count(*) FROM deployments WHERE claimed IS NOT NULL")" 0 "no claim is left behind"
 
+# ------------------------------------------------------------ a later error
+# A stage after pki-deploy fails the record: what reached the targets is
+# stored even so, and logged with the error.
+pki -q cert add h.test -a ec
+q "SELECT add_target('h.test', 'web1.test', NULL, 'w1')" >/dev/null
+pki -q issue -o h.test >/dev/null
+pki-select --distribute --with-keys -o h.test 2>>"$all" |
+	pki-deploy --ssh-config "$SSH_CONFIG" --known-hosts "$SSH_KNOWN_HOSTS" \
+		--identity "$SSH_KEY" --user root 2>>"$all" |
+	jq -c '.errors = [{"stage": "pki-later", "message": "failed after deployment"}]' |
+	pki-store > "$T/later" 2>>"$all"
+is "$?:$(targets h.test):$(state h.test)" "0:web1.test ok 1:deployed" \
+	"a record that failed after deployment still has its targets stored"
+is "$(q "SELECT count(*) FROM events WHERE name = 'h.test' AND stage = 'pki-later'")" 1 \
+	"and its error is in the event log"
+
 # ------------------------------------------------------------ a bad place
 pki -q cert add g.test -a ec
 q "INSERT INTO places (name, cert_path) VALUES ('bad', '$T/web1/../../etc/{}')"

@@ -505,8 +505,14 @@ store_record(struct store *st, json_t *rec, struct outcome *out)
 	int r;
 
 	out->what = KEPT;
-	if (pki_rec_failed(rec))
+	if (pki_rec_failed(rec)) {
+		/* What reached the targets is stored even so: a target that
+		 * has the instance is not deployed to again. */
+		if (json_object_get(rec, "deployed") != NULL &&
+		    store_deploy(st, rec, out) == -1)
+			return -1;
 		return store_failure(st, rec, out);
+	}
 	if ((r = store_acme(st, rec, out)) != 1 ||
 	    (r = store_deploy(st, rec, out)) != 1)
 		return r;
