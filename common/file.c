@@ -11,7 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/rand.h>
 
 #include "pki.h"
 
@@ -49,32 +48,49 @@ sync_dir(const char *path)
 	return rc;
 }
 
+/* The temporary name of PATH: ".NAME.pki-tmp" in its directory.  A fixed
+ * name, so that what a killed run left is replaced by the next run rather
+ * than piling up. */
+static int
+temp_name(const char *path, char *tmp, size_t size)
+{
+	const char *base = strrchr(path, '/');
+	int n;
+
+	base = base != NULL ? base + 1 : path;
+	n = snprintf(tmp, size, "%.*s.%s.pki-tmp", (int)(base - path), path,
+	    base);
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+/* Create TMP exclusively with MODE, replacing a leftover of a killed run
+ * once; the descriptor or -1 (errno set). */
+static int
+create_temp(const char *tmp, mode_t mode)
+{
+	int fd, flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+
+	fd = open(tmp, flags, mode);
+	if (fd == -1 && errno == EEXIST && unlink(tmp) == 0)
+		fd = open(tmp, flags, mode);
+	return fd;
+}
+
 int
 pki_write_file(const char *path, const void *buf, size_t len, mode_t mode)
 {
 	char tmp[PATH_MAX];
-	unsigned char rnd[6];
-	char hex[13];
-	int fd, n;
+	int fd;
 
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
-		pki_ssl_err("%s: no random bytes", path);
-		return -1;
-	}
-	pki_hex(rnd, sizeof(rnd), hex);
-	n = snprintf(tmp, sizeof(tmp), "%s.tmp-%s", path, hex);
-	if (n < 0 || (size_t)n >= sizeof(tmp)) {
+	if (temp_name(path, tmp, sizeof(tmp)) == -1) {
 		pki_err("%s: path too long", path);
 		return -1;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	    mode);
-	if (fd == -1) {
+	if ((fd = create_temp(tmp, mode)) == -1) {
 		pki_err("%s: %s", tmp, strerror(errno));
 		return -1;
 	}
-	/* The umask may have narrowed MODE; never widen it, but do apply it
-	 * exactly when it is narrower than the umask allows. */
+	/* O_CREAT narrowed MODE by the umask: set exactly what was asked. */
 	if (fchmod(fd, mode) == -1 || write_all(fd, buf, len) == -1 ||
 	    fsync(fd) == -1) {
 		pki_err("%s: %s", tmp, strerror(errno));

@@ -114,7 +114,7 @@ int	 pki_rec_failed(const json_t *rec);
  * Append {"stage": program, "field": FIELD, "message": ...} to the record's
  * "errors" and report "program: NAME: FIELD: message" on stderr (the same
  * error on many records in a row: the first three, then a count).  FIELD
- * may be NULL.  Always returns -1, so a stage can `return pki_rec_error(...)`.
+ * may be NULL.  Not for threads: call it from one thread only.  Always returns -1, so a stage can `return pki_rec_error(...)`.
  */
 int	 pki_rec_error(json_t *rec, const char *field, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
@@ -180,9 +180,10 @@ int	 pki_read_passphrase(const char *file, char *buf, size_t size);
 
 /*
  * Replace PATH atomically with LEN bytes of BUF and mode MODE: a temporary
- * file in the same directory, created O_EXCL|O_NOFOLLOW with MODE, written,
- * fsync'ed, renamed over PATH; the directory is fsync'ed too.  A reader
- * never sees a partial file and the data never exists with a looser mode.
+ * file ".NAME.pki-tmp" in the same directory, created O_EXCL|O_NOFOLLOW
+ * with MODE (a leftover of a killed run is replaced), written, fsync'ed,
+ * renamed over PATH; the directory is fsync'ed too.  A reader never sees a
+ * partial file and the data never exists with a looser mode.
  * 0 / -1 (reported; the temporary file is removed).
  */
 int	 pki_write_file(const char *path, const void *buf, size_t len,

@@ -271,8 +271,9 @@ test_secrets(void)
 static void
 test_files(void)
 {
-	char path[64], *text = NULL;
+	char path[64], tmp[80], other[64], *text = NULL;
 	struct stat st;
+	int fd;
 
 	snprintf(path, sizeof(path), "%s/key.pem", dir);
 	umask(0);
@@ -285,6 +286,22 @@ test_files(void)
 	    strcmp(text, "two") == 0, "replaces it");
 	free(text);
 	ok(pki_read_file(path, 2) == NULL, "refuses a file over the limit");
+
+	/* What a killed run left: replaced, not piled up, not followed. */
+	snprintf(tmp, sizeof(tmp), "%s/.key.pem.pki-tmp", dir);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	close(fd);
+	ok(pki_write_file(path, "three", 5, 0600) == 0 &&
+	    access(tmp, F_OK) == -1, "a leftover temporary file is replaced");
+	snprintf(other, sizeof(other), "%s/other", dir);
+	fd = open(other, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	close(fd);
+	ok(symlink(other, tmp) == 0 && pki_write_file(path, "four", 4,
+	    0600) == 0 && stat(other, &st) == 0 && st.st_size == 0 &&
+	    (st.st_mode & 07777) == 0644, "a symlink in its place is not "
+	    "followed");
+	ok(stat(path, &st) == 0 && (st.st_mode & 07777) == 0600 &&
+	    st.st_size == 4, "the file is the new one, mode 0600");
 	snprintf(path, sizeof(path), "%s/nodir/x", dir);
 	ok(pki_write_file(path, "x", 1, 0600) == -1, "reports a missing "
 	    "directory");
