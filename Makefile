@@ -141,3 +141,4 @@ demo:
 bench: all
 	sh bench/localca
 	sh bench/acme
+	sh bench/deploy
