@@ -14,8 +14,8 @@
 
 #include "pki.h"
 
-static int
-write_all(int fd, const void *buf, size_t len)
+int
+pki_write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
 	ssize_t n;
@@ -91,7 +91,7 @@ pki_write_file(const char *path, const void *buf, size_t len, mode_t mode)
 		return -1;
 	}
 	/* O_CREAT narrowed MODE by the umask: set exactly what was asked. */
-	if (fchmod(fd, mode) == -1 || write_all(fd, buf, len) == -1 ||
+	if (fchmod(fd, mode) == -1 || pki_write_all(fd, buf, len) == -1 ||
 	    fsync(fd) == -1) {
 		pki_err("%s: %s", tmp, strerror(errno));
 		close(fd);

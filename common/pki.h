@@ -102,8 +102,12 @@ int	 pki_out(const json_t *rec);
 /* Wipe the output buffer; call before exit. */
 void	 pki_out_close(void);
 
-/* J as compact JSON text (caller frees with free()); NULL if it cannot. */
-char	*pki_json_text(const json_t *j);
+/*
+ * J as JSON text dumped with FLAGS (JSON_COMPACT, JSON_SORT_KEYS...);
+ * caller frees with free().  NULL if it cannot.  (Not json_dumps(): with
+ * the wiping allocator of pki_init() its text must not go to free().)
+ */
+char	*pki_json_text(const json_t *j, size_t flags);
 /* The record's "name" for messages, or "(unnamed)". */
 const char *pki_rec_name(const json_t *rec);
 /* The string member KEY of OBJ, or NULL if absent or not a string. */
@@ -188,6 +192,9 @@ int	 pki_read_passphrase(const char *file, char *buf, size_t size);
  */
 int	 pki_write_file(const char *path, const void *buf, size_t len,
 	    mode_t mode);
+/* Write LEN bytes of BUF to FD, short writes and EINTR handled; 0 / -1
+ * (errno set). */
+int	 pki_write_all(int fd, const void *buf, size_t len);
 /* The contents of PATH as a NUL-terminated string of at most MAX bytes
  * (caller frees); NULL if unreadable or too large (reported). */
 char	*pki_read_file(const char *path, size_t max);
@@ -261,6 +268,13 @@ X509_NAME *pki_subject_name(const char *name);
 const EVP_MD *pki_digest_for(const EVP_PKEY *key);
 /* Uppercase hex of LEN bytes into OUT (2*LEN+1 bytes). */
 void	 pki_hex(const unsigned char *buf, size_t len, char *out);
+
+/* ------------------------------------------------------------ clock.c */
+
+/* Seconds on the monotonic clock: for deadlines and waits. */
+double	 pki_now(void);
+/* Sleep until pki_now() reaches T (at once if it has). */
+void	 pki_sleep_until(double t);
 
 /* ------------------------------------------------------------ db.c */
 

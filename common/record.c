@@ -261,15 +261,15 @@ pki_out_close(void)
 /* ------------------------------------------------------------ records */
 
 char *
-pki_json_text(const json_t *j)
+pki_json_text(const json_t *j, size_t flags)
 {
 	size_t len;
 	char *s;
 
-	if ((len = json_dumpb(j, NULL, 0, JSON_COMPACT)) == 0 ||
+	if ((len = json_dumpb(j, NULL, 0, flags)) == 0 ||
 	    (s = malloc(len + 1)) == NULL)
 		return NULL;
-	json_dumpb(j, s, len, JSON_COMPACT);
+	json_dumpb(j, s, len, flags);
 	s[len] = '\0';
 	return s;
 }

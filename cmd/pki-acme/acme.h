@@ -50,10 +50,6 @@ struct opts {
 
 /* ------------------------------------------------------------ util.c */
 
-/* Seconds on a monotonic clock. */
-double	 now(void);
-/* Sleep until monotonic time T (no-op if past). */
-void	 sleep_until(double t);
 /* The base64url text (RFC 4648 section 5, no padding) of LEN bytes at
  * BUF; caller frees.  NULL on memory exhaustion (reported). */
 char	*b64u_encode(const unsigned char *buf, size_t len);
@@ -70,10 +66,6 @@ void	 rec_error_problem(json_t *rec, const json_t *problem);
  * authorization) and ACME's "authorized_until" there, in UTC with a "Z":
  * serverPKI's Certificates.authorized_until. */
 void	 note_authorized(json_t *acme, const char *expires);
-/* J as JSON text with jansson's FLAGS, in memory of malloc() (caller
- * frees with free(): jansson's own allocations wipe, see pki_init());
- * NULL on failure. */
-char	*json_text(const json_t *j, size_t flags);
 /* strdup() that reports memory exhaustion; NULL for NULL. */
 char	*xstrdup(const char *s);
 

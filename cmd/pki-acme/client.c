@@ -18,7 +18,7 @@
 void
 acme_begin(struct acme *a)
 {
-	a->deadline = now() + (double)a->timeout;
+	a->deadline = pki_now() + (double)a->timeout;
 }
 
 /* The time one exchange may take now, in ms; 0 if the operation's time
@@ -26,7 +26,7 @@ acme_begin(struct acme *a)
 static long
 budget_ms(struct acme *a)
 {
-	double left = a->deadline - now();
+	double left = a->deadline - pki_now();
 
 	if (left <= 0)
 		return 0;
@@ -67,9 +67,9 @@ exchange(struct acme *a, const char *method, const char *url,
 		    sizeof(why)) == 0)
 			return 0;
 		pki_debug("%s", why);
-		if (tries + 1 >= ACME_NET_TRIES || now() + wait >= a->deadline)
+		if (tries + 1 >= ACME_NET_TRIES || pki_now() + wait >= a->deadline)
 			break;
-		sleep_until(now() + wait);
+		pki_sleep_until(pki_now() + wait);
 		wait *= 2;
 	}
 	set_why(a, NULL, why);
@@ -171,7 +171,7 @@ make_jws(struct acme *a, const char *url, const json_t *payload)
 		json_object_set_new(prot, "kid", json_string(a->kid));
 	else
 		json_object_set_new(prot, "jwk", jws_jwk(a->key));
-	if (payload != NULL && (pay = json_text(payload, JSON_COMPACT)) ==
+	if (payload != NULL && (pay = pki_json_text(payload, JSON_COMPACT)) ==
 	    NULL) {
 		json_decref(prot);
 		return NULL;
@@ -180,7 +180,7 @@ make_jws(struct acme *a, const char *url, const json_t *payload)
 	json_decref(prot);
 	free(pay);
 	if (jws != NULL)
-		text = json_text(jws, JSON_COMPACT);
+		text = pki_json_text(jws, JSON_COMPACT);
 	json_decref(jws);
 	return text;
 }
@@ -214,10 +214,10 @@ again(struct acme *a, const struct resp *r, const json_t *p, int *nonces,
 	if (r->status != 429 && r->status != 503)
 		return 0;
 	wait = r->retry_after > 0 ? (double)r->retry_after : 1 << *busy;
-	if (++*busy > ACME_BUSY_TRIES || now() + wait >= a->deadline)
+	if (++*busy > ACME_BUSY_TRIES || pki_now() + wait >= a->deadline)
 		return 0;
 	pki_info("%s: HTTP %ld, again in %.0f s", r->url, r->status, wait);
-	sleep_until(now() + wait);
+	pki_sleep_until(pki_now() + wait);
 	return 1;
 }
 

@@ -82,7 +82,7 @@ fail_rec(struct finish_run *r, json_t *rec, const char *field,
 static void
 later(struct job *j, long retry_after)
 {
-	j->at = now() + (retry_after > 0 ? (double)retry_after : j->interval);
+	j->at = pki_now() + (retry_after > 0 ? (double)retry_after : j->interval);
 	j->interval = j->interval * 2 < POLL_MAX ? j->interval * 2 : POLL_MAX;
 }
 
@@ -91,7 +91,7 @@ static void
 advance(struct job *j, enum step step)
 {
 	j->step = step;
-	j->at = now();
+	j->at = pki_now();
 	j->interval = POLL_FIRST;
 }
 
@@ -185,7 +185,7 @@ step_authz(struct finish_run *r, struct job *j)
 		if (++j->authz == json_array_size(authzs))
 			advance(j, READY);
 		else
-			j->at = now();
+			j->at = pki_now();
 	} else if (status != NULL && strcmp(status, "pending") == 0)
 		later(j, ra);
 	else {
@@ -285,7 +285,7 @@ poll_all(struct finish_run *r)
 		next = NEVER;
 		for (i = 0; i < r->njobs; i++) {
 			j = &r->jobs[i];
-			if (j->step != DONE && j->step != FAILED && j->at <= now())
+			if (j->step != DONE && j->step != FAILED && j->at <= pki_now())
 				(j->step == AUTHZ ? step_authz : step_order)(r, j);
 			if (j->step != DONE && j->step != FAILED && j->at < next)
 				next = j->at;
@@ -294,7 +294,7 @@ poll_all(struct finish_run *r)
 			return;
 		if (next >= r->a.deadline)
 			break;
-		sleep_until(next);
+		pki_sleep_until(next);
 	}
 	for (i = 0; i < r->njobs; i++) {
 		j = &r->jobs[i];

@@ -77,13 +77,13 @@ static ssize_t
 read_request(int fd, int stop, char *buf, size_t size)
 {
 	struct pollfd pfd[2] = { { fd, POLLIN, 0 }, { stop, POLLIN, 0 } };
-	double end = now() + REQUEST_MS / 1000.0;
+	double end = pki_now() + REQUEST_MS / 1000.0;
 	size_t len = 0;
 	ssize_t n;
 	int ms;
 
 	while (len < size - 1) {
-		ms = (int)((end - now()) * 1000);
+		ms = (int)((end - pki_now()) * 1000);
 		if (ms <= 0 || poll(pfd, 2, ms) <= 0 || pfd[1].revents != 0)
 			return -1;
 		if ((n = read(fd, buf + len, size - 1 - len)) <= 0)

@@ -116,7 +116,7 @@ jws_thumbprint(EVP_PKEY *key, char out[64])
 	if ((jwk = jws_jwk(key)) == NULL)
 		return -1;
 	/* RFC 7638: the required members, sorted, no blanks. */
-	text = json_text(jwk, JSON_SORT_KEYS | JSON_COMPACT);
+	text = pki_json_text(jwk, JSON_SORT_KEYS | JSON_COMPACT);
 	json_decref(jwk);
 	if (text == NULL || !EVP_Digest(text, strlen(text), md, NULL,
 	    EVP_sha256(), NULL)) {
@@ -141,7 +141,7 @@ signing_input(json_t *prot, const char *payload, char **prot64,
 	char *text, *input = NULL;
 
 	*prot64 = *pay64 = NULL;
-	if ((text = json_text(prot, JSON_COMPACT)) == NULL)
+	if ((text = pki_json_text(prot, JSON_COMPACT)) == NULL)
 		return NULL;
 	*prot64 = b64u_encode((unsigned char *)text, strlen(text));
 	free(text);

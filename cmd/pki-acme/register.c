@@ -75,7 +75,7 @@ eab_binding(const struct opts *o, EVP_PKEY *key, const char *url)
 	if (hkey == NULL)
 		return NULL;
 	if ((jwk = jws_jwk(key)) != NULL &&
-	    (payload = json_text(jwk, JSON_COMPACT)) != NULL &&
+	    (payload = pki_json_text(jwk, JSON_COMPACT)) != NULL &&
 	    (prot = json_pack("{s:s, s:s}", "kid", o->eab_kid, "url",
 	    url)) != NULL) {
 		jws = jws_hmac(hkey, hlen, prot, payload);
@@ -200,7 +200,7 @@ key_change(struct acme *a, struct account *acct, EVP_PKEY *newkey)
 		return -1;
 	payload = json_pack("{s:s, s:o}", "account", acct->url, "oldKey",
 	    jws_jwk(acct->key));
-	if (payload != NULL && (text = json_text(payload, JSON_COMPACT)) !=
+	if (payload != NULL && (text = pki_json_text(payload, JSON_COMPACT)) !=
 	    NULL && (prot = json_pack("{s:o, s:s}", "jwk", jws_jwk(newkey),
 	    "url", url)) != NULL && (inner = jws_sign(newkey, prot,
 	    text)) != NULL) {

@@ -12,45 +12,6 @@
 
 #include "acme.h"
 
-double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-void
-sleep_until(double t)
-{
-	struct timespec ts;
-	double d;
-
-	while ((d = t - now()) > 0) {
-		ts.tv_sec = (time_t)d;
-		ts.tv_nsec = (long)((d - (double)ts.tv_sec) * 1e9);
-		if (nanosleep(&ts, NULL) == 0)
-			break;
-		if (errno != EINTR)
-			break;
-	}
-}
-
-char *
-json_text(const json_t *j, size_t flags)
-{
-	size_t len;
-	char *s;
-
-	if ((len = json_dumpb(j, NULL, 0, flags)) == 0 ||
-	    (s = malloc(len + 1)) == NULL)
-		return NULL;
-	json_dumpb(j, s, len, flags);
-	s[len] = '\0';
-	return s;
-}
-
 char *
 xstrdup(const char *s)
 {

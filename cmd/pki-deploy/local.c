@@ -54,23 +54,6 @@ l_mkdir(struct conn *c, const char *path, mode_t mode)
 }
 
 static int
-write_all(int fd, const char *p, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		if ((n = write(fd, p, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int
 l_put(struct conn *c, const char *path, const struct dfile *f)
 {
 	int fd;
@@ -80,7 +63,7 @@ l_put(struct conn *c, const char *path, const struct dfile *f)
 	    f->mode & 0700);
 	if (fd == -1)
 		return sys_error(c, "create", path);
-	if (write_all(fd, f->data, f->len) == -1 || fsync(fd) == -1 ||
+	if (pki_write_all(fd, f->data, f->len) == -1 || fsync(fd) == -1 ||
 	    ((f->uid != -1 || f->gid != -1) &&
 	    fchown(fd, (uid_t)f->uid, (gid_t)f->gid) == -1) ||
 	    fchmod(fd, f->mode) == -1) {

@@ -16,29 +16,6 @@
 
 #define QUERY_WAIT	3.0	/* longest wait for one answer, seconds */
 
-double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-void
-sleep_until(double t)
-{
-	struct timespec ts;
-	double d;
-
-	while ((d = t - now()) > 0) {
-		ts.tv_sec = (time_t)d;
-		ts.tv_nsec = (long)((d - (double)ts.tv_sec) * 1e9);
-		if (nanosleep(&ts, NULL) == 0)
-			break;
-	}
-}
-
 /* ------------------------------------------------------------ servers */
 
 /* Fill SRV->text from its address and port. */
@@ -340,7 +317,7 @@ dns_query(const struct servers *to, int recurse, const char *name,
 		return -1;
 	}
 	for (i = 0; i < to->n; i++) {
-		if ((left = deadline - now()) < 0.01) {
+		if ((left = deadline - pki_now()) < 0.01) {
 			snprintf(why, whylen, "timed out");
 			break;
 		}

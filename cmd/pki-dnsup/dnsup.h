@@ -36,11 +36,6 @@ struct servers {
 	size_t		 n;
 };
 
-/* Seconds on the monotonic clock. */
-double	 now(void);
-/* Sleep until monotonic time T (at once if it has passed). */
-void	 sleep_until(double t);
-
 /* Append a server at ADDR (copied) and PORT to LIST; 0 / -1 (memory). */
 int	 servers_add(struct servers *list, const ldns_rdf *addr, uint16_t port);
 /* Append a copy of every server of FROM to LIST; 0 / -1. */
@@ -123,7 +118,7 @@ struct config {
 	uint32_t	 ttl;		/* --ttl */
 	double		 interval;	/* --interval, seconds */
 	double		 timeout;	/* --timeout, seconds */
-	double		 deadline;	/* now() by which the work ends */
+	double		 deadline;	/* pki_now() by which the work ends */
 	int		 remove;	/* --remove */
 	int		 tlsa;		/* --tlsa */
 };

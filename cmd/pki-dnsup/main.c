@@ -196,7 +196,7 @@ system_resolver(struct servers *list)
 static int
 setup(struct config *cfg, const struct args *a, struct tsig_key *key)
 {
-	double deadline = now() + cfg->timeout;
+	double deadline = pki_now() + cfg->timeout;
 	char why[512];
 	size_t i;
 
@@ -247,7 +247,7 @@ act(struct batch *b, struct config *cfg)
 {
 	size_t i;
 
-	cfg->deadline = now() + cfg->timeout;
+	cfg->deadline = pki_now() + cfg->timeout;
 	if (b->nitems == 0)
 		return 0;
 	if (!cfg->remove)

@@ -178,7 +178,7 @@ send_update(const struct zone *z, const ldns_rr_list *rrs,
 	ldns_pkt *pkt = NULL, *reply = NULL;
 	ldns_rdf *zname;
 	ldns_status st;
-	double wait = cfg->deadline - now();
+	double wait = cfg->deadline - pki_now();
 	int rc = -1;
 
 	snprintf(why, len, "out of memory");

@@ -185,9 +185,9 @@ poll_round(struct watches *ws, const struct config *cfg)
 	struct watch *w;
 	size_t i, j;
 
-	for (i = 0; i < ws->n && now() < cfg->deadline; i++) {
+	for (i = 0; i < ws->n && pki_now() < cfg->deadline; i++) {
 		w = &ws->v[i];
-		for (j = 0; j < w->zone->ns.n && now() < cfg->deadline; j++) {
+		for (j = 0; j < w->zone->ns.n && pki_now() < cfg->deadline; j++) {
 			srv = &w->zone->ns.v[j];
 			if (w->seen[j] != 0 || servers_have(&down, srv->text))
 				continue;
@@ -212,13 +212,13 @@ poll_all(struct watches *ws, const struct config *cfg)
 {
 	double start, next;
 
-	while (missing(ws) > 0 && now() < cfg->deadline) {
-		start = now();
+	while (missing(ws) > 0 && pki_now() < cfg->deadline) {
+		start = pki_now();
 		poll_round(ws, cfg);
 		if (missing(ws) == 0)
 			break;
 		next = start + cfg->interval;
-		sleep_until(next < cfg->deadline ? next : cfg->deadline);
+		pki_sleep_until(next < cfg->deadline ? next : cfg->deadline);
 	}
 }
 

@@ -48,7 +48,7 @@ static const char usage[] =
 const char *
 json_param(json_t *list, char **buf)
 {
-	*buf = list != NULL ? pki_json_text(list) : NULL;
+	*buf = list != NULL ? pki_json_text(list, JSON_COMPACT) : NULL;
 	return *buf;
 }
 

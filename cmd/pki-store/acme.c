@@ -20,19 +20,6 @@
 
 #include "store.h"
 
-/* Run SQL; on failure add the server's message to REC and return NULL. */
-static PGresult *
-run(struct store *st, json_t *rec, const char *sql, int n,
-    const char *const *p)
-{
-	PGresult *res;
-	char why[512];
-
-	if ((res = pki_db_query(st->db, sql, n, p, why, sizeof(why))) == NULL)
-		pki_rec_error(rec, NULL, "database: %s", why);
-	return res;
-}
-
 /*
  * The account key PEM as it is to be stored: encrypted with the database
  * passphrase when the database keeps keys encrypted, else in clear.  A key
@@ -110,7 +97,7 @@ account_event(struct store *st, json_t *rec, const char *action,
 
 	snprintf(msg, sizeof(msg), "%s ACME account %s: %s", action, id, url);
 	p[0] = msg;
-	res = run(st, rec, ACCOUNT_EVENT, 1, p);
+	res = store_sql(st, rec, ACCOUNT_EVENT, 1, p);
 	PQclear(res);
 	return res != NULL ? 0 : -1;
 }
@@ -131,12 +118,12 @@ store_account(struct store *st, json_t *rec, const json_t *acct)
 	if (pki_str(acct, "key") != NULL &&
 	    (key = key_at_rest(st, rec, pki_str(acct, "key"))) == NULL)
 		return -1;
-	p[2] = json_is_array(contact) ? (text = pki_json_text(contact)) : NULL;
+	p[2] = json_is_array(contact) ? (text = pki_json_text(contact, JSON_COMPACT)) : NULL;
 	p[3] = key;
 	p[4] = pki_str(acct, "key_type");
 	p[5] = pki_str(acct, "status");
 	p[6] = pki_str(acct, "eab_kid");
-	res = run(st, rec, key != NULL ? PUT_ACCOUNT : SET_ACCOUNT, 7, p);
+	res = store_sql(st, rec, key != NULL ? PUT_ACCOUNT : SET_ACCOUNT, 7, p);
 	pki_free_secret(key);
 	free(text);
 	if (res == NULL)
@@ -177,7 +164,7 @@ store_revoked(struct store *st, json_t *rec, struct outcome *out)
 	p[0] = inst;
 	p[1] = pki_str(rec, "name");
 	p[2] = reason != NULL ? reason : "unspecified";
-	if ((res = run(st, rec, REVOKE, 3, p)) == NULL)
+	if ((res = store_sql(st, rec, REVOKE, 3, p)) == NULL)
 		return -1;
 	if (PQntuples(res) != 1) {
 		PQclear(res);
@@ -205,7 +192,7 @@ note_authorized(struct store *st, json_t *rec)
 		return 0;
 	snprintf(cert, sizeof(cert), "%lld", (long long)json_integer_value(id));
 	p[0] = cert;
-	res = run(st, rec, "UPDATE certificates SET authorized_until = "
+	res = store_sql(st, rec, "UPDATE certificates SET authorized_until = "
 	    "$2::timestamp WHERE id = $1::int4 AND type = 'LE'", 2, p);
 	PQclear(res);
 	return res != NULL ? 0 : -1;

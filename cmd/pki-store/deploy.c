@@ -116,7 +116,7 @@ put_targets(struct store *st, json_t *rec, const char *inst, json_t *dep)
 	char *text;
 	long n;
 
-	if ((text = pki_json_text(dep)) == NULL)
+	if ((text = pki_json_text(dep, JSON_COMPACT)) == NULL)
 		return pki_rec_error(rec, "deployed", "out of memory");
 	p[0] = inst;
 	p[1] = text;

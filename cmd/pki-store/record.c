@@ -10,9 +10,8 @@
 
 #include "store.h"
 
-/* Run SQL; on failure add the server's message to REC and return NULL. */
-static PGresult *
-run(struct store *st, json_t *rec, const char *sql, int n,
+PGresult *
+store_sql(struct store *st, json_t *rec, const char *sql, int n,
     const char *const *p)
 {
 	PGresult *res;
@@ -30,7 +29,7 @@ run_value(struct store *st, json_t *rec, const char *sql, int n,
 {
 	PGresult *res;
 
-	if ((res = run(st, rec, sql, n, p)) == NULL)
+	if ((res = store_sql(st, rec, sql, n, p)) == NULL)
 		return -1;
 	snprintf(buf, size, "%s", PQntuples(res) > 0 ?
 	    PQgetvalue(res, 0, 0) : "");
@@ -46,7 +45,7 @@ log_event(struct store *st, json_t *rec, const char *cert, const char *inst,
 	    msg };
 	PGresult *res;
 
-	res = run(st, rec, "INSERT INTO events (certificate, instance, name, "
+	res = store_sql(st, rec, "INSERT INTO events (certificate, instance, name, "
 	    "stage, level, message) VALUES ($1::int4, $2::int4, $3, $4, $5, "
 	    "$6)", 6, p);
 	PQclear(res);
@@ -95,7 +94,7 @@ release(struct store *st, json_t *rec, struct outcome *out)
 	if (*id == '\0' || state == NULL || strcmp(state, "reserved") != 0)
 		return 0;
 	p[0] = id;
-	res = run(st, rec, "DELETE FROM certinstances WHERE id = $1::int4 "
+	res = store_sql(st, rec, "DELETE FROM certinstances WHERE id = $1::int4 "
 	    "AND state = 'reserved'", 1, p);
 	PQclear(res);
 	if (res == NULL)
@@ -174,7 +173,7 @@ add_keydata(struct store *st, json_t *rec, const char *inst,
 	const char *p[5] = { inst, algo, cert_pem, key_pem, hash };
 	PGresult *res;
 
-	res = run(st, rec, "INSERT INTO certkeydata (certinstance, "
+	res = store_sql(st, rec, "INSERT INTO certkeydata (certinstance, "
 	    "encryption_algo, cert, key, hash) VALUES ($1::int4, "
 	    "$2::dd.cert_encryption_algo, convert_to($3, 'UTF8'), "
 	    "convert_to($4, 'UTF8'), $5)", 5, p);
@@ -417,7 +416,7 @@ keydata_json(struct store *st, json_t *rec, int is_ca)
 		    "algo", algo, "cert", pem, "key", key, "hash", hash));
 		pki_free_secret(key);
 	}
-	text = pki_json_text(rows);
+	text = pki_json_text(rows, JSON_COMPACT);
 	json_decref(rows);
 	if (text == NULL)
 		pki_rec_error(rec, "cert", "out of memory");

@@ -37,6 +37,10 @@ int	 store_record(struct store *st, json_t *rec, struct outcome *out);
 /* Log the errors of REC and release its claim; 0 / -1 (the transaction
  * is lost). */
 int	 store_failure(struct store *st, json_t *rec, struct outcome *out);
+/* Run SQL with N parameters P; on failure add the server's message to
+ * REC and return NULL (the transaction is lost). */
+PGresult *store_sql(struct store *st, json_t *rec, const char *sql, int n,
+	    const char *const *p);
 /* Forget what was cached of the database (after a rollback). */
 void	 store_forget(struct store *st);
 
