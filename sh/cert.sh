@@ -120,7 +120,7 @@ EOF
 }
 
 # pki status [-o NAME]... [NAME]...: serverPKI's -n -v listing, the
-# certificates and their instances.
+# certificates, their instances, and the instances' deployments.
 pki_status() {
 	_names='[]'
 	while getopts 'o:aie:' _o; do
@@ -151,6 +151,14 @@ SELECT i.id AS "Serial", i.name AS "Cert Name", i.type AS "Type",
  WHERE :'names' = '[]' OR i.name IN
 	(SELECT json_array_elements_text(:'names')::citext)
  ORDER BY i.name, i.id, i.encryption_algo;
+\echo
+\echo Deployments
+SELECT "Serial", "Cert Name", "Dist Host", "Jail", "Place", "Status",
+       "Attempts", "Reload", "Last Error", "Tried", "Deployed"
+  FROM deploy_state
+ WHERE :'names' = '[]' OR "Cert Name" IN
+	(SELECT json_array_elements_text(:'names')::citext)
+ ORDER BY "Cert Name", "Serial", "Dist Host", "Jail", "Place";
 EOF
 }
 

@@ -118,6 +118,9 @@ is "$(q "SELECT count(*) FROM events WHERE name = 'a.test' AND stage = 'pki-depl
 	"an event per target"
 capture pki distribute
 is "$rc:$out" "0:" "a second run has nothing to do"
+capture pki status a.test
+like "$out" "*Deployments*a.test*web2.test*j1*w2*ok*" \
+	"pki status lists each target's deployment"
 
 # ------------------------------------------------------------ a host down
 pki -q cert add d.test -a ec
