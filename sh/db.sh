@@ -343,7 +343,7 @@ pki_db_env() {
 }
 
 pki_db_usage() {
-	echo "usage: pki db init|migrate|start|stop|status|env"
+	echo "usage: pki db init|migrate|start|stop|status|env|encrypt|decrypt"
 }
 
 # pki db SUBCOMMAND
@@ -360,7 +360,19 @@ pki_db() {
 	init) pki_db_init ;;
 	migrate) pki_db_migrate ;;
 	env) pki_db_env ;;
+	encrypt | decrypt) pki_db_rekey "$1" ;;
 	-h | --help | help) pki_db_usage ;;
 	*) pki_db_usage >&2; return 2 ;;
 	esac
+}
+
+# pki db encrypt|decrypt: every key at rest encrypted with, or decrypted
+# from, the passphrase of PKI_DB_PASSPHRASE_FILE, and the database switched
+# to keep them so (serverPKI's -X and -Y).  All or nothing.
+pki_db_rekey() {
+	[ -n "${PKI_DB_PASSPHRASE_FILE:-}" ] ||
+		pki_die 2 "db $1: set PKI_DB_PASSPHRASE_FILE (the passphrase of keys at rest)"
+	# shellcheck disable=SC2086 # PKI_FLAGS is a word list
+	pki-store $PKI_FLAGS --"$1"-keys
+	pki_say "the database keeps keys $( [ "$1" = encrypt ] && echo encrypted || echo in clear)"
 }

@@ -217,6 +217,44 @@ is "$?" 1 "without the passphrase: exit 1"
 like "$(jq -r '.errors[0].message' "$T/enc.exp2")" "*stored encrypted*" "and an error in the record"
 q "UPDATE revision SET keysencrypted = false"
 
+# ------------------------------------------------------------ -X and -Y
+clear() {	# clear: how many keys at rest are in clear (the CA's aside)
+	q "SELECT count(*) FROM certkeydata d JOIN certinstances i ON i.id = d.certinstance
+	   JOIN subjects s ON s.certificate = i.certificate AND NOT s.isaltname
+	   WHERE s.type <> 'CA' AND convert_from(d.key, 'UTF8') LIKE '%BEGIN PRIVATE KEY%'"
+}
+cakey() { q "SELECT md5(key) FROM certkeydata WHERE certinstance = $ca1"; }
+nclear=$(clear)
+nall=$(q "SELECT count(*) FROM certkeydata d JOIN certinstances i ON i.id = d.certinstance
+	JOIN subjects s ON s.certificate = i.certificate AND NOT s.isaltname
+	WHERE s.type <> 'CA' AND length(d.key) > 0")
+cabefore=$(cakey)
+ok "there are keys in clear" test "$nclear" -gt 5
+pki db encrypt >/dev/null 2>"$T/x.err"
+is "$?" 2 "pki db encrypt without a passphrase: exit 2"
+like "$(cat "$T/x.err")" "*PKI_DB_PASSPHRASE_FILE*" "and says what is missing"
+is "$(clear)" "$nclear" "nothing changed"
+PKI_DB_PASSPHRASE_FILE=$T/dbpass pki -q db encrypt
+is "$?" 0 "pki db encrypt (serverPKI -X)"
+is "$(clear):$(q "SELECT keysencrypted FROM revision")" "0:t" \
+	"every key at rest is encrypted, and the database says so"
+is "$(cakey)" "$cabefore" "the CA's key keeps its own passphrase"
+q "SELECT convert_from(key, 'UTF8') FROM certkeydata WHERE certinstance = $cid" > "$T/x.key"
+ok "openssl reads an encrypted key with the passphrase" \
+	openssl pkey -in "$T/x.key" -passin "file:$T/dbpass" -noout
+PKI_DB_PASSPHRASE_FILE=$T/dbpass pki-select --serial "$cid" --with-keys |
+	jq -r .key.ec | openssl pkey -pubout > "$T/x.pub"
+ok "pki-select --with-keys gives the same key back" cmp -s "$T/x.pub" "$T/c.pub"
+printf 'wrong\n' > "$T/wrongpass"
+chmod 0600 "$T/wrongpass"
+PKI_DB_PASSPHRASE_FILE=$T/wrongpass pki db decrypt >/dev/null 2>"$T/y.err"
+is "$?" 2 "pki db decrypt with a wrong passphrase: exit 2"
+is "$(clear):$(q "SELECT keysencrypted FROM revision")" "0:t" "and nothing changed (all or nothing)"
+PKI_DB_PASSPHRASE_FILE=$T/dbpass pki -q -Y
+is "$?:$(clear):$(q "SELECT keysencrypted FROM revision")" "0:$nall:f" \
+	"pki -Y decrypts them all, also one stored encrypted before"
+nok "no key on stderr" grep -q "$SECRET_PATTERN" "$T/x.err" "$T/y.err"
+
 # ------------------------------------------------------------ CA rollover
 ok "pki ca roll makes a new CA" quiet pki -q ca roll
 ca2=$(q "SELECT max(id) FROM inst WHERE name = 'Local CA'")

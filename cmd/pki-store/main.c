@@ -18,7 +18,9 @@
 
 static const char usage[] =
 "usage: pki-store [-hqv] [--batch N] [--passphrase-file FILE]\n"
-"                 [--syslog FACILITY]\n";
+"                 [--syslog FACILITY]\n"
+"       pki-store --encrypt-keys | --decrypt-keys [-qv]\n"
+"                 [--passphrase-file FILE] [--syslog FACILITY]\n";
 
 #define IDLE_MS	200	/* commit when no input came for this long */
 
@@ -177,13 +179,15 @@ main(int argc, char *argv[])
 		PKI_LONGOPTS_COMMON,
 		{ "batch",		required_argument,	NULL, 'b' },
 		{ "passphrase-file",	required_argument,	NULL, 'p' },
+		{ "encrypt-keys",	no_argument,		NULL, 'E' },
+		{ "decrypt-keys",	no_argument,		NULL, 'D' },
 		{ NULL,			0,			NULL, 0 }
 	};
 	static char pass[PKI_PASS_MAX];
 	struct store st;
 	const char *pass_file;
 	long max = 250;
-	int ch, rc;
+	int ch, rc, rekey = -1;	/* 1 encrypt, 0 decrypt, -1 store */
 
 	memset(&st, 0, sizeof(st));
 	pki_init(argv[0]);
@@ -198,6 +202,15 @@ main(int argc, char *argv[])
 			break;
 		case 'p':
 			pass_file = optarg;
+			break;
+		case 'E':
+		case 'D':
+			if (rekey != -1 && rekey != (ch == 'E')) {
+				pki_err("--encrypt-keys and --decrypt-keys "
+				    "exclude each other");
+				return PKI_EXIT_FATAL;
+			}
+			rekey = ch == 'E';
 			break;
 		default:
 			pki_usage(usage);
@@ -217,7 +230,7 @@ main(int argc, char *argv[])
 		PQfinish(st.db);
 		return PKI_EXIT_FATAL;
 	}
-	rc = run(&st, (size_t)max);
+	rc = rekey != -1 ? store_rekey(&st, rekey) : run(&st, (size_t)max);
 	free(st.chain);
 	PQfinish(st.db);
 	pki_out_close();

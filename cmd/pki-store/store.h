@@ -53,4 +53,9 @@ int	 store_acme(struct store *st, json_t *rec, struct outcome *out);
 /* deploy.c: deployments to targets (pki-deploy). */
 int	 store_deploy(struct store *st, json_t *rec, struct outcome *out);
 
+/* rekey.c: encrypt (ENCRYPT) or decrypt every key at rest with st->pass
+ * and set Revision.keysEncrypted to match, all or nothing.  Returns an
+ * exit status. */
+int	 store_rekey(struct store *st, int encrypt);
+
 #endif
