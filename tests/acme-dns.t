@@ -3,10 +3,9 @@
 # pki-acme finish | pki-dnsup --remove, with Pebble validating through
 # BIND (named, a primary and its secondary, on loopback): one name, a
 # multi-SAN certificate, a wildcard with its apex, rsa plus ec,
-# must-staple, and a name whose challenge cannot be published, which
-# fails alone.  (Delegated validation through a CNAME is pki-dnsup's, in
-# dnsup.t: Pebble's resolver does not follow a CNAME that named, without
-# recursion, does not chase into another zone.)
+# must-staple, a name whose challenge cannot be published, which fails
+# alone, and delegated validation through a CNAME into another zone (the
+# CA asking a resolver that follows it).
 # shellcheck source=tests/lib/env.sh
 . "$(dirname "$0")/lib/env.sh"
 command -v pebble >/dev/null 2>&1 || skip_all "no pebble"
@@ -114,6 +113,26 @@ is "$(txt _acme-challenge.wild.example.test)" "" "both values of the wildcard's 
 is "$(jq -r 'select(.cert) | .name + " " + (.cert | keys | join("+"))' "$T/6" | sort | tr '\n' ' ')" \
 	"pipe.example.test ec pipe2.example.test ec+rsa " \
 	"order | dnsup | finish | dnsup --remove"
+
+# Delegated validation: _acme-challenge.alias.example.test is a CNAME to
+# alias.acme.delegate.test.  pki-dnsup publishes there; a CA validates
+# through a resolver, which follows the CNAME: a second Pebble asks one.
+named_resolver_start
+pebble_start PEBBLE_AUTHZREUSE=0
+pki-acme register --directory "$PEBBLE_DIRECTORY" --email admin@example.test \
+	--agree-tos --ca-bundle "$PEBBLE_CA_BUNDLE" > "$T/acct2.json" 2>>"$err"
+rec alias.example.test | pki-keygen 2>>"$err" | pki-csr 2>>"$err" |
+	pki-acme order --account "$T/acct2.json" --ca-bundle "$PEBBLE_CA_BUNDLE" 2>>"$err" |
+	dnsup 2>>"$err" > "$T/7"
+is "$(jq -r '.dns.published[] | .owner + " for " + .for' "$T/7")" \
+	"alias.acme.delegate.test. for _acme-challenge.alias.example.test." \
+	"the challenge is published where the CNAME points"
+pki-acme finish --account "$T/acct2.json" --ca-bundle "$PEBBLE_CA_BUNDLE" < "$T/7" 2>>"$err" |
+	dnsup --remove 2>>"$err" > "$T/8"
+is "$(jq -r '[has("cert"), (.errors // [] | length)] | @text' "$T/8")" '[true,0]' \
+	"the CA validated it through the CNAME (delegated validation)"
+ok "its chain verifies" verify "$T/8" ec alias.example.test
+is "$(txt alias.acme.delegate.test)" "" "and the challenge is withdrawn from the target zone"
 
 nok "no private key on stderr" grep -q "$SECRET_PATTERN" "$err"
 done_testing

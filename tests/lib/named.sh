@@ -251,6 +251,48 @@ named_start() {
 		NAMED_PID NAMED2_PID
 }
 
+# named_resolver_start: a third named, a recursive resolver that forwards
+# every query to the primary, follows CNAMEs from zone to zone as any
+# resolver does, and caches nothing for long; like the resolvers an ACME
+# CA validates through.  Exports NAMED_RESOLVER_PORT, NAMED_RESOLVER_PID.
+# (The primary and secondary, without recursion, stop at a CNAME.)
+named_resolver_start() {
+	free_port NAMED_RESOLVER_PORT
+	mkdir -p "$T/named3" || exit 1
+	cat >"$T/named3/named.conf" <<EOF
+options {
+	directory "$T/named3";
+	pid-file "$T/named3/named.pid";
+	session-keyfile "$T/named3/session.key";
+	managed-keys-directory "$T/named3";
+	listen-on port $NAMED_RESOLVER_PORT { 127.0.0.1; };
+	listen-on-v6 { none; };
+	recursion yes;
+	allow-recursion { 127.0.0.1; };
+	allow-query { 127.0.0.1; };
+	dnssec-validation no;
+	forwarders { 127.0.0.1 port $NAMED_PORT; };
+	forward only;
+	max-cache-ttl 1;
+	max-ncache-ttl 0;
+};
+EOF
+	_named_run "$T/named3"
+	NAMED_RESOLVER_PID=$_named_pid
+	at_exit "named_stop $NAMED_RESOLVER_PID"
+	_n=0
+	until "$DIG" +short +time=1 +tries=1 -p "$NAMED_RESOLVER_PORT" @127.0.0.1 \
+		SOA example.test 2>/dev/null | grep -q '^ns1\.'; do
+		_n=$((_n + 1))
+		if [ "$_n" -ge 200 ] || ! kill -0 "$NAMED_RESOLVER_PID" 2>/dev/null; then
+			echo "Bail out! the resolver named did not start; see $T/named3/named.log"
+			exit 1
+		fi
+		sleep 0.05
+	done
+	export NAMED_RESOLVER_PORT NAMED_RESOLVER_PID
+}
+
 # named_stop PID: stop the named of PID (stopped with SIGSTOP or not) and
 # wait (5 s at most) until it is gone (reaped when it is this shell's
 # child, a zombie otherwise).

@@ -25,7 +25,8 @@
 # VALIDITY sets certificateValidityPeriod (seconds).
 #
 # Pebble always gets -dnsserver, so that it asks nothing off this machine:
-# named of tests/lib/named.sh when $NAMED_PORT is set, else a
+# the resolver of tests/lib/named.sh when $NAMED_RESOLVER_PORT is set
+# (named_resolver_start), its primary when $NAMED_PORT is set, else a
 # pebble-challtestsrv (DNS only) started here on first use, which answers
 # A 127.0.0.1 for every name; $PEBBLE_CTS_MGMT is its management URL
 # (/add-a, /set-txt, ...).  Several Pebbles may run in one test; the
@@ -70,8 +71,13 @@ _pebble_tls() {
 		-out "$_pt/cert.pem" -extfile "$_pt/ext" 2>/dev/null
 }
 
-# A DNS server for Pebble: named's, or a pebble-challtestsrv of our own.
+# A DNS server for Pebble: named's resolver or primary, or a
+# pebble-challtestsrv of our own.
 _pebble_dns() {
+	if [ -n "${NAMED_RESOLVER_PORT:-}" ]; then
+		_pebble_dns_port=$NAMED_RESOLVER_PORT
+		return 0
+	fi
 	if [ -n "${NAMED_PORT:-}" ]; then
 		_pebble_dns_port=$NAMED_PORT
 		return 0
