@@ -288,6 +288,7 @@ int
 wait_seen(struct batch *b, const struct config *cfg)
 {
 	struct watches ws = { NULL, 0 };
+	struct watch *w;
 	size_t i;
 
 	if (watches_build(&ws, b) == -1) {
@@ -296,11 +297,13 @@ wait_seen(struct batch *b, const struct config *cfg)
 		return -1;
 	}
 	poll_all(&ws, cfg);
-	for (i = 0; i < b->nitems; i++)
-		if (b->items[i].state == ITEM_DONE &&
-		    b->items[i].zone->error == NULL && !watched_before(b, i, &ws))
-			record_watch(b, b->items[i].rec,
-			    find_watch(&ws, &b->items[i]), cfg);
+	for (i = 0; i < b->nitems; i++) {
+		if (b->items[i].state != ITEM_DONE ||
+		    b->items[i].zone->error != NULL || watched_before(b, i, &ws))
+			continue;
+		if ((w = find_watch(&ws, &b->items[i])) != NULL)
+			record_watch(b, b->items[i].rec, w, cfg);
+	}
 	watches_free(&ws);
 	return 0;
 }
