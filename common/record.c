@@ -156,6 +156,14 @@ pki_in_next(struct pki_in *in, json_t **rec)
 				return -2;
 			continue;
 		}
+		if (nl == NULL && in->start == in->end && in->skipping) {
+			/* An over-long last line without a newline. */
+			in->skipping = 0;
+			in->lineno++;
+			pki_err("line %lu: longer than %d bytes, skipped",
+			    in->lineno, PKI_LINE_MAX);
+			return -1;
+		}
 		if (nl == NULL && in->start == in->end)
 			return 0;	/* end of input */
 		line = in->buf + in->start;

@@ -39,6 +39,7 @@ pki_cert_add() {
 	shift
 	_type=server _ca=local _algo=rsa _staple=false
 	_vars='' _sql='' _n=0
+	OPTIND=1
 	while getopts 't:c:a:mC:A:S:' _o; do
 		case $_o in
 		t) _type=$OPTARG ;;
@@ -123,6 +124,7 @@ EOF
 # certificates, their instances, and the instances' deployments.
 pki_status() {
 	_names='[]'
+	OPTIND=1
 	while getopts 'o:aie:' _o; do
 		case $_o in
 		o) _names=$(printf '%s' "$_names" | "$JQ" -c --arg n "$OPTARG" '. + [$n]') ;;
@@ -166,28 +168,31 @@ EOF
 # fullchain,key}.pem (serverPKI -E); a wildcard's "*" becomes "_".
 pki_export() {
 	[ $# -eq 2 ] || pki_die 2 "usage: pki export SERIAL DIR"
-	pki_run_dir
-	_rec=$PKI_RUN_DIR/export.json
+	# The record, keys included, stays in memory: never a file in /tmp.
 	# shellcheck disable=SC2086 # PKI_FLAGS is a word list
-	(umask 077 && pki-select $PKI_FLAGS --serial "$1" --with-keys > "$_rec") ||
-		return $?
-	if "$JQ" -e '(.errors // []) | length > 0' "$_rec" >/dev/null; then
-		pki_die 1 "export $1: $("$JQ" -r '.errors | map(.message) | join("; ")' "$_rec")"
+	_rec=$(pki-select $PKI_FLAGS --serial "$1" --with-keys) || return $?
+	if pki_rec_jq -e '(.errors // []) | length > 0' >/dev/null; then
+		pki_die 1 "export $1: $(pki_rec_jq -r '.errors | map(.message) | join("; ")')"
 	fi
-	_name=$("$JQ" -r '.name | gsub("\\*"; "_")' "$_rec")
-	for _algo in $("$JQ" -r '.cert | keys[]' "$_rec"); do
+	_name=$(pki_rec_jq -r '.name | gsub("\\*"; "_")')
+	for _algo in $(pki_rec_jq -r '.cert | keys[]'); do
 		_d=$2/$_name/$_algo
 		mkdir -p "$_d"
-		"$JQ" -r --arg a "$_algo" '.cert[$a].pem' "$_rec" > "$_d/cert.pem"
-		"$JQ" -r --arg a "$_algo" '.cert[$a].chain' "$_rec" > "$_d/chain.pem"
+		pki_rec_jq -r --arg a "$_algo" '.cert[$a].pem' > "$_d/cert.pem"
+		pki_rec_jq -r --arg a "$_algo" '.cert[$a].chain' > "$_d/chain.pem"
 		cat "$_d/cert.pem" "$_d/chain.pem" > "$_d/fullchain.pem"
 		chmod 0644 "$_d/cert.pem" "$_d/chain.pem" "$_d/fullchain.pem"
-		if "$JQ" -e --arg a "$_algo" '.key[$a]' "$_rec" >/dev/null; then
-			(umask 077 && "$JQ" -r --arg a "$_algo" '.key[$a]' "$_rec" \
+		if pki_rec_jq -e --arg a "$_algo" '.key[$a]' >/dev/null; then
+			(umask 077 && pki_rec_jq -r --arg a "$_algo" '.key[$a]' \
 				> "$_d/key.pem.tmp" && mv "$_d/key.pem.tmp" "$_d/key.pem")
 		fi
 		pki_say "exported $_name ($_algo) to $_d"
 	done
+}
+
+# pki_rec_jq JQ-ARGS...: jq on the record in $_rec.
+pki_rec_jq() {
+	printf '%s\n' "$_rec" | "$JQ" "$@"
 }
 
 # pki ca init|roll [--algo rsa|ec] [--days DAYS] [--subject DN]: make the

@@ -57,6 +57,7 @@ pki_load_config() {
 	if [ -n "$_conf" ]; then
 		[ -r "$_conf" ] || pki_die 2 "cannot read configuration $_conf"
 		case $_conf in /*) ;; *) _conf=$PWD/$_conf ;; esac
+		pki_conf_trusted "$_conf"
 		# shellcheck disable=SC1090
 		. "$_conf"
 	fi
@@ -67,6 +68,21 @@ pki_load_config() {
 		PKI_ARGS="$PKI_ARGS $(pki_quote "$_a")"
 	done
 	pki_setup_env
+}
+
+# pki_conf_trusted FILE: FILE is sourced as shell, so it must belong to
+# root or the user pki runs as, and no one else may write it.
+pki_conf_trusted() {
+	[ "$1" = /dev/null ] && return 0
+	# shellcheck disable=SC2012 # ls -ln is the portable way to owner and mode
+	_ls=$(ls -lnd "$1") || pki_die 2 "cannot read configuration $1"
+	_uid=$(printf '%s\n' "$_ls" | awk '{ print $3 }')
+	case $_ls in
+	?????w* | ????????w*)
+		pki_die 2 "configuration $1: others may write it (chmod go-w it)" ;;
+	esac
+	[ "$_uid" = 0 ] || [ "$_uid" = "$(id -u)" ] ||
+		pki_die 2 "configuration $1: owned by uid $_uid, not by root or $(id -un)"
 }
 
 pki_setup_env() {

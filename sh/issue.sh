@@ -60,6 +60,7 @@ pki_summary() {
 # certificates that have no valid instance (serverPKI -C).
 pki_issue() {
 	_sel=
+	OPTIND=1
 	while getopts 'ao:i:e:' _o; do
 		case $_o in
 		a) _sel="$_sel -a" ;;

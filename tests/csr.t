@@ -237,6 +237,16 @@ like "$(cat "$T/err")" "*usage: pki-csr*" "... with the usage"
 run pki-csr file.json </dev/null
 is "$rc" 2 "an argument: exit 2"
 
+# ------------------------------------------------------------ other keys
+# A key that is neither RSA nor EC (Ed25519) under key.ec: an error for
+# that record, the batch goes on.
+openssl genpkey -algorithm ed25519 -out "$T/ed.pem" 2>/dev/null
+jq -cn --rawfile k "$T/ed.pem" '{name: "ed.test", algos: ["ec"], key: {ec: $k}}' >"$T/ed.in"
+echo '{"name":"after.test","algos":["ec"]}' | pki-keygen 2>>"$T/stderr.all" >>"$T/ed.in"
+run pki-csr <"$T/ed.in"
+is "$rc:$(jq -r '.errors[0].field // "-"' "$T/out" | tr '\n' ' ')" "1:key.ec - " \
+	"an Ed25519 key: an error for its field, not a crash; the next record goes on"
+
 # ------------------------------------------------------------ secrets
 ok "stderr of the runs above is not empty" test -s "$T/stderr.all"
 nok "no private key ever appeared on stderr" grep -q "$SECRET_PATTERN" "$T/stderr.all"

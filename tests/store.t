@@ -183,6 +183,37 @@ is "$(q "SELECT count(*) FROM events WHERE name IN ('db1.test', 'db2.test') AND 
 is "$(q "SELECT count(*) FROM certinstances i JOIN subjects s ON s.certificate = i.certificate
 	WHERE s.name = 'db2.test'")" 0 "the refused record's claim is released"
 
+# a failure the database will not even log, beside a good record: the good
+# one is stored and says so only if it was committed
+pki -q cert add good.test -a ec
+pki -q cert add boom.test -a ec
+q "CREATE FUNCTION pki.boom() RETURNS trigger LANGUAGE plpgsql AS
+	\$\$ BEGIN IF NEW.name = 'boom.test' THEN RAISE 'the event log refuses'; END IF;
+	RETURN NEW; END \$\$;
+   CREATE TRIGGER boom BEFORE INSERT ON pki.events FOR EACH ROW EXECUTE FUNCTION pki.boom()"
+pki-select --create -o good.test -o boom.test | pki-keygen | pki-csr | pki-localca 2>>"$err" |
+	jq -c 'if .name == "boom.test" then .errors = [{"stage": "pki-test", "message": "x"}] else . end' \
+	> "$T/boom.in"
+pki-store < "$T/boom.in" > "$T/boom.out" 2>"$T/boom.err"
+is "$?" 1 "a failure that cannot be logged: exit 1"
+gid=$(jq -r 'select(.name == "good.test") | .instance.id' "$T/boom.out")
+is "$(jq -r 'select(.name == "good.test") | .instance.state' "$T/boom.out"):$(q "SELECT state FROM certinstances WHERE id = $gid")" \
+	"issued:issued" "the good record is stored, and the database agrees"
+like "$(jq -r 'select(.name == "boom.test") | .errors | map(.message) | join("; ")' "$T/boom.out")" \
+	"x; database: the event log refuses" "the other says why it is not logged (once)"
+q "DROP TRIGGER boom ON pki.events; DROP FUNCTION pki.boom()"
+
+# ids out of the database's range reach no SQL
+printf '%s\n' '{"name":"good.test","id":9999999999,"instance":{"id":-5,"state":"reserved"},"errors":[{"stage":"pki-test","message":"odd ids"}]}' |
+	pki-store > /dev/null 2>>"$err"
+is "$?:$(q "SELECT count(*) FROM events WHERE message = 'odd ids' AND certificate IS NULL AND instance IS NULL")" \
+	"0:1" "ids out of range: logged without them"
+
+# a failure before the input pauses still counts at the end
+{ printf '%s\n' '{"name":"paused.test","algos":["ec"]}' | pki-keygen | pki-csr |
+	pki-localca 2>>"$err"; sleep 1; } | pki-store > /dev/null 2>>"$err"
+is "$?" 1 "a record refused before the input paused: still exit 1"
+
 # ------------------------------------------------------------ batches
 for n in 1 2 3 4 5; do pki -q cert add "batch$n.test" -a ec; done
 pki-select --create -o batch1.test -o batch2.test -o batch3.test -o batch4.test -o batch5.test |

@@ -106,6 +106,14 @@ is "$rc" 0 "pki -C -o NAME issues (serverPKI -C)"
 like "$out" "s.example.test: issued instance *" "that one"
 capture pki -n -o s.example.test
 like "$out" "*s.example.test*issued*" "pki -n lists (serverPKI -n -v)"
+case $out in *www.example.test*) fail "pki -n -o lists only the certificate named" ;;
+*) pass "pki -n -o lists only the certificate named" ;; esac
+if command -v bash >/dev/null; then
+	# bash keeps OPTIND across functions: the selection must survive it.
+	capture bash "$(command -v pki)" -n -o s.example.test
+	case $out in *www.example.test*) fail "under bash too" ;;
+	*) pass "under bash too" ;; esac
+fi
 s=$(q "SELECT max(id) FROM inst WHERE name = 's.example.test'")
 capture pki -E "$s"
 is "$rc" 0 "pki -E SERIAL exports (serverPKI -E)"
@@ -114,6 +122,15 @@ capture pki -X
 is "$rc" 2 "an unknown serverPKI option: exit 2"
 capture pki frobnicate
 is "$rc" 2 "an unknown command: exit 2"
+printf 'PKI_VERBOSE=1\n' > "$T/open.conf"
+chmod 0666 "$T/open.conf"
+capture env PKI_CONF="$T/open.conf" pki status
+is "$rc" 2 "a pki.conf others may write is not sourced: exit 2"
+like "$out" "*others may write it*" "and says so"
+chown 12345 "$T/open.conf"
+chmod 0644 "$T/open.conf"
+capture env PKI_CONF="$T/open.conf" pki status
+like "$rc:$out" "2:*owned by uid 12345*" "nor one another user owns"
 
 # ------------------------------------------------------------ failures
 capture pki cert add late.test -a ec

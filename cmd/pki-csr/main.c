@@ -120,7 +120,7 @@ csr_one(json_t *rec, json_t *csrs, const char *algo, const char *key_pem,
 	snprintf(field, sizeof(field), "key.%s", algo);
 	if ((key = pki_key_from_pem(key_pem, NULL, &why)) == NULL)
 		return pki_rec_error(rec, field, "%s", why);
-	if (strcmp(pki_key_algo(key), algo) != 0) {
+	if (pki_key_algo(key) == NULL || strcmp(pki_key_algo(key), algo) != 0) {
 		EVP_PKEY_free(key);
 		return pki_rec_error(rec, field, "not an %s key", algo);
 	}

@@ -105,7 +105,7 @@ reuse_key(json_t *rec, json_t *keys, const char *algo)
 	snprintf(field, sizeof(field), "key.%s", algo);
 	if ((key = pki_key_from_pem(pem, NULL, &why)) == NULL)
 		return pki_rec_error(rec, field, "%s", why);
-	ok = strcmp(pki_key_algo(key), algo) == 0;
+	ok = pki_key_algo(key) != NULL && strcmp(pki_key_algo(key), algo) == 0;
 	EVP_PKEY_free(key);
 	if (!ok)
 		return pki_rec_error(rec, field, "not an %s key", algo);

@@ -28,13 +28,53 @@ struct batch {
 	json_t		*recs;		/* records of the open transaction */
 	struct outcome	*out;		/* what storing did to each */
 	size_t		 max;
+	size_t		 failed;	/* records this stage failed, so far */
 	int		 open;
 };
+
+/* The states of outcome.failed. */
+#define STORED		0
+#define FAILED		1	/* its failure is to be logged */
+#define UNLOGGABLE	2	/* not even that: the database is left alone */
 
 static int
 lost(struct store *st)
 {
 	return PQtransactionStatus(st->db) == PQTRANS_INERROR;
+}
+
+/*
+ * Begin a transaction, reading whether keys are kept encrypted under a
+ * lock that `pki db encrypt|decrypt` waits for; 0 / -1.
+ */
+static int
+begin(struct store *st)
+{
+	PGresult *res;
+
+	if (pki_db_cmd(st->db, "BEGIN") == -1 ||
+	    (res = pki_db_exec(st->db, "SELECT keysencrypted FROM revision "
+	    "ORDER BY id DESC LIMIT 1 FOR SHARE", 0, NULL)) == NULL)
+		return -1;
+	st->encrypted = PQntuples(res) == 1 &&
+	    strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return 0;
+}
+
+/* Commit; 0 only when the server says it committed (an aborted
+ * transaction "commits" as a ROLLBACK). */
+static int
+commit(struct store *st)
+{
+	PGresult *res;
+	int rc;
+
+	if ((res = pki_db_exec(st->db, "COMMIT", 0, NULL)) == NULL)
+		return -1;
+	rc = strcmp(PQcmdStatus(res), "COMMIT") == 0 ? 0 : -1;
+	PQclear(res);
+	return rc;
 }
 
 /* Store record I of the batch; 0 stored, 1 failed (logged), -1 the
@@ -44,27 +84,38 @@ one(struct store *st, struct batch *b, size_t i)
 {
 	json_t *rec = json_array_get(b->recs, i);
 	struct outcome *out = &b->out[i];
+	int upstream;
 
 	if (!b->open) {
-		if (pki_db_cmd(st->db, "BEGIN") == -1)
+		if (begin(st) == -1)
 			return -1;
 		b->open = 1;
 	}
-	if (!out->failed) {
+	out->what = KEPT;
+	if (out->failed == UNLOGGABLE)
+		return 1;
+	if (out->failed == STORED) {
+		upstream = pki_rec_failed(rec);
 		if (store_record(st, rec, out) == 0)
 			return 0;
-		out->failed = 1;
+		/* A record that came failed lost the transaction logging
+		 * its errors: logging again would only fail again. */
+		out->failed = upstream && lost(st) ? UNLOGGABLE : FAILED;
 		if (lost(st))
 			return -1;
 	}
 	out->what = KEPT;
-	return store_failure(st, rec, out) == 0 ? 1 : -1;
+	if (store_failure(st, rec, out) == 0)
+		return 1;
+	out->failed = UNLOGGABLE;	/* its error says why */
+	return -1;
 }
 
 /*
  * The transaction was lost on the record that failed last: roll back and
  * store the batch again, that record (and any other that fails) failed.
- * -1 if even that cannot be done.
+ * Each try settles one more record, so it ends.  -1 if even that cannot
+ * be done (the database is gone).
  */
 static int
 replay(struct store *st, struct batch *b)
@@ -72,23 +123,24 @@ replay(struct store *st, struct batch *b)
 	size_t i, n = json_array_size(b->recs), tries;
 	int r = 0;
 
-	for (tries = 0; tries <= n; tries++) {
+	for (tries = 0; tries <= 2 * n; tries++) {
 		pki_db_cmd(st->db, "ROLLBACK");
 		b->open = 0;
 		store_forget(st);
-		for (i = 0; i < n; i++) {
-			b->out[i].what = KEPT;
+		for (i = 0; i < n; i++)
 			if ((r = one(st, b, i)) == -1)
 				break;
-		}
 		if (r != -1)
 			return 0;
+		if (PQstatus(st->db) != CONNECTION_OK)
+			break;
 	}
-	return -1;	/* each record failed, or the database is gone */
+	return -1;
 }
 
 /* Commit the open transaction, apply each outcome to its record and write
- * it; -1 if the commit failed. */
+ * it; -1 if the transaction could not be committed (then no outcome is
+ * applied and every record says it was not stored). */
 static int
 flush(struct store *st, struct batch *b)
 {
@@ -96,13 +148,17 @@ flush(struct store *st, struct batch *b)
 	size_t i;
 	int rc = 0;
 
-	if (b->open && pki_db_cmd(st->db, "COMMIT") == -1) {
+	if (b->open && (lost(st) || commit(st) == -1)) {
+		pki_db_cmd(st->db, "ROLLBACK");
 		rc = -1;
 		json_array_foreach(b->recs, i, rec)
-			pki_rec_error(rec, NULL, "not stored: the commit failed");
+			pki_rec_error(rec, NULL, "not stored: the transaction "
+			    "failed");
 	}
 	b->open = 0;
 	json_array_foreach(b->recs, i, rec) {
+		if (rc == 0 && b->out[i].failed != STORED)
+			b->failed++;
 		if (rc == 0 && b->out[i].what == INSTANCE)
 			json_object_set_new(rec, "instance", json_pack(
 			    "{s:I, s:s}", "id", (json_int_t)b->out[i].instance,
@@ -119,10 +175,10 @@ flush(struct store *st, struct batch *b)
 static int
 run(struct store *st, size_t max)
 {
-	struct batch b = { json_array(), NULL, max, 0 };
+	struct batch b = { json_array(), NULL, max, 0, 0 };
 	struct pki_in *in;
 	json_t *rec;
-	size_t i, failed = 0;
+	size_t i;
 	int r, status = PKI_EXIT_OK;
 
 	if ((in = pki_in_open(STDIN_FILENO)) == NULL ||
@@ -144,18 +200,12 @@ run(struct store *st, size_t max)
 		}
 		i = json_array_size(b.recs);
 		json_array_append_new(b.recs, rec);
-		b.out[i] = (struct outcome){ KEPT, 0, "", 0 };
-		if ((r = one(st, &b, i)) == -1 && replay(st, &b) == -1)
+		b.out[i] = (struct outcome){ KEPT, 0, "", STORED };
+		if (one(st, &b, i) == -1 && replay(st, &b) == -1)
 			goto fatal;
-		if (json_array_size(b.recs) >= b.max) {
-			for (i = 0; i < b.max; i++)
-				failed += b.out[i].failed;
-			if (flush(st, &b) == -1)
-				goto fatal;
-		}
+		if (json_array_size(b.recs) >= b.max && flush(st, &b) == -1)
+			goto fatal;
 	}
-	for (i = 0; i < json_array_size(b.recs); i++)
-		failed += b.out[i].failed;
 	if (flush(st, &b) == -1)
 		goto fatal;
 	json_decref(b.recs);
@@ -163,7 +213,7 @@ run(struct store *st, size_t max)
 	pki_in_close(in);
 	if (st->setup_error)
 		return PKI_EXIT_FATAL;
-	return failed > 0 ? PKI_EXIT_RECORD : status;
+	return b.failed > 0 ? PKI_EXIT_RECORD : status;
 fatal:
 	flush(st, &b);
 	json_decref(b.recs);
@@ -226,11 +276,12 @@ main(int argc, char *argv[])
 			st.setup_error = 1;
 	}
 	if ((st.db = pki_db_connect()) == NULL ||
-	    (st.encrypted = pki_db_keys_encrypted(st.db)) == -1) {
-		PQfinish(st.db);
-		return PKI_EXIT_FATAL;
-	}
-	rc = rekey != -1 ? store_rekey(&st, rekey) : run(&st, (size_t)max);
+	    (st.encrypted = pki_db_keys_encrypted(st.db)) == -1)
+		rc = PKI_EXIT_FATAL;
+	else if (rekey != -1)
+		rc = store_rekey(&st, rekey);
+	else
+		rc = run(&st, (size_t)max);
 	free(st.chain);
 	PQfinish(st.db);
 	pki_out_close();

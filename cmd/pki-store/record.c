@@ -52,27 +52,32 @@ log_event(struct store *st, json_t *rec, const char *cert, const char *inst,
 	return res != NULL ? 0 : -1;
 }
 
+/* V as the text of a row id (a positive int4) into ID, "" if it is none:
+ * a record's ids reach SQL only when the database can take them. */
+static void
+row_id(const json_t *v, char id[24])
+{
+	json_int_t n = json_integer_value(v);
+
+	*id = '\0';
+	if (json_is_integer(v) && n > 0 && n <= 2147483647)
+		snprintf(id, 24, "%lld", (long long)n);
+}
+
 /* The record's instance id and state, if it has one. */
 static const char *
 instance(const json_t *rec, char id[24])
 {
 	json_t *inst = json_object_get(rec, "instance");
 
-	*id = '\0';
-	if (json_is_integer(json_object_get(inst, "id")))
-		snprintf(id, 24, "%lld",
-		    (long long)json_integer_value(json_object_get(inst, "id")));
+	row_id(json_object_get(inst, "id"), id);
 	return pki_str(inst, "state");
 }
 
 static void
 record_id(const json_t *rec, char id[24])
 {
-	json_t *v = json_object_get(rec, "id");
-
-	*id = '\0';
-	if (json_is_integer(v))
-		snprintf(id, 24, "%lld", (long long)json_integer_value(v));
+	row_id(json_object_get(rec, "id"), id);
 }
 
 void

@@ -87,6 +87,14 @@ test_long_line(void)
 	    "after") == 0, "goes on after the long line");
 	json_decref(rec);
 	pki_in_close(in);
+
+	/* The same line last, without its newline: still reported. */
+	text[len] = '\0';
+	in = reader(text, len);
+	ok(pki_in_next(in, &rec) == -1, "an over-long last line without "
+	    "newline is reported, not taken for the end");
+	ok(pki_in_next(in, &rec) == 0, "then the end of input");
+	pki_in_close(in);
 	free(text);
 }
 
