@@ -10,7 +10,7 @@
 . "$(dirname "$0")/lib/env.sh"
 # shellcheck source=tests/lib/sshd.sh
 . "$(dirname "$0")/lib/sshd.sh"
-sshd_setup 3
+sshd_setup 4
 
 # ------------------------------------------------------------ helpers
 printf 'ca-pass\n' > "$T/pass"
@@ -496,6 +496,132 @@ is "$(find "$T/web1/kill" "$T/web2/kill" -type f -name '*.pem' -exec sha256sum {
 	"the re-run converges: every file is the new one"
 is "$(find "$T/web1/kill" "$T/web2/kill" -name '*.pki-new' | wc -l)" 0 \
 	"and no temporary file is left"
+
+# ------------------------------------------------------------ input errors
+# A line that is not JSON in the middle of a batch: skipped, the others
+# deployed and written.
+certs "$T/m.json" '["ec"]' m1.test m2.test
+mp=$(place "cert only" "$T/web1/m/{}")
+{
+	with "$(target 121 web1.test "$mp")" < "$T/m.json" | head -1
+	echo '{"name": broken'
+	with "$(target 121 web1.test "$mp")" < "$T/m.json" | tail -1
+} > "$T/in"
+deploy
+is "$rc:$(wc -l < "$T/out")" "1:2" "a malformed line in the middle: exit 1, the two records written"
+is "$(jq -r '.deployed["121"].status' "$T/out" | tr '\n' ' ')" "ok ok " "... both deployed"
+is "$(find "$T/web1/m" -type f | wc -l)" 2 "... their files are there"
+like "$(cat "$T/err")" "*line 2: not JSON*" "... the line said on stderr"
+
+# A read error after some records (stdin a pipe made non-blocking and
+# left open: read(2) fails with EAGAIN once the records are read): exit 2,
+# and every record gathered is written, those due for a deployment with
+# an error, nothing deployed.
+nonblocking() {	# nonblocking CMD...: CMD reading $T/in so
+	perl -MFcntl -e '
+		pipe(my $r, my $w) or die "pipe: $!";
+		open(my $in, "<", shift @ARGV) or die "input: $!";
+		my $data = do { local $/; <$in> };
+		fcntl($r, F_SETFL, O_NONBLOCK) or die "fcntl: $!";
+		syswrite($w, $data) == length($data) or die "the pipe is too small";
+		my $pid = fork // die "fork: $!";
+		if ($pid == 0) {
+			open(STDIN, "<&", $r) or die "stdin: $!";
+			close $w;
+			exec @ARGV or die "exec: $!";
+		}
+		close $r;
+		waitpid($pid, 0);
+		exit($? >> 8);
+	' "$T/in" "$@"
+}
+{
+	echo '{"name":"plain.test"}'
+	with "$(target 122 web1.test "$(place "cert only" "$T/web1/ro/{}")")" < "$T/m.json"
+} > "$T/in"
+rc=0
+nonblocking pki-deploy --ssh-config "$SSH_CONFIG" > "$T/out" 2> "$T/err" || rc=$?
+cat "$T/err" >> "$T/stderr.all"
+is "$rc:$(wc -l < "$T/out")" "2:3" "a read error after three records: exit 2, all three written"
+is "$(head -1 "$T/out")" '{"name":"plain.test"}' "... the one without targets unchanged"
+is "$(sed 1d "$T/out" | jq -c '[.errors[0].field, .errors[0].message, has("deployed")]' | sort -u)" \
+	'["deployed","nothing deployed: the input could not be read to its end",false]' \
+	"... the others with an error saying they were not deployed"
+is "$(sed 1d "$T/out" | jq -c 'del(.errors)')" "$(sed 1d "$T/in")" "... and otherwise unchanged"
+nok "... nothing written" test -e "$T/web1/ro"
+like "$(head -1 "$T/err")" "pki-deploy: cannot read input: *" "... the read error said on stderr"
+
+# ------------------------------------------------------------ reload stderr
+# A reload command's stderr, kept up to 4096 bytes, is its stderr only,
+# however its stdout interleaves with it.
+seq -f 'E%08g' 1 200 > "$T/e2000"	# 2000 bytes
+seq -f 'E%08g' 1 500 > "$T/e5000"
+for n in 2000 5000; do
+	rp=$(place "cert only" "$T/web1/se$n" "$(jq -nc --arg c \
+		"yes O | head -c 3000; cat $T/e$n >&2; yes o | head -c 70000" '{reload_command: $c}')")
+	with "$(target 131 web1.test "$rp")" < "$A" > "$T/in"
+	deploy
+	jq -j '.deployed["131"].reload.stderr' "$T/out" > "$T/se$n"
+	is "$rc:$(wc -c < "$T/se$n")" "0:$(( n < 4096 ? n : 4096 ))" \
+		"reload stderr of $n bytes with stdout around it: $(( n < 4096 ? n : 4096 )) bytes kept"
+	head -c 4096 "$T/e$n" > "$T/e$n.kept"
+	ok "... exactly its stderr, none of its stdout" cmp "$T/se$n" "$T/e$n.kept"
+done
+
+# ------------------------------------------------------------ descriptors
+# A reload command on this machine runs while the other hosts' SSH
+# sessions are open: it inherits none of their sockets (nor any other
+# descriptor) -- only stdin, stdout and stderr.
+fdp() {	# fdp CMD: a place of its own with reload command CMD
+	place "cert only" "$T/fd/$1" "$(jq -nc --arg c "$2" '{reload_command: $c}')"
+}
+with "$(target 141 web1.test "$(fdp w1 "touch $T/fd.w1; sleep 2")")" \
+	"$(target 142 web2.test "$(fdp w2 "touch $T/fd.w2; sleep 2")")" \
+	"$(target 143 web3.test "$(fdp w3 "touch $T/fd.w3; sleep 2")")" \
+	"$(target 144 localhost "$(fdp l "n=0; until [ -e $T/fd.w1 ] && [ -e $T/fd.w2 ] && [ -e $T/fd.w3 ] || [ \$n -ge 500 ]; do sleep 0.02; n=\$((n + 1)); done; ls /proc/self/fd >&2")")" \
+	< "$A" > "$T/in"
+deploy
+is "$rc:$(jq -r '.deployed[].status' "$T/out" | sort -u)" "0:ok" "a local reload while three SSH sessions are open"
+is "$(jq -r '.deployed["144"].reload.stderr' "$T/out" | tr '\n' ' ')" "0 1 2 3  " \
+	"... it has only 0, 1 and 2 (and 3, the directory ls reads)"
+
+# ------------------------------------------------------------ server umask
+# web4's SFTP server makes files with umask 0277 (even the owner's write
+# bit goes): every file gets exactly its place's mode all the same.
+sshd_stop web4.test
+sed 's/^Subsystem.*/Subsystem sftp internal-sftp -u 0277/' "$SSHD_DIR/web4.test/sshd_config" \
+	> "$SSHD_DIR/web4.test/sshd_config.new"
+mv "$SSHD_DIR/web4.test/sshd_config.new" "$SSHD_DIR/web4.test/sshd_config"
+sshd_start web4.test
+with "$(target 151 web4.test "$(place separate "$T/web4/u/600/{}" '{"mode": 600}')")" \
+	"$(target 152 web4.test "$(place separate "$T/web4/u/400/{}" '{"mode": 400}')")" \
+	"$(target 153 web4.test "$(place "combine both" "$T/web4/u/640/{}" \
+		'{"mode": 640, "uid": 1234, "gid": 2345}')")" < "$A" > "$T/in"
+deploy
+is "$rc:$(jq -r '.deployed[].status' "$T/out" | sort -u)" "0:ok" "a server with umask 0277: deployed"
+is "$(tree "$T/web4/u" | tr '\n' ' ')" \
+	"400/a.test/a.test_server_cert.pem 644 0:0 400/a.test/a.test_server_key.pem 400 0:0 600/a.test/a.test_server_cert.pem 644 0:0 600/a.test/a.test_server_key.pem 600 0:0 640/a.test/a.test_server_key_cert_cacert.pem 640 1234:2345 " \
+	"... every file has exactly its place's mode"
+deploy --consolidate
+is "$rc:$(jq -r '[.deployed[] | .drift, .written] | map(tostring) | join(" ")' "$T/out")" \
+	"0:null false null false null false" "... and --consolidate then finds no drift"
+
+# ------------------------------------------------------------ this machine twice
+# Two disthosts that are this machine (localhost and a --local name) with
+# the same place: one worker writes both, one after the other, so they do
+# not race on the temporary names; the place's command runs once.
+lp2=$(place "combine both" "$T/twice/{}" "$(jq -nc --arg c "echo twice >> $T/reload.twice" \
+	'{reload_command: $c}')")
+with "$(target 161 localhost "$lp2")" "$(target 162 self.test "$lp2")" < "$T/k1.json" > "$T/in"
+deploy --local self.test
+is "$rc:$(jq -r '.deployed[].status' "$T/out" | sort | uniq -c | tr -s ' ')" "0: 300 ok" \
+	"150 certificates to localhost and --local self.test, one place: all ok"
+is "$(find "$T/twice" -type f -name '*.pem' | wc -l):$(find "$T/twice" -name '*.pki-new' | wc -l)" "150:0" \
+	"... every file there, no temporary file left"
+is "$(jq -r '.deployed["161"].files[0] | "\(.path) \(.sha256)"' "$T/out" | while read -r f h; do
+	[ "$(sha256sum < "$f" | cut -d' ' -f1 | tr a-f A-F)" = "$h" ] || echo "$f"; done)" "" \
+	"... each with the record's contents"
+is "$(cat "$T/reload.twice")" twice "... the place's command ran once for this machine"
 
 # ------------------------------------------------------------ memory
 if [ -z "${PKI_ASAN:-}" ] && command -v valgrind >/dev/null; then

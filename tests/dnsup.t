@@ -327,6 +327,64 @@ is "$rc:$(jq -c '[.errors[0].field, .errors[0].message, (.dns.published | length
 	'1:["dns","zone inc.test.: reload command \"false\" exited 1",1]' \
 	"a failing reload command: an error; the record counts as published (it is in the file)"
 
+# Runs at once on one include file: each holds an flock on FILE.lock from
+# reading the file until its reload command is done, so that none writes
+# over what another merged in.  First a stand-in for another run: it
+# holds the lock, reads the file, waits, and writes it back with a record
+# of its own; a run started meanwhile must wait and keep that record.
+lockf=$NAMED_INCLUDE_FILE.lock
+held=$(v held)
+cat >"$T/holder" <<EOF
+cp "$NAMED_INCLUDE_FILE" "$T/held.inc"
+: >"$T/held.started"
+sleep 1
+printf '_acme-challenge.held.inc.test.\t60\tIN\tTXT\t"%s"\n' "$held" >>"$T/held.inc"
+mv "$T/held.inc" "$NAMED_INCLUDE_FILE"
+EOF
+flock "$lockf" sh "$T/holder" &
+hpid=$!
+n=0
+until [ -e "$T/held.started" ] || [ "$n" -ge 250 ]; do
+	sleep 0.02
+	n=$((n + 1))
+done
+run zf <<EOF
+$(rec l1.inc.test "$(chal l1.inc.test "$(v l1)")")
+EOF
+wait "$hpid"
+is "$rc" 0 "a run while another changes the include file: exit 0"
+ok "... it waited for the other, and kept its record" grep -q "$held" "$NAMED_INCLUDE_FILE"
+ok "... and its own is there too" grep -q "$(v l1)" "$NAMED_INCLUDE_FILE"
+flock "$lockf" sleep 2.5 &
+hpid=$!
+n=0
+while flock -n "$lockf" true && [ "$n" -lt 250 ]; do
+	sleep 0.02
+	n=$((n + 1))
+done
+run zf --timeout 1 <<EOF
+$(rec l2.inc.test "$(chal l2.inc.test "$(v l2)")")
+EOF
+wait "$hpid"
+is "$rc:$(jq -r '.errors[0] | "\(.field): \(.message)"' "$T/out"):$(jq -c 'has("dns")' "$T/out")" \
+	"1:challenges: zone inc.test.: cannot lock $lockf: another run held it until the timeout:false" \
+	"a lock held past --timeout: an error, nothing published"
+nok "... and nothing written" grep -q "$(v l2)" "$NAMED_INCLUDE_FILE"
+# Then four real runs at once, each with a value of its own.
+pids=
+for i in 1 2 3 4; do
+	rec "c$i.inc.test" "$(chal "c$i.inc.test" "$(v "c$i")")" |
+		zf --timeout 20 >"$T/c$i.out" 2>>"$T/stderr.all" &
+	pids="$pids $!"
+done
+st=
+for p in $pids; do
+	wait "$p" && st="${st}0" || st="$st$?"
+done
+is "$st" 0000 "four runs at once on one zone file: each exits 0 (each value seen on both servers)"
+is "$(for i in 1 2 3 4; do grep -c "$(v "c$i")" "$NAMED_INCLUDE_FILE"; done | tr -d '\n')" 1111 \
+	"... and the file keeps all four values"
+
 # ------------------------------------------------------------ wrong keys
 printf 'key "update-key" {\n\talgorithm hmac-sha256;\n\tsecret "%s";\n};\n' \
 	"$(openssl rand -base64 32)" >"$T/wrong.key"
@@ -450,6 +508,49 @@ run pki-dnsup --key-file "$T/k" </dev/null
 like "$rc:$(cat "$T/err")" "2:*others may read or write it (mode 0644)*" "a key file others may read is refused"
 run pki-dnsup --key-file "$T/nonexistent" </dev/null
 is "$rc" 2 "a missing key file: exit 2"
+
+# ------------------------------------------------------------ setup errors
+# A setup error (a key file or a server that cannot be used) is not bad
+# usage: every record is read and written, those with DNS work to do
+# with an error saying why it was not done; then exit 2.
+{
+	echo '{"name":"signed.test","ca":"local","cert":{"ec":{"pem":"PEM"}}}'
+	rec s.example.test "$(chal s.example.test "$(v s)")"
+	rec s2.example.test "$(chal s2.example.test "$(v s2)" http-01)"
+} >"$T/in"
+run dnsup --key-file "$T/k" <"$T/in"
+is "$rc:$(wc -l <"$T/out")" "2:3" "a key file mode 0644: exit 2, every record written"
+is "$(sed -n 1p "$T/out")" "$(sed -n 1p "$T/in")" "... a record without challenges passes unchanged"
+is "$(sed -n 2p "$T/out" | jq -r '.errors[0] | "\(.field): \(.message)"')" \
+	"dns: nothing published: key file $T/k: others may read or write it (mode 0644); chmod o-rw it" \
+	"... one with a dns-01 challenge gets an error naming the problem"
+is "$(sed -n 2p "$T/out" | jq -c 'del(.errors)')" "$(sed -n 2p "$T/in")" "... and nothing else"
+is "$(sed -n 3p "$T/out")" "$(sed -n 3p "$T/in")" "... one with an http-01 challenge only passes unchanged"
+is "$(txt "$NAMED_PORT" _acme-challenge.s.example.test)" "" "... nothing was published"
+is "$(grep -c "key file $T/k: others may read" "$T/err")" 2 \
+	"... said on stderr: the setup error, and the record's"
+run dnsup --server nosuch.nowhere.test <"$T/in"
+is "$rc:$(wc -l <"$T/out"):$(sed -n 1p "$T/out")" "2:3:$(sed -n 1p "$T/in")" \
+	"a --server that does not resolve: exit 2, every record written, the plain one unchanged"
+like "$(sed -n 2p "$T/out" | jq -r '.errors[0] | "\(.field): \(.message)"')" \
+	"dns: nothing published: --server: *nosuch.nowhere.test*" "... the challenge's record names --server"
+is "$(sed -n 3p "$T/out")" "$(sed -n 3p "$T/in")" "... the http-01 one passes unchanged"
+run dnsup --ns nosuch.nowhere.test <"$T/in"
+like "$rc:$(sed -n 2p "$T/out" | jq -r '.errors[0].message')" "2:nothing published: --ns: *" \
+	"an --ns that does not resolve: the same"
+jq -nc --argjson t "$(tlsa _443._tcp.t.example.test. "$h1")" '{name: "t.example.test", tlsa: $t}' >"$T/tlsa.in"
+run dnsup --tlsa --key-file "$T/k" <"$T/tlsa.in"
+is "$rc:$(jq -r '.errors[0].field' "$T/out")" "2:dns" "--tlsa: a record with TLSA entries gets the error too"
+run pki-dnsup --remove --key-file "$T/k" <"$T/lag.published"
+is "$rc:$(jq -c '[.errors[-1].message, (.dns.published | length), (.dns | has("removed"))]' "$T/out")" \
+	"2:[\"nothing withdrawn: key file $T/k: others may read or write it (mode 0644); chmod o-rw it\",1,false]" \
+	"--remove: a record with published entries keeps them and gets the error"
+# Bad usage is not a setup error: nothing is read.
+run dnsup --ttl -1 <"$T/in"
+is "$rc:$(wc -c <"$T/out")" "2:0" "bad usage (a bad number): exit 2 at once, nothing read or written"
+run dnsup --server 'bad host!' <"$T/in"
+like "$rc:$(wc -c <"$T/out"):$(cat "$T/err")" "2:0:*--server: *" \
+	"a --server that is not HOST[:PORT] with a host name: bad usage, nothing written"
 
 # ------------------------------------------------------------ environment
 run env PKI_TSIG_KEY_FILE="$NAMED_TSIG_KEYFILE" PKI_DNS_SERVER="127.0.0.1:$NAMED_PORT" \

@@ -185,17 +185,27 @@ collect(int fd, int ms, char *err, size_t *len)
 	return 1;
 }
 
-/* The child: CMD by /bin/sh in a process group of its own, stdin and
- * stdout /dev/null, stderr to FD.  Only async-signal-safe calls. */
+/*
+ * The child: CMD by /bin/sh in a process group of its own, stdin and
+ * stdout /dev/null, stderr to FD, and no other descriptor: the workers
+ * of other hosts open sockets (libssh's are not close-on-exec) and files
+ * while this one forks, and none of them may live on in a reload
+ * command or a daemon it starts.  MAXFD bounds the descriptors to close
+ * when close_range(2) is missing.  Only async-signal-safe calls.
+ */
 static void
-child(const char *cmd, int fd)
+child(const char *cmd, int fd, long maxfd)
 {
 	int null = open("/dev/null", O_RDWR);
+	long i;
 
 	setpgid(0, 0);
 	if (null == -1 || dup2(null, 0) == -1 || dup2(null, 1) == -1 ||
 	    dup2(fd, 2) == -1)
 		_exit(126);
+	if (close_range(3, ~0U, 0) == -1)
+		for (i = 3; i < maxfd; i++)
+			close((int)i);
 	execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 	_exit(127);
 }
@@ -205,6 +215,7 @@ l_run(struct conn *c, const char *cmd, long timeout, int *status,
     char **err)
 {
 	double deadline = now() + (double)timeout;
+	long maxfd = sysconf(_SC_OPEN_MAX);
 	size_t len = 0;
 	int fds[2], wst, open_ = 1, done = 0;
 	pid_t pid;
@@ -220,7 +231,8 @@ l_run(struct conn *c, const char *cmd, long timeout, int *status,
 		return sys_error(c, "run", cmd);
 	}
 	if (pid == 0)
-		child(cmd, fds[1]);
+		child(cmd, fds[1], maxfd > 0 && maxfd < 1048576 ? maxfd :
+		    1048576);
 	close(fds[1]);
 	while (!done && now() < deadline) {
 		if (open_ && collect(fds[0], 50, *err, &len) == -1)

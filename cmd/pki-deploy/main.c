@@ -63,16 +63,23 @@ is_local(struct batch *b, const char *name)
 	return 0;
 }
 
-/* Give T to its host (made on first use); -1 if out of memory. */
+/*
+ * Give T to its host (made on first use); -1 if out of memory.  Every
+ * host that is this machine ("localhost", --local) is one host, worked
+ * on by one worker: two names of this machine with the same place would
+ * otherwise race on the files' temporary names.
+ */
 static int
 host_add(struct batch *b, struct target *t)
 {
 	struct host *h = NULL, *hosts;
 	struct target **ts;
+	int local = is_local(b, t->host);
 	size_t i;
 
 	for (i = 0; i < b->nh && h == NULL; i++)
-		if (strcmp(b->hosts[i].name, t->host) == 0)
+		if (strcmp(b->hosts[i].name, t->host) == 0 ||
+		    (local && b->hosts[i].local))
 			h = &b->hosts[i];
 	if (h == NULL) {
 		if (b->nh == b->caph) {
@@ -86,7 +93,7 @@ host_add(struct batch *b, struct target *t)
 		memset(h, 0, sizeof(*h));
 		if ((h->name = strdup(t->host)) == NULL)
 			return -1;
-		h->local = is_local(b, t->host);
+		h->local = local;
 		b->nh++;
 	}
 	if (h->n == h->cap) {
@@ -116,6 +123,16 @@ target_keep(struct batch *b, struct target *t)
 	return 0;
 }
 
+/* 1 if REC is pki-deploy's: it has certificates and targets, and no
+ * error. */
+static int
+deployable(json_t *rec)
+{
+	return !pki_rec_failed(rec) &&
+	    json_object_size(json_object_get(rec, "cert")) > 0 &&
+	    json_array_size(json_object_get(rec, "targets")) > 0;
+}
+
 /*
  * Check record INDEX and plan its targets.  0 when planned (or not
  * pki-deploy's record), -1 when refused (an error added), -2 when out
@@ -130,9 +147,7 @@ plan_record(struct batch *b, json_t *rec, size_t index)
 	size_t i;
 	int need_key = 0;
 
-	if (pki_rec_failed(rec) ||
-	    json_object_size(json_object_get(rec, "cert")) == 0 ||
-	    json_array_size(targets) == 0)
+	if (!deployable(rec))
 		return 0;	/* nothing to deploy */
 	json_array_foreach(targets, i, tj) {
 		if (!json_is_integer(json_object_get(tj, "id")))
@@ -144,8 +159,6 @@ plan_record(struct batch *b, json_t *rec, size_t index)
 	}
 	if (check_record(rec, need_key) == -1)
 		return -1;
-	/* This run's results replace whatever the record said before. */
-	json_object_set_new(rec, "deployed", json_object());
 	json_array_foreach(targets, i, tj) {
 		if ((t = target_plan(rec, tj, index)) == NULL ||
 		    target_keep(b, t) == -1) {
@@ -308,6 +321,10 @@ results(struct batch *b)
 	for (i = 0; i < b->nt; i++) {
 		t = b->targets[i];
 		rec = json_array_get(b->recs, t->rec);
+		/* A record's targets are together in B->targets; this run's
+		 * results replace whatever the record said before. */
+		if (i == 0 || b->targets[i - 1]->rec != t->rec)
+			json_object_set_new(rec, "deployed", json_object());
 		dep = json_object_get(rec, "deployed");
 		snprintf(id, sizeof(id), "%ld", t->id);
 		json_object_set_new(dep, id, target_json(b, t));
@@ -322,8 +339,8 @@ results(struct batch *b)
 	return failed;
 }
 
-/* Read every record; -1 on a fatal read error, else 0 with *STATUS 1 if
- * a line was skipped. */
+/* Read every record; -1 on a fatal read error (the records read before
+ * it are kept), else 0 with *STATUS 1 if a line was skipped. */
 static int
 gather(struct batch *b, int *status)
 {
@@ -338,42 +355,70 @@ gather(struct batch *b, int *status)
 			break;
 		if (r == -1)
 			*status = PKI_EXIT_RECORD;
-		else
-			json_array_append_new(b->recs, rec);
+		else if (json_array_append_new(b->recs, rec) == -1) {
+			pki_err("out of memory");
+			r = -2;
+			break;
+		}
 	}
 	pki_in_close(in);
 	return r == -2 ? -1 : 0;
 }
 
+/* A fatal error before the hosts were worked on: every record that had
+ * something to deploy gets an error saying why nothing was; the others
+ * stay as they came. */
+static void
+not_deployed(struct batch *b, const char *why)
+{
+	json_t *rec;
+	size_t i;
+
+	json_array_foreach(b->recs, i, rec)
+		if (deployable(rec))
+			pki_rec_error(rec, "deployed", "nothing deployed: %s",
+			    why);
+}
+
+/* Plan, deploy, and write every record gathered, whatever happens; the
+ * exit status. */
 static int
 run(struct batch *b, long jobs)
 {
+	const char *fatal = NULL;
 	json_t *rec;
 	size_t i, failed;
 	int status = PKI_EXIT_OK, r;
 
 	if (gather(b, &status) == -1)
-		return PKI_EXIT_FATAL;
+		fatal = "the input could not be read to its end";
 	json_array_foreach(b->recs, i, rec) {
-		if ((r = plan_record(b, rec, i)) == -2) {
-			pki_err("out of memory");
-			return PKI_EXIT_FATAL;
-		}
-		if (r == -1)
+		if (fatal != NULL)
+			break;
+		if ((r = plan_record(b, rec, i)) == -2)
+			fatal = "out of memory";
+		else if (r == -1)
 			status = PKI_EXIT_RECORD;
 	}
-	if (run_hosts(b, jobs) == -1) {
-		pki_err("out of memory");
-		return PKI_EXIT_FATAL;
+	if (fatal == NULL && run_hosts(b, jobs) == -1)
+		fatal = "out of memory";
+	if (fatal != NULL) {
+		/* Never drop a record (DESIGN 3.2): what was gathered goes
+		 * on, with an error where a deployment was due. */
+		not_deployed(b, fatal);
+		status = PKI_EXIT_FATAL;
+	} else {
+		for (i = 0; i < b->nh; i++)
+			pki_info("%s: %d SSH session%s, %zu targets, %zu files "
+			    "written, %zu reload command%s, %.2f s",
+			    b->hosts[i].name, b->hosts[i].sessions,
+			    b->hosts[i].sessions == 1 ? "" : "s", b->hosts[i].n,
+			    b->hosts[i].files, b->hosts[i].reloads,
+			    b->hosts[i].reloads == 1 ? "" : "s",
+			    b->hosts[i].seconds);
+		if ((failed = results(b)) > 0)
+			status = PKI_EXIT_RECORD;
 	}
-	for (i = 0; i < b->nh; i++)
-		pki_info("%s: %d SSH session%s, %zu targets, %zu files written, "
-		    "%zu reload command%s, %.2f s", b->hosts[i].name,
-		    b->hosts[i].sessions, b->hosts[i].sessions == 1 ? "" : "s",
-		    b->hosts[i].n, b->hosts[i].files, b->hosts[i].reloads,
-		    b->hosts[i].reloads == 1 ? "" : "s", b->hosts[i].seconds);
-	if ((failed = results(b)) > 0)
-		status = PKI_EXIT_RECORD;
 	json_array_foreach(b->recs, i, rec)
 		if (pki_out(rec) == -1)
 			return PKI_EXIT_FATAL;

@@ -85,18 +85,30 @@ s_write(struct conn *c, sftp_file f, const char *p, size_t len)
 	return 0;
 }
 
+/*
+ * The mode a file is made with is not the mode it gets: the server's
+ * umask (sftp-server -u, or the account's) takes bits away, even the
+ * owner's, and a server may ignore it.  So the mode is always set: to
+ * the owner's bits of F's mode before a byte of a key is written (the
+ * key is never readable by more than F's mode allows), then to F's mode
+ * once owner and group are right.
+ */
 static int
 s_put(struct conn *c, const char *path, const struct dfile *f)
 {
 	struct ssh *h = SSH(c);
+	mode_t first = f->mode & 0700;
 	sftp_file file;
 	int rc;
 
-	/* Owner bits only until owner and group are right. */
-	file = sftp_open(h->sftp, path, O_WRONLY | O_CREAT | O_EXCL,
-	    f->mode & 0700);
+	file = sftp_open(h->sftp, path, O_WRONLY | O_CREAT | O_EXCL, first);
 	if (file == NULL)
 		return s_error(c, "create", path);
+	if (f->secret && sftp_chmod(h->sftp, path, first) != 0) {
+		rc = s_error(c, "chmod", path);
+		sftp_close(file);
+		return rc;
+	}
 	rc = s_write(c, file, f->data, f->len);
 	if (rc == 0 && h->fsync && sftp_fsync(file) != 0)
 		rc = -1;
@@ -107,10 +119,9 @@ s_put(struct conn *c, const char *path, const struct dfile *f)
 	if ((f->uid != -1 || f->gid != -1) && sftp_chown(h->sftp, path,
 	    (uid_t)f->uid, (gid_t)f->gid) != 0)
 		return s_error(c, "chown", path);
-	/* The mode it was made with is exact when it has the owner's bits
-	 * only (a umask never takes those); else group and others get
-	 * theirs now, once the owner is right. */
-	if ((f->mode & ~(mode_t)0700) != 0 &&
+	/* Group and others get their bits now, once the owner is right
+	 * (a key already has its mode when it has the owner's bits only). */
+	if ((!f->secret || f->mode != first) &&
 	    sftp_chmod(h->sftp, path, f->mode) != 0)
 		return s_error(c, "chmod", path);
 	return 0;
@@ -269,28 +280,38 @@ now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Read the channel until its end (or the deadline): stderr into ERR,
- * stdout thrown away.  1 at its end, 0 at the deadline, -1 on error. */
+/* Read the channel until its end (or the deadline): the first
+ * STDERR_MAX bytes of its stderr into ERR, the rest of it and all of
+ * its stdout thrown away.  1 at its end, 0 at the deadline, -1 on
+ * error. */
 static int
 s_drain(ssh_channel ch, double deadline, char *err)
 {
-	char buf[1024];
+	char sink[16384];	/* what is thrown away; never ERR */
 	size_t len = 0;
 	int n, m;
 
 	while (!ssh_channel_is_eof(ch)) {
 		if (now() >= deadline)
 			return 0;
-		n = ssh_channel_read_timeout(ch, buf, sizeof(buf), 1, 50);
-		m = ssh_channel_read_nonblocking(ch, buf + 512, 512, 0);
-		if (n == SSH_ERROR || m == SSH_ERROR)
+		/* Wait a little for stderr, kept while there is room. */
+		if (len < STDERR_MAX)
+			n = ssh_channel_read_timeout(ch, err + len,
+			    (uint32_t)(STDERR_MAX - len), 1, 50);
+		else
+			n = ssh_channel_read_timeout(ch, sink, sizeof(sink), 1,
+			    50);
+		if (n == SSH_ERROR)
 			return -1;
-		if (n > 0 && len < STDERR_MAX) {
-			if ((size_t)n > STDERR_MAX - len)
-				n = (int)(STDERR_MAX - len);
-			memcpy(err + len, buf, (size_t)n);
+		if (n > 0 && len < STDERR_MAX)
 			len += (size_t)n;
-		}
+		/* Then whatever stdout has, so that it never fills the
+		 * channel's window. */
+		while ((m = ssh_channel_read_nonblocking(ch, sink,
+		    sizeof(sink), 0)) > 0)
+			continue;
+		if (m == SSH_ERROR)
+			return -1;
 	}
 	while (len < STDERR_MAX && (n = ssh_channel_read_nonblocking(ch,
 	    err + len, (uint32_t)(STDERR_MAX - len), 1)) > 0)

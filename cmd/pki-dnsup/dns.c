@@ -148,38 +148,72 @@ bad:
 	return -1;
 }
 
+/*
+ * SPEC split into HOST (NAME_LEN bytes, absolute when a name) and *PORT,
+ * with *ADDR its address rdf when HOST is an address (caller frees), else
+ * NULL: then HOST must be a host name, and may be one only when NAMES.
+ * 0, or -1 with WHY.
+ */
+static int
+spec_host(const char *spec, int names, char host[NAME_LEN], uint16_t *port,
+    ldns_rdf **addr, char *why, size_t whylen)
+{
+	const char *bad;
+	size_t len;
+
+	*addr = NULL;
+	if (split_host_port(spec, host, NAME_LEN - 1, port, why, whylen) == -1)
+		return -1;
+	if ((*addr = address(host)) != NULL)
+		return 0;
+	if (!names) {
+		snprintf(why, whylen, "%s: not an IP address", host);
+		return -1;
+	}
+	if ((len = strlen(host)) > 0 && host[len - 1] == '.')
+		host[--len] = '\0';
+	if ((bad = pki_dns_name_check(host, 0)) != NULL) {
+		snprintf(why, whylen, "%s: %s", spec, bad);
+		return -1;
+	}
+	host[len++] = '.';
+	host[len] = '\0';
+	return 0;
+}
+
+int
+servers_check(const char *spec, int names, char *why, size_t whylen)
+{
+	char host[NAME_LEN];
+	ldns_rdf *addr;
+	uint16_t port;
+
+	if (spec_host(spec, names, host, &port, &addr, why, whylen) == -1)
+		return -1;
+	ldns_rdf_deep_free(addr);
+	return 0;
+}
+
 int
 servers_parse(struct servers *list, const char *spec,
     const struct servers *resolver, double deadline, char *why,
     size_t whylen)
 {
 	char host[NAME_LEN];
-	const char *bad;
 	ldns_rdf *addr;
 	uint16_t port;
 	int rc;
 
-	if (split_host_port(spec, host, sizeof(host), &port, why,
+	if (spec_host(spec, resolver != NULL, host, &port, &addr, why,
 	    whylen) == -1)
 		return -1;
-	if ((addr = address(host)) != NULL) {
+	if (addr != NULL) {
 		rc = servers_add(list, addr, port);
 		ldns_rdf_deep_free(addr);
 		if (rc == -1)
 			snprintf(why, whylen, "out of memory");
 		return rc;
 	}
-	if (resolver == NULL) {
-		snprintf(why, whylen, "%s: not an IP address", host);
-		return -1;
-	}
-	if (host[strlen(host) - 1] == '.')
-		host[strlen(host) - 1] = '\0';
-	if ((bad = pki_dns_name_check(host, 0)) != NULL) {
-		snprintf(why, whylen, "%s: %s", spec, bad);
-		return -1;
-	}
-	strcat(host, ".");
 	return dns_addresses(list, host, port, resolver, deadline, why,
 	    whylen);
 }

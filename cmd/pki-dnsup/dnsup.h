@@ -52,6 +52,9 @@ int	 servers_have(const struct servers *list, const char *text);
 int	 servers_parse(struct servers *list, const char *spec,
 	    const struct servers *resolver, double deadline, char *why,
 	    size_t whylen);
+/* 0 if SPEC has the form servers_parse() reads, HOST an address or,
+ * when NAMES, a host name (not looked up); else -1 with WHY. */
+int	 servers_check(const char *spec, int names, char *why, size_t whylen);
 /* The server of TEXT as "ADDRESS#PORT" (what server.text holds); 0 / -1. */
 int	 server_from_text(struct server *srv, const char *text);
 
@@ -95,10 +98,12 @@ struct tsig_key {
  *	key "name" { algorithm hmac-sha256; secret "base64"; };
  * (exactly one key; hmac-md5, -sha1, -sha256 or -sha512, hmac-sha256 when
  * no algorithm is named).  Refuses a
- * file others may read.  0, or -1 after reporting; the secret is never
- * shown.
+ * file others may read.  0, or -1 with WHY (naming the file, and the line
+ * and what was expected there; never a token of the file, which may be
+ * the secret).
  */
-int	 tsig_load(struct tsig_key *key, const char *file);
+int	 tsig_load(struct tsig_key *key, const char *file, char *why,
+	    size_t whylen);
 /* Wipe KEY. */
 void	 tsig_wipe(struct tsig_key *key);
 /* Sign with KEY what RES sends and verify its replies. */
@@ -121,6 +126,9 @@ struct config {
 	double		 deadline;	/* pki_now() by which the work ends */
 	int		 remove;	/* --remove */
 	int		 tlsa;		/* --tlsa */
+	char		 setup_error[512];	/* why the key file or a
+					   server could not be set up, or
+					   "": then no DNS work is done */
 };
 
 /* ------------------------------------------------------------ item.c */

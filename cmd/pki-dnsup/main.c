@@ -7,6 +7,11 @@
  *
  * It gathers the whole batch before it acts: one UPDATE per zone for all
  * records, one wait for all.  Then it writes every record, in input order.
+ * Bad usage (an unknown option, a bad number or HOST[:PORT], options that
+ * conflict) exits 2 at once; a setup error (a key file that cannot be
+ * used, a server name that cannot be looked up) exits 2 too, but only
+ * after every record was read and written, those with DNS work to do
+ * with an error that says why it was not done.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -29,6 +34,8 @@ struct args {
 	const char	*server;
 	int		 server_option;	/* --server, not $PKI_DNS_SERVER */
 	const char	*resolver;
+	int		 resolver_option;	/* --resolver, not
+						   $PKI_DNS_RESOLVER */
 	char		**ns;
 	size_t		 nns;
 };
@@ -61,11 +68,15 @@ env(const char *name)
 	return v != NULL && *v != '\0' ? v : NULL;
 }
 
-/* Options that conflict, or lack what they need; -1 (reported). */
+/* Options that conflict, or lack what they need, and server options
+ * that are not HOST[:PORT] (their names are looked up later, by setup());
+ * -1 (reported).  All of these are usage errors. */
 static int
 check_options(const struct config *cfg, const struct args *a)
 {
 	const char *why = NULL;
+	char buf[512];
+	size_t i;
 
 	if (cfg->reload != NULL && cfg->include == NULL)
 		why = "--reload-cmd needs --include-file";
@@ -76,9 +87,26 @@ check_options(const struct config *cfg, const struct args *a)
 	else if (cfg->tlsa && cfg->remove)
 		why = "--tlsa and --remove exclude each other (--remove "
 		    "withdraws what dns.published lists)";
-	if (why != NULL)
+	if (why != NULL) {
 		pki_err("%s", why);
-	return why != NULL ? -1 : 0;
+		return -1;
+	}
+	why = a->server_option ? "--server" : "PKI_DNS_SERVER";
+	if (a->server != NULL && cfg->include == NULL &&
+	    servers_check(a->server, 1, buf, sizeof(buf)) == -1)
+		goto bad;
+	why = "--ns";
+	for (i = 0; i < a->nns; i++)
+		if (servers_check(a->ns[i], 1, buf, sizeof(buf)) == -1)
+			goto bad;
+	why = a->resolver_option ? "--resolver" : "PKI_DNS_RESOLVER";
+	if (a->resolver != NULL &&
+	    servers_check(a->resolver, 0, buf, sizeof(buf)) == -1)
+		goto bad;
+	return 0;
+bad:
+	pki_err("%s: %s", why, buf);
+	return -1;
 }
 
 /* Append the --ns ARG to A; 0 / -1 (reported). */
@@ -118,6 +146,7 @@ option(int ch, char *arg, struct config *cfg, struct args *a)
 		break;
 	case 'R':
 		a->resolver = arg;
+		a->resolver_option = 1;
 		break;
 	case 'n':
 		return add_ns(a, arg);
@@ -192,40 +221,65 @@ system_resolver(struct servers *list)
 	return rc;
 }
 
-/* The key, the resolver, --server and --ns; -1 (reported) if one fails. */
+/*
+ * The key, the resolver, --server and --ns: what the options name, read
+ * and looked up.  -1 (reported) if one fails, the reason in
+ * CFG->setup_error.  A failure here is not a usage error: the records
+ * are read all the same, and those that need DNS work get the reason.
+ */
 static int
 setup(struct config *cfg, const struct args *a, struct tsig_key *key)
 {
 	double deadline = pki_now() + cfg->timeout;
-	char why[512];
-	size_t i;
+	char *why = cfg->setup_error, buf[sizeof(cfg->setup_error) - 16];
+	size_t i, len = sizeof(cfg->setup_error);
 
 	if (a->key_file != NULL) {
-		if (tsig_load(key, a->key_file) == -1)
-			return -1;
+		if (tsig_load(key, a->key_file, why, len) == -1)
+			goto fail;
 		cfg->key = key;
 	}
 	if (a->resolver != NULL ? servers_parse(&cfg->resolver, a->resolver,
-	    NULL, deadline, why, sizeof(why)) == -1 :
+	    NULL, deadline, buf, sizeof(buf)) == -1 :
 	    system_resolver(&cfg->resolver) == -1) {
-		pki_err("--resolver: %s", a->resolver != NULL ? why :
-		    "out of memory");
-		return -1;
+		snprintf(why, len, "--resolver: %s", a->resolver != NULL ?
+		    buf : "out of memory");
+		goto fail;
 	}
 	if (a->server != NULL && cfg->include == NULL &&
 	    servers_parse(&cfg->primary, a->server, &cfg->resolver, deadline,
-	    why, sizeof(why)) == -1) {
-		pki_err("--server: %s", why);
-		return -1;
+	    buf, sizeof(buf)) == -1) {
+		snprintf(why, len, "--server: %s", buf);
+		goto fail;
 	}
 	for (i = 0; i < a->nns; i++) {
 		if (servers_parse(&cfg->ns, a->ns[i], &cfg->resolver, deadline,
-		    why, sizeof(why)) == -1) {
-			pki_err("--ns: %s", why);
-			return -1;
+		    buf, sizeof(buf)) == -1) {
+			snprintf(why, len, "--ns: %s", buf);
+			goto fail;
 		}
 	}
 	return 0;
+fail:
+	pki_err("%s", why);
+	return -1;
+}
+
+/* Setup failed: every record with DNS work to do gets the reason (once),
+ * and nothing is done. */
+static void
+setup_failed(struct batch *b, const struct config *cfg)
+{
+	size_t i, last = 0;
+
+	for (i = 0; i < b->nitems; i++) {
+		b->items[i].state = ITEM_FAILED;
+		if (last == b->items[i].rec + 1)
+			continue;
+		last = b->items[i].rec + 1;
+		record_error(b, b->items[i].rec, "dns", "nothing %s: %s",
+		    cfg->remove ? "withdrawn" : "published", cfg->setup_error);
+	}
 }
 
 /* 1 if zone Z has items still to do. */
@@ -289,8 +343,14 @@ run(struct config *cfg)
 			status = PKI_EXIT_FATAL;
 	}
 	pki_in_close(in);
-	/* After a fatal error the records read pass through untouched. */
-	if (status != PKI_EXIT_FATAL && act(&b, cfg) == -1)
+	/* After a setup error no record is acted on, but every record is
+	 * written (DESIGN 3.2): those with DNS work to do say why it was
+	 * not done.  After a fatal read error the records read pass
+	 * through untouched. */
+	if (cfg->setup_error[0] != '\0') {
+		setup_failed(&b, cfg);
+		status = PKI_EXIT_FATAL;
+	} else if (status != PKI_EXIT_FATAL && act(&b, cfg) == -1)
 		status = PKI_EXIT_FATAL;
 	json_array_foreach(b.recs, i, rec) {
 		if (pki_out(rec) == -1) {
@@ -314,8 +374,12 @@ main(int argc, char *argv[])
 
 	memset(&a, 0, sizeof(a));
 	pki_init(argv[0]);
-	if (options(argc, argv, &cfg, &a) == 0 && setup(&cfg, &a, &key) == 0)
+	/* Bad usage ends here; a setup error is said, and then the
+	 * records are read and written all the same. */
+	if (options(argc, argv, &cfg, &a) == 0) {
+		setup(&cfg, &a, &key);
 		rc = run(&cfg);
+	}
 	servers_free(&cfg.resolver);
 	servers_free(&cfg.primary);
 	servers_free(&cfg.ns);

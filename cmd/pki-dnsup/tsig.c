@@ -22,6 +22,8 @@
 
 struct lexer {
 	const char	*file;
+	char		*why;		/* where a message goes */
+	size_t		 whylen;
 	const char	*p;		/* the next character */
 	unsigned	 line;
 	char		 tok[SECRET_LEN];	/* the last token; wiped */
@@ -95,7 +97,8 @@ next(struct lexer *lx)
 static int
 expected(const struct lexer *lx, const char *what)
 {
-	pki_err("key file %s line %u: %s expected", lx->file, lx->line, what);
+	snprintf(lx->why, lx->whylen, "key file %s line %u: %s expected",
+	    lx->file, lx->line, what);
 	return -1;
 }
 
@@ -215,17 +218,18 @@ parse(struct lexer *lx, struct tsig_key *key)
 	if (punct(lx, '{') == -1 || clauses(lx, key) == -1)
 		return -1;
 	if ((t = next(lx)) == T_WORD && strcmp(lx->tok, "key") == 0) {
-		pki_err("key file %s line %u: a second key; give a file with "
-		    "one", lx->file, lx->line);
+		snprintf(lx->why, lx->whylen, "key file %s line %u: a second "
+		    "key; give a file with one", lx->file, lx->line);
 		return -1;
 	}
 	return t == T_END ? 0 : expected(lx, "the end of the file");
 }
 
 /* Read FILE (a regular file others cannot read) into BUF of SIZE as a
- * string; *LEN bytes were read. */
+ * string; *LEN bytes were read.  0, or -1 with WHY. */
 static int
-read_key_file(const char *file, char *buf, size_t size, size_t *lenp)
+read_key_file(const char *file, char *buf, size_t size, size_t *lenp,
+    char *why, size_t whylen)
 {
 	struct stat st;
 	size_t len = 0;
@@ -233,21 +237,22 @@ read_key_file(const char *file, char *buf, size_t size, size_t *lenp)
 	int fd, rc = -1;
 
 	if ((fd = open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
-		pki_err("key file %s: %s", file, strerror(errno));
+		snprintf(why, whylen, "key file %s: %s", file, strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode))
-		pki_err("key file %s: not a regular file", file);
+		snprintf(why, whylen, "key file %s: not a regular file", file);
 	else if (st.st_mode & (S_IROTH | S_IWOTH))
-		pki_err("key file %s: others may read or write it (mode %04o); "
-		    "chmod o-rw it", file, (unsigned)(st.st_mode & 07777));
+		snprintf(why, whylen, "key file %s: others may read or write "
+		    "it (mode %04o); chmod o-rw it", file,
+		    (unsigned)(st.st_mode & 07777));
 	else
 		rc = 0;
 	while (rc == 0 && (n = read(fd, buf + len, size - 1 - len)) != 0) {
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 || (len += (size_t)n) >= size - 1) {
-			pki_err("key file %s: %s", file, n == -1 ?
+			snprintf(why, whylen, "key file %s: %s", file, n == -1 ?
 			    strerror(errno) : "too large");
 			rc = -1;
 		}
@@ -259,7 +264,7 @@ read_key_file(const char *file, char *buf, size_t size, size_t *lenp)
 }
 
 int
-tsig_load(struct tsig_key *key, const char *file)
+tsig_load(struct tsig_key *key, const char *file, char *why, size_t whylen)
 {
 	char buf[KEYFILE_MAX];
 	struct lexer lx;
@@ -269,13 +274,15 @@ tsig_load(struct tsig_key *key, const char *file)
 	memset(key, 0, sizeof(*key));
 	memset(&lx, 0, sizeof(lx));
 	snprintf(key->algorithm, sizeof(key->algorithm), "hmac-sha256.");
-	rc = read_key_file(file, buf, sizeof(buf), &len);
+	rc = read_key_file(file, buf, sizeof(buf), &len, why, whylen);
 	if (rc == 0 && strlen(buf) != len) {
-		pki_err("key file %s: not text", file);
+		snprintf(why, whylen, "key file %s: not text", file);
 		rc = -1;
 	}
 	if (rc == 0) {
 		lx.file = file;
+		lx.why = why;
+		lx.whylen = whylen;
 		lx.p = buf;
 		lx.line = 1;
 		rc = parse(&lx, key);

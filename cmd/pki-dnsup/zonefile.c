@@ -8,12 +8,18 @@
  * Then the reload command makes the server read the zone again.  Raising
  * the zone's SOA serial, so that secondaries transfer the change, is the
  * reload command's business.
+ *
+ * Two runs may change one include file at once (an issue and a renewal,
+ * a publish and a --remove): each holds an exclusive flock(2) on
+ * FILE.lock, next to it, from reading the file until its reload command
+ * is done, so that neither writes over what the other merged in.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -231,6 +237,42 @@ run_reload(const char *cmd, const char *zone, char *why, size_t len)
 	    0 : -1;
 }
 
+/* FILE.lock opened and locked exclusively, waited for until DEADLINE;
+ * the descriptor (closing it unlocks), or -1 with WHY. */
+static int
+lock_include(const char *file, double deadline, char *why, size_t len)
+{
+	char *path = NULL;
+	int fd = -1, e;
+
+	if (asprintf(&path, "%s.lock", file) == -1) {
+		snprintf(why, len, "out of memory");
+		return -1;
+	}
+	if ((fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+	    0600)) == -1) {
+		snprintf(why, len, "cannot open %s: %s", path, strerror(errno));
+		free(path);
+		return -1;
+	}
+	while (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		if ((e = errno) == EINTR)
+			continue;
+		if (e != EWOULDBLOCK || pki_now() >= deadline) {
+			snprintf(why, len, "cannot lock %s: %s", path,
+			    e == EWOULDBLOCK ? "another run held it until the "
+			    "timeout" : strerror(e));
+			close(fd);
+			fd = -1;
+			break;
+		}
+		pki_sleep_until(pki_now() + 0.05 < deadline ? pki_now() + 0.05 :
+		    deadline);
+	}
+	free(path);
+	return fd;
+}
+
 void
 zonefile_change(struct batch *b, struct zone *z, const struct config *cfg)
 {
@@ -238,13 +280,17 @@ zonefile_change(struct batch *b, struct zone *z, const struct config *cfg)
 	size_t i, last = 0;
 	char why[512];
 	mode_t mode;
+	int lock = -1, reloaded;
 
 	snprintf(why, sizeof(why), "out of memory");
-	if (list == NULL || read_include(z->file, list, &mode, why,
+	if (list == NULL || (lock = lock_include(z->file, cfg->deadline, why,
+	    sizeof(why))) == -1 || read_include(z->file, list, &mode, why,
 	    sizeof(why)) == -1 || apply(b, z, &list, cfg->remove) == -1 ||
 	    write_include(z, list, mode, why, sizeof(why)) == -1) {
 		zone_fail(b, z, "zone %s: %s", z->name, why);
 		ldns_rr_list_deep_free(list);
+		if (lock != -1)
+			close(lock);
 		return;
 	}
 	pki_info("zone %s: %zu records in %s", z->name,
@@ -253,8 +299,12 @@ zonefile_change(struct batch *b, struct zone *z, const struct config *cfg)
 	for (i = 0; i < b->nitems; i++)
 		if (b->items[i].zone == z && b->items[i].state == ITEM_NEW)
 			b->items[i].state = ITEM_DONE;
-	if (cfg->reload == NULL || run_reload(cfg->reload, z->name, why,
-	    sizeof(why)) == 0)
+	/* The reload command too runs under the lock: two runs' commands
+	 * that raise the zone's serial do not interleave. */
+	reloaded = cfg->reload == NULL || run_reload(cfg->reload, z->name,
+	    why, sizeof(why)) == 0;
+	close(lock);
+	if (reloaded)
 		return;
 	/* The file has the records: they count as published, to be
 	 * withdrawn by --remove, and the records say the reload failed.
