@@ -42,8 +42,9 @@ txt() {	# txt OWNER: the TXT values the primary serves
 	dig +short +norecurse -p "$NAMED_PORT" @127.0.0.1 TXT "$1" | sort | tr '\n' ' '
 }
 
-pki-acme register --directory "$PEBBLE_DIRECTORY" --email admin@example.test \
-	--agree-tos --ca-bundle "$CA" > "$T/acct.json" 2>>"$err"
+(umask 077 && exec pki-acme register --directory "$PEBBLE_DIRECTORY" \
+	--email admin@example.test --agree-tos --ca-bundle "$CA" > "$T/acct.json") \
+	2>>"$err"	# the account file holds the key: 0600
 is "$?" 0 "register"
 # The subcommands with the first account (a file) and Pebble's TLS CA.
 order() { pki-acme order --account "$T/acct.json" --ca-bundle "$CA"; }
@@ -119,8 +120,9 @@ is "$(jq -r 'select(.cert) | .name + " " + (.cert | keys | join("+"))' "$T/6" | 
 # through a resolver, which follows the CNAME: a second Pebble asks one.
 named_resolver_start
 pebble_start PEBBLE_AUTHZREUSE=0
-pki-acme register --directory "$PEBBLE_DIRECTORY" --email admin@example.test \
-	--agree-tos --ca-bundle "$PEBBLE_CA_BUNDLE" > "$T/acct2.json" 2>>"$err"
+(umask 077 && exec pki-acme register --directory "$PEBBLE_DIRECTORY" \
+	--email admin@example.test --agree-tos --ca-bundle "$PEBBLE_CA_BUNDLE" \
+	> "$T/acct2.json") 2>>"$err"
 rec alias.example.test | pki-keygen 2>>"$err" | pki-csr 2>>"$err" |
 	pki-acme order --account "$T/acct2.json" --ca-bundle "$PEBBLE_CA_BUNDLE" 2>>"$err" |
 	dnsup 2>>"$err" > "$T/7"

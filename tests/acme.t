@@ -63,21 +63,21 @@ is "$rc" 2 "a bad e-mail address: exit 2"
 run pki-acme register -v --directory "$PEBBLE_DIRECTORY" \
 	--email admin@example.test --agree-tos --ca-bundle "$CA"
 is "$rc" 0 "register"
-cp "$T/out" "$T/acct.json"
+(umask 077 && cp "$T/out" "$T/acct.json")	# holds the key: 0600
 is "$(jq -c '[.action, .account.directory == env.PEBBLE_DIRECTORY,
 	.account.status, .account.contact, .account.key_type]' "$T/acct.json")" \
 	'["register",true,"valid",["mailto:admin@example.test"],"ec"]' \
 	"writes the account record"
 like "$(jq -r .account.url "$T/acct.json")" "https://127.0.0.1:*/my-account/*" \
 	"with the account's URL"
-jq -r .account.key "$T/acct.json" > "$T/acct.key"
+(umask 077 && jq -r .account.key "$T/acct.json" > "$T/acct.key")
 like "$(openssl pkey -in "$T/acct.key" -noout -text 2>&1)" "*ASN1 OID: prime256v1*" \
 	"and its key: EC P-256 by default, PKCS#8"
 run pki-acme register --directory "$PEBBLE_DIRECTORY" --email admin@example.test \
 	--agree-tos --ca-bundle "$CA" --key-type rsa
 like "$(jq -r .account.key "$T/out" | openssl pkey -noout -text 2>&1)" \
 	"*Private-Key: (2048 bit*" "--key-type rsa: RSA 2048"
-cp "$T/out" "$T/acct-rsa.json"
+(umask 077 && cp "$T/out" "$T/acct-rsa.json")
 # The subcommands with the first account (a file) and Pebble's TLS CA.
 order() { pki-acme order --account "$T/acct.json" --ca-bundle "$CA" "$@"; }
 finish() { pki-acme finish --account "$T/acct.json" --ca-bundle "$CA" "$@"; }
@@ -185,31 +185,84 @@ is "$?" 1 "finish: exit 1 when an order times out"
 like "$(jq -r '.errors[0].message' "$T/w2")" "ec: timed out after 3 s waiting for the authorizations" \
 	"the record says so"
 
+# Connections that send nothing do not hold up the CA's request: the
+# responder serves them all at once, each for 2 s at most.  A finish that
+# does not answer the challenge (marked processing) runs the responder;
+# 12 idle connections are opened to it; then a second finish answers the
+# challenge, and the CA asks that responder.
+rec idle.test | keys | order --challenge http-01 2>>"$err" > "$T/i1"
+token=$(jq -r '.challenges[0].token' "$T/i1")
+jq -c '.challenges[0].status = "processing"' "$T/i1" |
+	finish --http-listen "$LISTEN" --timeout 5 > /dev/null 2>>"$err" &
+fin=$!
+# 12 connections, opened as soon as the responder listens and left idle
+# (until $T/i.done appears); how many the responder closed within 3 s.
+perl -MIO::Socket::INET -MIO::Select -MTime::HiRes=time,sleep -e '
+	my ($port, $n, $ready, $closed, $done) = @ARGV;
+	my (@c, $c); my $end = time + 20;
+	while (@c < $n && time < $end) {
+		if ($c = IO::Socket::INET->new(PeerAddr => "127.0.0.1", PeerPort => $port)) {
+			push @c, $c } else { sleep 0.005 } }
+	open(my $f, ">", $ready) or die; close $f;
+	my $sel = IO::Select->new(@c); my $gone = 0; $end = time + 3;
+	while ($sel->count && (my $left = $end - time) > 0) {
+		for my $s ($sel->can_read($left)) {
+			next if sysread($s, my $b, 512);
+			$sel->remove($s); $gone++ } }
+	open($f, ">", $closed) or die; print $f "$gone\n"; close $f;
+	$end = time + 20;
+	sleep 0.05 until -e $done || time > $end;' \
+	"$PEBBLE_HTTP_PORT" 12 "$T/i.ready" "$T/i.closed" "$T/i.done" 2>>"$err" &
+idle=$!
+n=0
+until [ -e "$T/i.ready" ] || [ $n -ge 200 ]; do
+	sleep 0.05
+	n=$((n + 1))
+done
+is "$(curl -s --max-time 1 "http://$LISTEN/.well-known/acme-challenge/$token")" \
+	"$(jq -r '.challenges[0].key_authorization' "$T/i1")" \
+	"with 12 idle connections open, a GET is answered at once"
+mkdir "$T/nowhere"	# a document root no server serves
+finish --http-root "$T/nowhere" --timeout 10 < "$T/i1" > "$T/i2" 2>>"$err"
+is "$?" 0 "and the CA's validation through that responder succeeds"
+ok "idle.test verifies" verify "$T/i2" ec idle.test
+touch "$T/i.done"
+wait "$idle"
+is "$(cat "$T/i.closed")" 12 "the idle connections are closed within 2 s"
+wait "$fin"
+
 # ------------------------------------------------------------ --http-root
-# A web server of the document root on Pebble's httpPort.
+# A web server of the document root on Pebble's httpPort; it notes the
+# mode of each file it serves and of its directories.
 mkdir -p "$T/www"
 perl -MIO::Socket::INET -e '
-	my ($root, $port) = @ARGV;
+	my ($root, $port, $log) = @ARGV;
 	my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => $port,
 		Listen => 8, ReuseAddr => 1) or die "$!";
+	open(my $l, ">>", $log) or die; $l->autoflush(1);
 	while (my $c = $s->accept) {
 		my $line = <$c>; my $h; do { $h = <$c> } while (defined $h && $h =~ /\S/);
 		my ($p) = $line =~ m{^GET (/\.well-known/acme-challenge/[\w-]+) };
 		if ($p && open(my $f, "<", "$root$p")) { local $/; my $b = <$f>;
+			printf $l "%o %o %o\n", map { (stat "$root$_")[2] & 07777 }
+				"/.well-known", "/.well-known/acme-challenge", $p;
 			print $c "HTTP/1.0 200 OK\r\nContent-Length: ", length($b), "\r\n\r\n$b";
 		} else { print $c "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n" }
 		close $c;
-	}' "$T/www" "$PEBBLE_HTTP_PORT" 2>>"$err" &
+	}' "$T/www" "$PEBBLE_HTTP_PORT" "$T/www.modes" 2>>"$err" &
 www=$!
 at_exit "kill $www"
 { rec root1.test; rec root2.test '["ec"]' '.altnames = ["www.root2.test"]'; } | keys |
 	order --challenge http-01 2>>"$err" > "$T/w3"
-finish --http-root "$T/www" < "$T/w3" > "$T/w4" 2>>"$err"
-is "$?" 0 "finish --http-root"
+# Under umask 077 too, the web server (another user) must read them.
+(umask 077 && finish --http-root "$T/www" < "$T/w3" > "$T/w4") 2>>"$err"
+is "$?" 0 "finish --http-root (umask 077)"
 ok "root1.test verifies" verify "$T/w4" ec root1.test
 ok "root2.test verifies" verify "$T/w4" ec root2.test
 is "$(find "$T/www/.well-known/acme-challenge" -type f | wc -l)" 0 \
 	"the token files are removed afterwards"
+is "$(sort -u "$T/www.modes")" "755 755 644" \
+	"umask 077: the directories made are 0755, the token files 0644"
 kill "$www"
 
 # ------------------------------------------------------------ problems
@@ -243,6 +296,77 @@ order < "$T/p5" > "$T/p6" 2>>"$err"
 is "$?" 0 "order passes a failed record"
 is "$(cat "$T/p6")" "$(cat "$T/p5")" "unchanged"
 
+# An order entry that is not one fails its record, and none of the
+# record's orders runs: not half of its certificates.
+{ rec half.test '["rsa", "ec"]'; rec whole.test; } | keys |
+	order --challenge http-01 2>>"$err" |
+	jq -c 'if .name == "half.test" then .acme.orders = {rsa: .acme.orders.rsa,
+		ec: (.acme.orders.ec | del(.finalize))} else . end' > "$T/m1"
+finish --http-listen "$LISTEN" < "$T/m1" > "$T/m2" 2>>"$err"
+is "$?" 1 "finish: an order entry that is not one: exit 1"
+is "$(field "$T/m2" half.test '[has("cert"), (.errors | map(.field + ": " + .message))]')" \
+	'[false,["acme.orders: ec: not an order"]]' "its record: no certificate, one error"
+ok "the other record is issued" verify "$T/m2" ec whole.test
+
+# The CA's authorizations must be for the names ordered.  Pebble does not
+# lie; a record whose order lists another record's authorization does.
+{ rec mine.test; rec theirs.test; } | keys | order --challenge http-01 2>>"$err" > "$T/z1"
+# shellcheck disable=SC2016 # $a is jq's
+field "$T/z1" mine.test '.acme.orders.ec.authorizations = $a' \
+	--argjson a "$(field "$T/z1" theirs.test '.acme.orders.ec.authorizations')" > "$T/z2"
+finish --http-listen "$LISTEN" --timeout 5 < "$T/z2" > "$T/z3" 2>>"$err"
+is "$?" 1 "an authorization for a name not ordered: exit 1"
+like "$(jq -r '.errors[0].message' "$T/z3")" \
+	"the CA's authorization https://*/authZ/* is for dns \"theirs.test\", not a name ordered" \
+	"says so"
+is "$(jq -c 'has("cert")' "$T/z3")" false "and no certificate"
+
+# ------------------------------------------------------------ account files
+# A file holding the account key is refused when others may read it.
+rec open.test | keys > "$T/o1"
+cp "$T/acct.json" "$T/open.json"
+chmod 644 "$T/open.json"
+pki-acme order --account "$T/open.json" --ca-bundle "$CA" < "$T/o1" > "$T/o2" 2>"$T/o.err"
+is "$?" 2 "--account: a file others may read is refused: exit 2"
+cat "$T/o.err" >> "$err"
+like "$(cat "$T/o.err")" \
+	"*account file $T/open.json: others may read or write it (mode 0644); chmod o-rw it*" \
+	"says so, as of a passphrase file"
+like "$(jq -r '.errors[0].message' "$T/o2")" "no ACME account or CA: account file *mode 0644*" \
+	"and the record carries it"
+cp "$T/acct.key" "$T/open.key"
+chmod 602 "$T/open.key"
+acctkey() {
+	pki-acme order --directory "$PEBBLE_DIRECTORY" --account-key "$T/open.key" \
+		--account-url "$(jq -r .account.url "$T/acct.json")" --ca-bundle "$CA" \
+		< "$T/o1" > /dev/null 2>>"$err"
+}
+acctkey
+is "$?" 2 "--account-key: a file others may write is refused"
+chmod 640 "$T/open.key"
+ok "a file others may not read (0640) is used" acctkey
+
+# ------------------------------------------------------------ setup errors
+# A passphrase file that cannot be used: every record still comes out,
+# those that need the account with the error, and pki-acme exits 2.
+printf 'secret\n' > "$T/open.pass"
+chmod 644 "$T/open.pass"
+jq -cn '{name: "local.test", ca: "local", csr: {ec: "x"}, cert: {ec: {pem: "y"}}}' > "$T/local"
+field "$T/z1" mine.test . > "$T/s.finish"
+field "$T/h3" one.test . > "$T/s.revoke"
+for sub in order finish revoke; do
+	[ "$sub" = order ] && cp "$T/o1" "$T/s.order"
+	cat "$T/local" "$T/s.$sub" | PKI_DB_PASSPHRASE_FILE=$T/open.pass \
+		pki-acme "$sub" --account "$T/acct.json" --ca-bundle "$CA" \
+		> "$T/s.out" 2>>"$err"
+	is "$?" 2 "$sub: a passphrase file others may read: exit 2"
+	is "$(head -n 1 "$T/s.out")" "$(cat "$T/local")" \
+		"$sub: and the record of the local CA comes out unchanged"
+	is "$(sed -n 2p "$T/s.out" | jq -r '.errors[-1].message')" \
+		"no ACME account or CA: cannot read the passphrase file $T/open.pass" \
+		"$sub: the ACME record with the error"
+done
+
 # The CA down: a clear error within the timeout.
 dead=''
 free_port dead
@@ -255,8 +379,9 @@ is "$?" 2 "the CA down: exit 2"
 cat "$T/d.err" >> "$err"
 like "$(cat "$T/d.err")" "*cannot reach the ACME CA: GET https://127.0.0.1:$dead/dir: *onnect*" \
 	"says it cannot reach the CA"
-is "$(jq -r '.errors[0].message' "$T/d2")" "no ACME account or CA" \
-	"the record carries the error"
+like "$(jq -r '.errors[0].message' "$T/d2")" \
+	"no ACME account or CA: cannot reach the ACME CA: GET https://127.0.0.1:$dead/dir: *" \
+	"the record carries the error, which says why"
 ok "within the timeout" test $(($(date +%s) - start)) -le 4
 
 # A CA that accepts the connection and never answers: the same, in time.
@@ -303,7 +428,8 @@ nok "an unknown reason is a usage error" revoke --reason whim \
 
 # ------------------------------------------------------------ rollover, deactivate
 cp "$T/acct-rsa.json" "$T/roll.json"
-pki-acme rollover --account "$T/roll.json" --ca-bundle "$CA" > "$T/roll2.json" 2>>"$err"
+(umask 077 && exec pki-acme rollover --account "$T/roll.json" --ca-bundle "$CA" \
+	> "$T/roll2.json") 2>>"$err"
 is "$?" 0 "rollover"
 is "$(jq -c '[.action, .account.url == $u, .account.status]' \
 	--arg u "$(jq -r .account.url "$T/roll.json")" "$T/roll2.json")" \
@@ -326,6 +452,127 @@ is "$(jq -c '[.action, .account.status, has("key")]' "$T/de.json")" \
 	'["deactivate","deactivated",false]' "the record: deactivated, no key"
 pki-acme order --account "$T/roll2.json" --ca-bundle "$CA" < "$T/k1" >/dev/null 2>>"$err"
 is "$?" 1 "a deactivated account orders nothing"
+
+# ------------------------------------------------------------ lost answers
+# A relay to Pebble that loses an answer: when the file $T/lose names an
+# endpoint ("/rollover-account-key"), the connection that carries the
+# next request Pebble's log shows for it is closed before the answer
+# goes back; with "stop" after it, the relay ends then too.  Pebble makes
+# its URLs of the Host asked, so every request goes through the relay.
+cat > "$T/relay.pl" <<'EOF'
+use strict; use warnings; use IO::Socket::INET; use IO::Select;
+my ($port, $up, $log, $arm) = @ARGV;
+my $l = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => $port,
+	Listen => 16, ReuseAddr => 1) or die "$port: $!";
+my $sel = IO::Select->new($l);
+my (%peer, %client, $want, $stop, $base);
+sub seen {	# how many requests of $want Pebble has logged
+	open(my $f, "<", $log) or return 0;
+	return scalar grep { /POST \Q$want\E -> calling handler/ } <$f>;
+}
+sub shut {
+	my $p = delete $peer{$_[0]};
+	delete $peer{$p};
+	for ($_[0], $p) { $sel->remove($_); close $_ }
+}
+while (1) {
+	if (!defined $want && open(my $a, "<", $arm)) {
+		($want, $stop) = split ' ', <$a>;
+		$base = seen();
+	}
+	for my $s ($sel->can_read(0.05)) {
+		if ($s == $l) {
+			my $c = $l->accept or next;
+			my $u = IO::Socket::INET->new(PeerAddr => "127.0.0.1",
+				PeerPort => $up) or do { close $c; next };
+			@peer{$c, $u} = ($u, $c);
+			$client{$c} = 1;
+			$sel->add($c, $u);
+			next;
+		}
+		next unless $peer{$s};
+		my $n = sysread($s, my $buf, 65536);
+		if (!$n) { shut($s); next }
+		if (!$client{$s} && defined $want && seen() > $base) {
+			shut($s);	# the answer is lost
+			unlink $arm;
+			exit 0 if $stop;
+			undef $want;
+			next;
+		}
+		syswrite($peer{$s}, $buf);
+	}
+}
+EOF
+pebble_log=$(dirname "$PEBBLE_ROOT")/log
+pebble_port=${PEBBLE_DIRECTORY#https://127.0.0.1:}
+pebble_port=${pebble_port%/dir}
+relay_port=''
+free_port relay_port
+relay() {
+	perl "$T/relay.pl" "$relay_port" "$pebble_port" "$pebble_log" "$T/lose" \
+		2>>"$err" &
+	relay=$!
+	at_exit "kill $relay"
+	n=0
+	until curl -s -o /dev/null --cacert "$CA" "https://127.0.0.1:$relay_port/dir" ||
+		[ $n -ge 100 ]; do
+		sleep 0.05
+		n=$((n + 1))
+	done
+}
+relay
+(umask 077 && exec pki-acme register --directory "https://127.0.0.1:$relay_port/dir" \
+	--email admin@example.test --agree-tos --ca-bundle "$CA" > "$T/lost1.json") \
+	2>>"$err"
+is "$?" 0 "register through the relay"
+
+# The key change made, its answer lost: the CA is asked with the new key,
+# and the account record carries it.
+echo /rollover-account-key > "$T/lose"
+(umask 077 && exec pki-acme rollover --account "$T/lost1.json" --ca-bundle "$CA" \
+	> "$T/lost2.json") 2>"$T/lost.err"
+is "$?" 0 "rollover: the answer to the key change lost: exit 0"
+cat "$T/lost.err" >> "$err"
+nok "(the relay lost it)" test -e "$T/lose"
+like "$(cat "$T/lost.err")" "*asking the CA which key is the account's*" \
+	"it asks the CA which key is the account's"
+is "$(jq -c '[.action, .account.url == $u, has("errors")]' \
+	--arg u "$(jq -r .account.url "$T/lost1.json")" "$T/lost2.json")" \
+	'["rollover",true,false]' "the account record"
+nok "with the new key" test "$(jq -r .account.key "$T/lost1.json")" = \
+	"$(jq -r .account.key "$T/lost2.json")"
+rec lost.test | keys > "$T/l1"
+pki-acme order --account "$T/lost2.json" --ca-bundle "$CA" --challenge http-01 \
+	< "$T/l1" > "$T/l2" 2>>"$err"
+is "$?" 0 "which is the account's"
+
+# The finalization made, its answer lost: the order is polled.
+echo /finalize-order/ > "$T/lose"
+pki-acme finish --account "$T/lost2.json" --ca-bundle "$CA" --http-listen "$LISTEN" \
+	< "$T/l2" > "$T/l3" 2>"$T/lost.err"
+is "$?" 0 "finish: the answer to the finalization lost: exit 0"
+cat "$T/lost.err" >> "$err"
+nok "(the relay lost it)" test -e "$T/lose"
+like "$(cat "$T/lost.err")" "*finalize: *polling the order*" "it polls the order"
+ok "and gets the certificate" verify "$T/l3" ec lost.test
+
+# Lost, and the CA cannot be asked either (the relay ends): the record
+# still carries the new key, with an error.
+echo /rollover-account-key stop > "$T/lose"
+(umask 077 && exec pki-acme rollover --account "$T/lost2.json" --ca-bundle "$CA" \
+	--timeout 2 > "$T/lost3.json") 2>"$T/lost.err"
+is "$?" 1 "rollover: the outcome unknown: exit 1"
+cat "$T/lost.err" >> "$err"
+like "$(jq -r '.errors[0].message' "$T/lost3.json")" \
+	"the outcome of the key change is unknown: *keep the old one too*" \
+	"the record says the outcome is unknown"
+nok "and carries the new key" test "$(jq -r .account.key "$T/lost2.json")" = \
+	"$(jq -r .account.key "$T/lost3.json")"
+relay
+pki-acme order --account "$T/lost3.json" --ca-bundle "$CA" < "$T/l1" >/dev/null 2>>"$err"
+is "$?" 0 "which was the account's"
+kill "$relay"
 
 # ------------------------------------------------------------ EAB
 pebble_start EAB=1
@@ -357,7 +604,7 @@ pebble_start PEBBLE_WFE_NONCEREJECT=50
 run pki-acme register --directory "$PEBBLE_DIRECTORY" --email admin@example.test \
 	--agree-tos --ca-bundle "$CA"
 is "$rc" 0 "register with half the nonces rejected"
-cp "$T/out" "$T/acct50.json"
+(umask 077 && cp "$T/out" "$T/acct50.json")
 for i in $(seq 1 20); do rec "n$i.test"; done | keys |
 	pki-acme order --account "$T/acct50.json" --ca-bundle "$CA" --challenge http-01 \
 	2>>"$err" > "$T/n1"
@@ -378,7 +625,7 @@ cn1=$(openssl x509 -in "$T/root1.pem" -noout -subject -nameopt multiline |
 	sed -n 's/^ *commonName *= //p')
 run pki-acme register --directory "$PEBBLE_DIRECTORY" --email admin@example.test \
 	--agree-tos --ca-bundle "$CA"
-cp "$T/out" "$T/acct-alt.json"
+(umask 077 && cp "$T/out" "$T/acct-alt.json")
 rec alt.test | keys | pki-acme order --account "$T/acct-alt.json" --ca-bundle "$CA" \
 	--challenge http-01 2>>"$err" > "$T/a1"
 pki-acme finish --account "$T/acct-alt.json" --ca-bundle "$CA" \

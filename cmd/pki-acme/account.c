@@ -11,8 +11,14 @@
  * The key travels only in that record, in clear like every key on the
  * pipe; it is never logged.
  */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "acme.h"
 
@@ -28,6 +34,73 @@ account_free(struct account *acct)
 	memset(acct, 0, sizeof(*acct));
 }
 
+/* Report the formatted text and keep it in ACCT->why; -1. */
+static int __attribute__((format(printf, 2, 3)))
+acct_fail(struct account *acct, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(acct->why, sizeof(acct->why), fmt, ap);
+	va_end(ap);
+	pki_err("%s", acct->why);
+	return -1;
+}
+
+/*
+ * The contents of FILE, which holds a private key (WHAT names it in
+ * messages), NUL-terminated: a regular file of at most MAX bytes, not a
+ * symbolic link, that others may neither read nor write (as passphrase
+ * files).  The caller frees it with pki_free_secret().  NULL (ACCT->why
+ * set, reported).
+ */
+static char *
+read_key_file(struct account *acct, const char *what, const char *file,
+    size_t max)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t len = 0;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+		acct_fail(acct, "%s %s: %s", what, file, errno == ELOOP ?
+		    "a symbolic link: give the file itself" : strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1)
+		acct_fail(acct, "%s %s: %s", what, file, strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		acct_fail(acct, "%s %s: not a regular file", what, file);
+	else if (st.st_mode & (S_IROTH | S_IWOTH))
+		acct_fail(acct, "%s %s: others may read or write it (mode "
+		    "%04o); chmod o-rw it", what, file,
+		    (unsigned)(st.st_mode & 07777));
+	else if ((size_t)st.st_size > max)
+		acct_fail(acct, "%s %s: larger than %zu bytes", what, file, max);
+	else if ((buf = malloc((size_t)st.st_size + 1)) == NULL)
+		acct_fail(acct, "out of memory");
+	while (buf != NULL && len < (size_t)st.st_size) {
+		if ((n = read(fd, buf + len, (size_t)st.st_size - len)) == -1 &&
+		    errno == EINTR)
+			continue;
+		if (n <= 0) {
+			acct_fail(acct, "%s %s: %s", what, file, n == 0 ?
+			    "file shrank" : strerror(errno));
+			pki_wipe(buf, len);
+			free(buf);
+			buf = NULL;
+			break;
+		}
+		len += (size_t)n;
+	}
+	if (buf != NULL)
+		buf[len] = '\0';
+	close(fd);
+	return buf;
+}
+
 /* Take the key PEM (encrypted with PASS, if it is) into ACCT; WHERE names
  * it in messages.  0 / -1 (reported). */
 static int
@@ -36,21 +109,15 @@ take_key(struct account *acct, const char *pem, const char *pass,
 {
 	const char *why;
 
-	if (pki_pem_is_encrypted(pem) && pass == NULL) {
-		pki_err("%s: the account key is encrypted: give "
+	if (pki_pem_is_encrypted(pem) && pass == NULL)
+		return acct_fail(acct, "%s: the account key is encrypted: give "
 		    "--passphrase-file FILE or PKI_DB_PASSPHRASE_FILE", where);
-		return -1;
-	}
-	if ((acct->key = pki_key_from_pem(pem, pass, &why)) == NULL) {
-		pki_err("%s: %s", where, why);
-		return -1;
-	}
+	if ((acct->key = pki_key_from_pem(pem, pass, &why)) == NULL)
+		return acct_fail(acct, "%s: %s", where, why);
 	if (jws_alg(acct->key) == NULL ||
-	    jws_thumbprint(acct->key, acct->thumb) == -1) {
-		pki_err("%s: the account key is not RSA, nor EC on P-256 or "
-		    "P-384", where);
-		return -1;
-	}
+	    jws_thumbprint(acct->key, acct->thumb) == -1)
+		return acct_fail(acct, "%s: the account key is not RSA, nor EC "
+		    "on P-256 or P-384", where);
 	return 0;
 }
 
@@ -64,14 +131,15 @@ from_file(const struct opts *o, struct account *acct)
 	char *text;
 	int rc = -1;
 
-	if ((text = pki_read_file(o->account_file, 256 * 1024)) == NULL)
+	if ((text = read_key_file(acct, "account file", o->account_file,
+	    256 * 1024)) == NULL)
 		return -1;
 	j = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
 	pki_free_secret(text);
 	if (!json_is_object(j)) {
 		json_decref(j);
-		pki_err("%s: not a JSON account", o->account_file);
-		return -1;
+		return acct_fail(acct, "account file %s: not a JSON account",
+		    o->account_file);
 	}
 	a = json_is_object(json_object_get(j, "account")) ?
 	    json_object_get(j, "account") : j;
@@ -82,8 +150,8 @@ from_file(const struct opts *o, struct account *acct)
 	acct->eab_kid = xstrdup(pki_str(a, "eab_kid"));
 	acct->contact = json_incref(json_object_get(a, "contact"));
 	if (pem == NULL || acct->url == NULL || acct->directory == NULL)
-		pki_err("%s: an account needs \"key\", \"url\" and "
-		    "\"directory\"", o->account_file);
+		acct_fail(acct, "account file %s: an account needs \"key\", "
+		    "\"url\" and \"directory\"", o->account_file);
 	else
 		rc = take_key(acct, pem, o->pass, o->account_file);
 	json_decref(j);	/* jansson wipes what it frees (pki_init) */
@@ -96,11 +164,11 @@ from_flags(const struct opts *o, struct account *acct)
 	char *pem;
 	int rc;
 
-	if (o->directory == NULL) {
-		pki_err("--account-key and --account-url need --directory");
-		return -1;
-	}
-	if ((pem = pki_read_file(o->account_key, 64 * 1024)) == NULL)
+	if (o->directory == NULL)
+		return acct_fail(acct, "--account-key and --account-url need "
+		    "--directory");
+	if ((pem = read_key_file(acct, "account key file", o->account_key,
+	    64 * 1024)) == NULL)
 		return -1;
 	acct->url = xstrdup(o->account_url);
 	acct->directory = xstrdup(o->directory);
@@ -119,21 +187,21 @@ from_db(const struct opts *o, struct account *acct)
 	char where[64];
 	int rc = -1;
 
-	if ((db = pki_db_connect()) == NULL) {
-		pki_err("no account: give --account FILE, --account-key and "
-		    "--account-url, or a database (PKI_DB)");
-		return -1;
-	}
+	if ((db = pki_db_connect()) == NULL)
+		return acct_fail(acct, "no account: give --account FILE, "
+		    "--account-key and --account-url, or a database (PKI_DB)");
 	res = pki_db_exec(db, "SELECT id, directory, url, "
 	    "convert_from(key, 'UTF8'), array_to_json(contact), status, "
 	    "eab_kid FROM acme_accounts WHERE status = 'valid' "
 	    "AND ($1::text IS NULL OR directory = $1) "
 	    "ORDER BY created DESC, id DESC LIMIT 1", 1, p);
-	if (res != NULL && PQntuples(res) == 0)
-		pki_err("no valid ACME account%s%s in the database (pki "
-		    "register makes one)", o->directory ? " of " : "",
+	if (res == NULL)
+		acct_fail(acct, "cannot read the ACME accounts of the database");
+	else if (PQntuples(res) == 0)
+		acct_fail(acct, "no valid ACME account%s%s in the database "
+		    "(pki register makes one)", o->directory ? " of " : "",
 		    o->directory ? o->directory : "");
-	else if (res != NULL) {
+	else {
 		snprintf(where, sizeof(where), "ACME account %s",
 		    PQgetvalue(res, 0, 0));
 		acct->directory = xstrdup(PQgetvalue(res, 0, 1));
@@ -153,24 +221,44 @@ from_db(const struct opts *o, struct account *acct)
 int
 account_load(const struct opts *o, struct account *acct)
 {
+	char why[sizeof(acct->why)];
 	int rc;
 
 	memset(acct, 0, sizeof(*acct));
-	if (o->account_file != NULL)
+	if (o->pass_failed)
+		rc = acct_fail(acct, "cannot read the passphrase file %s",
+		    o->pass_file);
+	else if (o->account_file != NULL)
 		rc = from_file(o, acct);
 	else if (o->account_key != NULL)
 		rc = from_flags(o, acct);
 	else
 		rc = from_db(o, acct);
 	if (rc == 0 && o->directory != NULL &&
-	    strcmp(o->directory, acct->directory) != 0) {
-		pki_err("the account %s is one of %s, not of --directory %s",
-		    acct->url, acct->directory, o->directory);
-		rc = -1;
-	}
-	if (rc == -1)
+	    strcmp(o->directory, acct->directory) != 0)
+		rc = acct_fail(acct, "the account %s is one of %s, not of "
+		    "--directory %s", acct->url, acct->directory, o->directory);
+	if (rc == -1) {
+		memcpy(why, acct->why, sizeof(why));
 		account_free(acct);
+		memcpy(acct->why, why, sizeof(why));
+	}
 	return rc;
+}
+
+int
+account_setup(const struct opts *o, struct account *acct, struct acme *a,
+    char *why, size_t len)
+{
+	if (account_load(o, acct) == -1) {
+		snprintf(why, len, "%s", acct->why);
+		return -1;
+	}
+	if (account_session(o, acct, a) == -1) {
+		snprintf(why, len, "cannot reach the ACME CA: %s", a->why);
+		return -1;
+	}
+	return 0;
 }
 
 json_t *

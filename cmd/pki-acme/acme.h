@@ -44,6 +44,7 @@ struct opts {
 	const char	*preferred_chain;
 	const char	*reason;
 	const char	*pass;		/* the passphrase read, or NULL */
+	int		 pass_failed;	/* pass_file given but unreadable */
 	long		 timeout;
 	int		 agree_tos;
 };
@@ -66,6 +67,13 @@ void	 rec_error_problem(json_t *rec, const json_t *problem);
  * authorization) and ACME's "authorized_until" there, in UTC with a "Z":
  * serverPKI's Certificates.authorized_until. */
 void	 note_authorized(json_t *acme, const char *expires);
+/* 1 if the identifier of the CA's authorization AUTHZ is one of NAMES,
+ * the names ordered: of type "dns", its value (or "*." and its value
+ * when "wildcard" is true) compared without case; else 0. */
+int	 authz_ordered(const json_t *authz, const json_t *names);
+/* Add to REC the error of authorization AUTHZ (of URL), which
+ * authz_ordered() refused; -1. */
+int	 authz_foreign(json_t *rec, const json_t *authz, const char *url);
 /* strdup() that reports memory exhaustion; NULL for NULL. */
 char	*xstrdup(const char *s);
 
@@ -88,6 +96,7 @@ struct resp {
 struct http {
 	CURL	*curl;
 	char	 err[CURL_ERROR_SIZE];
+	int	 sent;		/* the request that failed may have arrived */
 };
 
 /* Set up the one handle: TLS always verified, with CA_BUNDLE (PEM file)
@@ -99,11 +108,15 @@ void	 resp_free(struct resp *r);
 /*
  * One exchange: METHOD "GET", "HEAD" or "POST" (BODY, as
  * application/jose+json) on URL, ACCEPT the Accept header or NULL, within
- * TIMEOUT_MS.  0 when the server answered (any status; R filled, caller
- * frees with resp_free), -1 on a transport error (WHY says which).
+ * TIMEOUT_MS; ONCE: a request the server must not get twice, sent on a
+ * new connection (libcurl resends a request on its own only after a
+ * kept-alive one failed).  0 when the server answered (any status; R
+ * filled, caller frees with resp_free), -1 on a transport error (WHY
+ * says which; H->sent is 0 when the request certainly did not reach the
+ * server: no connection was made, or not a byte of it was sent).
  */
 int	 http_do(struct http *h, const char *method, const char *url,
-	    const char *body, const char *accept, long timeout_ms,
+	    const char *body, const char *accept, int once, long timeout_ms,
 	    struct resp *r, char *why, size_t whylen);
 
 /* ------------------------------------------------------------ jws.c */
@@ -140,6 +153,7 @@ struct acme {
 	double		 deadline;	/* monotonic; the operation's end */
 	char		 why[768];	/* why the last request failed */
 	json_t		*problem;	/* ... its problem document or NULL */
+	int		 unknown;	/* ... and the CA may have acted on it */
 };
 
 /* Open a session with the CA of directory DIR_URL: fetch the directory.
@@ -154,13 +168,21 @@ void	 acme_begin(struct acme *a);
 const char *acme_url(struct acme *a, const char *name);
 /*
  * A signed POST of PAYLOAD (NULL: POST-as-GET) to URL, retried after
- * badNonce, 429/503 and transport errors as the limits above say.  0 on a
- * 2xx answer: R filled and *JSON its parsed body if it is JSON (else
- * NULL), both the caller's.  -1 otherwise: A->why (and A->problem) say
- * why; R is empty.
+ * badNonce, 429/503 and transport errors as the limits above say; one
+ * with a PAYLOAD only while the CA certainly did not act on it (see
+ * client.c).  0 on a 2xx answer: R filled and *JSON its parsed body if
+ * it is JSON (else NULL), both the caller's.  -1 otherwise: A->why (and
+ * A->problem) say why, A->unknown whether the CA may have acted on it
+ * all the same; R is empty.
  */
 int	 acme_post(struct acme *a, const char *url, const json_t *payload,
 	    const char *accept, struct resp *r, json_t **json);
+/* The same for a request that does no harm when the CA gets it twice
+ * (newAccount: one account per key; revokeCert: "alreadyRevoked"):
+ * retried like a POST-as-GET. */
+int	 acme_post_repeatable(struct acme *a, const char *url,
+	    const json_t *payload, const char *accept, struct resp *r,
+	    json_t **json);
 /* The same with only the parsed JSON body kept (NULL: none). */
 int	 acme_post_json(struct acme *a, const char *url,
 	    const json_t *payload, json_t **json);
@@ -178,15 +200,24 @@ struct account {
 	char		*status;
 	char		*eab_kid;
 	char		 thumb[64];	/* the key's RFC 7638 thumbprint */
+	char		 why[512];	/* why account_load() failed */
 };
 
 /*
  * The account of O: the JSON file --account, the key and URL of
  * --account-key and --account-url, or the newest valid account of the
- * database (of --directory when given).  0 / -1 (reported: a setup
- * error).
+ * database (of --directory when given).  A file holding the key must be
+ * one others may neither read nor write.  0 / -1 (reported: a setup
+ * error; ACCT is empty but for ACCT->why, which says why).
  */
 int	 account_load(const struct opts *o, struct account *acct);
+/*
+ * For the filters: the account of O and a session with its CA, set up
+ * once.  0, or -1 with WHY (of LEN bytes) saying what failed, for the
+ * errors of the records that need them (reported).
+ */
+int	 account_setup(const struct opts *o, struct account *acct,
+	    struct acme *a, char *why, size_t len);
 void	 account_free(struct account *acct);
 /* The account as the "account" member of an account record; KEY: with
  * its key (PEM, in clear).  NULL after reporting. */

@@ -7,6 +7,15 @@
  * (ACME_BUSY_TRIES times, only within the operation's time), a transport
  * error after 1, 2, 4 ... seconds (ACME_NET_TRIES times).  Every wait
  * ends at the operation's deadline (--timeout).
+ *
+ * A request the CA may act on (a POST with a payload: newOrder, finalize,
+ * keyChange, a challenge's answer ...) is sent again only when it
+ * certainly did not act: after a badNonce or a 429 or 503 with
+ * Retry-After (it refused), or a transport error before the request went
+ * out.  After a transport error that leaves it open (a timeout, the
+ * connection lost after sending), acme_post() fails with A->unknown set,
+ * and the caller finds out what the CA did.  GETs, HEADs, POST-as-GETs
+ * and the POSTs of acme_post_repeatable() are sent again freely.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -46,11 +55,13 @@ set_why(struct acme *a, json_t *problem, const char *text)
 
 /*
  * One exchange, retried after transport errors with backoff while the
- * operation has time.  0 with R filled; -1 with A->why set.
+ * operation has time; ONCE: only while it certainly did not reach the
+ * CA.  0 with R filled; -1 with A->why set, and A->unknown if the
+ * request of ONCE may have reached the CA.
  */
 static int
 exchange(struct acme *a, const char *method, const char *url,
-    const char *body, const char *accept, struct resp *r)
+    const char *body, const char *accept, int once, struct resp *r)
 {
 	char why[sizeof(a->why) - 64];
 	double wait = 1;
@@ -63,10 +74,17 @@ exchange(struct acme *a, const char *method, const char *url,
 			    "after %ld s", method, url, a->timeout);
 			return -1;
 		}
-		if (http_do(&a->http, method, url, body, accept, ms, r, why,
-		    sizeof(why)) == 0)
+		if (http_do(&a->http, method, url, body, accept, once, ms, r,
+		    why, sizeof(why)) == 0)
 			return 0;
 		pki_debug("%s", why);
+		if (once && a->http.sent) {
+			a->unknown = 1;
+			set_why(a, NULL, why);
+			strncat(a->why, " (the CA may have acted on it)",
+			    sizeof(a->why) - strlen(a->why) - 1);
+			return -1;
+		}
 		if (tries + 1 >= ACME_NET_TRIES || pki_now() + wait >= a->deadline)
 			break;
 		pki_sleep_until(pki_now() + wait);
@@ -91,7 +109,7 @@ acme_open(struct acme *a, const char *dir_url, const char *ca_bundle,
 		return -1;
 	}
 	acme_begin(a);
-	if (exchange(a, "GET", dir_url, NULL, NULL, &r) == -1) {
+	if (exchange(a, "GET", dir_url, NULL, NULL, 0, &r) == -1) {
 		pki_err("cannot reach the ACME CA: %s", a->why);
 		return -1;
 	}
@@ -139,7 +157,7 @@ new_nonce(struct acme *a)
 
 	if ((url = acme_url(a, "newNonce")) == NULL)
 		return -1;
-	if (exchange(a, "HEAD", url, NULL, NULL, &r) == -1)
+	if (exchange(a, "HEAD", url, NULL, NULL, 0, &r) == -1)
 		return -1;
 	free(a->nonce);
 	a->nonce = r.nonce;
@@ -201,10 +219,11 @@ problem_of(const struct resp *r)
 }
 
 /* Whether to send again after the error answer R (problem P): badNonce,
- * or 429/503 while there is time for its Retry-After.  Waits if needed. */
+ * or 429/503 while there is time for its Retry-After (ONCE: only with
+ * one, which says the CA refused it).  Waits if needed. */
 static int
-again(struct acme *a, const struct resp *r, const json_t *p, int *nonces,
-    int *busy)
+again(struct acme *a, const struct resp *r, const json_t *p, int once,
+    int *nonces, int *busy)
 {
 	const char *type = pki_str(p, "type");
 	double wait;
@@ -212,6 +231,8 @@ again(struct acme *a, const struct resp *r, const json_t *p, int *nonces,
 	if (type != NULL && strcmp(type, PROBLEM "badNonce") == 0)
 		return ++*nonces <= ACME_NONCE_TRIES;
 	if (r->status != 429 && r->status != 503)
+		return 0;
+	if (once && r->retry_after <= 0)
 		return 0;
 	wait = r->retry_after > 0 ? (double)r->retry_after : 1 << *busy;
 	if (++*busy > ACME_BUSY_TRIES || pki_now() + wait >= a->deadline)
@@ -248,8 +269,9 @@ body_json(const struct resp *r)
 	return json_loads(r->body, 0, NULL);
 }
 
-int
-acme_post(struct acme *a, const char *url, const json_t *payload,
+/* acme_post() and acme_post_repeatable(); ONCE: the CA may act on it. */
+static int
+post(struct acme *a, const char *url, const json_t *payload, int once,
     const char *accept, struct resp *r, json_t **json)
 {
 	int nonces = 0, busy = 0, rc;
@@ -259,6 +281,7 @@ acme_post(struct acme *a, const char *url, const json_t *payload,
 	*json = NULL;
 	memset(r, 0, sizeof(*r));
 	set_why(a, NULL, "");	/* nothing of an earlier failure stays */
+	a->unknown = 0;
 	for (;;) {
 		if (a->nonce == NULL && new_nonce(a) == -1)
 			return -1;
@@ -266,7 +289,7 @@ acme_post(struct acme *a, const char *url, const json_t *payload,
 			snprintf(a->why, sizeof(a->why), "cannot sign");
 			return -1;
 		}
-		rc = exchange(a, "POST", url, jws, accept, r);
+		rc = exchange(a, "POST", url, jws, accept, once, r);
 		free(jws);
 		if (rc == -1)
 			return -1;
@@ -278,7 +301,7 @@ acme_post(struct acme *a, const char *url, const json_t *payload,
 			return 0;
 		}
 		p = problem_of(r);
-		if (!again(a, r, p, &nonces, &busy)) {
+		if (!again(a, r, p, once, &nonces, &busy)) {
 			failed(a, r, p);
 			resp_free(r);
 			return -1;
@@ -288,6 +311,20 @@ acme_post(struct acme *a, const char *url, const json_t *payload,
 		json_decref(p);
 		resp_free(r);
 	}
+}
+
+int
+acme_post(struct acme *a, const char *url, const json_t *payload,
+    const char *accept, struct resp *r, json_t **json)
+{
+	return post(a, url, payload, payload != NULL, accept, r, json);
+}
+
+int
+acme_post_repeatable(struct acme *a, const char *url, const json_t *payload,
+    const char *accept, struct resp *r, json_t **json)
+{
+	return post(a, url, payload, 0, accept, r, json);
 }
 
 int

@@ -170,6 +170,7 @@ step_authz(struct finish_run *r, struct job *j)
 	json_t *authzs = json_object_get(j->entry, "authorizations"), *az;
 	const char *url = json_string_value(json_array_get(authzs, j->authz));
 	const char *status;
+	json_t *names;
 	long ra;
 
 	if (get_json(&r->a, url, &az, &ra) == -1) {
@@ -177,6 +178,17 @@ step_authz(struct finish_run *r, struct job *j)
 		fail(r, j);
 		return;
 	}
+	/* The record's order is for its names, and nothing else. */
+	if ((names = pki_rec_names(j->rec)) == NULL ||
+	    !authz_ordered(az, names)) {
+		if (names != NULL)
+			authz_foreign(j->rec, az, url);
+		json_decref(names);
+		json_decref(az);
+		fail(r, j);
+		return;
+	}
+	json_decref(names);
 	status = pki_str(az, "status");
 	if (status != NULL && strcmp(status, "valid") == 0) {
 		mark(j->rec, url, "valid");
@@ -210,7 +222,22 @@ order_error(struct finish_run *r, struct job *j, const json_t *order)
 	fail(r, j);
 }
 
-/* Finalize the ready order of J with the record's CSR (RFC 8555 7.4). */
+/* 1 if the CA refused A's last request with the problem of TYPE (the
+ * name after "urn:ietf:params:acme:error:"). */
+static int
+refused_as(const struct acme *a, const char *type)
+{
+	const char *t = pki_str(a->problem, "type");
+
+	return t != NULL && strncmp(t, "urn:ietf:params:acme:error:", 27) ==
+	    0 && strcmp(t + 27, type) == 0;
+}
+
+/*
+ * Finalize the ready order of J with the record's CSR (RFC 8555 7.4).
+ * A finalization whose answer was lost is not sent again blindly: the
+ * order is polled, and finalized again only if it is still ready.
+ */
 static void
 finalize(struct finish_run *r, struct job *j)
 {
@@ -227,8 +254,16 @@ finalize(struct finish_run *r, struct job *j)
 	free(csr);
 	if (acme_post(&r->a, pki_str(j->entry, "finalize"), payload, NULL,
 	    &resp, &order) == -1) {
-		acme_rec_error(j->rec, &r->a, "finalize");
-		fail(r, j);
+		if (r->a.unknown || refused_as(&r->a, "orderNotReady")) {
+			/* Whether the CA took it, the order tells: processing
+			 * or valid, it did; still ready, it did not. */
+			pki_warn("%s: %s: finalize: %s; polling the order",
+			    pki_rec_name(j->rec), j->algo, r->a.why);
+			later(j, 0);
+		} else {
+			acme_rec_error(j->rec, &r->a, "finalize");
+			fail(r, j);
+		}
 	} else {
 		advance(j, ISSUING);
 		status = pki_str(order, "status");
@@ -308,7 +343,28 @@ poll_all(struct finish_run *r)
 
 /* ------------------------------------------------------------ setup */
 
-/* Make a job of each order of REC whose algorithm has no certificate. */
+/* 1 if ENTRY of "acme"."orders" is an order finish can follow. */
+static int
+usable_order(const json_t *entry)
+{
+	json_t *authzs = json_object_get(entry, "authorizations"), *v;
+	size_t i;
+
+	if (pki_str(entry, "url") == NULL || pki_str(entry, "finalize") == NULL ||
+	    !json_is_array(authzs) || json_array_size(authzs) == 0)
+		return 0;
+	json_array_foreach(authzs, i, v)
+		if (!json_is_string(v))
+			return 0;
+	return 1;
+}
+
+/*
+ * Make a job of each order of REC whose algorithm has no certificate.
+ * Every entry is checked first: one that is not an order fails the
+ * record, and none of its orders runs (the record would not be stored
+ * with the certificates of the others).  -1 on memory exhaustion.
+ */
 static int
 add_jobs(struct finish_run *r, json_t *rec)
 {
@@ -316,19 +372,22 @@ add_jobs(struct finish_run *r, json_t *rec)
 	    "orders"), *entry, *certs = json_object_get(rec, "cert");
 	const char *algo;
 	struct job *nj;
+	int bad = 0;
 
+	json_object_foreach(orders, algo, entry)
+		if (json_object_get(certs, algo) == NULL &&
+		    !usable_order(entry)) {
+			pki_rec_error(rec, "acme.orders", "%s: not an order",
+			    algo);
+			bad = 1;
+		}
+	if (bad) {
+		r->failed++;
+		return 0;
+	}
 	json_object_foreach(orders, algo, entry) {
 		if (json_object_get(certs, algo) != NULL)
 			continue;
-		if (pki_str(entry, "url") == NULL ||
-		    pki_str(entry, "finalize") == NULL ||
-		    json_array_size(json_object_get(entry,
-		    "authorizations")) == 0) {
-			pki_rec_error(rec, "acme.orders", "%s: not an order",
-			    algo);
-			r->failed++;
-			return 0;
-		}
 		if ((nj = reallocarray(r->jobs, r->njobs + 1,
 		    sizeof(*nj))) == NULL) {
 			pki_err("out of memory");
@@ -376,15 +435,17 @@ static int
 setup(struct finish_run *r)
 {
 	const char *acct;
+	char why[600];
 	size_t i;
 
-	if (account_load(r->o, &r->acct) == -1 ||
-	    account_session(r->o, &r->acct, &r->a) == -1) {
+	if (account_setup(r->o, &r->acct, &r->a, why, sizeof(why)) == -1) {
 		r->fatal = 1;
 		for (i = 0; i < r->njobs; i++)
-			if (r->jobs[i].step != FAILED)
-				fail_rec(r, r->jobs[i].rec, "acme",
-				    "no ACME account or CA");
+			if (r->jobs[i].step != FAILED) {
+				pki_rec_error(r->jobs[i].rec, "acme", "no ACME "
+				    "account or CA: %s", why);
+				drop(r, r->jobs[i].rec);
+			}
 		return -1;
 	}
 	for (i = 0; i < r->njobs; i++) {
@@ -481,12 +542,47 @@ serve_http01(struct finish_run *r, const json_t *list)
 	json_decref(tokens);
 }
 
-/* Tell the CA that each pending challenge of LIST is ready (RFC 8555
- * 7.5.1). */
+/*
+ * Answer challenge URL (RFC 8555 7.5.1: an empty object); *GOT is the
+ * challenge the CA returns.  An answer whose response was lost is not
+ * sent again blindly (the CA refuses a second one): the challenge is
+ * fetched, and answered again only while it is still pending.  0 / -1
+ * (A->why).
+ */
+static int
+answer_one(struct acme *a, const char *url, json_t **got)
+{
+	json_t *empty = json_object();
+	char lost[sizeof(a->why)];
+	const char *status;
+	int tries, rc = -1;
+	long ra;
+
+	for (tries = 0; tries < ACME_NET_TRIES; tries++) {
+		if ((rc = acme_post_json(a, url, empty, got)) == 0 ||
+		    !a->unknown)
+			break;
+		snprintf(lost, sizeof(lost), "%s", a->why);
+		pki_warn("challenge: %s; asking the CA for it", lost);
+		if ((rc = get_json(a, url, got, &ra)) == -1)
+			break;
+		status = pki_str(*got, "status");
+		if (status == NULL || strcmp(status, "pending") != 0)
+			break;		/* the CA took it */
+		json_decref(*got);
+		*got = NULL;
+		snprintf(a->why, sizeof(a->why), "%s", lost);
+		rc = -1;
+	}
+	json_decref(empty);
+	return rc;
+}
+
+/* Tell the CA that each pending challenge of LIST is ready. */
 static void
 answer(struct finish_run *r, const json_t *list)
 {
-	json_t *pair, *rec, *c, *empty = json_object(), *got;
+	json_t *pair, *rec, *c, *got;
 	const char *status;
 	size_t i;
 
@@ -498,7 +594,7 @@ answer(struct finish_run *r, const json_t *list)
 		    strcmp(status, "pending") != 0))
 			continue;
 		if (pki_str(c, "url") == NULL ||
-		    acme_post_json(&r->a, pki_str(c, "url"), empty, &got) == -1) {
+		    answer_one(&r->a, pki_str(c, "url"), &got) == -1) {
 			acme_rec_error(rec, &r->a, "challenge");
 			drop(r, rec);
 			continue;
@@ -508,7 +604,6 @@ answer(struct finish_run *r, const json_t *list)
 		    "processing"));
 		json_decref(got);
 	}
-	json_decref(empty);
 }
 
 /* Answer every challenge of the batch, then poll every order. */
@@ -552,7 +647,7 @@ cmd_finish(const struct opts *o)
 	free(r.jobs);
 	acme_close(&r.a);
 	account_free(&r.acct);
-	if (status == -1 || r.fatal)
+	if (status == -1 || r.fatal || o->pass_failed)
 		return PKI_EXIT_FATAL;
 	return r.failed > 0 ? PKI_EXIT_RECORD : status;
 }

@@ -244,10 +244,34 @@ set_method(CURL *c, const char *method, const char *body)
 	return 0;
 }
 
+/* 1 if the transfer that failed with RC may have sent its request: it
+ * did not fail before a connection was made, and it sent something. */
+static int
+maybe_sent(CURL *c, CURLcode rc)
+{
+	long size = 0;
+
+	switch (rc) {
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+		return 0;
+	default:
+		break;
+	}
+	/* Reset for each transfer; 0: not a byte of the request went out. */
+	if (curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &size) == CURLE_OK &&
+	    size == 0)
+		return 0;
+	return 1;
+}
+
 int
 http_do(struct http *h, const char *method, const char *url,
-    const char *body, const char *accept, long timeout_ms, struct resp *r,
-    char *why, size_t whylen)
+    const char *body, const char *accept, int once, long timeout_ms,
+    struct resp *r, char *why, size_t whylen)
 {
 	struct curl_slist *hdrs = NULL, *tmp;
 	char line[256];
@@ -256,6 +280,7 @@ http_do(struct http *h, const char *method, const char *url,
 
 	memset(r, 0, sizeof(*r));
 	h->err[0] = '\0';
+	h->sent = 0;
 	if ((r->url = xstrdup(url)) == NULL)
 		goto out;
 	snprintf(line, sizeof(line), "Accept: %s", accept != NULL ? accept :
@@ -268,7 +293,12 @@ http_do(struct http *h, const char *method, const char *url,
 			goto out;
 		hdrs = tmp;
 	}
+	/* A request sent once is never sent on a kept-alive connection:
+	 * libcurl would send it again by itself on a fresh one if the old
+	 * one turned out dead after it was sent. */
 	if (set_method(h->curl, method, body) == -1 ||
+	    curl_easy_setopt(h->curl, CURLOPT_FRESH_CONNECT, (long)once) !=
+	    CURLE_OK ||
 	    curl_easy_setopt(h->curl, CURLOPT_URL, url) != CURLE_OK ||
 	    curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK ||
 	    curl_easy_setopt(h->curl, CURLOPT_TIMEOUT_MS, timeout_ms) !=
@@ -281,6 +311,7 @@ http_do(struct http *h, const char *method, const char *url,
 	    curl_easy_setopt(h->curl, CURLOPT_HEADERDATA, r) != CURLE_OK)
 		goto out;
 	rc = curl_easy_perform(h->curl);
+	h->sent = rc != CURLE_OK && maybe_sent(h->curl, rc);
 	if (rc == CURLE_OK) {
 		curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &r->status);
 		if (curl_easy_getinfo(h->curl, CURLINFO_RETRY_AFTER, &ra) ==

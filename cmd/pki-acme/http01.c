@@ -2,13 +2,16 @@
  * http01.c - serving the key authorizations of http-01 challenges
  * (RFC 8555 8.3) while pki-acme finish runs: files under a web server's
  * document root (--http-root), or a small HTTP/1.1 responder of its own
- * (--http-listen) in a child process.
+ * (--http-listen) in a thread.
  *
  * The responder answers GET /.well-known/acme-challenge/TOKEN for the
  * tokens it was given with the key authorization, 404 for any other
- * path, 405 for other methods, 400 for what is not an HTTP request.  A
- * request must arrive within 5 s and fit in 8 KiB; one connection at a
- * time, closed after the answer.  It runs in a thread of its own, which
+ * path, 405 for other methods, 400 for what is not an HTTP request or
+ * is longer than 8 KiB.  It serves up to CONN_MAX connections at once
+ * from one poll() loop; each must send its request within 2 s of being
+ * accepted, and when all are taken the oldest is dropped, so that idle
+ * connections cannot keep the CA's request waiting.  Each connection is
+ * closed after its answer.  The loop runs in a thread of its own, which
  * only reads the token map, until http01_stop() wakes it through a pipe.
  */
 #include <sys/socket.h>
@@ -29,7 +32,16 @@
 
 #define WELL_KNOWN	"/.well-known/acme-challenge/"
 #define REQUEST_MAX	8192
-#define REQUEST_MS	5000
+#define REQUEST_SECS	2.0	/* from accept to the end of the request */
+#define CONN_MAX	64	/* connections served at once */
+
+/* One connection of the responder. */
+struct conn {
+	int	 fd;		/* -1: a free slot */
+	double	 accepted;	/* pki_now() of accept */
+	size_t	 len;
+	char	 buf[REQUEST_MAX];
+};
 
 /* A listening socket on ADDR:PORT ("127.0.0.1:80", "[::1]:80"); -1
  * (reported) if it cannot be made. */
@@ -58,10 +70,11 @@ listen_on(const char *addrport)
 		pki_err("--http-listen %s: %s", addrport, gai_strerror(e));
 		return -1;
 	}
-	if ((fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	if ((fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, 0)) == -1 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
 	    bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
-	    listen(fd, 16) == -1) {
+	    listen(fd, CONN_MAX) == -1) {
 		pki_err("--http-listen %s: %s", addrport, strerror(errno));
 		if (fd != -1)
 			close(fd);
@@ -71,31 +84,6 @@ listen_on(const char *addrport)
 	return fd;
 }
 
-/* Read the request head (up to the empty line) into BUF; its length, or
- * -1 if it does not come in time or in size, or STOP becomes readable. */
-static ssize_t
-read_request(int fd, int stop, char *buf, size_t size)
-{
-	struct pollfd pfd[2] = { { fd, POLLIN, 0 }, { stop, POLLIN, 0 } };
-	double end = pki_now() + REQUEST_MS / 1000.0;
-	size_t len = 0;
-	ssize_t n;
-	int ms;
-
-	while (len < size - 1) {
-		ms = (int)((end - pki_now()) * 1000);
-		if (ms <= 0 || poll(pfd, 2, ms) <= 0 || pfd[1].revents != 0)
-			return -1;
-		if ((n = read(fd, buf + len, size - 1 - len)) <= 0)
-			return -1;
-		len += (size_t)n;
-		buf[len] = '\0';
-		if (strstr(buf, "\r\n\r\n") != NULL || strstr(buf, "\n\n"))
-			return (ssize_t)len;
-	}
-	return -1;
-}
-
 /* Write the whole of S (best effort: the client may be gone). */
 static void
 send_all(int fd, const char *s, size_t len)
@@ -103,7 +91,8 @@ send_all(int fd, const char *s, size_t len)
 	ssize_t n;
 
 	while (len > 0) {
-		if ((n = write(fd, s, len)) == -1 && errno == EINTR)
+		if ((n = send(fd, s, len, MSG_NOSIGNAL)) == -1 &&
+		    errno == EINTR)
 			continue;
 		if (n <= 0)
 			return;
@@ -127,17 +116,13 @@ respond(int fd, int code, const char *reason, const char *body)
 	send_all(fd, body, strlen(body));
 }
 
-/* Answer one connection. */
+/* Answer the request head in BUF (NUL-terminated), which it changes. */
 static void
-serve(int fd, int stop, const json_t *tokens)
+answer(int fd, char *buf, const json_t *tokens)
 {
-	char buf[REQUEST_MAX], *sp, *path, *ver;
+	char *sp, *path, *ver;
 	const char *keyauth;
 
-	if (read_request(fd, stop, buf, sizeof(buf)) == -1) {
-		respond(fd, 400, "Bad Request", "bad request\n");
-		return;
-	}
 	buf[strcspn(buf, "\r\n")] = '\0';	/* the request line */
 	if ((sp = strchr(buf, ' ')) == NULL ||
 	    (ver = strchr(sp + 1, ' ')) == NULL ||
@@ -160,26 +145,128 @@ serve(int fd, int stop, const json_t *tokens)
 		respond(fd, 200, "OK", keyauth);
 }
 
+/* Close connection C and free its slot. */
+static void
+conn_close(struct conn *c)
+{
+	shutdown(c->fd, SHUT_WR);
+	close(c->fd);
+	c->fd = -1;
+	c->len = 0;
+}
+
+/* Read what connection C sent; answer and close it once its request
+ * head is complete, or is too long; close it at the end of input. */
+static void
+conn_read(struct conn *c, const json_t *tokens)
+{
+	ssize_t n;
+
+	n = read(c->fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len);
+	if (n == -1 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		conn_close(c);
+		return;
+	}
+	c->len += (size_t)n;
+	c->buf[c->len] = '\0';
+	if (strstr(c->buf, "\r\n\r\n") != NULL ||
+	    strstr(c->buf, "\n\n") != NULL)
+		answer(c->fd, c->buf, tokens);
+	else if (c->len == sizeof(c->buf) - 1)
+		respond(c->fd, 400, "Bad Request", "bad request\n");
+	else
+		return;
+	conn_close(c);
+}
+
+/* Accept a connection into a free slot of CONNS, or the oldest one's. */
+static void
+conn_accept(int lfd, struct conn *conns)
+{
+	struct conn *c = NULL;
+	size_t i;
+	int fd;
+
+	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) ==
+	    -1)
+		return;
+	for (i = 0; i < CONN_MAX; i++) {
+		if (conns[i].fd == -1) {
+			c = &conns[i];
+			break;
+		}
+		if (c == NULL || conns[i].accepted < c->accepted)
+			c = &conns[i];
+	}
+	if (c->fd != -1)
+		conn_close(c);	/* all taken: the oldest goes */
+	c->fd = fd;
+	c->accepted = pki_now();
+	c->len = 0;
+}
+
+/* Close the connections whose time is up; the ms until the next one's
+ * is, -1 if none is open. */
+static int
+conn_expire(struct conn *conns)
+{
+	double now = pki_now(), end, next = -1;
+	size_t i;
+
+	for (i = 0; i < CONN_MAX; i++) {
+		if (conns[i].fd == -1)
+			continue;
+		end = conns[i].accepted + REQUEST_SECS;
+		if (end <= now)
+			conn_close(&conns[i]);
+		else if (next < 0 || end < next)
+			next = end;
+	}
+	return next < 0 ? -1 : (int)((next - now) * 1000) + 1;
+}
+
 /* The responder's thread: serve until the stop pipe is readable. */
 static void *
 responder(void *arg)
 {
 	struct http01 *h = arg;
-	struct pollfd pfd[2] = { { h->fd, POLLIN, 0 }, { h->stop[0], POLLIN, 0 } };
-	int fd, n;
+	struct pollfd pfd[2 + CONN_MAX];
+	struct conn *conns;
+	size_t i, slot[CONN_MAX], n;
+	int ms, ready;
 
-	for (;;) {
-		if ((n = poll(pfd, 2, -1)) == -1 && errno == EINTR)
-			continue;
-		if (n == -1 || pfd[1].revents != 0)
-			break;
-		if (!(pfd[0].revents & POLLIN) ||
-		    (fd = accept4(h->fd, NULL, NULL, SOCK_CLOEXEC)) == -1)
-			continue;
-		serve(fd, h->stop[0], h->tokens);
-		shutdown(fd, SHUT_WR);
-		close(fd);
+	if ((conns = calloc(CONN_MAX, sizeof(*conns))) == NULL) {
+		pki_err("--http-listen: out of memory");
+		return NULL;
 	}
+	for (i = 0; i < CONN_MAX; i++)
+		conns[i].fd = -1;
+	for (;;) {
+		ms = conn_expire(conns);
+		pfd[0] = (struct pollfd){ h->stop[0], POLLIN, 0 };
+		pfd[1] = (struct pollfd){ h->fd, POLLIN, 0 };
+		for (i = 0, n = 0; i < CONN_MAX; i++)
+			if (conns[i].fd != -1) {
+				slot[n] = i;
+				pfd[2 + n++] = (struct pollfd){ conns[i].fd,
+				    POLLIN, 0 };
+			}
+		if ((ready = poll(pfd, 2 + n, ms)) == -1 && errno == EINTR)
+			continue;
+		if (ready == -1 || pfd[0].revents != 0)
+			break;
+		for (i = 0; i < n; i++)
+			if (pfd[2 + i].revents != 0)
+				conn_read(&conns[slot[i]], h->tokens);
+		if (pfd[1].revents & POLLIN)
+			conn_accept(h->fd, conns);
+	}
+	for (i = 0; i < CONN_MAX; i++)
+		if (conns[i].fd != -1)
+			close(conns[i].fd);
+	free(conns);
 	return NULL;
 }
 
@@ -208,11 +295,19 @@ http01_listen(struct http01 *h, const char *addrport, json_t *tokens)
 	return 0;
 }
 
-/* mkdir DIR unless it exists; 0 / -1 (reported). */
+/* mkdir DIR unless it exists, with mode 0755 whatever the umask (the
+ * web server must enter it); one that exists is left as it is.  0 / -1
+ * (reported). */
 static int
 make_dir(const char *dir)
 {
-	if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
+	if (mkdir(dir, 0755) == -1) {
+		if (errno == EEXIST)
+			return 0;
+		pki_err("%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (chmod(dir, 0755) == -1) {
 		pki_err("%s: %s", dir, strerror(errno));
 		return -1;
 	}
@@ -236,6 +331,7 @@ http01_webroot(struct http01 *h, const char *root, json_t *tokens)
 	path[strlen(path) - 1] = '\0';
 	if (make_dir(path) == -1)
 		return -1;
+	/* pki_write_file() sets the mode exactly: 0644, whatever the umask. */
 	json_object_foreach(tokens, token, v) {
 		if ((size_t)snprintf(path, sizeof(path), "%s" WELL_KNOWN "%s",
 		    root, token) >= sizeof(path) ||

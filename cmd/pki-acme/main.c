@@ -71,20 +71,24 @@ static const struct option longopts[] = {
 	{ NULL,			0,			NULL, 0 }
 };
 
+/* The subcommands: the options each allows; whether it is a filter,
+ * which reads its records even after a setup error (and fails those
+ * that need the account with it), so that none is lost. */
 static const struct command {
 	const char	*name;
 	int		 (*run)(const struct opts *);
 	int		 allowed;
+	int		 filter;
 } commands[] = {
 	{ "register", cmd_register, O_COMMON | BIT(O_DIRECTORY) |
 	    BIT(O_EMAIL) | BIT(O_AGREE) | BIT(O_KEYTYPE) | BIT(O_EABKID) |
-	    BIT(O_EABFILE) },
-	{ "rollover", cmd_rollover, O_COMMON | O_ACCT | BIT(O_KEYTYPE) },
-	{ "deactivate", cmd_deactivate, O_COMMON | O_ACCT },
-	{ "order", cmd_order, O_COMMON | O_ACCT | BIT(O_CHALLENGE) },
+	    BIT(O_EABFILE), 0 },
+	{ "rollover", cmd_rollover, O_COMMON | O_ACCT | BIT(O_KEYTYPE), 0 },
+	{ "deactivate", cmd_deactivate, O_COMMON | O_ACCT, 0 },
+	{ "order", cmd_order, O_COMMON | O_ACCT | BIT(O_CHALLENGE), 1 },
 	{ "finish", cmd_finish, O_COMMON | O_ACCT | BIT(O_ROOT) |
-	    BIT(O_LISTEN) | BIT(O_CHAIN) },
-	{ "revoke", cmd_revoke, O_COMMON | O_ACCT | BIT(O_REASON) },
+	    BIT(O_LISTEN) | BIT(O_CHAIN), 1 },
+	{ "revoke", cmd_revoke, O_COMMON | O_ACCT | BIT(O_REASON), 1 },
 };
 
 /* Store the value of option CH. */
@@ -214,9 +218,12 @@ main(int argc, char *argv[])
 		return PKI_EXIT_FATAL;
 	if ((c->allowed & BIT(O_PASS)) && o.pass_file != NULL &&
 	    *o.pass_file != '\0') {
-		if (pki_read_passphrase(o.pass_file, pass, sizeof(pass)) == -1)
+		if (pki_read_passphrase(o.pass_file, pass, sizeof(pass)) == 0)
+			o.pass = pass;
+		else if (c->filter)
+			o.pass_failed = 1;	/* the records still go through */
+		else
 			return PKI_EXIT_FATAL;
-		o.pass = pass;
 	}
 	rc = c->run(&o);
 	pki_wipe(pass, sizeof(pass));

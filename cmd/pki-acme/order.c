@@ -16,6 +16,7 @@ struct order_run {
 	struct acme		 a;
 	int			 tried;		/* setup was attempted */
 	int			 fatal;		/* ... and failed */
+	char			 why[600];	/* ... because */
 };
 
 /* Records of the ACME CA with a CSR of an algorithm that has neither a
@@ -43,8 +44,8 @@ setup(struct order_run *r)
 {
 	if (!r->tried) {
 		r->tried = 1;
-		if (account_load(r->o, &r->acct) == -1 ||
-		    account_session(r->o, &r->acct, &r->a) == -1)
+		if (account_setup(r->o, &r->acct, &r->a, r->why,
+		    sizeof(r->why)) == -1)
 			r->fatal = 1;
 	}
 	return r->fatal ? -1 : 0;
@@ -141,10 +142,11 @@ has_challenge(const json_t *challenges, const char *url)
 	return 0;
 }
 
-/* Fetch authorization URL; add its challenge of TYPE when pending. */
+/* Fetch authorization URL, which must be for one of NAMES (the names
+ * ordered); add its challenge of TYPE when pending. */
 static int
 authorization(struct order_run *r, json_t *rec, const char *url,
-    const char *type, json_t *challenges)
+    const json_t *names, const char *type, json_t *challenges)
 {
 	const char *ident, *status, *why;
 	const json_t *ch;
@@ -157,6 +159,10 @@ authorization(struct order_run *r, json_t *rec, const char *url,
 	status = pki_str(authz, "status");
 	if (ident == NULL || status == NULL)
 		pki_rec_error(rec, "acme", "%s: not an authorization", url);
+	else if (!authz_ordered(authz, names))
+		/* Nothing of it is published: a CA's mistake (or lie) must
+		 * not make pki-dnsup write a name that was not ordered. */
+		authz_foreign(rec, authz, url);
 	else if ((why = pki_dns_name_check(ident, 0)) != NULL)
 		pki_rec_error(rec, "acme", "the CA's identifier \"%.80s\": %s",
 		    ident, why);
@@ -243,7 +249,7 @@ new_order(struct order_run *r, json_t *rec, const json_t *names,
 		json_array_foreach(json_object_get(entry, "authorizations"),
 		    i, v)
 			if ((rc = authorization(r, rec, json_string_value(v),
-			    type, challenges)) == -1)
+			    names, type, challenges)) == -1)
 				break;
 	}
 	resp_free(&resp);
@@ -278,7 +284,8 @@ order_record(json_t *rec, void *ctx)
 	if (!needs_order(rec))
 		return 0;
 	if (setup(r) == -1)
-		return pki_rec_error(rec, "acme", "no ACME account or CA");
+		return pki_rec_error(rec, "acme", "no ACME account or CA: %s",
+		    r->why);
 	acme_begin(&r->a);
 	if ((type = challenge_type(rec, r->o)) == NULL ||
 	    (names = pki_rec_names(rec)) == NULL)
@@ -320,5 +327,5 @@ cmd_order(const struct opts *o)
 	rc = pki_filter(order_record, &r);
 	acme_close(&r.a);
 	account_free(&r.acct);
-	return r.fatal ? PKI_EXIT_FATAL : rc;
+	return r.fatal || o->pass_failed ? PKI_EXIT_FATAL : rc;
 }

@@ -19,9 +19,11 @@ status_of(const struct acme *a)
 	return a->problem != NULL ? PKI_EXIT_RECORD : PKI_EXIT_FATAL;
 }
 
-/* Write the account record of ACTION; exit status. */
+/* Write the account record of ACTION, with its key if KEY, with the
+ * error ERROR if not NULL; exit status. */
 static int
-write_account(const char *action, const struct account *acct, int key)
+write_account(const char *action, const struct account *acct, int key,
+    const char *error)
 {
 	json_t *rec, *j;
 	int rc;
@@ -33,10 +35,14 @@ write_account(const char *action, const struct account *acct, int key)
 		pki_err("out of memory");
 		return PKI_EXIT_FATAL;
 	}
+	if (error != NULL)
+		pki_rec_error(rec, "account", "%s", error);
 	rc = pki_out(rec);
 	json_decref(rec);
 	pki_out_close();
-	return rc == 0 ? PKI_EXIT_OK : PKI_EXIT_FATAL;
+	if (rc == -1)
+		return PKI_EXIT_FATAL;
+	return error != NULL ? PKI_EXIT_RECORD : PKI_EXIT_OK;
 }
 
 /* NULL if ADDR is a plain e-mail address (local@host.name), else why. */
@@ -134,7 +140,8 @@ new_account(const struct opts *o, struct acme *a, struct account *acct)
 	}
 	a->key = acct->key;
 	a->kid = NULL;
-	if (acme_post(a, url, payload, NULL, &r, &got) == 0) {
+	/* Sent again after a lost answer, it finds the account it made. */
+	if (acme_post_repeatable(a, url, payload, NULL, &r, &got) == 0) {
 		if ((acct->url = xstrdup(r.location)) == NULL)
 			snprintf(a->why, sizeof(a->why), "the CA gave the new "
 			    "account no URL");
@@ -179,7 +186,7 @@ cmd_register(const struct opts *o)
 		goto out;
 	}
 	pki_info("registered account %s", acct.url);
-	rc = write_account("register", &acct, 1);
+	rc = write_account("register", &acct, 1, NULL);
 out:
 	acme_close(&a);
 	account_free(&acct);
@@ -217,13 +224,95 @@ key_change(struct acme *a, struct account *acct, EVP_PKEY *newkey)
 	return rc;
 }
 
+/*
+ * After a key change whose answer was lost: whether the CA knows NEWKEY
+ * as the key of ACCT (newAccount with onlyReturnExisting, signed by
+ * NEWKEY; RFC 8555 7.3.1).  1 it does, 0 it knows no account of it, -1
+ * it cannot be told (A->why).
+ */
+static int
+probe_key(struct acme *a, const struct account *acct, EVP_PKEY *newkey)
+{
+	EVP_PKEY *key = a->key;
+	const char *url, *kid = a->kid, *type;
+	json_t *payload, *got = NULL;
+	struct resp r;
+	int rc = -1;
+
+	if ((url = acme_url(a, "newAccount")) == NULL)
+		return -1;
+	if ((payload = json_pack("{s:b}", "onlyReturnExisting", 1)) == NULL) {
+		snprintf(a->why, sizeof(a->why), "out of memory");
+		return -1;
+	}
+	a->key = newkey;
+	a->kid = NULL;
+	acme_begin(a);
+	if (acme_post_repeatable(a, url, payload, NULL, &r, &got) == 0) {
+		if (r.location != NULL && strcmp(r.location, acct->url) == 0)
+			rc = 1;
+		else
+			snprintf(a->why, sizeof(a->why), "the CA knows the new "
+			    "key as the key of %s", r.location ? r.location :
+			    "an account without a URL");
+		resp_free(&r);
+	} else if ((type = pki_str(a->problem, "type")) != NULL &&
+	    strcmp(type, "urn:ietf:params:acme:error:accountDoesNotExist") == 0)
+		rc = 0;
+	a->key = key;
+	a->kid = kid;
+	json_decref(got);
+	json_decref(payload);
+	return rc;
+}
+
+/*
+ * Change the key of ACCT to NEWKEY.  A key change whose answer was lost
+ * is not sent again blindly (signed by the old key, it would fail if the
+ * CA made it): the CA is asked whether NEWKEY is the account's now, and
+ * the change sent again only if it is not.  0 done; -1 not done (A->why,
+ * A->problem when the CA refused); 1 it cannot be told (WHY says why).
+ */
+static int
+roll(struct acme *a, struct account *acct, EVP_PKEY *newkey, char *why,
+    size_t len)
+{
+	char lost[sizeof(a->why)];
+	int tries;
+
+	for (tries = 0; tries < ACME_NET_TRIES; tries++) {
+		acme_begin(a);
+		if (key_change(a, acct, newkey) == 0)
+			return 0;
+		if (!a->unknown)
+			return -1;
+		snprintf(lost, sizeof(lost), "%s", a->why);
+		pki_warn("rollover: %s; asking the CA which key is the "
+		    "account's", lost);
+		switch (probe_key(a, acct, newkey)) {
+		case 1:
+			return 0;
+		case 0:
+			snprintf(a->why, sizeof(a->why), "%s", lost);
+			continue;	/* the CA did not make it */
+		default:
+			snprintf(why, len, "the outcome of the key change is "
+			    "unknown: %s; the CA cannot tell which key is the "
+			    "account's: %s", lost, a->why);
+			return 1;
+		}
+	}
+	return -1;
+}
+
 int
 cmd_rollover(const struct opts *o)
 {
 	struct account acct;
 	struct acme a;
 	EVP_PKEY *newkey = NULL;
-	int rc = PKI_EXIT_FATAL;
+	char why[2 * sizeof(a.why) + 128];
+	int rc = PKI_EXIT_FATAL, done;
 
 	memset(&a, 0, sizeof(a));
 	if (account_load(o, &acct) == -1)
@@ -233,20 +322,90 @@ cmd_rollover(const struct opts *o)
 	if ((newkey = jws_keygen(o->key_type != NULL ? o->key_type :
 	    pki_key_algo(acct.key))) == NULL)
 		goto out;
-	if (key_change(&a, &acct, newkey) == -1) {
+	if ((done = roll(&a, &acct, newkey, why, sizeof(why))) == -1) {
 		pki_err("rollover: %s", a.why);
 		rc = status_of(&a);
 		goto out;
 	}
+	/* Made, or maybe made: the new key is never thrown away. */
 	EVP_PKEY_free(acct.key);
 	acct.key = newkey;
 	newkey = NULL;
+	if (done == 1) {
+		strncat(why, "; this record carries the new key: keep the old "
+		    "one too until the CA tells which one is the account's",
+		    sizeof(why) - strlen(why) - 1);
+		pki_err("rollover: %s", why);
+		rc = write_account("rollover", &acct, 1, why);
+		goto out;
+	}
 	pki_info("account %s has a new key", acct.url);
-	rc = write_account("rollover", &acct, 1);
+	rc = write_account("rollover", &acct, 1, NULL);
 out:
 	EVP_PKEY_free(newkey);
 	acme_close(&a);
 	account_free(&acct);
+	return rc;
+}
+
+/*
+ * Deactivate ACCT; the status the CA gives it into *STATUS (caller
+ * frees).  A deactivation whose answer was lost is not sent again
+ * blindly: the CA is asked for the account (POST-as-GET), and refuses
+ * that if the account is deactivated.  0 / -1 (A->why).
+ */
+static int
+deactivate(struct acme *a, const struct account *acct, char **status)
+{
+	json_t *payload, *got = NULL;
+	const char *type;
+	char lost[sizeof(a->why)];
+	int tries, rc = -1;
+
+	if ((payload = json_pack("{s:s}", "status", "deactivated")) == NULL) {
+		snprintf(a->why, sizeof(a->why), "out of memory");
+		return -1;
+	}
+	for (tries = 0; tries < ACME_NET_TRIES && rc == -1; tries++) {
+		acme_begin(a);
+		if (acme_post_json(a, acct->url, payload, &got) == 0) {
+			rc = 0;
+			break;
+		}
+		if (!a->unknown)
+			break;
+		snprintf(lost, sizeof(lost), "%s", a->why);
+		pki_warn("deactivate: %s; asking the CA for the account", lost);
+		acme_begin(a);
+		if (acme_post_json(a, acct->url, NULL, &got) == 0) {
+			/* Still valid: the CA did not make it; again. */
+			if (strcmp(pki_str(got, "status") ? pki_str(got,
+			    "status") : "", "deactivated") == 0)
+				rc = 0;
+			else {
+				json_decref(got);
+				got = NULL;
+				snprintf(a->why, sizeof(a->why), "%s", lost);
+			}
+		} else if ((type = pki_str(a->problem, "type")) != NULL &&
+		    strcmp(type, "urn:ietf:params:acme:error:unauthorized") ==
+		    0) {
+			pki_info("deactivate: the CA refuses the account now: "
+			    "%s", a->why);
+			rc = 0;
+		} else {
+			snprintf(a->why + strlen(a->why), sizeof(a->why) -
+			    strlen(a->why), " (after: %.200s)", lost);
+			json_decref(a->problem);	/* exit 2: unknown */
+			a->problem = NULL;
+			break;
+		}
+	}
+	if (rc == 0)
+		*status = xstrdup(pki_str(got, "status") ? pki_str(got,
+		    "status") : "deactivated");
+	json_decref(got);
+	json_decref(payload);
 	return rc;
 }
 
@@ -255,7 +414,7 @@ cmd_deactivate(const struct opts *o)
 {
 	struct account acct;
 	struct acme a;
-	json_t *payload, *got = NULL;
+	char *status = NULL;
 	int rc = PKI_EXIT_FATAL;
 
 	memset(&a, 0, sizeof(a));
@@ -263,20 +422,15 @@ cmd_deactivate(const struct opts *o)
 		return PKI_EXIT_FATAL;
 	if (account_session(o, &acct, &a) == -1)
 		goto out;
-	payload = json_pack("{s:s}", "status", "deactivated");
-	if (acme_post_json(&a, acct.url, payload, &got) == -1) {
-		json_decref(payload);
+	if (deactivate(&a, &acct, &status) == -1) {
 		pki_err("deactivate: %s", a.why);
 		rc = status_of(&a);
 		goto out;
 	}
-	json_decref(payload);
 	free(acct.status);
-	acct.status = xstrdup(pki_str(got, "status") ? pki_str(got, "status") :
-	    "deactivated");
-	json_decref(got);
+	acct.status = status;
 	pki_info("account %s is %s", acct.url, acct.status);
-	rc = write_account("deactivate", &acct, 0);
+	rc = write_account("deactivate", &acct, 0, NULL);
 out:
 	acme_close(&a);
 	account_free(&acct);

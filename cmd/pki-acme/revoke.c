@@ -41,6 +41,7 @@ struct revoke_run {
 	struct acme		 a;
 	int			 tried;
 	int			 fatal;
+	char			 why[600];	/* why the setup failed */
 };
 
 /* Records of the ACME CA with certificates not yet revoked. */
@@ -74,7 +75,8 @@ revoke_one(struct revoke_run *r, json_t *rec, const char *algo,
 	payload = json_pack("{s:s, s:i}", "certificate", b ? b : "",
 	    "reason", revoke_reason(r->o->reason));
 	free(b);
-	rc = acme_post(&r->a, url, payload, NULL, &resp, &got);
+	/* Sent again after a lost answer, it is "alreadyRevoked". */
+	rc = acme_post_repeatable(&r->a, url, payload, NULL, &resp, &got);
 	json_decref(payload);
 	json_decref(got);
 	if (rc == 0) {
@@ -102,12 +104,13 @@ revoke_record(json_t *rec, void *ctx)
 		return 0;
 	if (!r->tried) {
 		r->tried = 1;
-		if (account_load(r->o, &r->acct) == -1 ||
-		    account_session(r->o, &r->acct, &r->a) == -1)
+		if (account_setup(r->o, &r->acct, &r->a, r->why,
+		    sizeof(r->why)) == -1)
 			r->fatal = 1;
 	}
 	if (r->fatal)
-		return pki_rec_error(rec, "acme", "no ACME account or CA");
+		return pki_rec_error(rec, "acme", "no ACME account or CA: %s",
+		    r->why);
 	acme_begin(&r->a);
 	if ((url = acme_url(&r->a, "revokeCert")) == NULL)
 		return acme_rec_error(rec, &r->a, "revoke");
@@ -132,5 +135,5 @@ cmd_revoke(const struct opts *o)
 	rc = pki_filter(revoke_record, &r);
 	acme_close(&r.a);
 	account_free(&r.acct);
-	return r.fatal ? PKI_EXIT_FATAL : rc;
+	return r.fatal || o->pass_failed ? PKI_EXIT_FATAL : rc;
 }

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
@@ -169,4 +170,39 @@ note_authorized(json_t *acme, const char *expires)
 
 	if (utc_time(expires, t) == 0 && (old == NULL || strcmp(t, old) < 0))
 		json_object_set_new(acme, "authorized_until", json_string(t));
+}
+
+int
+authz_ordered(const json_t *authz, const json_t *names)
+{
+	const json_t *id = json_object_get(authz, "identifier"), *v;
+	const char *type = pki_str(id, "type"), *value = pki_str(id, "value");
+	int wild = json_is_true(json_object_get(authz, "wildcard"));
+	const char *name;
+	size_t i;
+
+	if (type == NULL || strcmp(type, "dns") != 0 || value == NULL)
+		return 0;
+	json_array_foreach(names, i, v) {
+		if ((name = json_string_value(v)) == NULL)
+			continue;
+		if (wild && strncmp(name, "*.", 2) == 0 &&
+		    strcasecmp(name + 2, value) == 0)
+			return 1;
+		if (!wild && strcasecmp(name, value) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+int
+authz_foreign(json_t *rec, const json_t *authz, const char *url)
+{
+	const json_t *id = json_object_get(authz, "identifier");
+	const char *type = pki_str(id, "type"), *value = pki_str(id, "value");
+
+	return pki_rec_error(rec, "acme", "the CA's authorization %s is for "
+	    "%s \"%s%.80s\", not a name ordered", url, type ? type : "(none)",
+	    json_is_true(json_object_get(authz, "wildcard")) ? "*." : "",
+	    value ? value : "");
 }
