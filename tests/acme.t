@@ -479,6 +479,7 @@ while (1) {
 	if (!defined $want && open(my $a, "<", $arm)) {
 		($want, $stop) = split ' ', <$a>;
 		$base = seen();
+		open(my $r, ">", "$arm.armed") and close $r;
 	}
 	for my $s ($sel->can_read(0.05)) {
 		if ($s == $l) {
@@ -495,7 +496,7 @@ while (1) {
 		if (!$n) { shut($s); next }
 		if (!$client{$s} && defined $want && seen() > $base) {
 			shut($s);	# the answer is lost
-			unlink $arm;
+			unlink $arm, "$arm.armed";
 			exit 0 if $stop;
 			undef $want;
 			next;
@@ -509,6 +510,15 @@ pebble_port=${PEBBLE_DIRECTORY#https://127.0.0.1:}
 pebble_port=${pebble_port%/dir}
 relay_port=''
 free_port relay_port
+# lose WHAT: arm the relay and wait until it has read what to lose.
+lose() {
+	echo "$1" > "$T/lose"
+	n=0
+	until [ -e "$T/lose.armed" ] || [ $n -ge 100 ]; do
+		sleep 0.05
+		n=$((n + 1))
+	done
+}
 relay() {
 	perl "$T/relay.pl" "$relay_port" "$pebble_port" "$pebble_log" "$T/lose" \
 		2>>"$err" &
@@ -529,7 +539,7 @@ is "$?" 0 "register through the relay"
 
 # The key change made, its answer lost: the CA is asked with the new key,
 # and the account record carries it.
-echo /rollover-account-key > "$T/lose"
+lose /rollover-account-key
 (umask 077 && exec pki-acme rollover --account "$T/lost1.json" --ca-bundle "$CA" \
 	> "$T/lost2.json") 2>"$T/lost.err"
 is "$?" 0 "rollover: the answer to the key change lost: exit 0"
@@ -548,7 +558,7 @@ pki-acme order --account "$T/lost2.json" --ca-bundle "$CA" --challenge http-01 \
 is "$?" 0 "which is the account's"
 
 # The finalization made, its answer lost: the order is polled.
-echo /finalize-order/ > "$T/lose"
+lose /finalize-order/
 pki-acme finish --account "$T/lost2.json" --ca-bundle "$CA" --http-listen "$LISTEN" \
 	< "$T/l2" > "$T/l3" 2>"$T/lost.err"
 is "$?" 0 "finish: the answer to the finalization lost: exit 0"
@@ -559,7 +569,7 @@ ok "and gets the certificate" verify "$T/l3" ec lost.test
 
 # Lost, and the CA cannot be asked either (the relay ends): the record
 # still carries the new key, with an error.
-echo /rollover-account-key stop > "$T/lose"
+lose "/rollover-account-key stop"
 (umask 077 && exec pki-acme rollover --account "$T/lost2.json" --ca-bundle "$CA" \
 	--timeout 2 > "$T/lost3.json") 2>"$T/lost.err"
 is "$?" 1 "rollover: the outcome unknown: exit 1"
