@@ -479,7 +479,7 @@ while (1) {
 	if (!defined $want && open(my $a, "<", $arm)) {
 		($want, $stop) = split ' ', <$a>;
 		$base = seen();
-		open(my $r, ">", "$arm.armed") and close $r;
+		if (open(my $r, ">", "$arm.armed")) { close $r }
 	}
 	for my $s ($sel->can_read(0.05)) {
 		if ($s == $l) {
