@@ -219,6 +219,20 @@ pki_cert_from_pem(const char *pem)
 	return cert;
 }
 
+X509_REQ *
+pki_csr_from_pem(const char *pem)
+{
+	X509_REQ *req = NULL;
+	BIO *bio;
+
+	if (pem != NULL && (bio = BIO_new_mem_buf(pem, -1)) != NULL) {
+		req = PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL);
+		BIO_free(bio);
+	}
+	ERR_clear_error();
+	return req;
+}
+
 STACK_OF(X509) *
 pki_certs_from_pem(const char *pem)
 {

@@ -118,7 +118,8 @@ pki_read_file(const char *path, size_t max)
 	size_t len = 0;
 	int fd;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+	/* O_NONBLOCK: a FIFO is refused below, not waited on. */
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1) {
 		pki_err("%s: %s", path, strerror(errno));
 		return NULL;
 	}

@@ -174,9 +174,22 @@ void	 pki_free_secret(char *s);
 /* Wipe the string value of json string S in place (it stays allocated). */
 void	 pki_json_wipe_string(json_t *s);
 /*
+ * The secret file FILE (a key, a passphrase) as a NUL-terminated string,
+ * its length into *LEN (if LEN is not NULL); the caller frees it with
+ * pki_free_secret().  FILE must be a regular file (no symbolic link, FIFO
+ * or device) that neither group nor others may read or write, of 1 to MAX
+ * bytes of text.  NULL if it is not or cannot be read: the one-line reason,
+ * naming WHAT ("CA key file") and FILE, never its contents, goes to WHY
+ * (WHYLEN bytes) if WHY is not NULL, else is reported.  Nothing read is
+ * left in memory on failure.
+ */
+char	*pki_read_secret(const char *what, const char *file, size_t max,
+	    size_t *len, char *why, size_t whylen);
+/*
  * Read the passphrase of FILE (its first line, without the newline) into
- * BUF of SIZE bytes.  Refuses a file others may read, an empty passphrase
- * and one that does not fit.  0 / -1 (reported, naming the file only).
+ * BUF of SIZE bytes: a secret file as pki_read_secret() wants it, holding
+ * a passphrase that is not empty and shorter than SIZE.  0 / -1 (reported,
+ * naming the file only; BUF wiped).
  */
 int	 pki_read_passphrase(const char *file, char *buf, size_t size);
 
@@ -195,8 +208,10 @@ int	 pki_write_file(const char *path, const void *buf, size_t len,
 /* Write LEN bytes of BUF to FD, short writes and EINTR handled; 0 / -1
  * (errno set). */
 int	 pki_write_all(int fd, const void *buf, size_t len);
-/* The contents of PATH as a NUL-terminated string of at most MAX bytes
- * (caller frees); NULL if unreadable or too large (reported). */
+/* The contents of PATH, a regular file (a FIFO or a device is refused, at
+ * once), as a NUL-terminated string of at most MAX bytes (caller frees);
+ * NULL if unreadable or too large (reported).  Not for secrets: see
+ * pki_read_secret(). */
 char	*pki_read_file(const char *path, size_t max);
 
 /* ------------------------------------------------------------ crypto.c */
@@ -218,6 +233,8 @@ int	 pki_pem_is_encrypted(const char *pem);
 
 /* The first certificate in PEM text, NULL if there is none. */
 X509	*pki_cert_from_pem(const char *pem);
+/* The first certificate request (PKCS#10) in PEM text, NULL if none. */
+X509_REQ *pki_csr_from_pem(const char *pem);
 /* All certificates in PEM text (maybe none); NULL on memory exhaustion. */
 STACK_OF(X509) *pki_certs_from_pem(const char *pem);
 /*

@@ -1,8 +1,10 @@
 /*
- * secret.c - wiping, and reading passphrases from files.
+ * secret.c - wiping, and reading secrets (keys, passphrases) from files.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -11,6 +13,9 @@
 #include <openssl/crypto.h>
 
 #include "pki.h"
+
+/* Mode bits a secret file must not have. */
+#define SECRET_OPEN_BITS (S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH)
 
 void
 pki_wipe(void *p, size_t len)
@@ -35,60 +40,150 @@ pki_json_wipe_string(json_t *s)
 		pki_wipe((char *)json_string_value(s), json_string_length(s));
 }
 
+/* What a file of MODE is, for "not a regular file". */
+static const char *
+file_kind(mode_t mode)
+{
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	if (S_ISCHR(mode) || S_ISBLK(mode))
+		return "a device";
+	return "not a regular file";
+}
+
+/*
+ * Open FILE as a secret file of at most MAX bytes (see pki_read_secret());
+ * its size into *SIZE.  The descriptor, or -1 with the reason in WHY.
+ * O_NONBLOCK: opening a FIFO must not wait for a writer.
+ */
+static int
+secret_open(const char *what, const char *file, size_t max, size_t *size,
+    char *why, size_t whylen)
+{
+	struct stat st;
+	int fd;
+
+	fd = open(file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd == -1) {
+		snprintf(why, whylen, "%s %s: %s", what, file, errno == ELOOP ?
+		    "a symbolic link; give the file itself" : strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1)
+		snprintf(why, whylen, "%s %s: %s", what, file, strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		snprintf(why, whylen, "%s %s: %s, not a regular file", what,
+		    file, file_kind(st.st_mode));
+	else if (st.st_mode & SECRET_OPEN_BITS)
+		snprintf(why, whylen, "%s %s: group or others may read or "
+		    "write it (mode %04o); chmod 0600 it", what, file,
+		    (unsigned)(st.st_mode & 07777));
+	else if ((unsigned long long)st.st_size > max)
+		snprintf(why, whylen, "%s %s: larger than %zu bytes", what,
+		    file, max);
+	else {
+		*size = (size_t)st.st_size;
+		return fd;
+	}
+	close(fd);
+	return -1;
+}
+
+/*
+ * Read SIZE bytes of FD into a new NUL-terminated buffer, its length into
+ * *LEN; a file that grew meanwhile is refused.  NULL with the reason in
+ * WHY; what was read is wiped.
+ */
+static char *
+secret_slurp(int fd, const char *what, const char *file, size_t size,
+    size_t *len, char *why, size_t whylen)
+{
+	char *buf, extra;
+	ssize_t n = 1;
+
+	*len = 0;
+	if ((buf = malloc(size + 1)) == NULL) {
+		snprintf(why, whylen, "%s %s: out of memory", what, file);
+		return NULL;
+	}
+	while (n != 0) {
+		if (*len < size)
+			n = read(fd, buf + *len, size - *len);
+		else if ((n = read(fd, &extra, 1)) > 0)
+			break;
+		if (n == -1 && errno != EINTR)
+			break;
+		if (n > 0)
+			*len += (size_t)n;
+	}
+	buf[*len] = '\0';
+	if (n == -1)
+		snprintf(why, whylen, "%s %s: %s", what, file, strerror(errno));
+	else if (n > 0)
+		snprintf(why, whylen, "%s %s: changed while read", what, file);
+	else if (*len == 0)
+		snprintf(why, whylen, "%s %s: empty", what, file);
+	else if (strlen(buf) != *len)
+		snprintf(why, whylen, "%s %s: not text (a NUL byte)", what,
+		    file);
+	else
+		return buf;
+	pki_wipe(&extra, sizeof(extra));
+	pki_wipe(buf, size + 1);
+	free(buf);
+	return NULL;
+}
+
+char *
+pki_read_secret(const char *what, const char *file, size_t max, size_t *len,
+    char *why, size_t whylen)
+{
+	char msg[PATH_MAX + 256], *buf = NULL;
+	size_t size = 0, got = 0;
+	int fd;
+
+	if (why == NULL) {
+		why = msg;
+		whylen = sizeof(msg);
+	}
+	if ((fd = secret_open(what, file, max, &size, why, whylen)) != -1) {
+		buf = secret_slurp(fd, what, file, size, &got, why, whylen);
+		close(fd);
+	}
+	if (buf == NULL && why == msg)
+		pki_err("%s", msg);
+	if (len != NULL)
+		*len = got;
+	return buf;
+}
+
 int
 pki_read_passphrase(const char *file, char *buf, size_t size)
 {
-	struct stat st;
-	ssize_t n;
-	size_t len = 0;
-	int fd, rc = -1;
+	char *text;
+	size_t len, line;
+	int rc = -1;
 
-	if ((fd = open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
-		pki_err("passphrase file %s: %s", file, strerror(errno));
+	pki_wipe(buf, size);
+	/* One line: the passphrase and its newline ("\r\n" too). */
+	if ((text = pki_read_secret("passphrase file", file, size + 1, &len,
+	    NULL, 0)) == NULL)
 		return -1;
-	}
-	if (fstat(fd, &st) == -1) {
-		pki_err("passphrase file %s: %s", file, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		pki_err("passphrase file %s: not a regular file", file);
-		goto out;
-	}
-	if (st.st_mode & (S_IROTH | S_IWOTH)) {
-		pki_err("passphrase file %s: others may read or write it "
-		    "(mode %04o); chmod o-rw it", file,
-		    (unsigned)(st.st_mode & 07777));
-		goto out;
-	}
-	while (len < size) {
-		n = read(fd, buf + len, size - len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			pki_err("passphrase file %s: %s", file, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len < size ? len : size - 1] = '\0';
-	len = strcspn(buf, "\r\n");
-	if (len >= size - 1 && buf[len] == '\0') {
+	line = strcspn(text, "\r\n");
+	if (line >= size)
 		pki_err("passphrase file %s: passphrase longer than %zu bytes",
-		    file, size - 2);
-		goto out;
-	}
-	pki_wipe(buf + len, size - len);	/* the rest of the file */
-	if (len == 0) {
+		    file, size - 1);
+	else if (line == 0)
 		pki_err("passphrase file %s: empty passphrase", file);
-		goto out;
+	else {
+		memcpy(buf, text, line);
+		rc = 0;
 	}
-	rc = 0;
-out:
-	if (rc == -1)
-		pki_wipe(buf, size);
-	close(fd);
+	pki_wipe(text, len);
+	free(text);
 	return rc;
 }

@@ -330,7 +330,7 @@ pki-acme order --account "$T/open.json" --ca-bundle "$CA" < "$T/o1" > "$T/o2" 2>
 is "$?" 2 "--account: a file others may read is refused: exit 2"
 cat "$T/o.err" >> "$err"
 like "$(cat "$T/o.err")" \
-	"*account file $T/open.json: others may read or write it (mode 0644); chmod o-rw it*" \
+	"*account file $T/open.json: group or others may read or write it (mode 0644); chmod 0600 it*" \
 	"says so, as of a passphrase file"
 like "$(jq -r '.errors[0].message' "$T/o2")" "no ACME account or CA: account file *mode 0644*" \
 	"and the record carries it"
@@ -344,7 +344,10 @@ acctkey() {
 acctkey
 is "$?" 2 "--account-key: a file others may write is refused"
 chmod 640 "$T/open.key"
-ok "a file others may not read (0640) is used" acctkey
+acctkey
+is "$?" 2 "--account-key: a file the group may read (0640) is refused"
+chmod 600 "$T/open.key"
+ok "a file of mode 0600 is used" acctkey
 
 # ------------------------------------------------------------ setup errors
 # A passphrase file that cannot be used: every record still comes out,

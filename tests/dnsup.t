@@ -522,12 +522,12 @@ run dnsup --key-file "$T/k" <"$T/in"
 is "$rc:$(wc -l <"$T/out")" "2:3" "a key file mode 0644: exit 2, every record written"
 is "$(sed -n 1p "$T/out")" "$(sed -n 1p "$T/in")" "... a record without challenges passes unchanged"
 is "$(sed -n 2p "$T/out" | jq -r '.errors[0] | "\(.field): \(.message)"')" \
-	"dns: nothing published: key file $T/k: others may read or write it (mode 0644); chmod o-rw it" \
+	"dns: nothing published: key file $T/k: group or others may read or write it (mode 0644); chmod 0600 it" \
 	"... one with a dns-01 challenge gets an error naming the problem"
 is "$(sed -n 2p "$T/out" | jq -c 'del(.errors)')" "$(sed -n 2p "$T/in")" "... and nothing else"
 is "$(sed -n 3p "$T/out")" "$(sed -n 3p "$T/in")" "... one with an http-01 challenge only passes unchanged"
 is "$(txt "$NAMED_PORT" _acme-challenge.s.example.test)" "" "... nothing was published"
-is "$(grep -c "key file $T/k: others may read" "$T/err")" 2 \
+is "$(grep -c "key file $T/k: group or others may read" "$T/err")" 2 \
 	"... said on stderr: the setup error, and the record's"
 run dnsup --server nosuch.nowhere.test <"$T/in"
 is "$rc:$(wc -l <"$T/out"):$(sed -n 1p "$T/out")" "2:3:$(sed -n 1p "$T/in")" \
@@ -543,7 +543,7 @@ run dnsup --tlsa --key-file "$T/k" <"$T/tlsa.in"
 is "$rc:$(jq -r '.errors[0].field' "$T/out")" "2:dns" "--tlsa: a record with TLSA entries gets the error too"
 run pki-dnsup --remove --key-file "$T/k" <"$T/lag.published"
 is "$rc:$(jq -c '[.errors[-1].message, (.dns.published | length), (.dns | has("removed"))]' "$T/out")" \
-	"2:[\"nothing withdrawn: key file $T/k: others may read or write it (mode 0644); chmod o-rw it\",1,false]" \
+	"2:[\"nothing withdrawn: key file $T/k: group or others may read or write it (mode 0644); chmod 0600 it\",1,false]" \
 	"--remove: a record with published entries keeps them and gets the error"
 # Bad usage is not a setup error: nothing is read.
 run dnsup --ttl -1 <"$T/in"

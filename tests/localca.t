@@ -146,14 +146,14 @@ cp "$T/pass" "$T/openpass"
 chmod 0644 "$T/openpass"
 run pki-localca --init --ca-cert "$T/n.pem" --ca-key "$T/n.key" --passphrase-file "$T/openpass"
 is "$rc" 2 "--init with a world-readable passphrase file: exit 2"
-like "$(cat "$T/err")" "*openpass: others may read or write it (mode 0644)*" \
+like "$(cat "$T/err")" "*openpass: group or others may read or write it (mode 0644); chmod 0600 it*" \
 	"... saying why, with the mode"
 nok "... and no file is written" test -e "$T/n.pem" -o -e "$T/n.key"
 
 : >"$T/emptypass"
 chmod 0600 "$T/emptypass"
 run pki-localca --init --ca-cert "$T/n.pem" --ca-key "$T/n.key" --passphrase-file "$T/emptypass"
-is "$rc:$(cat "$T/err")" "2:pki-localca: passphrase file $T/emptypass: empty passphrase" \
+is "$rc:$(cat "$T/err")" "2:pki-localca: passphrase file $T/emptypass: empty" \
 	"--init with an empty passphrase: exit 2, said"
 run pki-localca --init --ca-cert "$T/n.pem" --ca-key "$T/n.key" --passphrase-file "$T/nonesuch"
 is "$rc" 2 "--init with a missing passphrase file: exit 2"
@@ -413,6 +413,7 @@ is "$(jq -c 'select(.errors) | .errors[0].field' "$recs" | sort -u)" '"ca"' \
 recs=$T/signed
 cert noca.example.test ec >"$T/leaf.pem"
 jq -c 'select(.name == "noca.example.test") | .key.ec' "$T/csrs" | jq -r . >"$T/leaf.key"
+chmod 0600 "$T/leaf.key"
 run pki-localca --ca-cert "$T/leaf.pem" --ca-key "$T/leaf.key" <"$T/csrs"
 is "$rc" 2 "a leaf certificate as the CA: exit 2"
 recs=$T/out

@@ -1,8 +1,8 @@
 /*
  * account.c - the ACME account: where it comes from (a file, flags or
- * the database) and the subcommands that change it: register (RFC 8555
- * 7.3, with External Account Binding 7.3.4), rollover (7.3.5) and
- * deactivate (7.3.6).  Each writes the account record for pki-store:
+ * the database), and its record.  The subcommands that make or change it
+ * (register, rollover, deactivate) are in register.c; each writes the
+ * account record for pki-store:
  *
  *   {"action": "register"|"rollover"|"deactivate",
  *    "account": {"directory", "url", "key", "key_type", "contact",
@@ -11,14 +11,9 @@
  * The key travels only in that record, in clear like every key on the
  * pipe; it is never logged.
  */
-#include <sys/stat.h>
-
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "acme.h"
 
@@ -47,58 +42,19 @@ acct_fail(struct account *acct, const char *fmt, ...)
 	return -1;
 }
 
-/*
- * The contents of FILE, which holds a private key (WHAT names it in
- * messages), NUL-terminated: a regular file of at most MAX bytes, not a
- * symbolic link, that others may neither read nor write (as passphrase
- * files).  The caller frees it with pki_free_secret().  NULL (ACCT->why
- * set, reported).
- */
+/* The secret file FILE (WHAT names it in messages; see pki_read_secret())
+ * as a string the caller frees with pki_free_secret().  NULL (ACCT->why
+ * set, reported). */
 static char *
 read_key_file(struct account *acct, const char *what, const char *file,
     size_t max)
 {
-	struct stat st;
-	char *buf = NULL;
-	size_t len = 0;
-	ssize_t n;
-	int fd;
+	char *text;
 
-	if ((fd = open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
-		acct_fail(acct, "%s %s: %s", what, file, errno == ELOOP ?
-		    "a symbolic link: give the file itself" : strerror(errno));
-		return NULL;
-	}
-	if (fstat(fd, &st) == -1)
-		acct_fail(acct, "%s %s: %s", what, file, strerror(errno));
-	else if (!S_ISREG(st.st_mode))
-		acct_fail(acct, "%s %s: not a regular file", what, file);
-	else if (st.st_mode & (S_IROTH | S_IWOTH))
-		acct_fail(acct, "%s %s: others may read or write it (mode "
-		    "%04o); chmod o-rw it", what, file,
-		    (unsigned)(st.st_mode & 07777));
-	else if ((size_t)st.st_size > max)
-		acct_fail(acct, "%s %s: larger than %zu bytes", what, file, max);
-	else if ((buf = malloc((size_t)st.st_size + 1)) == NULL)
-		acct_fail(acct, "out of memory");
-	while (buf != NULL && len < (size_t)st.st_size) {
-		if ((n = read(fd, buf + len, (size_t)st.st_size - len)) == -1 &&
-		    errno == EINTR)
-			continue;
-		if (n <= 0) {
-			acct_fail(acct, "%s %s: %s", what, file, n == 0 ?
-			    "file shrank" : strerror(errno));
-			pki_wipe(buf, len);
-			free(buf);
-			buf = NULL;
-			break;
-		}
-		len += (size_t)n;
-	}
-	if (buf != NULL)
-		buf[len] = '\0';
-	close(fd);
-	return buf;
+	if ((text = pki_read_secret(what, file, max, NULL, acct->why,
+	    sizeof(acct->why))) == NULL)
+		pki_err("%s", acct->why);
+	return text;
 }
 
 /* Take the key PEM (encrypted with PASS, if it is) into ACCT; WHERE names

@@ -24,6 +24,9 @@
 #define ACME_CONNECT_SECS	10	/* connecting at most */
 #define ACME_TIMEOUT_DEFAULT	300	/* --timeout */
 
+/* The prefix of the problem types of RFC 8555 6.7. */
+#define ACME_PROBLEM		"urn:ietf:params:acme:error:"
+
 /* ------------------------------------------------------------ main.c */
 
 /* Everything the command line (and the environment) says. */
@@ -206,8 +209,8 @@ struct account {
 /*
  * The account of O: the JSON file --account, the key and URL of
  * --account-key and --account-url, or the newest valid account of the
- * database (of --directory when given).  A file holding the key must be
- * one others may neither read nor write.  0 / -1 (reported: a setup
+ * database (of --directory when given).  A file holding the key is read
+ * as a secret file (pki_read_secret()).  0 / -1 (reported: a setup
  * error; ACCT is empty but for ACCT->why, which says why).
  */
 int	 account_load(const struct opts *o, struct account *acct);
@@ -225,6 +228,8 @@ json_t	*account_json(const struct account *acct, int key);
 /* Open a session with the CA of ACCT, signing with its key. 0 / -1. */
 int	 account_session(const struct opts *o, struct account *acct,
 	    struct acme *a);
+/* ------------------------------------------------------------ register.c */
+
 /* The subcommands register, rollover and deactivate; exit status. */
 int	 cmd_register(const struct opts *o);
 int	 cmd_rollover(const struct opts *o);

@@ -37,14 +37,9 @@ static EVP_PKEY *
 csr_key(json_t *rec, const char *algo)
 {
 	const char *pem = pki_str(json_object_get(rec, "csr"), algo);
-	X509_REQ *req = NULL;
+	X509_REQ *req = pki_csr_from_pem(pem);
 	EVP_PKEY *key = NULL;
-	BIO *bio;
 
-	if (pem != NULL && (bio = BIO_new_mem_buf(pem, -1)) != NULL) {
-		req = PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL);
-		BIO_free(bio);
-	}
 	if (req != NULL && (key = X509_REQ_get0_pubkey(req)) != NULL)
 		EVP_PKEY_up_ref(key);
 	X509_REQ_free(req);

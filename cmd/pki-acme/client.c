@@ -22,8 +22,6 @@
 
 #include "acme.h"
 
-#define PROBLEM	"urn:ietf:params:acme:error:"
-
 void
 acme_begin(struct acme *a)
 {
@@ -228,7 +226,7 @@ again(struct acme *a, const struct resp *r, const json_t *p, int once,
 	const char *type = pki_str(p, "type");
 	double wait;
 
-	if (type != NULL && strcmp(type, PROBLEM "badNonce") == 0)
+	if (type != NULL && strcmp(type, ACME_PROBLEM "badNonce") == 0)
 		return ++*nonces <= ACME_NONCE_TRIES;
 	if (r->status != 429 && r->status != 503)
 		return 0;

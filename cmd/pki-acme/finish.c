@@ -223,14 +223,14 @@ order_error(struct finish_run *r, struct job *j, const json_t *order)
 }
 
 /* 1 if the CA refused A's last request with the problem of TYPE (the
- * name after "urn:ietf:params:acme:error:"). */
+ * name after ACME_PROBLEM). */
 static int
 refused_as(const struct acme *a, const char *type)
 {
 	const char *t = pki_str(a->problem, "type");
 
-	return t != NULL && strncmp(t, "urn:ietf:params:acme:error:", 27) ==
-	    0 && strcmp(t + 27, type) == 0;
+	return t != NULL && strncmp(t, ACME_PROBLEM, strlen(ACME_PROBLEM)) ==
+	    0 && strcmp(t + strlen(ACME_PROBLEM), type) == 0;
 }
 
 /*

@@ -11,6 +11,14 @@
 
 #include "acme.h"
 
+#define EAB_FILE_MAX	1024	/* longest --eab-hmac-file */
+
+/* The HMAC key of an external account binding; wiped by eab_free(). */
+struct eab {
+	unsigned char	*key;
+	size_t		 len;
+};
+
 /* Exit status for a failed request: the CA said no (1), or it could not
  * be asked (2). */
 static int
@@ -60,35 +68,59 @@ email_problem(const char *addr)
 	return pki_dns_name_check(at + 1, 0);
 }
 
+/* Wipe and free the key of E. */
+static void
+eab_free(struct eab *e)
+{
+	pki_wipe(e->key, e->len);
+	free(e->key);
+	memset(e, 0, sizeof(*e));
+}
+
 /*
- * The externalAccountBinding of RFC 8555 7.3.4: the account's JWK, MAC'ed
- * with the HMAC key of FILE (its first line, base64url; a file others may
- * not read) under KID for URL.  The key is wiped.  NULL after reporting.
+ * The HMAC key of External Account Binding (RFC 8555 7.3.4): the base64url
+ * text of --eab-hmac-file, a secret file (pki_read_secret()), decoded into
+ * E.  Read before the CA is asked anything.  0 / -1 (reported).
+ */
+static int
+eab_read(const struct opts *o, struct eab *e)
+{
+	char *text;
+	int rc;
+
+	memset(e, 0, sizeof(*e));
+	if ((text = pki_read_secret("EAB HMAC file", o->eab_hmac_file,
+	    EAB_FILE_MAX, NULL, NULL, 0)) == NULL)
+		return -1;
+	rc = b64u_decode(text, &e->key, &e->len);
+	pki_free_secret(text);
+	if (rc == -1 || e->len == 0) {
+		pki_err("EAB HMAC file %s: not a base64url HMAC key",
+		    o->eab_hmac_file);
+		eab_free(e);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The externalAccountBinding: the account's JWK, MAC'ed with the HMAC key
+ * of E under KID for URL.  NULL after reporting.
  */
 static json_t *
-eab_binding(const struct opts *o, EVP_PKEY *key, const char *url)
+eab_binding(const struct opts *o, const struct eab *e, EVP_PKEY *key,
+    const char *url)
 {
-	char text[PKI_PASS_MAX], *payload = NULL;
-	unsigned char *hkey = NULL;
+	char *payload = NULL;
 	json_t *jwk, *prot, *jws = NULL;
-	size_t hlen = 0;
 
-	if (pki_read_passphrase(o->eab_hmac_file, text, sizeof(text)) == -1)
-		return NULL;
-	if (b64u_decode(text, &hkey, &hlen) == -1 || hlen == 0)
-		pki_err("%s: not a base64url HMAC key", o->eab_hmac_file);
-	pki_wipe(text, sizeof(text));
-	if (hkey == NULL)
-		return NULL;
 	if ((jwk = jws_jwk(key)) != NULL &&
 	    (payload = pki_json_text(jwk, JSON_COMPACT)) != NULL &&
 	    (prot = json_pack("{s:s, s:s}", "kid", o->eab_kid, "url",
 	    url)) != NULL) {
-		jws = jws_hmac(hkey, hlen, prot, payload);
+		jws = jws_hmac(e->key, e->len, prot, payload);
 		json_decref(prot);
 	}
-	pki_wipe(hkey, hlen);
-	free(hkey);
 	free(payload);
 	json_decref(jwk);
 	return jws;
@@ -116,9 +148,11 @@ check_meta(const struct opts *o, struct acme *a)
 	return 0;
 }
 
-/* newAccount for ACCT (key set); fills its URL, status and contact. */
+/* newAccount for ACCT (key set), bound to the external account of E if
+ * it has a key; fills its URL, status and contact. */
 static int
-new_account(const struct opts *o, struct acme *a, struct account *acct)
+new_account(const struct opts *o, const struct eab *e, struct acme *a,
+    struct account *acct)
 {
 	const char *url;
 	json_t *payload, *eab, *got = NULL;
@@ -131,8 +165,8 @@ new_account(const struct opts *o, struct acme *a, struct account *acct)
 	    "contact", acct->contact);
 	if (payload == NULL)
 		return -1;
-	if (o->eab_kid != NULL) {
-		if ((eab = eab_binding(o, acct->key, url)) == NULL) {
+	if (e->key != NULL) {
+		if ((eab = eab_binding(o, e, acct->key, url)) == NULL) {
 			json_decref(payload);
 			return -1;
 		}
@@ -160,16 +194,20 @@ cmd_register(const struct opts *o)
 {
 	struct account acct;
 	struct acme a;
+	struct eab e;
 	const char *why;
 	char contact[512];
 	int rc = PKI_EXIT_FATAL;
 
 	memset(&acct, 0, sizeof(acct));
 	memset(&a, 0, sizeof(a));
+	memset(&e, 0, sizeof(e));
 	if ((why = email_problem(o->email)) != NULL) {
 		pki_err("--email %s: %s", o->email, why);
 		return PKI_EXIT_FATAL;
 	}
+	if (o->eab_hmac_file != NULL && eab_read(o, &e) == -1)
+		return PKI_EXIT_FATAL;
 	if (acme_open(&a, o->directory, o->ca_bundle, o->timeout) == -1)
 		goto out;
 	if (check_meta(o, &a) == -1)
@@ -180,7 +218,7 @@ cmd_register(const struct opts *o)
 	acct.eab_kid = xstrdup(o->eab_kid);
 	if ((acct.key = jws_keygen(o->key_type)) == NULL)
 		goto out;
-	if (new_account(o, &a, &acct) == -1) {
+	if (new_account(o, &e, &a, &acct) == -1) {
 		pki_err("register: %s", a.why);
 		rc = status_of(&a);
 		goto out;
@@ -188,6 +226,7 @@ cmd_register(const struct opts *o)
 	pki_info("registered account %s", acct.url);
 	rc = write_account("register", &acct, 1, NULL);
 out:
+	eab_free(&e);
 	acme_close(&a);
 	account_free(&acct);
 	return rc;
@@ -257,7 +296,7 @@ probe_key(struct acme *a, const struct account *acct, EVP_PKEY *newkey)
 			    "an account without a URL");
 		resp_free(&r);
 	} else if ((type = pki_str(a->problem, "type")) != NULL &&
-	    strcmp(type, "urn:ietf:params:acme:error:accountDoesNotExist") == 0)
+	    strcmp(type, ACME_PROBLEM "accountDoesNotExist") == 0)
 		rc = 0;
 	a->key = key;
 	a->kid = kid;
@@ -388,8 +427,7 @@ deactivate(struct acme *a, const struct account *acct, char **status)
 				snprintf(a->why, sizeof(a->why), "%s", lost);
 			}
 		} else if ((type = pki_str(a->problem, "type")) != NULL &&
-		    strcmp(type, "urn:ietf:params:acme:error:unauthorized") ==
-		    0) {
+		    strcmp(type, ACME_PROBLEM "unauthorized") == 0) {
 			pki_info("deactivate: the CA refuses the account now: "
 			    "%s", a->why);
 			rc = 0;

@@ -10,7 +10,7 @@
 
 #include "acme.h"
 
-#define ALREADY	"urn:ietf:params:acme:error:alreadyRevoked"
+#define ALREADY	ACME_PROBLEM "alreadyRevoked"
 
 /* The CRLReason codes of RFC 5280 5.3.1 a subscriber may give. */
 static const struct {

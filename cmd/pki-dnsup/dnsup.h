@@ -97,10 +97,10 @@ struct tsig_key {
  * Read the TSIG key of FILE, in BIND's format:
  *	key "name" { algorithm hmac-sha256; secret "base64"; };
  * (exactly one key; hmac-md5, -sha1, -sha256 or -sha512, hmac-sha256 when
- * no algorithm is named).  Refuses a
- * file others may read.  0, or -1 with WHY (naming the file, and the line
- * and what was expected there; never a token of the file, which may be
- * the secret).
+ * no algorithm is named), a secret file as pki_read_secret() wants it
+ * (regular, private, at most 16 KiB).  0, or -1 with WHY (naming the
+ * file, and the line and what was expected there; never a token of the
+ * file, which may be the secret).
  */
 int	 tsig_load(struct tsig_key *key, const char *file, char *why,
 	    size_t whylen);

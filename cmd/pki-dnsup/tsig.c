@@ -2,17 +2,13 @@
  * tsig.c - the TSIG key (RFC 8945): BIND's key file, and the resolver
  * that signs with it.
  *
- * The file is read into a buffer of our own that is wiped after parsing;
- * messages name the file, the line and what was expected, never a token
- * of the file (it may be the secret).
+ * The file is read as every secret file is (pki_read_secret()) and wiped
+ * after parsing; messages name the file, the line and what was expected,
+ * never a token of the file (it may be the secret).
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -225,69 +221,26 @@ parse(struct lexer *lx, struct tsig_key *key)
 	return t == T_END ? 0 : expected(lx, "the end of the file");
 }
 
-/* Read FILE (a regular file others cannot read) into BUF of SIZE as a
- * string; *LEN bytes were read.  0, or -1 with WHY. */
-static int
-read_key_file(const char *file, char *buf, size_t size, size_t *lenp,
-    char *why, size_t whylen)
-{
-	struct stat st;
-	size_t len = 0;
-	ssize_t n;
-	int fd, rc = -1;
-
-	if ((fd = open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
-		snprintf(why, whylen, "key file %s: %s", file, strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode))
-		snprintf(why, whylen, "key file %s: not a regular file", file);
-	else if (st.st_mode & (S_IROTH | S_IWOTH))
-		snprintf(why, whylen, "key file %s: others may read or write "
-		    "it (mode %04o); chmod o-rw it", file,
-		    (unsigned)(st.st_mode & 07777));
-	else
-		rc = 0;
-	while (rc == 0 && (n = read(fd, buf + len, size - 1 - len)) != 0) {
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 || (len += (size_t)n) >= size - 1) {
-			snprintf(why, whylen, "key file %s: %s", file, n == -1 ?
-			    strerror(errno) : "too large");
-			rc = -1;
-		}
-	}
-	buf[len < size ? len : size - 1] = '\0';
-	*lenp = len;
-	close(fd);
-	return rc;
-}
-
 int
 tsig_load(struct tsig_key *key, const char *file, char *why, size_t whylen)
 {
-	char buf[KEYFILE_MAX];
 	struct lexer lx;
-	size_t len = 0;
-	int rc = -1;
+	char *text;
+	int rc;
 
 	memset(key, 0, sizeof(*key));
 	memset(&lx, 0, sizeof(lx));
 	snprintf(key->algorithm, sizeof(key->algorithm), "hmac-sha256.");
-	rc = read_key_file(file, buf, sizeof(buf), &len, why, whylen);
-	if (rc == 0 && strlen(buf) != len) {
-		snprintf(why, whylen, "key file %s: not text", file);
-		rc = -1;
-	}
-	if (rc == 0) {
-		lx.file = file;
-		lx.why = why;
-		lx.whylen = whylen;
-		lx.p = buf;
-		lx.line = 1;
-		rc = parse(&lx, key);
-	}
-	pki_wipe(buf, sizeof(buf));
+	if ((text = pki_read_secret("key file", file, KEYFILE_MAX, NULL, why,
+	    whylen)) == NULL)
+		return -1;
+	lx.file = file;
+	lx.why = why;
+	lx.whylen = whylen;
+	lx.p = text;
+	lx.line = 1;
+	rc = parse(&lx, key);
+	pki_free_secret(text);
 	pki_wipe(&lx, sizeof(lx));
 	if (rc == -1)
 		tsig_wipe(key);

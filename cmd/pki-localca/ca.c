@@ -11,6 +11,8 @@
 
 #include "localca.h"
 
+#define CA_FILE_MAX	(1024 * 1024)	/* longest CA certificate or key file */
+
 void
 settings_default(struct settings *st)
 {
@@ -104,17 +106,19 @@ ca_take(struct ca *ca, const char *cert_pem, const char *key_pem,
 	return 0;
 }
 
+/* The CA of --ca-cert (public, read as any file) and --ca-key (a secret
+ * file); 0 / -1 with ca->why set. */
 static int
 ca_from_files(struct ca *ca, const struct opts *o, const char *pass)
 {
-	char *cert_pem, *key_pem;
+	char *cert_pem, *key_pem = NULL;
 	int rc = -1;
 
-	cert_pem = pki_read_file(o->ca_cert_file, 1024 * 1024);
-	key_pem = pki_read_file(o->ca_key_file, 1024 * 1024);
-	if (cert_pem == NULL || key_pem == NULL)
-		snprintf(ca->why, sizeof(ca->why), "cannot read the CA files");
-	else
+	if ((cert_pem = pki_read_file(o->ca_cert_file, CA_FILE_MAX)) == NULL)
+		snprintf(ca->why, sizeof(ca->why), "cannot read the CA "
+		    "certificate %s", o->ca_cert_file);
+	else if ((key_pem = pki_read_secret("CA key file", o->ca_key_file,
+	    CA_FILE_MAX, NULL, ca->why, sizeof(ca->why))) != NULL)
 		rc = ca_take(ca, cert_pem, key_pem, pass, o->ca_key_file);
 	if (rc == 0 && !pki_pem_is_encrypted(key_pem))
 		pki_warn("%s: the CA key is not encrypted", o->ca_key_file);

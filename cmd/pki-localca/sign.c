@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include <openssl/bn.h>
-#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include "localca.h"
@@ -45,18 +44,6 @@ add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 	ok = X509_add_ext(cert, ext, -1);
 	X509_EXTENSION_free(ext);
 	return ok ? 0 : -1;
-}
-
-static X509_REQ *
-read_csr(const char *pem)
-{
-	X509_REQ *req = NULL;
-	BIO *bio;
-
-	if ((bio = BIO_new_mem_buf(pem, -1)) != NULL)
-		req = PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL);
-	BIO_free(bio);
-	return req;
 }
 
 static int
@@ -207,7 +194,7 @@ sign_one(json_t *rec, json_t *certs, const char *algo, const char *csr_pem,
 	char field[16];
 
 	snprintf(field, sizeof(field), "csr.%s", algo);
-	if ((req = read_csr(csr_pem)) == NULL)
+	if ((req = pki_csr_from_pem(csr_pem)) == NULL)
 		return pki_rec_error(rec, field, "not a PEM CSR");
 	if (X509_REQ_verify(req, X509_REQ_get0_pubkey(req)) != 1) {
 		X509_REQ_free(req);

@@ -276,6 +276,140 @@ test_secrets(void)
 	    "reports a missing passphrase file");
 }
 
+/* Write LEN bytes of TEXT to DIR/NAME with MODE; the path into PATH. */
+static void
+secret_file(char *path, size_t size, const char *name, const char *text,
+    size_t len, mode_t mode)
+{
+	int fd;
+
+	snprintf(path, size, "%s/%s", dir, name);
+	unlink(path);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600)) == -1 ||
+	    write(fd, text, len) != (ssize_t)len || fchmod(fd, mode) == -1)
+		abort();
+	close(fd);
+}
+
+/* pki_read_secret() of PATH (at most MAX bytes) refused, its reason in
+ * WHY containing NEEDLE and PATH, and no byte of SECRET. */
+static int
+refused(const char *path, size_t max, const char *needle, const char *secret)
+{
+	char why[512], *text;
+
+	why[0] = '\0';
+	text = pki_read_secret("test key", path, max, NULL, why, sizeof(why));
+	if (text != NULL) {
+		pki_free_secret(text);
+		return 0;
+	}
+	if (getenv("TEST_VERBOSE") != NULL)
+		fprintf(stderr, "# %s\n", why);
+	return strncmp(why, "test key ", 9) == 0 && strstr(why, path) != NULL &&
+	    strstr(why, needle) != NULL && strchr(why, '\n') == NULL &&
+	    (secret == NULL || strstr(why, secret) == NULL);
+}
+
+static void
+test_secret_files(void)
+{
+	static const mode_t open_modes[] = { 0644, 0660, 0640, 0620, 0604,
+	    0602, 0666 };
+	char path[64], link[64], why[64], *text;
+	size_t i, len = 0;
+
+	alarm(20);	/* a FIFO that hangs fails the test */
+	secret_file(path, sizeof(path), "s", "k3y\n", 4, 0600);
+	text = pki_read_secret("test key", path, 4, &len, NULL, 0);
+	ok(text != NULL && strcmp(text, "k3y\n") == 0 && len == 4,
+	    "pki_read_secret reads a private file of MAX bytes");
+	pki_free_secret(text);
+	secret_file(path, sizeof(path), "s", "k3y\n", 4, 0400);
+	text = pki_read_secret("test key", path, 4, &len, NULL, 0);
+	ok(text != NULL, "... and one of mode 0400");
+	pki_free_secret(text);
+	for (i = 0; i < sizeof(open_modes) / sizeof(*open_modes); i++) {
+		secret_file(path, sizeof(path), "s", "k3y\n", 4, open_modes[i]);
+		snprintf(why, sizeof(why), "mode %04o); chmod 0600 it",
+		    (unsigned)open_modes[i]);
+		ok(refused(path, 4, why, "k3y"), open_modes[i] == 0644 ?
+		    "refuses mode 0644, saying the mode and the chmod" :
+		    "... and every mode that lets group or others read or write");
+	}
+	secret_file(path, sizeof(path), "s", "k3y\n", 4, 0600);
+	snprintf(link, sizeof(link), "%s/link", dir);
+	ok(symlink(path, link) == 0 && refused(link, 4, "symbolic link", NULL),
+	    "refuses a symbolic link to a good file");
+	ok(refused(path, 3, "larger than 3 bytes", "k3y"),
+	    "refuses a file over MAX bytes");
+	secret_file(path, sizeof(path), "s", "", 0, 0600);
+	ok(refused(path, 4, "empty", NULL), "refuses an empty file");
+	secret_file(path, sizeof(path), "s", "k3y\0x", 5, 0600);
+	ok(refused(path, 8, "not text", "k3y"), "refuses a NUL byte");
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	ok(mkfifo(path, 0600) == 0 && refused(path, 4, "a FIFO, not a "
+	    "regular file", NULL), "refuses a FIFO at once");
+	ok(refused("/dev/null", 4, "a device, not a regular file", NULL),
+	    "refuses a device");
+	ok(refused(dir, 4, "a directory", NULL), "refuses a directory");
+	ok(refused("/nonexistent/k", 4, "No such file", NULL),
+	    "says a missing file is missing");
+	ok(pki_read_file(path, 100) == NULL && pki_read_file("/dev/null",
+	    100) == NULL, "pki_read_file refuses a FIFO and a device at once");
+	alarm(0);
+}
+
+/* Run pki_read_secret() on PATH without WHY; its stderr as one line into
+ * OUT.  NULL returned. */
+static int
+reported(const char *path, char *out, size_t size)
+{
+	char errpath[64], *text;
+	FILE *f;
+	int fd, saved, n;
+
+	snprintf(errpath, sizeof(errpath), "%s/stderr", dir);
+	fflush(stderr);
+	saved = dup(2);
+	fd = open(errpath, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	dup2(fd, 2);
+	text = pki_read_secret("test key", path, 4, NULL, NULL, 0);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	close(fd);
+	out[0] = '\0';
+	if ((f = fopen(errpath, "r")) != NULL) {
+		n = (int)fread(out, 1, size - 1, f);
+		out[n > 0 ? n : 0] = '\0';
+		fclose(f);
+	}
+	pki_free_secret(text);
+	return text == NULL;
+}
+
+static void
+test_secret_report(void)
+{
+	char path[64], err[512], want[256], buf[8];
+
+	secret_file(path, sizeof(path), "s", "k3y\n", 4, 0644);
+	snprintf(want, sizeof(want), "test-common: test key %s: group or "
+	    "others may read or write it (mode 0644); chmod 0600 it\n", path);
+	ok(reported(path, err, sizeof(err)) && strcmp(err, want) == 0,
+	    "without WHY the reason is reported: one line naming the file");
+	secret_file(path, sizeof(path), "pass", "1234567\r\n", 9, 0600);
+	ok(pki_read_passphrase(path, buf, sizeof(buf)) == 0 &&
+	    strcmp(buf, "1234567") == 0, "a passphrase of SIZE-1 bytes, CRLF");
+	secret_file(path, sizeof(path), "pass", "12345678\n", 9, 0600);
+	ok(pki_read_passphrase(path, buf, sizeof(buf)) == -1 && buf[0] == '\0',
+	    "refuses a longer one, the buffer wiped");
+	secret_file(path, sizeof(path), "pass", "1234\n", 5, 0660);
+	ok(pki_read_passphrase(path, buf, sizeof(buf)) == -1,
+	    "refuses a passphrase file the group may read");
+}
+
 static void
 test_files(void)
 {
@@ -343,6 +477,8 @@ main(void)
 	test_names();
 	test_rec_names();
 	test_secrets();
+	test_secret_files();
+	test_secret_report();
 	test_files();
 	test_numbers();
 	printf("1..%d\n", tests);
