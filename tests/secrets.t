@@ -7,7 +7,7 @@
 # on), modes 0644 and 0660 are refused with the chmod to run, a symbolic
 # link and an over-long file are refused, each in one line naming the file,
 # and a good file of mode 0600 is used.  No server is needed: each program
-# reads its secret files before it asks any server anything.
+# reads its secret files before it asks any server or database anything.
 # shellcheck source=tests/lib/env.sh
 . "$(dirname "$0")/lib/env.sh"
 
@@ -58,6 +58,8 @@ export T dir
 	acme_eab='pki-acme register --directory "$dir" --email admin@example.test --agree-tos --eab-kid kid-1 --eab-hmac-file "$1" --timeout 1'
 	acme_key='pki-acme rollover --directory "$dir" --account-key "$1" --account-url https://127.0.0.1:1/acct/1 --timeout 1'
 	acme_acct='pki-acme rollover --account "$1" --timeout 1'
+	select_pass='PGHOST="$T/nodb" pki-select --serial 1 --with-keys --passphrase-file "$1"'
+	store_pass='PGHOST="$T/nodb" pki-store --passphrase-file "$1" </dev/null'
 }
 
 # refused PROG WHAT CMD GOOD MAX: CMD refuses each bad file of GOOD, at
@@ -95,6 +97,17 @@ is "$(jq -r '.errors[0] | "\(.field): \(.message)"' "$T/out")" \
 	"... refused, the record still comes out with the error"
 
 refused pki-acme "passphrase file" "$acme_pass" "$T/pass" 1025
+
+# pki-select and pki-store read it before they connect to the database
+# (here: none).
+refused pki-select "passphrase file" "$select_pass" "$T/pass" 1025
+run sh -c "$select_pass" sh "$T/pass"
+like "$rc:$(cat "$T/err")" "2:pki-select: database: *" \
+	"pki-select: a passphrase file of mode 0600: read, then the database is asked"
+refused pki-store "passphrase file" "$store_pass" "$T/pass" 1025
+run sh -c "$store_pass" sh "$T/pass"
+like "$rc:$(cat "$T/err")" "2:pki-store: database: *" \
+	"pki-store: a passphrase file of mode 0600: read, then the database is asked"
 
 # ------------------------------------------------------------ CA keys
 refused pki-localca "CA key file" "$localca_key" "$T/ca.key" 1048576
