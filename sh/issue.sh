@@ -13,6 +13,36 @@ pki_run_dir() {
 	trap 'exit 143' TERM
 }
 
+# pki_run_begin COMMAND: register this run in the database (pki.runs) and
+# hold its lock for as long as the run's processes live, so that a run
+# that dies, however it dies, leaves claims the next run takes over at
+# once.  The lock is held by a psql session that reads its input from a
+# FIFO the run keeps open on fd 9: when the last process of the run is
+# gone, psql reads EOF and its session ends.  Sets PKI_RUN to the id.
+pki_run_begin() {
+	[ -n "${PKI_RUN:-}" ] && return 0
+	pki_run_dir
+	mkfifo -m 0600 "$PKI_RUN_DIR/run.fifo"
+	pki_psql -At -v host="$(uname -n)" -v pid="$$" -v command="$1" \
+		<"$PKI_RUN_DIR/run.fifo" >"$PKI_RUN_DIR/run.id" \
+		2>"$PKI_RUN_DIR/run.err" &
+	_holder=$!
+	exec 9>"$PKI_RUN_DIR/run.fifo"
+	printf '%s\n' "SELECT pki.run_begin(:'host', :'pid', :'command');" >&9
+	_n=0
+	while [ ! -s "$PKI_RUN_DIR/run.id" ]; do
+		if ! kill -0 "$_holder" 2>/dev/null || [ "$_n" -ge 600 ]; then
+			sed -n -e 's/^psql: error: /pki: /p' -e 's/^ERROR:  /pki: /p' \
+				"$PKI_RUN_DIR/run.err" >&2
+			pki_die 2 "cannot register the run in the database"
+		fi
+		sleep 0.05
+		_n=$((_n + 1))
+	done
+	PKI_RUN=$(cat "$PKI_RUN_DIR/run.id")
+	export PKI_RUN
+}
+
 # pki_stage NAME COMMAND...: one stage of a pipeline.
 pki_stage() {
 	_st_name=$1
@@ -71,6 +101,7 @@ pki_issue() {
 	shift $((OPTIND - 1))
 	[ $# -eq 0 ] || pki_die 2 "usage: pki issue [-a] [-o NAME]... [-i NAME]... [-e NAME]..."
 	pki_run_dir
+	pki_run_begin "pki issue"
 	pki_acme_env
 	pki_dns_env
 	_order=$(pki_acme_order_flags)
@@ -79,7 +110,7 @@ pki_issue() {
 	# One pipeline for local and ACME certificates: each stage acts on its
 	# records and passes the others through.
 	# shellcheck disable=SC2086 # PKI_FLAGS and _sel are word lists
-	eval "pki_stage pki-select pki-select --create $PKI_FLAGS $_sel" |
+	eval "pki_stage pki-select pki-select --create --run $PKI_RUN $PKI_FLAGS $_sel" |
 		tee "$PKI_RUN_DIR/claims" |
 		pki_stage pki-keygen pki-keygen $PKI_FLAGS |
 		pki_stage pki-csr pki-csr $PKI_FLAGS |

@@ -440,8 +440,8 @@ ok "log an event about test.com" sql "
 	insert into events (certificate, instance, name, stage, level, message)
 		select i.id, i.id, 'test.com', 'pki-store', 'info', 'stored'
 		from inst i where i.name = 'test.com' limit 1"
-rejects "events: level is info or error" \
-	"insert into events (stage, level, message) values ('pki', 'warning', 'x')" \
+rejects "events: level is info, warning or error" \
+	"insert into events (stage, level, message) values ('pki', 'debug', 'x')" \
 	'new row for relation "events" violates check constraint "events_level_check"*'
 rejects "events: stage is required" \
 	"insert into events (level, message) values ('info', 'x')" \

@@ -21,7 +21,8 @@
 #include "select.h"
 
 /* $1..$4 the selection, $5 -s hosts, $6 -l hosts (NULL: all), $7 the
- * age of a void claim, $8 'distribute' or 'consolidate', $9 with keys.
+ * age of a void claim of no run, $8 'distribute' or 'consolidate', $9 with
+ * keys, $10 the run (NULL: none).  A claim of a run that is gone is void.
  * Columns: 0 record, 1 state, 2 algorithm, 3 certificate, 4 key,
  * 5 chain, 6 instance, 7 targets. */
 #define DEPLOY_QUERY \
@@ -41,12 +42,13 @@
 	"  AND (t.value->>'disthost')::citext NOT IN " \
 	"    (SELECT json_array_elements_text($5::json)::citext) " \
 	"  AND ($8 = 'consolidate' OR d.status IS DISTINCT FROM 'ok') " \
-	"  AND (d.claimed IS NULL OR d.claimed < LOCALTIMESTAMP - " \
-	"    make_interval(secs => $7::int))), " \
+	"  AND (d.claimed IS NULL OR CASE WHEN d.run IS NULL THEN " \
+	"    d.claimed < LOCALTIMESTAMP - make_interval(secs => $7::int) " \
+	"    ELSE d.run NOT IN (SELECT run FROM runs_alive()) END)), " \
 	"claimed AS (INSERT INTO deployments (certinstance, target, status, " \
-	"  claimed) SELECT inst, tid, 'pending', LOCALTIMESTAMP FROM tg " \
-	"  ON CONFLICT (certinstance, target) DO UPDATE " \
-	"  SET claimed = EXCLUDED.claimed " \
+	"  claimed, run) SELECT inst, tid, 'pending', LOCALTIMESTAMP, " \
+	"  $10::int4 FROM tg ON CONFLICT (certinstance, target) DO UPDATE " \
+	"  SET claimed = EXCLUDED.claimed, run = EXCLUDED.run " \
 	"  RETURNING certinstance, target, claimed), " \
 	"g AS (SELECT tg.cert, tg.inst, json_agg(tg.target || " \
 	"  jsonb_build_object('deployment', jsonb_build_object(" \
@@ -121,7 +123,7 @@ write_instances(PGresult *res, const struct selection *sel)
 
 /* Run the query and claim, in one transaction under the lock. */
 static PGresult *
-claim(PGconn *db, const char *const param[9])
+claim(PGconn *db, const char *const param[10])
 {
 	PGresult *res;
 
@@ -129,7 +131,7 @@ claim(PGconn *db, const char *const param[9])
 	    pki_db_cmd(db, "SELECT pg_advisory_xact_lock("
 	    "hashtext('pki-select --distribute'))") == -1)
 		return NULL;
-	if ((res = pki_db_exec(db, DEPLOY_QUERY, 9, param)) == NULL)
+	if ((res = pki_db_exec(db, DEPLOY_QUERY, 10, param)) == NULL)
 		return NULL;
 	if (pki_db_cmd(db, "COMMIT") == -1) {
 		pki_db_wipe(res);
@@ -142,7 +144,7 @@ claim(PGconn *db, const char *const param[9])
 int
 select_deploy(PGconn *db, struct selection *sel)
 {
-	const char *param[9];
+	const char *param[10];
 	char *bufs[5], all[2], stale[24], keys[2];
 	PGresult *res;
 	int rc = PKI_EXIT_OK, i;
@@ -162,6 +164,7 @@ select_deploy(PGconn *db, struct selection *sel)
 	param[6] = stale;
 	param[7] = sel->mode == 'K' ? "consolidate" : "distribute";
 	param[8] = strcpy(keys, sel->with_keys ? "t" : "f");
+	param[9] = sel->run;
 	res = claim(db, param);
 	for (i = 0; i < 5; i++)
 		free(bufs[i]);

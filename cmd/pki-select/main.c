@@ -16,16 +16,17 @@
 
 static const char usage[] =
 "usage: pki-select [-ahqv] [-o NAME]... [-i NAME]... [-e NAME]... [--create]\n"
-"                  [--stale SECONDS] [--syslog FACILITY]\n"
+"                  [--run ID] [--stale SECONDS] [--syslog FACILITY]\n"
 "       pki-select --distribute | --consolidate [-ahqv] [-o NAME]...\n"
 "                  [-i NAME]... [-e NAME]... [-s HOST]... [-l HOST]...\n"
-"                  [--stale SECONDS] [--with-keys] [--passphrase-file FILE]\n"
-"                  [--syslog FACILITY]\n"
+"                  [--run ID] [--stale SECONDS] [--with-keys]\n"
+"                  [--passphrase-file FILE] [--syslog FACILITY]\n"
 "       pki-select --serial ID [-qv] [--with-keys] [--passphrase-file FILE]\n"
 "                  [--syslog FACILITY]\n";
 
-/* Claim up to $5 of what --create selects, in one statement under a lock
- * that serializes claims: a second run sees the first one's claims. */
+/* Claim up to $5 of what --create selects for run $6, in one statement
+ * under a lock that serializes claims: a second run sees the first one's
+ * claims. */
 #define CLAIM \
 	"WITH cand AS (SELECT r.id, r.name FROM cert_records r WHERE " SELECTED \
 	"  AND NOT EXISTS (SELECT 1 FROM certinstances i " \
@@ -38,12 +39,50 @@ static const char usage[] =
 	"new AS (SELECT nextval(pg_get_serial_sequence(" \
 	"    'pki.certinstances', 'id')) AS id, cand.id AS cert FROM cand), " \
 	"claimed AS (INSERT INTO certinstances " \
-	"  (id, certificate, state, ocsp_must_staple, cacert) " \
-	"  SELECT new.id, new.cert, 'reserved', c.ocsp_must_staple, new.id " \
-	"  FROM new JOIN certificates c ON c.id = new.cert " \
+	"  (id, certificate, state, ocsp_must_staple, cacert, run) " \
+	"  SELECT new.id, new.cert, 'reserved', c.ocsp_must_staple, new.id, " \
+	"  $6::int4 FROM new JOIN certificates c ON c.id = new.cert " \
 	"  RETURNING id, certificate) " \
 	"SELECT r.record, cl.id FROM claimed cl " \
 	"JOIN cert_records r ON r.id = cl.certificate ORDER BY r.name"
+
+/*
+ * Take over the claims of runs that are gone: those of a run whose lock
+ * no session holds, and those of no run (a pipeline typed by hand) older
+ * than $1 seconds.  An event each; one row per run taken over from:
+ * the run as text, how many claims, the first three names.
+ */
+#define TAKE_OVER \
+	"WITH dead AS (DELETE FROM certinstances i WHERE state = 'reserved' " \
+	"  AND CASE WHEN i.run IS NULL THEN i.created < (now() AT TIME ZONE " \
+	"  'UTC') - make_interval(secs => $1::int) ELSE i.run NOT IN " \
+	"  (SELECT run FROM runs_alive()) END " \
+	"  RETURNING i.id, i.certificate, i.run, i.created), " \
+	"named AS (SELECT d.*, s.name, CASE WHEN d.run IS NULL THEN " \
+	"  'a claim made by hand at ' || to_char(d.created, " \
+	"  'YYYY-MM-DD HH24:MI:SS') || ' that lapsed' ELSE " \
+	"  run_text(d.run) || ', which is gone' END AS who " \
+	"  FROM dead d JOIN subjects s ON s.certificate = d.certificate " \
+	"  AND NOT s.isaltname), " \
+	"ev AS (INSERT INTO events (certificate, instance, name, stage, level, " \
+	"  message) SELECT certificate, id, name, 'pki-select', 'warning', " \
+	"  'claim ' || id || ' taken over from ' || who FROM named) " \
+	"SELECT who, count(*), string_agg(name, ', ' ORDER BY name) " \
+	"  FILTER (WHERE rn <= 3) FROM (SELECT named.*, row_number() OVER " \
+	"  (PARTITION BY who ORDER BY name) AS rn FROM named) n GROUP BY who"
+
+/* The selected certificates that another live run has claimed: one row
+ * per run, its text, how many, the first three names. */
+#define CLAIMED_ELSEWHERE \
+	"SELECT who, count(*), string_agg(name, ', ' ORDER BY name) " \
+	"  FILTER (WHERE rn <= 3) FROM (SELECT c.*, row_number() OVER " \
+	"  (PARTITION BY c.who ORDER BY c.name) AS rn " \
+	"  FROM (SELECT r.name, i.run, CASE WHEN i.run IS NULL THEN " \
+	"  'a pipeline run by hand (its claims lapse after --stale)' " \
+	"  ELSE run_text(i.run) || ', which is alive' END AS who " \
+	"  FROM cert_records r JOIN certinstances i ON i.certificate = r.id " \
+	"  AND i.state = 'reserved' WHERE " SELECTED \
+	"  AND i.run IS DISTINCT FROM $5::int4) c) n GROUP BY who"
 
 const char *
 json_param(json_t *list, char **buf)
@@ -76,9 +115,10 @@ check_names(PGconn *db, json_t *names, const char *opt)
 	return rc;
 }
 
-/* Write each row's record (column 0), with the claim (column 1) if any. */
+/* Write each row's record (column 0), with the claim (column 1) if
+ * CLAIMED (for run RUN, when not NULL). */
 static int
-write_records(PGresult *res, int claimed)
+write_records(PGresult *res, int claimed, const char *run)
 {
 	json_error_t jerr;
 	json_t *rec;
@@ -94,6 +134,9 @@ write_records(PGresult *res, int claimed)
 			json_object_set_new(rec, "instance", json_pack(
 			    "{s:I, s:s}", "id", (json_int_t)atoll(
 			    PQgetvalue(res, i, 1)), "state", "reserved"));
+			if (run != NULL)
+				json_object_set_new(json_object_get(rec,
+				    "instance"), "run", json_integer(atoll(run)));
 			pki_info("%s: claimed as instance %s",
 			    pki_rec_name(rec), PQgetvalue(res, i, 1));
 		}
@@ -107,9 +150,74 @@ write_records(PGresult *res, int claimed)
  * first certificates while the next are claimed. */
 #define CHUNK	500
 
-/* Claim what --create selects, a chunk per transaction, and write it. */
+/*
+ * Say what the rows of RES (who, count, first names) are: "took over"
+ * claims from a dead run, or certificates "left to" a live one.
+ */
+static void
+say_runs(PGresult *res, int taken)
+{
+	long n;
+	int i;
+	char more[48];
+
+	for (i = 0; i < PQntuples(res); i++) {
+		n = atol(PQgetvalue(res, i, 1));
+		*more = '\0';
+		if (n > 3)
+			snprintf(more, sizeof(more), " and %ld more", n - 3);
+		if (taken)
+			pki_warn("took over %ld claim%s (%s%s) from %s", n,
+			    n == 1 ? "" : "s", PQgetvalue(res, i, 2), more,
+			    PQgetvalue(res, i, 0));
+		else
+			pki_warn("%ld certificate%s (%s%s) left to %s", n,
+			    n == 1 ? "" : "s", PQgetvalue(res, i, 2), more,
+			    PQgetvalue(res, i, 0));
+	}
+}
+
+/* Run SQL with N parameters P and say its rows with say_runs(); 0 / -1. */
 static int
-claim(PGconn *db, const char *param[5], long stale)
+report(PGconn *db, const char *sql, int n, const char *const *p, int taken)
+{
+	PGresult *res;
+
+	if ((res = pki_db_exec(db, sql, n, p)) == NULL)
+		return -1;
+	say_runs(res, taken);
+	PQclear(res);
+	return 0;
+}
+
+/* RUN (NULL: none) must be a live run: its holder took the lock. */
+static int
+run_alive(PGconn *db, const char *run)
+{
+	const char *p[1] = { run };
+	PGresult *res;
+	int alive;
+
+	if (run == NULL)
+		return 0;
+	if ((res = pki_db_exec(db, "SELECT pki.run_alive($1::int4)", 1,
+	    p)) == NULL)
+		return -1;
+	alive = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (!alive)
+		pki_err("--run %s: no such run alive (its holder is gone)", run);
+	return alive ? 0 : -1;
+}
+
+/*
+ * Claim what --create selects for RUN (param[5], may be NULL), a chunk per
+ * transaction, and write it.  The first transaction takes over the claims
+ * of runs that are gone; at the end the certificates that a live run has
+ * claimed are named, so that none is skipped silently.
+ */
+static int
+claim(PGconn *db, const char *param[6], long stale)
 {
 	char limit[16], age[24];
 	const char *p[1] = { age };
@@ -119,38 +227,36 @@ claim(PGconn *db, const char *param[5], long stale)
 	snprintf(limit, sizeof(limit), "%d", CHUNK);
 	snprintf(age, sizeof(age), "%ld", stale);
 	param[4] = limit;
+	if (run_alive(db, param[5]) == -1)
+		return -1;
 	for (first = 1;; first = 0) {
 		if (pki_db_cmd(db, "BEGIN") == -1 ||
 		    pki_db_cmd(db, "SELECT pg_advisory_xact_lock("
-		    "hashtext('pki-select --create'))") == -1)
+		    "hashtext('pki-select --create'))") == -1 ||
+		    (first && report(db, TAKE_OVER, 1, p, 1) == -1))
 			return -1;
-		/* A claim older than --stale belongs to a run that died. */
-		if (first && (res = pki_db_exec(db, "DELETE FROM certinstances "
-		    "WHERE state = 'reserved' AND created < now() - "
-		    "make_interval(secs => $1::int)", 1, p)) == NULL)
-			return -1;
-		if (first)
-			PQclear(res);
-		if ((res = pki_db_exec(db, CLAIM, 5, param)) == NULL ||
+		if ((res = pki_db_exec(db, CLAIM, 6, param)) == NULL ||
 		    pki_db_cmd(db, "COMMIT") == -1) {
 			PQclear(res);
 			return -1;
 		}
 		n = PQntuples(res);
-		if (write_records(res, 1) == -1) {
+		if (write_records(res, 1, param[5]) == -1) {
 			PQclear(res);
 			return -1;
 		}
 		PQclear(res);
 		if (n < CHUNK)
-			return 0;
+			break;
 	}
+	param[4] = param[5];
+	return report(db, CLAIMED_ELSEWHERE, 5, param, 0);
 }
 
 static int
 select_certs(PGconn *db, struct selection *sel)
 {
-	const char *param[5];
+	const char *param[6];
 	char *bufs[3], all[2];
 	PGresult *res;
 	int rc = PKI_EXIT_OK, r;
@@ -162,13 +268,14 @@ select_certs(PGconn *db, struct selection *sel)
 	param[1] = json_param(sel->include, &bufs[1]);
 	param[2] = json_param(sel->exclude, &bufs[2]);
 	param[3] = strcpy(all, sel->all ? "t" : "f");
+	param[5] = sel->run;
 	if (sel->create)
 		r = claim(db, param, sel->stale);
 	else if ((res = pki_db_exec(db, "SELECT r.record FROM cert_records r "
 	    "WHERE " SELECTED "ORDER BY r.name", 4, param)) == NULL)
 		r = -1;
 	else {
-		r = write_records(res, 0);
+		r = write_records(res, 0, NULL);
 		PQclear(res);
 	}
 	free(bufs[0]);
@@ -233,6 +340,7 @@ static const struct option longopts[] = {
 	{ "distribute",		no_argument,		NULL, 'D' },
 	{ "consolidate",	no_argument,		NULL, 'K' },
 	{ "stale",		required_argument,	NULL, 'S' },
+	{ "run",		required_argument,	NULL, 'r' },
 	{ "serial",		required_argument,	NULL, 'n' },
 	{ "with-keys",		no_argument,		NULL, 'k' },
 	{ "passphrase-file",	required_argument,	NULL, 'p' },
@@ -269,6 +377,12 @@ options(int argc, char *argv[], struct selection *sel, const char **serial,
 			}
 			sel->mode = ch;
 			break;
+		case 'r':
+			if (pki_parse_long("--run", optarg, 1, 2147483647,
+			    &id) == -1)
+				return -1;
+			sel->run = optarg;
+			break;
 		case 'S':
 			if (pki_parse_long("--stale", optarg, 60, 30 * 86400,
 			    &sel->stale) == -1)
@@ -297,16 +411,18 @@ conflicts(const struct selection *sel, const char *serial)
 	const char *why = NULL;
 
 	if (serial != NULL && (sel->create || sel->all || sel->only ||
-	    sel->include || sel->exclude || sel->mode || sel->skip ||
+	    sel->run || sel->include || sel->exclude || sel->mode || sel->skip ||
 	    sel->limit))
 		why = "--serial selects one instance: no --create, "
-		    "--distribute, --consolidate, -a, -o, -i, -e, -s or -l "
-		    "with it";
+		    "--distribute, --consolidate, --run, -a, -o, -i, -e, -s "
+		    "or -l with it";
 	else if (sel->create && sel->mode)
 		why = "--create and --distribute or --consolidate exclude "
 		    "each other";
 	else if ((sel->skip || sel->limit) && !sel->mode)
 		why = "-s and -l need --distribute or --consolidate";
+	else if (sel->run != NULL && !sel->create && !sel->mode)
+		why = "--run needs --create, --distribute or --consolidate";
 	else if (sel->with_keys && serial == NULL && !sel->mode)
 		why = "--with-keys needs --serial, --distribute or "
 		    "--consolidate";

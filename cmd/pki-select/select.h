@@ -18,7 +18,8 @@ struct selection {
 	int	 all;		/* -a: disabled ones too */
 	int	 create;
 	int	 mode;		/* 0, or 'D' --distribute, 'K' --consolidate */
-	long	 stale;		/* seconds after which a claim is void */
+	long	 stale;		/* seconds after which a claim of no run is void */
+	const char *run;	/* --run: the live run claims are made for */
 	int	 with_keys;
 	const char *pass;	/* passphrase of keys at rest, or NULL */
 };

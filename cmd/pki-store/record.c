@@ -196,27 +196,32 @@ static int
 ca_instance(struct store *st, json_t *rec, X509 *cert, const char *kind,
     const char *issuer, char id[24])
 {
-	const char *p[1], *algo;
+	const char *p[2], *algo;
 	char hash[65], nb[32], na[32], name[65], row[24], *pem;
 	int rc;
 
 	if (pki_cert_sha256(cert, hash) == -1)
 		return pki_rec_error(rec, "cert", "cannot hash CA certificate");
 	p[0] = hash;
-	if (run_value(st, rec, "SELECT certinstance FROM certkeydata "
-	    "WHERE hash = $1", 1, p, id, 24) == -1)
+	p[1] = strcmp(kind, "local") == 0 ? "local" : "LE";
+	if (run_value(st, rec, "SELECT k.certinstance FROM certkeydata k "
+	    "JOIN certinstances i ON i.id = k.certinstance "
+	    "JOIN certificates c ON c.id = i.certificate "
+	    "JOIN subjects s ON s.certificate = c.id AND NOT s.isaltname "
+	    "WHERE k.hash = $1 AND s.type = 'CA' AND c.type = "
+	    "$2::dd.cert_type", 2, p, id, 24) == -1)
 		return -1;
 	if (*id != '\0')
 		return 0;
-	if (strcmp(kind, "local") != 0)
-		snprintf(name, sizeof(name), "ACME CA");
-	else if (run_value(st, rec, "SELECT subject_name FROM "
-	    "localca_settings WHERE id = 1", 0, NULL, name, sizeof(name)) == -1)
-		return -1;
+	/* The local CA is made by pki ca init; a CA pki does not know is
+	 * never taken for it. */
+	if (strcmp(kind, "local") == 0)
+		return pki_rec_error(rec, "cert", "issued by a CA that is not "
+		    "pki's local CA (%s)", hash);
+	snprintf(name, sizeof(name), "ACME CA");
 	if ((algo = pki_key_algo(X509_get0_pubkey(cert))) == NULL)
 		algo = "rsa";
-	if (ca_certificate_id(st, rec, name, strcmp(kind, "local") == 0 ?
-	    "local" : "LE", algo, row) == -1)
+	if (ca_certificate_id(st, rec, name, "LE", algo, row) == -1)
 		return -1;
 	if (pki_time_rfc3339(X509_get0_notBefore(cert), nb) == -1 ||
 	    pki_time_rfc3339(X509_get0_notAfter(cert), na) == -1 ||
@@ -322,55 +327,48 @@ key_at_rest(struct store *st, json_t *rec, const char *algo,
 	return out;
 }
 
-/* The latest not_before and earliest not_after of the certificates, and
- * the chain of the first. */
-static int
-cert_dates(json_t *rec, char nb[32], char na[32], const char **chain)
-{
-	json_t *certs = json_object_get(rec, "cert"), *entry;
-	const char *algo, *b, *a;
-
-	*nb = *na = '\0';
-	*chain = NULL;
-	json_object_foreach(certs, algo, entry) {
-		b = pki_str(entry, "not_before");
-		a = pki_str(entry, "not_after");
-		if (b == NULL || a == NULL)
-			return pki_rec_error(rec, "cert", "%s: no not_before "
-			    "or not_after", algo);
-		if (strcmp(b, nb) > 0)
-			snprintf(nb, 32, "%s", b);
-		if (*na == '\0' || strcmp(a, na) < 0)
-			snprintf(na, 32, "%s", a);
-		if (*chain == NULL)
-			*chain = pki_str(entry, "chain");
-	}
-	return 0;
-}
-
 /*
  * The one statement that stores an instance: the record's claim turned
- * into an 'issued' instance (or a new one when there is no claim, or it
- * lapsed), its certificates and keys, and the event.  The certificate is
- * found by name (and id, when the record has one).  $1 name, $2 id,
- * $3 claim, $4 must-staple, $5 CA instance (NULL: the instance is its own
- * CA), $6 not_before, $7 not_after, $8 [{algo, cert, key, hash}].
+ * into an 'issued' instance (or a new one when the record has no claim),
+ * its certificates and keys, and the event.  The certificate is found by
+ * name (and id, when the record has one) and must be configured for
+ * exactly the names its certificates cover; the claim must still be this
+ * run's.  A certificate stored before (a record stored again after a lost
+ * connection or from the spool) is not stored twice.
+ * $1 name, $2 id, $3 claim, $4 must-staple, $5 CA instance (NULL: the
+ * instance is its own CA), $6 not_before, $7 not_after,
+ * $8 [{algo, cert, key, hash}], $9 the names covered (sorted, lower case,
+ * space-separated; NULL: not checked), $10 the claim's run.
+ * Columns: 0 the new instance, 1 the instance that has the certificate
+ * already, 2 its state, 3 whether the certificate exists, 4 its names,
+ * 5 the claim's state and run now.
  */
 #define PUT_INSTANCE \
 	"WITH cert AS (SELECT certificate AS id FROM subjects " \
 	"  WHERE NOT isaltname AND name = $1 " \
 	"  AND ($2::int4 IS NULL OR certificate = $2::int4)), " \
+	"want AS (SELECT string_agg(lower(s.name::text), ' ' ORDER BY " \
+	"  lower(s.name::text) COLLATE \"C\") AS names FROM subjects s, cert " \
+	"  WHERE s.certificate = cert.id), " \
+	"ok AS (SELECT cert.id FROM cert, want " \
+	"  WHERE $9::text IS NULL OR want.names = $9::text), " \
+	"known AS (SELECT i.id, i.state FROM certkeydata k JOIN certinstances " \
+	"  i ON i.id = k.certinstance JOIN ok ON ok.id = i.certificate " \
+	"  WHERE k.hash IN (SELECT r->>'hash' FROM json_array_elements(" \
+	"  $8::json) r) LIMIT 1), " \
 	"claim AS (UPDATE certinstances i SET state = 'issued', " \
 	"  ocsp_must_staple = $4::bool, cacert = $5::int4, " \
 	"  not_before = $6::timestamp, not_after = $7::timestamp " \
-	"  FROM cert WHERE i.id = $3::int4 AND i.certificate = cert.id " \
-	"  AND i.state = 'reserved' RETURNING i.id, i.certificate), " \
+	"  FROM ok WHERE i.id = $3::int4 AND i.certificate = ok.id " \
+	"  AND i.state = 'reserved' AND i.run IS NOT DISTINCT FROM $10::int4 " \
+	"  AND NOT EXISTS (SELECT 1 FROM known) RETURNING i.id, i.certificate), " \
 	"fresh AS (INSERT INTO certinstances (id, certificate, state, " \
 	"  ocsp_must_staple, cacert, not_before, not_after) " \
-	"  SELECT n, cert.id, 'issued', $4::bool, COALESCE($5::int4, n), " \
-	"  $6::timestamp, $7::timestamp FROM cert, nextval(" \
+	"  SELECT n, ok.id, 'issued', $4::bool, COALESCE($5::int4, n), " \
+	"  $6::timestamp, $7::timestamp FROM ok, nextval(" \
 	"  pg_get_serial_sequence('pki.certinstances', 'id')) AS n " \
-	"  WHERE NOT EXISTS (SELECT 1 FROM claim) RETURNING id, certificate), " \
+	"  WHERE $3::int4 IS NULL AND NOT EXISTS (SELECT 1 FROM known) " \
+	"  RETURNING id, certificate), " \
 	"inst AS (SELECT * FROM claim UNION ALL SELECT * FROM fresh), " \
 	"kd AS (INSERT INTO certkeydata (certinstance, encryption_algo, " \
 	"  cert, key, hash) SELECT inst.id, k.algo::dd.cert_encryption_algo, " \
@@ -381,7 +379,10 @@ cert_dates(json_t *rec, char nb[32], char na[32], const char **chain)
 	"  level, message) SELECT inst.certificate, inst.id, $1, " \
 	"  'pki-store', 'info', 'issued instance ' || inst.id || ', valid ' " \
 	"  || $6 || ' to ' || $7 FROM inst) " \
-	"SELECT id, certificate, (SELECT count(*) FROM claim) FROM inst"
+	"SELECT (SELECT id FROM inst), (SELECT id FROM known), " \
+	"  (SELECT state FROM known), EXISTS (SELECT 1 FROM cert), " \
+	"  (SELECT names FROM want), (SELECT state || coalesce(' of ' || " \
+	"  run_text(run), '') FROM certinstances WHERE id = $3::int4)"
 
 /*
  * [{algo, cert, key, hash}] of REC's certificates, as JSON text holding
@@ -393,12 +394,13 @@ keydata_json(struct store *st, json_t *rec, int is_ca)
 	json_t *certs = json_object_get(rec, "cert"), *entry, *rows;
 	const unsigned char *spki;
 	const char *algo, *pem;
-	unsigned char *der = NULL, md[32];
+	unsigned char *der, md[32];
 	char hash[65], *key, *text;
 	long len, spkilen;
 
 	rows = json_array();
 	json_object_foreach(certs, algo, entry) {
+		der = NULL;	/* each turn's own: freed below */
 		pem = pki_str(entry, "pem");
 		if (!pki_algo_valid(algo) || (der = pki_pem_der(pem,
 		    "CERTIFICATE", 0, &len)) == NULL ||
@@ -428,76 +430,120 @@ keydata_json(struct store *st, json_t *rec, int is_ca)
 	return text;
 }
 
-/* Store REC's certificates as one instance; its id into INST. */
+/* Why PUT_INSTANCE's row RES stored nothing for REC (claim CLAIM, the
+ * names NAMES covered); -1. */
+static int
+refused(json_t *rec, PGresult *res, const char *claim, const char *names)
+{
+	if (strcmp(PQgetvalue(res, 0, 3), "t") != 0)
+		return pki_rec_error(rec, "name", "no such certificate in the "
+		    "database (pki cert add makes one)");
+	if (names != NULL && strcmp(PQgetvalue(res, 0, 4), names) != 0)
+		return pki_rec_error(rec, "cert", "covers %s, but %s is "
+		    "configured for %s", names, pki_rec_name(rec),
+		    PQgetvalue(res, 0, 4));
+	if (PQgetisnull(res, 0, 5))
+		return pki_rec_error(rec, "instance", "claim %s is gone: "
+		    "another run took it over (this run was held for dead); "
+		    "not stored", claim);
+	return pki_rec_error(rec, "instance", "claim %s is not this run's: "
+	    "it is %s now; not stored", claim, PQgetvalue(res, 0, 5));
+}
+
+/* The record's claim: its id into CLAIM and its run into RUN ("" if
+ * none). */
+static void
+record_claim(json_t *rec, char claim[24], char run[24])
+{
+	const char *state = instance(rec, claim);
+
+	row_id(json_object_get(json_object_get(rec, "instance"), "run"), run);
+	if (state == NULL || strcmp(state, "reserved") != 0)
+		*claim = '\0';
+}
+
+/*
+ * Store REC's certificates (checked: SEEN) as one instance: its id into
+ * INST and its state into STATE.
+ */
 static int
 put_instance(struct store *st, json_t *rec, const char *cert,
-    const char *cacert, const char *nb, const char *na, int is_ca,
-    char inst[24])
+    const char *cacert, const struct seen *seen, int is_ca, char inst[24],
+    char state[16])
 {
-	const char *p[8], *state;
-	char claim[24], why[512], *keys;
+	const char *p[10];
+	char claim[24], run[24], why[512], *keys;
 	PGresult *res;
+	int rc = 0;
 
+	record_claim(rec, claim, run);
 	if ((keys = keydata_json(st, rec, is_ca)) == NULL)
 		return -1;
-	state = instance(rec, claim);
 	p[0] = pki_str(rec, "name");
 	p[1] = *cert ? cert : NULL;
-	p[2] = *claim && state && strcmp(state, "reserved") == 0 ? claim : NULL;
+	p[2] = *claim ? claim : NULL;
 	p[3] = json_is_true(json_object_get(rec, "ocsp_must_staple")) ?
 	    "t" : "f";
 	p[4] = *cacert ? cacert : NULL;
-	p[5] = nb;
-	p[6] = na;
+	p[5] = seen->nb;
+	p[6] = seen->na;
 	p[7] = keys;
-	res = pki_db_query_prepared(st->db, "put_instance", PUT_INSTANCE, 8, p,
-	    why, sizeof(why));
+	p[8] = is_ca ? NULL : seen->names;
+	p[9] = *run ? run : NULL;
+	res = pki_db_query_prepared(st->db, "put_instance", PUT_INSTANCE, 10,
+	    p, why, sizeof(why));
 	pki_free_secret(keys);
 	if (res == NULL)
 		return pki_rec_error(rec, NULL, "database: %s", why);
-	if (PQntuples(res) != 1) {
-		PQclear(res);
-		return pki_rec_error(rec, "name", "no such certificate in the "
-		    "database (pki cert add makes one)");
-	}
-	snprintf(inst, 24, "%s", PQgetvalue(res, 0, 0));
-	if (p[2] != NULL && strcmp(PQgetvalue(res, 0, 2), "0") == 0)
-		pki_info("%s: claim %s had lapsed; instance %s stores it",
-		    pki_rec_name(rec), claim, inst);
+	if (!PQgetisnull(res, 0, 0)) {
+		snprintf(inst, 24, "%s", PQgetvalue(res, 0, 0));
+		snprintf(state, 16, "issued");
+	} else if (!PQgetisnull(res, 0, 1)) {
+		snprintf(inst, 24, "%s", PQgetvalue(res, 0, 1));
+		snprintf(state, 16, "%s", PQgetvalue(res, 0, 2));
+		pki_info("%s: stored before, as instance %s",
+		    pki_rec_name(rec), inst);
+	} else
+		rc = refused(rec, res, claim, p[8]);
 	PQclear(res);
-	return 0;
+	return rc;
 }
 
 static int
 store_certs(struct store *st, json_t *rec, struct outcome *out)
 {
-	const char *type = pki_str(rec, "subject_type"), *chain, *ca;
-	int is_ca = type != NULL && strcmp(type, "CA") == 0;
-	char cert[24], cacert[24] = "", inst[24], nb[32], na[32];
+	const char *type = pki_str(rec, "subject_type"), *ca;
+	int is_ca = type != NULL && strcmp(type, "CA") == 0, rc = -1;
+	char cert[24], cacert[24] = "", inst[24], state[16];
+	struct seen seen;
 
-	if (cert_dates(rec, nb, na, &chain) == -1)
-		return -1;
+	if (check_certs(rec, &seen) == -1)
+		goto out;
 	if (is_ca) {
 		ca = pki_str(rec, "ca");
 		if (ca_certificate_id(st, rec, pki_str(rec, "name"),
 		    ca != NULL && strcmp(ca, "acme") == 0 ? "LE" : "local",
 		    json_string_value(json_array_get(json_object_get(rec,
 		    "algos"), 0)), cert) == -1)
-			return -1;
+			goto out;
 	} else {
 		record_id(rec, cert);
-		if (issuer_instance(st, rec, chain != NULL ? chain : "",
-		    cacert) == -1)
-			return -1;
+		if (issuer_instance(st, rec, seen.chain != NULL ? seen.chain :
+		    "", cacert) == -1)
+			goto out;
 	}
-	if (put_instance(st, rec, cert, cacert, nb, na, is_ca, inst) == -1)
-		return -1;
+	if (put_instance(st, rec, cert, cacert, &seen, is_ca, inst,
+	    state) == -1)
+		goto out;
 	out->what = INSTANCE;
 	out->instance = atol(inst);
-	snprintf(out->state, sizeof(out->state), "issued");
-	pki_info("%s: issued instance %s, valid %s to %s", pki_rec_name(rec),
-	    inst, nb, na);
-	return 0;
+	snprintf(out->state, sizeof(out->state), "%s", state);
+	pki_info("%s: %s instance %s, valid %s to %s", pki_rec_name(rec),
+	    state, inst, seen.nb, seen.na);
+	rc = 0;
+out:
+	free(seen.names);
+	return rc;
 }
 
 int

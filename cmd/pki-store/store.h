@@ -41,6 +41,24 @@ int	 store_failure(struct store *st, json_t *rec, struct outcome *out);
  * REC and return NULL (the transaction is lost). */
 PGresult *store_sql(struct store *st, json_t *rec, const char *sql, int n,
 	    const char *const *p);
+/* What a record's certificates are, read from themselves (check.c). */
+struct seen {
+	char		 nb[32];	/* the latest not_before ... */
+	char		 na[32];	/* ... and earliest not_after */
+	char		*names;		/* names covered: sorted, lower case,
+					 * space-separated (caller frees) */
+	const char	*chain;		/* the chain PEM of the first */
+};
+
+/*
+ * Check every certificate of REC ("cert"): it parses, its key is of the
+ * algorithm it is filed under, what the record says of its dates, serial
+ * and hash is true, its chain's signatures verify, and all cover the same
+ * names.  0 with SEEN filled, or -1 with an error in REC; SEEN->names is
+ * the caller's to free either way.
+ */
+int	 check_certs(json_t *rec, struct seen *seen);
+
 /* Forget what was cached of the database (after a rollback). */
 void	 store_forget(struct store *st);
 

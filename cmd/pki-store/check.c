@@ -1,0 +1,265 @@
+/*
+ * check.c - pki-store believes no record: what it stores of a certificate
+ * is read from the certificate itself, and the certificate must be what
+ * the record says it is.
+ *
+ * For each certificate of a record ("cert": {algo: {...}}): it parses, its
+ * key is of the algorithm it is filed under, the dates, serial and hash
+ * the record states (if any) are the certificate's own, its chain verifies
+ * signature by signature up to the last certificate given, and every
+ * certificate of the record covers the same names.  Whether those names
+ * are the certificate's configured names, whether the key belongs to it,
+ * whether the issuer is a CA pki knows and whether the claim is this
+ * run's is checked against the database where the record is stored
+ * (record.c).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/x509v3.h>
+
+#include "store.h"
+
+#define NAMES_MAX	256	/* names one certificate may cover */
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* NAME in lower case appended to NAMES (a JSON array); 0 / -1. */
+static int
+add_name(json_t *names, const unsigned char *name, int len)
+{
+	char buf[256];
+	int i;
+
+	if (len <= 0 || (size_t)len >= sizeof(buf) ||
+	    memchr(name, '\0', (size_t)len) != NULL)
+		return -1;
+	for (i = 0; i < len; i++)
+		buf[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ?
+		    name[i] - 'A' + 'a' : name[i]);
+	buf[len] = '\0';
+	return json_array_append_new(names, json_string(buf));
+}
+
+/* The subject's common name into NAMES, if it has one; 0 / -1. */
+static int
+add_cn(json_t *names, X509 *cert)
+{
+	X509_NAME *subject = X509_get_subject_name(cert);
+	unsigned char *utf8 = NULL;
+	int i, len, rc;
+
+	if ((i = X509_NAME_get_index_by_NID(subject, NID_commonName, -1)) < 0)
+		return 0;
+	len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(
+	    X509_NAME_get_entry(subject, i)));
+	rc = len < 0 ? -1 : add_name(names, utf8, len);
+	OPENSSL_free(utf8);
+	return rc;
+}
+
+/* The names CERT covers: its DNS and e-mail subjectAltNames and its CN. */
+static json_t *
+cert_names(X509 *cert)
+{
+	GENERAL_NAMES *gens;
+	const GENERAL_NAME *g;
+	json_t *names = json_array();
+	int i, rc = 0;
+
+	gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	for (i = 0; i < sk_GENERAL_NAME_num(gens) && rc == 0; i++) {
+		g = sk_GENERAL_NAME_value(gens, i);
+		if (g->type == GEN_DNS || g->type == GEN_EMAIL)
+			rc = add_name(names, ASN1_STRING_get0_data(g->d.ia5),
+			    ASN1_STRING_length(g->d.ia5));
+	}
+	GENERAL_NAMES_free(gens);
+	if (rc == -1 || add_cn(names, cert) == -1) {
+		json_decref(names);
+		return NULL;
+	}
+	return names;
+}
+
+/* NAMES sorted, without repeats, joined by spaces (caller frees); NULL if
+ * there are none or too many. */
+static char *
+names_text(const json_t *names)
+{
+	const char *v[NAMES_MAX];
+	size_t i, n = json_array_size(names), len = 0, k = 0;
+	char *text;
+
+	if (n == 0 || n > NAMES_MAX)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		v[i] = json_string_value(json_array_get(names, i));
+		len += strlen(v[i]) + 1;
+	}
+	qsort(v, n, sizeof(v[0]), cmp_str);
+	if ((text = malloc(len)) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		if (i > 0 && strcmp(v[i], v[i - 1]) == 0)
+			continue;
+		if (k > 0)
+			text[k++] = ' ';
+		memcpy(text + k, v[i], strlen(v[i]));
+		k += strlen(v[i]);
+	}
+	text[k] = '\0';
+	return text;
+}
+
+/* 0 if the record states FIELD of ENTRY as ACTUAL or not at all; else an
+ * error naming both. */
+static int
+same(json_t *rec, const char *algo, const json_t *entry, const char *field,
+    const char *actual, int nocase)
+{
+	const char *said = pki_str(entry, field);
+
+	if (said == NULL || (nocase ? strcasecmp(said, actual) :
+	    strcmp(said, actual)) == 0)
+		return 0;
+	return pki_rec_error(rec, "cert", "%s: the record says %s %s, the "
+	    "certificate %s", algo, field, said, actual);
+}
+
+/* The dates, serial and hash of CERT against what ENTRY says; its dates
+ * into NB and NA. */
+static int
+check_facts(json_t *rec, const char *algo, const json_t *entry, X509 *cert,
+    char nb[32], char na[32])
+{
+	char hash[65], *serial = NULL;
+	BIGNUM *bn = NULL;
+	int rc;
+
+	if (pki_time_rfc3339(X509_get0_notBefore(cert), nb) == -1 ||
+	    pki_time_rfc3339(X509_get0_notAfter(cert), na) == -1 ||
+	    pki_cert_sha256(cert, hash) == -1 ||
+	    (bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert),
+	    NULL)) == NULL || (serial = BN_bn2hex(bn)) == NULL) {
+		BN_free(bn);
+		return pki_rec_error(rec, "cert", "%s: unreadable dates or "
+		    "serial", algo);
+	}
+	BN_free(bn);
+	rc = same(rec, algo, entry, "not_before", nb, 0) | same(rec, algo,
+	    entry, "not_after", na, 0) | same(rec, algo, entry, "sha256",
+	    hash, 1) | same(rec, algo, entry, "serial", serial, 1);
+	OPENSSL_free(serial);
+	return rc;
+}
+
+/* 0 if ISSUER issued and signed CERT. */
+static int
+signed_by(X509 *cert, X509 *issuer)
+{
+	EVP_PKEY *key = X509_get0_pubkey(issuer);
+
+	return key != NULL && X509_check_issued(issuer, cert) == X509_V_OK &&
+	    X509_verify(cert, key) == 1 ? 0 : -1;
+}
+
+/*
+ * CERT and the certificates of CHAIN_PEM, each signed by the next; the
+ * last by itself when it is self-issued.  A record without a chain must
+ * be a self-signed certificate (a CA's).
+ */
+static int
+check_chain(json_t *rec, const char *algo, X509 *cert, const char *chain_pem)
+{
+	STACK_OF(X509) *chain = pki_certs_from_pem(chain_pem ? chain_pem : "");
+	X509 *up, *last = cert;
+	int i, n = sk_X509_num(chain), rc = 0;
+
+	for (i = 0; i < n && rc == 0; i++) {
+		up = sk_X509_value(chain, i);
+		if (signed_by(last, up) == -1)
+			rc = pki_rec_error(rec, "cert", "%s: %s is not signed "
+			    "by the chain's certificate %d", algo, i == 0 ?
+			    "the certificate" : "a chain certificate", i + 1);
+		last = up;
+	}
+	if (rc == 0 && X509_check_issued(last, last) == X509_V_OK &&
+	    X509_verify(last, X509_get0_pubkey(last)) != 1)
+		rc = pki_rec_error(rec, "cert", "%s: a self-signed certificate "
+		    "with a bad signature", algo);
+	else if (rc == 0 && n == 0 && last == cert &&
+	    X509_check_issued(cert, cert) != X509_V_OK)
+		rc = pki_rec_error(rec, "cert", "%s: no chain: the issuing CA "
+		    "is unknown", algo);
+	sk_X509_pop_free(chain, X509_free);
+	return rc;
+}
+
+/* One certificate of the record: parsed, of its algorithm, its facts and
+ * chain checked; its names into *NAMES (caller frees). */
+static int
+check_one(json_t *rec, const char *algo, const json_t *entry, char nb[32],
+    char na[32], char **names)
+{
+	X509 *cert;
+	json_t *list = NULL;
+	const char *type;
+	int rc = -1;
+
+	if ((cert = pki_cert_from_pem(pki_str(entry, "pem"))) == NULL)
+		return pki_rec_error(rec, "cert", "%s: no PEM certificate",
+		    algo);
+	type = pki_key_algo(X509_get0_pubkey(cert));
+	if (type == NULL || strcmp(type, algo) != 0)
+		pki_rec_error(rec, "cert", "%s: the certificate's key is %s",
+		    algo, type ? type : "of another type");
+	else if (check_facts(rec, algo, entry, cert, nb, na) == 0 &&
+	    check_chain(rec, algo, cert, pki_str(entry, "chain")) == 0) {
+		if ((list = cert_names(cert)) == NULL ||
+		    (*names = names_text(list)) == NULL)
+			pki_rec_error(rec, "cert", "%s: covers no names, too "
+			    "many, or unreadable ones", algo);
+		else
+			rc = 0;
+	}
+	json_decref(list);
+	X509_free(cert);
+	return rc;
+}
+
+int
+check_certs(json_t *rec, struct seen *seen)
+{
+	json_t *certs = json_object_get(rec, "cert"), *entry;
+	const char *algo;
+	char nb[32], na[32], *names = NULL;
+
+	memset(seen, 0, sizeof(*seen));
+	json_object_foreach(certs, algo, entry) {
+		if (!pki_algo_valid(algo))
+			return pki_rec_error(rec, "cert", "%s: not an "
+			    "algorithm (rsa, ec)", algo);
+		if (check_one(rec, algo, entry, nb, na, &names) == -1)
+			return -1;
+		if (seen->names != NULL && strcmp(seen->names, names) != 0) {
+			free(names);
+			return pki_rec_error(rec, "cert", "%s: covers other "
+			    "names than the record's other certificate", algo);
+		}
+		free(seen->names);
+		seen->names = names;
+		if (strcmp(nb, seen->nb) > 0)
+			memcpy(seen->nb, nb, sizeof(nb));
+		if (*seen->na == '\0' || strcmp(na, seen->na) < 0)
+			memcpy(seen->na, na, sizeof(na));
+		if (seen->chain == NULL)
+			seen->chain = pki_str(entry, "chain");
+	}
+	return 0;
+}
