@@ -301,6 +301,12 @@ void	 pki_sleep_until(double t);
  * timezone UTC.  NULL after reporting.
  */
 PGconn	*pki_db_connect(void);
+/* pki_db_connect() that says why it failed in WHY (one line), not on
+ * stderr. */
+PGconn	*pki_db_open(char *why, size_t whylen);
+/* Connect DB again after its connection was lost, with the same
+ * settings; statements prepared before are forgotten.  0 / -1 (said). */
+int	 pki_db_reconnect(PGconn *db);
 /*
  * Run SQL with NPARAMS text parameters (NULL pointers are SQL NULL).
  * Returns the result when it is COMMAND_OK or TUPLES_OK (caller PQclear()s),
