@@ -143,6 +143,63 @@ int	 pki_filter(int (*act)(json_t *rec, void *ctx), void *ctx);
 int	 pki_stage_main(int argc, char *argv[], const char *usage,
 	    int (*act)(json_t *rec, void *ctx), void *ctx);
 
+/* ------------------------------------------------------------ batch.c */
+
+/*
+ * The loop of a stage that must see its whole batch to act well (DESIGN
+ * 3.4: pki-dnsup, pki-acme finish).  It holds only the records it acts
+ * on and writes every other record the moment it is read.  What the
+ * stage's MINE(REC, CTX) says of each record read (REC is then the last
+ * record of HELD, so that the stage may know it by its index there;
+ * records with errors are asked about too, for some stages undo for
+ * them):
+ */
+#define PKI_PASS	0	/* not its business: written at once */
+#define PKI_HOLD	1	/* kept in HELD for the batch */
+#define PKI_FAILED	2	/* MINE gave it an error and it needs
+				   nothing more: written at once, exit 1 */
+/* and -1: the stage cannot go on (memory; reported): REC and every
+ * record after it are written at once as they are, exit 2. */
+
+/*
+ * Read every record of stdin: append those MINE holds to HELD (a JSON
+ * array the caller owns), write the others at once.  The exit status so
+ * far: 0; 1 when a line was skipped (reported with its number) or a
+ * record was PKI_FAILED; 2 when the input could not be read to its end,
+ * the output written or MINE went on (the records held stay in HELD).
+ */
+int	 pki_gather(int (*mine)(json_t *rec, void *ctx), void *ctx,
+	    json_t *held);
+/* Give each record of HELD an error of FIELD (reported as pki_rec_error()
+ * does: the first three, then a count). */
+void	 pki_held_error(json_t *held, const char *field, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+/* Write every record of HELD, in order, and empty HELD; STATUS, or 2 if
+ * the output cannot be written. */
+int	 pki_write_held(json_t *held, int status);
+
+/* A gathering stage: what pki_batch() calls. */
+struct pki_batch {
+	int	(*mine)(json_t *rec, void *ctx);	/* as pki_gather() */
+	/* Set up, once, what the records held need (a key, an account);
+	 * 0, or -1 with the error each of them gets in WHY (LEN bytes).
+	 * NULL: nothing to set up. */
+	int	(*setup)(void *ctx, char *why, size_t len);
+	/* Act on the records held (never none); the exit status. */
+	int	(*act)(json_t *held, void *ctx);
+	const char *field;	/* the field of the batch's errors: "dns" */
+	const char *undone;	/* what they start with: "nothing published" */
+};
+/*
+ * The whole run of a gathering stage: pki_gather(); then, when records
+ * are held, B->setup and B->act.  A setup that fails gives each record
+ * held its error, and exit 2; a batch that could not be gathered gives
+ * each "UNDONE: the batch could not be gathered", unacted on.  Every
+ * record held is written, in input order, and HELD left empty.  Returns
+ * the exit status.
+ */
+int	 pki_batch(const struct pki_batch *b, json_t *held, void *ctx);
+
 /* ------------------------------------------------------------ name.c */
 
 /*
@@ -301,12 +358,6 @@ void	 pki_sleep_until(double t);
  * timezone UTC.  NULL after reporting.
  */
 PGconn	*pki_db_connect(void);
-/* pki_db_connect() that says why it failed in WHY (one line), not on
- * stderr. */
-PGconn	*pki_db_open(char *why, size_t whylen);
-/* Connect DB again after its connection was lost, with the same
- * settings; statements prepared before are forgotten.  0 / -1 (said). */
-int	 pki_db_reconnect(PGconn *db);
 /*
  * Run SQL with NPARAMS text parameters (NULL pointers are SQL NULL).
  * Returns the result when it is COMMAND_OK or TUPLES_OK (caller PQclear()s),

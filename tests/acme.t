@@ -156,6 +156,32 @@ finish < "$T/r2" > "$T/r3" 2>>"$err"
 is "$?" 0 "and finish needs no responder for them"
 ok "the certificate verifies" verify "$T/r3" ec one.test
 
+# ------------------------------------------------------------ a mixed batch
+# Local records among ACME ones: finish holds only the records with
+# orders to finish and writes the others at once (first, unchanged); a
+# line that is not JSON is skipped and named.
+{
+	jq -cn '{name: "l1.test", ca: "local", algos: ["ec"]}'
+	rec mix1.test
+	jq -cn '{name: "l2.test", ca: "local", algos: ["ec"]}'
+	rec mix2.test '["rsa"]'
+	jq -cn '{name: "l3.test", ca: "local", algos: ["ec"]}'
+} | keys > "$T/x1"
+order --challenge http-01 < "$T/x1" > "$T/x2" 2>>"$err"
+is "$?" 0 "a mixed batch: order"
+{ head -n 2 "$T/x2"; echo 'not json'; tail -n +3 "$T/x2"; } > "$T/x3"
+finish --http-listen "$LISTEN" < "$T/x3" > "$T/x4" 2>"$T/x.err"
+is "$?" 1 "finish of a mixed batch with a line that is not JSON: exit 1"
+cat "$T/x.err" >> "$err"
+like "$(cat "$T/x.err")" "*line 3: not JSON*" "... the line named by its number"
+is "$(jq -r .name "$T/x4" | tr '\n' ' ')" "l1.test l2.test l3.test mix1.test mix2.test " \
+	"... every record out: the local ones at once, the ACME ones after"
+for n in l1.test l2.test l3.test; do
+	is "$(field "$T/x4" "$n" .)" "$(field "$T/x2" "$n" .)" "... $n unchanged"
+done
+ok "... mix1.test finished" verify "$T/x4" ec mix1.test
+ok "... mix2.test finished" verify "$T/x4" rsa mix2.test
+
 # ------------------------------------------------------------ the responder
 # A challenge answered before (status processing) is served but not
 # answered: its authorization stays pending until --timeout.

@@ -1,9 +1,11 @@
 /*
  * finish.c - pki-acme finish: the second half of an ACME order.
  *
- * It gathers the whole batch first, so that every challenge of every
- * record is published and answered before any authorization is polled:
- * one wait serves all.  Then, per order, it polls the authorizations, the
+ * It gathers the records with orders to finish first, so that every
+ * challenge of every record is published and answered before any
+ * authorization is polled: one wait serves all.  Every other record is
+ * written the moment it is read (pki_batch()).  Then, per order, it
+ * polls the authorizations, the
  * order until it is ready, finalizes it with the record's CSR, polls it
  * until it is valid and downloads the certificate (cert.c).  Polls follow
  * the CA's Retry-After, else 0.5 s doubling to 10 s, all within
@@ -41,7 +43,8 @@ struct finish_run {
 	const struct opts	*o;
 	struct account		 acct;
 	struct acme		 a;
-	json_t			*recs;		/* the batch */
+	json_t			*recs;		/* the batch: the records
+						   with orders to finish */
 	struct job		*jobs;
 	size_t			 njobs;
 	struct http01		 h01;
@@ -400,54 +403,46 @@ add_jobs(struct finish_run *r, json_t *rec)
 	return 0;
 }
 
-/* Read the whole batch; its orders become jobs.  The exit status so
- * far, or -1 if the input cannot be read. */
+/* pki_batch()'s MINE: hold REC when it has orders to finish (they
+ * become jobs). */
 static int
-gather(struct finish_run *r)
+mine(json_t *rec, void *ctx)
 {
-	struct pki_in *in;
-	json_t *rec;
-	int n, status = PKI_EXIT_OK;
+	struct finish_run *r = ctx;
+	size_t before = r->njobs;
+	int failed = r->failed;
 
-	if ((in = pki_in_open(STDIN_FILENO)) == NULL)
+	if (pki_rec_failed(rec))
+		return PKI_PASS;
+	if (add_jobs(r, rec) == -1) {
+		r->njobs = before;	/* REC passes: no job keeps it */
 		return -1;
-	while ((n = pki_in_next(in, &rec)) != 0) {
-		if (n == -2) {
-			status = -1;
-			break;
-		}
-		if (n == -1) {
-			status = PKI_EXIT_RECORD;
-			continue;
-		}
-		json_array_append_new(r->recs, rec);
-		if (!pki_rec_failed(rec) && add_jobs(r, rec) == -1) {
-			status = -1;
-			break;
-		}
 	}
-	pki_in_close(in);
-	return status;
+	if (r->njobs > before)
+		return PKI_HOLD;
+	return r->failed > failed ? PKI_FAILED : PKI_PASS;
 }
 
-/* The account and the CA; each record's orders must be this account's. */
+/* pki_batch()'s SETUP: the account and a session with its CA. */
 static int
-setup(struct finish_run *r)
+setup(void *ctx, char *why, size_t len)
+{
+	struct finish_run *r = ctx;
+	char buf[600];
+
+	if (account_setup(r->o, &r->acct, &r->a, buf, sizeof(buf)) == 0)
+		return 0;
+	snprintf(why, len, "no ACME account or CA: %s", buf);
+	return -1;
+}
+
+/* Each record's orders must be this account's. */
+static void
+check_account(struct finish_run *r)
 {
 	const char *acct;
-	char why[600];
 	size_t i;
 
-	if (account_setup(r->o, &r->acct, &r->a, why, sizeof(why)) == -1) {
-		r->fatal = 1;
-		for (i = 0; i < r->njobs; i++)
-			if (r->jobs[i].step != FAILED) {
-				pki_rec_error(r->jobs[i].rec, "acme", "no ACME "
-				    "account or CA: %s", why);
-				drop(r, r->jobs[i].rec);
-			}
-		return -1;
-	}
 	for (i = 0; i < r->njobs; i++) {
 		acct = pki_str(json_object_get(r->jobs[i].rec, "acme"),
 		    "account");
@@ -456,7 +451,6 @@ setup(struct finish_run *r)
 			fail_rec(r, r->jobs[i].rec, "acme", "ordered with "
 			    "another account than this one");
 	}
-	return 0;
 }
 
 /* 1 if some job of REC is still on. */
@@ -606,14 +600,16 @@ answer(struct finish_run *r, const json_t *list)
 	}
 }
 
-/* Answer every challenge of the batch, then poll every order. */
-static void
-run(struct finish_run *r)
+/* pki_batch()'s ACT: answer every challenge of the batch, then poll
+ * every order. */
+static int
+act(json_t *held, void *ctx)
 {
+	struct finish_run *r = ctx;
 	json_t *list;
 
-	if (r->njobs == 0 || setup(r) == -1)
-		return;
+	(void)held;
+	check_account(r);
 	acme_begin(&r->a);
 	list = pending(r);
 	serve_http01(r, list);
@@ -621,33 +617,28 @@ run(struct finish_run *r)
 	json_decref(list);
 	poll_all(r);
 	http01_stop(&r->h01);
+	if (r->fatal)
+		return PKI_EXIT_FATAL;
+	return r->failed > 0 ? PKI_EXIT_RECORD : PKI_EXIT_OK;
 }
 
 int
 cmd_finish(const struct opts *o)
 {
+	static const struct pki_batch ops = { mine, setup, act, "acme",
+	    "not finished" };
 	struct finish_run r;
-	json_t *rec;
-	size_t i;
-	int status;
+	int status = PKI_EXIT_FATAL;
 
 	memset(&r, 0, sizeof(r));
 	r.o = o;
-	r.recs = json_array();
 	http01_init(&r.h01);
-	if ((status = gather(&r)) != -1)
-		run(&r);
-	json_array_foreach(r.recs, i, rec)
-		if (pki_out(rec) == -1) {
-			status = -1;
-			break;
-		}
+	if ((r.recs = json_array()) != NULL)
+		status = pki_batch(&ops, r.recs, &r);
 	pki_out_close();
 	json_decref(r.recs);
 	free(r.jobs);
 	acme_close(&r.a);
 	account_free(&r.acct);
-	if (status == -1 || r.fatal || o->pass_failed)
-		return PKI_EXIT_FATAL;
-	return r.failed > 0 ? PKI_EXIT_RECORD : status;
+	return o->pass_failed ? PKI_EXIT_FATAL : status;
 }

@@ -1,7 +1,8 @@
 /*
  * dnsup.h - the parts of pki-dnsup.
  *
- * main.c gathers the batch and runs it; item.c turns the records' dns-01
+ * main.c gathers the batch (the records with DNS work; the others pass
+ * at once) and runs it; item.c turns the records' dns-01
  * challenges, TLSA records and published entries into items, field.c
  * writes back what became of them; zone.c finds the zone, the primary and the
  * authoritative servers of each owner, following CNAMEs; update.c changes
@@ -164,7 +165,8 @@ struct item {
 };
 
 struct batch {
-	json_t		*recs;		/* the records, in input order */
+	json_t		*recs;		/* the records held (those with
+					   items), in input order */
 	struct item	*items;		/* by record, in the record's order */
 	size_t		 nitems;
 	struct zone	**zones;
@@ -180,7 +182,8 @@ void	 batch_free(struct batch *b);
  * The items of record I: its dns-01 challenges (and, with --tlsa, its
  * TLSA records) to publish, or with --remove the entries of its
  * dns.published.  A record with a bad entry gets an error and no item
- * for it.  0, or -1 on memory exhaustion (reported).
+ * for it (when publishing, no item at all).  0; 1 when the record got an
+ * error; -1 on memory exhaustion (reported; the record has no item).
  */
 int	 items_gather(struct batch *b, size_t i, const struct config *cfg);
 /* The zone NAME of the batch (with --remove: of that FILE or PRIMARY

@@ -410,24 +410,32 @@ gather_published(struct batch *b, size_t i, const struct config *cfg)
 	return rc;
 }
 
+/* Forget the items from the BEFORE-th on. */
+static void
+items_drop(struct batch *b, size_t before)
+{
+	while (b->nitems > before)
+		free(b->items[--b->nitems].data);
+}
+
 int
 items_gather(struct batch *b, size_t i, const struct config *cfg)
 {
 	size_t before = b->nitems;
-	int rc;
+	int rc = 0;
 
 	if (cfg->remove)	/* records with errors too: undo for them */
-		return gather_published(b, i, cfg) == -1 ? -1 : 0;
-	if (pki_rec_failed(json_array_get(b->recs, i)))
-		return 0;
-	rc = gather_challenges(b, i, cfg);
-	if (rc == 0 && cfg->tlsa)
-		rc = gather_tlsa(b, i);
-	if (rc == 1) {		/* a bad entry: nothing of the record */
-		while (b->nitems > before)
-			free(b->items[--b->nitems].data);
+		rc = gather_published(b, i, cfg);
+	else if (!pki_rec_failed(json_array_get(b->recs, i))) {
+		rc = gather_challenges(b, i, cfg);
+		if (rc == 0 && cfg->tlsa)
+			rc = gather_tlsa(b, i);
+		if (rc == 1)	/* a bad entry: nothing of the record */
+			items_drop(b, before);
 	}
-	return rc == -1 ? -1 : 0;
+	if (rc == -1)
+		items_drop(b, before);
+	return rc;
 }
 
 struct zone *

@@ -5,13 +5,14 @@
  * every authoritative server of each zone serves them; withdraw them
  * later (--remove).
  *
- * It gathers the whole batch before it acts: one UPDATE per zone for all
- * records, one wait for all.  Then it writes every record, in input order.
- * Bad usage (an unknown option, a bad number or HOST[:PORT], options that
- * conflict) exits 2 at once; a setup error (a key file that cannot be
- * used, a server name that cannot be looked up) exits 2 too, but only
- * after every record was read and written, those with DNS work to do
- * with an error that says why it was not done.
+ * It gathers the records with DNS work before it acts: one UPDATE per
+ * zone for all of them, one wait for all; then it writes them, in input
+ * order.  Every other record is written the moment it is read
+ * (pki_batch()).  Bad usage (an unknown option, a bad number or
+ * HOST[:PORT], options that conflict) exits 2 at once; a setup error (a
+ * key file that cannot be used, a server name that cannot be looked up)
+ * exits 2 too, but only after every record was read and written, those
+ * with DNS work to do with an error that says why it was not done.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -265,23 +266,6 @@ fail:
 	return -1;
 }
 
-/* Setup failed: every record with DNS work to do gets the reason (once),
- * and nothing is done. */
-static void
-setup_failed(struct batch *b, const struct config *cfg)
-{
-	size_t i, last = 0;
-
-	for (i = 0; i < b->nitems; i++) {
-		b->items[i].state = ITEM_FAILED;
-		if (last == b->items[i].rec + 1)
-			continue;
-		last = b->items[i].rec + 1;
-		record_error(b, b->items[i].rec, "dns", "nothing %s: %s",
-		    cfg->remove ? "withdrawn" : "published", cfg->setup_error);
-	}
-}
-
 /* 1 if zone Z has items still to do. */
 static int
 zone_has_new(const struct batch *b, const struct zone *z)
@@ -294,16 +278,55 @@ zone_has_new(const struct batch *b, const struct zone *z)
 	return 0;
 }
 
-/* Publish or withdraw the items of the gathered batch; -1 if it cannot
- * go on (reported). */
+/* A run: the batch and what the options say. */
+struct run {
+	struct batch	 b;
+	struct config	*cfg;
+};
+
+/* pki_batch()'s MINE: hold the record (the last of the batch) when it
+ * has DNS work to do. */
 static int
-act(struct batch *b, struct config *cfg)
+mine(json_t *rec, void *ctx)
 {
+	struct run *r = ctx;
+	size_t before = r->b.nitems;
+	int rc;
+
+	(void)rec;
+	rc = items_gather(&r->b, json_array_size(r->b.recs) - 1, r->cfg);
+	if (rc == -1)
+		return -1;
+	if (r->b.nitems > before)
+		return PKI_HOLD;
+	return rc == 1 ? PKI_FAILED : PKI_PASS;
+}
+
+/* pki_batch()'s SETUP: done before the records were read (setup());
+ * what went wrong then is every held record's error. */
+static int
+ready(void *ctx, char *why, size_t len)
+{
+	const struct run *r = ctx;
+
+	if (r->cfg->setup_error[0] == '\0')
+		return 0;
+	snprintf(why, len, "nothing %s: %s", r->cfg->remove ? "withdrawn" :
+	    "published", r->cfg->setup_error);
+	return -1;
+}
+
+/* pki_batch()'s ACT: publish or withdraw the items of the batch. */
+static int
+act(json_t *held, void *ctx)
+{
+	struct run *r = ctx;
+	struct batch *b = &r->b;
+	struct config *cfg = r->cfg;
 	size_t i;
 
+	(void)held;
 	cfg->deadline = pki_now() + cfg->timeout;
-	if (b->nitems == 0)
-		return 0;
 	if (!cfg->remove)
 		zones_locate(b, cfg);
 	for (i = 0; i < b->nzones; i++) {
@@ -314,53 +337,32 @@ act(struct batch *b, struct config *cfg)
 		else
 			zone_update(b, b->zones[i], cfg);
 	}
-	if (items_record(b, cfg) == -1)
-		return -1;
-	return cfg->remove ? 0 : wait_seen(b, cfg);
+	if (items_record(b, cfg) == -1 ||
+	    (!cfg->remove && wait_seen(b, cfg) == -1))
+		return PKI_EXIT_FATAL;
+	return b->failed ? PKI_EXIT_RECORD : PKI_EXIT_OK;
 }
 
-/* Gather the records, act, write them all; the exit status. */
+/* Gather the records with DNS work (the others pass at once), act, write
+ * them; the exit status.  After a setup error no record is acted on, but
+ * every record is written (DESIGN 3.2): those with DNS work to do say
+ * why it was not done. */
 static int
 run(struct config *cfg)
 {
-	struct batch b;
-	struct pki_in *in;
-	json_t *rec;
-	size_t i;
-	int r, status = PKI_EXIT_OK;
+	struct pki_batch ops = { mine, ready, act, "dns",
+	    cfg->remove ? "nothing withdrawn" : "nothing published" };
+	struct run r;
+	int status;
 
-	memset(&b, 0, sizeof(b));
-	if ((b.recs = json_array()) == NULL ||
-	    (in = pki_in_open(STDIN_FILENO)) == NULL) {
-		batch_free(&b);
+	memset(&r, 0, sizeof(r));
+	r.cfg = cfg;
+	if ((r.b.recs = json_array()) == NULL)
 		return PKI_EXIT_FATAL;
-	}
-	while (status != PKI_EXIT_FATAL && (r = pki_in_next(in, &rec)) != 0) {
-		if (r == -1)
-			status = PKI_EXIT_RECORD;
-		else if (r == -2 || json_array_append_new(b.recs, rec) == -1 ||
-		    items_gather(&b, json_array_size(b.recs) - 1, cfg) == -1)
-			status = PKI_EXIT_FATAL;
-	}
-	pki_in_close(in);
-	/* After a setup error no record is acted on, but every record is
-	 * written (DESIGN 3.2): those with DNS work to do say why it was
-	 * not done.  After a fatal read error the records read pass
-	 * through untouched. */
-	if (cfg->setup_error[0] != '\0') {
-		setup_failed(&b, cfg);
+	status = pki_batch(&ops, r.b.recs, &r);
+	if (cfg->setup_error[0] != '\0')
 		status = PKI_EXIT_FATAL;
-	} else if (status != PKI_EXIT_FATAL && act(&b, cfg) == -1)
-		status = PKI_EXIT_FATAL;
-	json_array_foreach(b.recs, i, rec) {
-		if (pki_out(rec) == -1) {
-			status = PKI_EXIT_FATAL;
-			break;
-		}
-	}
-	if (status == PKI_EXIT_OK && b.failed)
-		status = PKI_EXIT_RECORD;
-	batch_free(&b);
+	batch_free(&r.b);
 	return status;
 }
 
