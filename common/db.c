@@ -25,32 +25,72 @@ report(const char *what, const char *msg)
 	pki_err("%s: %s", what, line);
 }
 
+/* Names of the statements prepared on this process's connection. */
+static char prepared[16][32];
+
+/* The settings of every pki session; 0 / -1 (reported). */
+static int
+session(PGconn *db)
+{
+	/* Every timestamp pki writes or compares is UTC.  JIT compiling
+	 * costs more than pki's queries save by it. */
+	if (pki_db_cmd(db, "SET search_path TO pki, dd, public") == -1 ||
+	    pki_db_cmd(db, "SET timezone TO 'UTC'") == -1 ||
+	    pki_db_cmd(db, "SET jit TO off") == -1)
+		return -1;
+	if (PQsetClientEncoding(db, "UTF8") != 0) {
+		report("database", PQerrorMessage(db));
+		return -1;
+	}
+	return 0;
+}
+
 PGconn *
-pki_db_connect(void)
+pki_db_open(char *why, size_t whylen)
 {
 	const char *conninfo = getenv("PKI_DB");
 	PGconn *db;
 
 	db = PQconnectdb(conninfo != NULL ? conninfo : "");
 	if (db == NULL) {
-		pki_err("database: out of memory");
+		snprintf(why, whylen, "out of memory");
 		return NULL;
 	}
 	if (PQstatus(db) != CONNECTION_OK) {
-		report("database", PQerrorMessage(db));
+		snprintf(why, whylen, "%s", PQerrorMessage(db));
+		why[strcspn(why, "\n")] = '\0';
 		PQfinish(db);
 		return NULL;
 	}
-	/* Every timestamp pki writes or compares is UTC.  JIT compiling
-	 * costs more than pki's queries save by it. */
-	if (pki_db_cmd(db, "SET search_path TO pki, dd, public") == -1 ||
-	    pki_db_cmd(db, "SET timezone TO 'UTC'") == -1 ||
-	    pki_db_cmd(db, "SET jit TO off") == -1 ||
-	    PQsetClientEncoding(db, "UTF8") != 0) {
+	if (session(db) == -1) {
+		snprintf(why, whylen, "cannot set up the session");
 		PQfinish(db);
 		return NULL;
 	}
 	return db;
+}
+
+PGconn *
+pki_db_connect(void)
+{
+	PGconn *db;
+	char why[512];
+
+	if ((db = pki_db_open(why, sizeof(why))) == NULL)
+		pki_err("database: %s", why);
+	return db;
+}
+
+int
+pki_db_reconnect(PGconn *db)
+{
+	memset(prepared, 0, sizeof(prepared));
+	PQreset(db);
+	if (PQstatus(db) != CONNECTION_OK) {
+		report("database", PQerrorMessage(db));
+		return -1;
+	}
+	return session(db);
 }
 
 const char *
@@ -87,9 +127,6 @@ pki_db_query(PGconn *db, const char *sql, int nparams,
 	return checked(db, PQexecParams(db, sql, nparams, NULL, params, NULL,
 	    NULL, 0), why, whylen);
 }
-
-/* Names of the statements prepared on this process's connection. */
-static char prepared[16][32];
 
 PGresult *
 pki_db_query_prepared(PGconn *db, const char *name, const char *sql,

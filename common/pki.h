@@ -26,7 +26,8 @@
 #define PKI_EXIT_RECORD	1	/* a record got an error or a line was skipped */
 #define PKI_EXIT_FATAL	2	/* bad usage, no database, cannot write output */
 
-#define PKI_LINE_MAX	(1024 * 1024)	/* longest record line accepted */
+#define PKI_LINE_MAX	(1024 * 1024)	/* longest record line passed on */
+#define PKI_LINE_HARD	(16 * PKI_LINE_MAX) /* longest line read at all */
 #define PKI_PASS_MAX	1024		/* longest passphrase accepted */
 
 /* ------------------------------------------------------------ log.c */
@@ -89,15 +90,19 @@ void	 pki_in_close(struct pki_in *);
 /*
  * Read the next record into *REC (owned by the caller).  Returns 1 for a
  * record, 0 at end of input, -1 for a line that is not a JSON object or is
- * longer than PKI_LINE_MAX (reported with its line number; the caller goes
- * on and exits 1), -2 for a read error (reported; fatal).
+ * longer than PKI_LINE_HARD (reported with its line number; the caller
+ * goes on and exits 1), -2 for a read error (reported; fatal).  A record
+ * longer than PKI_LINE_MAX comes reduced to its identity (id, name,
+ * subject_type, ca, action, instance, errors) and a string holding a NUL
+ * with the NUL spelled out, each with an error in the record.
  */
 int	 pki_in_next(struct pki_in *, json_t **rec);
 /* 1 when a read would not block (data, EOF or error), 0 after TIMEOUT_MS. */
 int	 pki_in_ready(struct pki_in *, int timeout_ms);
 
-/* Write REC as one compact line to stdout and flush it; -1 (reported) if
- * stdout cannot be written, which is fatal. */
+/* Write REC as one compact line to stdout and flush it (a line longer
+ * than PKI_LINE_MAX goes as the record's identity, with an error); -1
+ * (reported) if stdout cannot be written, which is fatal. */
 int	 pki_out(const json_t *rec);
 /* Wipe the output buffer; call before exit. */
 void	 pki_out_close(void);
@@ -122,6 +127,8 @@ int	 pki_rec_failed(const json_t *rec);
  */
 int	 pki_rec_error(json_t *rec, const char *field, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
+/* How many errors pki_rec_error() added in this process. */
+unsigned long pki_rec_error_count(void);
 /* Say how many more records had the error last reported (the same error
  * is shown for the first three records only).  Runs at exit. */
 void	 pki_rec_error_summary(void);
@@ -166,7 +173,7 @@ int	 pki_stage_main(int argc, char *argv[], const char *usage,
  * array the caller owns), write the others at once.  The exit status so
  * far: 0; 1 when a line was skipped (reported with its number) or a
  * record was PKI_FAILED; 2 when the input could not be read to its end,
- * the output written or MINE went on (the records held stay in HELD).
+ * the output written, or MINE failed (the records held stay in HELD).
  */
 int	 pki_gather(int (*mine)(json_t *rec, void *ctx), void *ctx,
 	    json_t *held);
@@ -358,6 +365,12 @@ void	 pki_sleep_until(double t);
  * timezone UTC.  NULL after reporting.
  */
 PGconn	*pki_db_connect(void);
+/* pki_db_connect() that says why it failed in WHY (one line), not on
+ * stderr. */
+PGconn	*pki_db_open(char *why, size_t whylen);
+/* Connect DB again after its connection was lost, with the same
+ * settings; statements prepared before are forgotten.  0 / -1 (said). */
+int	 pki_db_reconnect(PGconn *db);
 /*
  * Run SQL with NPARAMS text parameters (NULL pointers are SQL NULL).
  * Returns the result when it is COMMAND_OK or TUPLES_OK (caller PQclear()s),

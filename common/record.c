@@ -109,14 +109,82 @@ only_space(const char *s, size_t len)
 	return len == 0;
 }
 
-/* Parse one line (not NUL-terminated) into an object, or report why not. */
+/* The fields that name a record and its claim: what is kept of a record
+ * too long to pass on. */
+static const char *const identity[] = { "id", "name", "subject_type", "ca",
+    "action", "instance", "errors", NULL };
+
+/* REC reduced to its identity, with an error saying why (LEN bytes). */
+static void
+shrink(json_t *rec, size_t len)
+{
+	const char *key;
+	json_t *v;
+	void *tmp;
+	size_t i;
+
+	json_object_foreach_safe(rec, tmp, key, v) {
+		for (i = 0; identity[i] != NULL; i++)
+			if (strcmp(key, identity[i]) == 0)
+				break;
+		if (identity[i] == NULL)
+			json_object_del(rec, key);
+	}
+	pki_rec_error(rec, NULL, "the record is %zu bytes, more than the %d a "
+	    "record may have: only its name and claim are kept", len,
+	    PKI_LINE_MAX);
+}
+
+/*
+ * Every string of J (at PATH of REC) that holds a NUL character: the NUL
+ * becomes the text "\\u0000" and the field gets an error, so that no C
+ * string of the record is cut short unseen.
+ */
+static void
+check_nul(json_t *rec, json_t *j, const char *path)
+{
+	char sub[256], *text;
+	const char *key, *s;
+	json_t *v;
+	size_t i, k, len;
+
+	if (json_is_object(j))
+		json_object_foreach(j, key, v) {
+			snprintf(sub, sizeof(sub), "%s%s%s", path, *path ? "." :
+			    "", key);
+			check_nul(rec, v, sub);
+		}
+	else if (json_is_array(j))
+		json_array_foreach(j, i, v) {
+			snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+			check_nul(rec, v, sub);
+		}
+	if (!json_is_string(j) || strlen(s = json_string_value(j)) ==
+	    (len = json_string_length(j)) || (text = calloc(len + 1, 6)) == NULL)
+		return;
+	for (i = k = 0; i < len; i++) {
+		if (s[i] != '\0')
+			text[k++] = s[i];
+		else {
+			memcpy(text + k, "\\u0000", 6);
+			k += 6;
+		}
+	}
+	json_string_set(j, text);
+	pki_free_secret(text);
+	pki_rec_error(rec, path, "holds a NUL character (\\u0000)");
+}
+
+/* Parse one line (not NUL-terminated) into an object, or report why not.
+ * 1 for a record, -1 for a line skipped. */
 static int
 parse_line(struct pki_in *in, char *line, size_t len, json_t **rec)
 {
 	json_error_t jerr;
 	char *near;
 
-	*rec = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	*rec = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
+	    &jerr);
 	pki_wipe(line, len);
 	if (*rec == NULL) {
 		/* jansson quotes the token "near" the error: it may be part
@@ -133,6 +201,9 @@ parse_line(struct pki_in *in, char *line, size_t len, json_t **rec)
 		pki_err("line %lu: not a JSON object, skipped", in->lineno);
 		return -1;
 	}
+	check_nul(*rec, *rec, "");
+	if (len > PKI_LINE_MAX)
+		shrink(*rec, len);
 	return 1;
 }
 
@@ -146,7 +217,7 @@ pki_in_next(struct pki_in *in, json_t **rec)
 	for (;;) {
 		nl = memchr(in->buf + in->start, '\n', in->end - in->start);
 		if (nl == NULL && !in->eof) {
-			if (in->end - in->start > PKI_LINE_MAX) {
+			if (in->end - in->start > PKI_LINE_HARD) {
 				/* Drop what we have; skip to the newline. */
 				pki_wipe(in->buf, in->cap);
 				in->start = in->end = 0;
@@ -161,7 +232,7 @@ pki_in_next(struct pki_in *in, json_t **rec)
 			in->skipping = 0;
 			in->lineno++;
 			pki_err("line %lu: longer than %d bytes, skipped",
-			    in->lineno, PKI_LINE_MAX);
+			    in->lineno, PKI_LINE_HARD);
 			return -1;
 		}
 		if (nl == NULL && in->start == in->end)
@@ -170,11 +241,11 @@ pki_in_next(struct pki_in *in, json_t **rec)
 		len = nl != NULL ? (size_t)(nl - line) : in->end - in->start;
 		in->start += len + (nl != NULL);
 		in->lineno++;
-		if (in->skipping || len > PKI_LINE_MAX) {
+		if (in->skipping || len > PKI_LINE_HARD) {
 			in->skipping = 0;
 			pki_wipe(line, len);
 			pki_err("line %lu: longer than %d bytes, skipped",
-			    in->lineno, PKI_LINE_MAX);
+			    in->lineno, PKI_LINE_HARD);
 			return -1;
 		}
 		if (only_space(line, len))
@@ -230,6 +301,8 @@ out_append(const char *s, size_t n, void *unused)
 	return 0;
 }
 
+static int out_shrunk(const json_t *);
+
 int
 pki_out(const json_t *rec)
 {
@@ -242,7 +315,8 @@ pki_out(const json_t *rec)
 	    out_append("\n", 1, NULL) == -1) {
 		pki_err("cannot format record %s", pki_rec_name(rec));
 		rc = -1;
-	}
+	} else if (out.len > PKI_LINE_MAX + 1)
+		return out_shrunk(rec);
 	for (off = 0; rc == 0 && off < out.len; off += (size_t)n) {
 		n = write(STDOUT_FILENO, out.buf + off, out.len - off);
 		if (n == -1 && errno == EINTR)
@@ -253,6 +327,25 @@ pki_out(const json_t *rec)
 		}
 	}
 	pki_wipe(out.buf, out.len);
+	return rc;
+}
+
+/* A record too long for the next stage goes on as its identity, with an
+ * error, so that it is not lost as a line no reader takes. */
+static int
+out_shrunk(const json_t *rec)
+{
+	json_t *copy;
+	int rc;
+
+	pki_wipe(out.buf, out.len);
+	if ((copy = json_deep_copy(rec)) == NULL) {
+		pki_err("out of memory");
+		return -1;
+	}
+	shrink(copy, out.len - 1);
+	rc = pki_out(copy);
+	json_decref(copy);
 	return rc;
 }
 
@@ -313,6 +406,13 @@ pki_rec_failed(const json_t *rec)
 #define SAME_SHOWN	3
 static char last_error[1100];
 static unsigned long same_errors;
+static unsigned long all_errors;	/* errors added by this process */
+
+unsigned long
+pki_rec_error_count(void)
+{
+	return all_errors;
+}
 
 void
 pki_rec_error_summary(void)
@@ -350,6 +450,7 @@ pki_rec_error(json_t *rec, const char *field, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	report_error(rec, field, msg);
+	all_errors++;
 
 	errors = json_object_get(rec, "errors");
 	if (!json_is_array(errors)) {
@@ -390,11 +491,14 @@ pki_filter(int (*act)(json_t *rec, void *ctx), void *ctx)
 {
 	struct pki_in *in;
 	json_t *rec;
+	unsigned long errors = pki_rec_error_count();
 	int r, status = PKI_EXIT_OK;
 
 	if ((in = pki_in_open(STDIN_FILENO)) == NULL)
 		return PKI_EXIT_FATAL;
 	while ((r = pki_in_next(in, &rec)) != 0) {
+		if (pki_rec_error_count() != errors)
+			status = PKI_EXIT_RECORD;	/* read, but not whole */
 		if (r == -2) {
 			status = PKI_EXIT_FATAL;
 			break;

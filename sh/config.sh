@@ -8,6 +8,8 @@
 #                           private cluster under $PKI_HOME/pg
 #   PKI_CA_PASSPHRASE_FILE  passphrase of the local CA key ($PKI_HOME/ca.pass)
 #   PKI_DB_PASSPHRASE_FILE  passphrase of keys at rest (encrypted mode)
+#   PKI_SPOOL               records pki-store could not store, stored by
+#                           the next run first ($PKI_HOME/spool)
 #   PKI_SYSLOG              syslog facility for the programs, e.g. local6
 #   PKI_VERBOSE             0 quiet, 1 normal, 2 verbose
 #   PSQL, JQ                the commands used for psql and jq
@@ -89,13 +91,14 @@ pki_setup_env() {
 	PKI_HOME=${PKI_HOME:-$PWD/var}
 	case $PKI_HOME in /*) ;; *) PKI_HOME=$PWD/$PKI_HOME ;; esac
 	PKI_CA_PASSPHRASE_FILE=${PKI_CA_PASSPHRASE_FILE:-$PKI_HOME/ca.pass}
+	PKI_SPOOL=${PKI_SPOOL:-$PKI_HOME/spool}
 	PKI_DB=${PKI_DB:-}
 	PGTZ=UTC	# every timestamp pki writes or shows is UTC
 	export PGTZ
 	PSQL=${PSQL:-psql}
 	JQ=${JQ:-jq}
 	PATH=$PKI_BINDIR:$PATH
-	export PKI_HOME PKI_CA_PASSPHRASE_FILE PSQL JQ PATH PKI_VERBOSE
+	export PKI_HOME PKI_CA_PASSPHRASE_FILE PKI_SPOOL PSQL JQ PATH PKI_VERBOSE
 	[ -n "${PKI_DB_PASSPHRASE_FILE:-}" ] && export PKI_DB_PASSPHRASE_FILE
 	# Without a configured database, use the private cluster.
 	if [ -z "${PKI_DB:-}" ] && [ -z "${PGHOST:-}${PGDATABASE:-}${PGSERVICE:-}" ]; then

@@ -43,6 +43,15 @@ pki_run_begin() {
 	export PKI_RUN
 }
 
+# pki_spool_store: store what an earlier run could not (pki-store
+# --spool), before anything is claimed.
+pki_spool_store() {
+	# shellcheck disable=SC2086 # PKI_FLAGS is a word list
+	pki_stage pki-store-spool pki-store $PKI_FLAGS --spool "$PKI_SPOOL" \
+		</dev/null | pki_stage spool-summary pki_summary
+	pki_stages_status pki-store-spool spool-summary
+}
+
 # pki_stage NAME COMMAND...: one stage of a pipeline.
 pki_stage() {
 	_st_name=$1
@@ -71,9 +80,14 @@ pki_stages_status() {
 }
 
 # The human summary of records leaving a workflow: one line each, never
-# a key.
+# a key; with -q only the failures.
 pki_summary() {
-	"$JQ" -r 'if (.errors // []) | length > 0 then
+	_quiet=false
+	[ "${PKI_VERBOSE:-1}" -eq 0 ] && _quiet=true
+	# shellcheck disable=SC2016 # $quiet is jq's
+	"$JQ" -r --argjson quiet "$_quiet" '
+	select(((.errors // []) | length > 0) or ($quiet | not)) |
+	if (.errors // []) | length > 0 then
 		"\(.name): FAILED: \(.errors | map(
 			(.stage // "?") + ": " +
 			(if .field then .field + ": " else "" end) +
@@ -102,6 +116,7 @@ pki_issue() {
 	[ $# -eq 0 ] || pki_die 2 "usage: pki issue [-a] [-o NAME]... [-i NAME]... [-e NAME]..."
 	pki_run_dir
 	pki_run_begin "pki issue"
+	pki_spool_store || return
 	pki_acme_env
 	pki_dns_env
 	_order=$(pki_acme_order_flags)
@@ -120,7 +135,7 @@ pki_issue() {
 		eval "pki_stage pki-acme-finish pki-acme finish $PKI_FLAGS $_finish" |
 		eval "pki_stage pki-dnsup-remove pki-dnsup --remove $PKI_FLAGS $_dns" |
 		pki_stage pki-tlsa pki-tlsa $PKI_FLAGS |
-		pki_stage pki-store pki-store $PKI_FLAGS |
+		pki_stage pki-store pki-store $PKI_FLAGS --spool "$PKI_SPOOL" |
 		pki_stage summary pki_summary
 	pki_stages_status pki-select pki-keygen pki-csr pki-localca \
 		pki-acme-order pki-dnsup pki-acme-finish pki-dnsup-remove \

@@ -134,6 +134,47 @@ is "$rc" 1 "cert.dsa = cert.ec: exit 1, no crash"
 like "$(why x.test)" "cert: dsa: not an algorithm (rsa, ec)*" "the record says why"
 is "$(wc -l < "$T/out")" 2 "and every record comes out"
 
+# ------------------------------------------------------------ hostile input
+for n in n1 n2 n3 n4; do pki -q cert add "$n.test" -a ec; done
+pki-select --create -o n1.test -o n2.test -o n3.test -o n4.test 2>>"$err" |
+	pki-keygen 2>>"$err" | pki-csr 2>>"$err" | pki-localca 2>>"$err" > "$T/n"
+nrec() { jq -c --arg n "$1" 'select(.name == $n)' "$T/n"; }
+store "$(nrec n1.test | jq -c '.remarks = "a\u0000b"')" "$(nrec n2.test)"
+is "$rc" 0 "a string holding \\u0000: the record is read, not dropped"
+like "$(why n1.test)" "remarks: holds a NUL character (*u0000)" "with an error naming the field"
+is "$(jq -r 'select(.name == "n2.test") | .instance.state' "$T/out")" issued \
+	"the next record is stored"
+is "$(inst "$(nrec n1.test | jq -r .instance.id)")" "" "n1.test's claim is released"
+
+python3 -c 'import json, sys
+r = json.loads(sys.argv[1])
+r["altnames"] = ["n%d.n3.test" % i for i in range(60000)]
+print(json.dumps(r))' "$(nrec n3.test)" > "$T/big"
+run pki-store < "$T/big"
+like "$(jq -r '.errors[-1].message' "$T/out")" \
+	"the record is * bytes, more than the 1048576 a record may have: only its name and claim are kept" \
+	"a record over the line limit comes out as an error on that record"
+is "$(jq -r '[.name, .instance] | join(" ")' "$T/out")" "n3.test " \
+	"named, its claim given back"
+is "$(inst "$(nrec n3.test | jq -r .instance.id)")" "" "whose claim is released"
+is "$(q "SELECT count(*) FROM events WHERE name = 'n3.test' AND message LIKE '%more than the 1048576%'")" 1 \
+	"and the event log says why"
+
+k=$(nrec n4.test | jq -r .key.ec | sed -n 2p)
+store "$(nrec n4.test | jq -c --arg m "could not parse: $k" '.errors = [{"stage": "pki-test", "message": $m}]')"
+is "$(q "SELECT message FROM events WHERE name = 'n4.test'")" \
+	"(a message that held key material, withheld)" "an error carrying a key never reaches the event log"
+is "$(q "SELECT count(*) FROM events WHERE message LIKE '%$k%'")" 0 "nor anywhere in it"
+
+pki -q cert add enc.test -a ec
+pki-select --create -o enc.test 2>>"$err" | pki-keygen 2>>"$err" | pki-csr 2>>"$err" |
+	pki-localca 2>>"$err" > "$T/enc"
+echo "pass phrase" > "$T/p"
+jq -r .key.ec "$T/enc" | openssl pkcs8 -topk8 -v2 aes-256-cbc -passout "file:$T/p" > "$T/enc.key"
+store "$(jq -c '.key.ec = $k' --rawfile k "$T/enc.key" "$T/enc")" "$(rec r.test)"
+is "$rc" 1 "a key that came encrypted, no passphrase: exit 1, not 2"
+like "$(why enc.test)" "key.ec: the key is encrypted: give --passphrase-file*" "the record says why"
+
 ! grep -q "$SECRET_PATTERN" "$T/stderr.all" "$err"
 ok "no key in any message" [ $? -eq 0 ]
 done_testing

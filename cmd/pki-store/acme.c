@@ -35,7 +35,8 @@ key_at_rest(struct store *st, json_t *rec, const char *pem)
 	int sealed = pki_pem_is_encrypted(pem);
 
 	if ((st->encrypted || sealed) && st->pass == NULL) {
-		st->setup_error = 1;
+		if (st->encrypted)
+			st->setup_error = 1;
 		pki_rec_error(rec, "account.key", "%s: give --passphrase-file "
 		    "FILE or PKI_DB_PASSPHRASE_FILE", sealed ? "the key is "
 		    "encrypted" : "the database keeps keys encrypted");

@@ -108,6 +108,34 @@ release(struct store *st, json_t *rec, struct outcome *out)
 	return 0;
 }
 
+/* 1 if TEXT holds key material: a PEM block, or a line of the base64 of
+ * one of the record's keys. */
+static int
+has_key(const json_t *rec, const char *text)
+{
+	const json_t *keys = json_object_get(rec, "key"), *k;
+	const char *algo, *pem, *nl;
+	char line[80];
+	size_t len;
+
+	if (strstr(text, "-----BEGIN") != NULL || strstr(text, "PRIVATE KEY"))
+		return 1;
+	json_object_foreach((json_t *)keys, algo, k) {
+		for (pem = json_string_value(k); pem != NULL && *pem != '\0';
+		    pem = nl != NULL ? nl + 1 : "") {
+			nl = strchr(pem, '\n');
+			len = nl != NULL ? (size_t)(nl - pem) : strlen(pem);
+			if (len < 16 || len >= sizeof(line) || *pem == '-')
+				continue;
+			memcpy(line, pem, len);
+			line[len] = '\0';
+			if (strstr(text, line) != NULL)
+				return 1;
+		}
+	}
+	return 0;
+}
+
 int
 store_failure(struct store *st, json_t *rec, struct outcome *out)
 {
@@ -124,6 +152,10 @@ store_failure(struct store *st, json_t *rec, struct outcome *out)
 		msg = pki_str(e, "message");
 		snprintf(text, sizeof(text), "%s%s%s", field ? field : "",
 		    field ? ": " : "", msg ? msg : "(no message)");
+		if (has_key(rec, text))
+			snprintf(text, sizeof(text), "%s%s(a message that "
+			    "held key material, withheld)", field ? field : "",
+			    field ? ": " : "");
 		if (log_event(st, rec, *cert ? cert : NULL, *inst ? inst : NULL,
 		    stage ? stage : "?", "error", text) == -1)
 			return -1;
@@ -301,7 +333,10 @@ key_at_rest(struct store *st, json_t *rec, const char *algo,
 		return NULL;
 	}
 	if ((st->encrypted || sealed) && st->pass == NULL) {
-		st->setup_error = 1;
+		/* Only a database that wants its keys encrypted makes this
+		 * a setup error; a key that came encrypted is the record's. */
+		if (st->encrypted)
+			st->setup_error = 1;
 		pki_rec_error(rec, field, "%s: give --passphrase-file FILE or "
 		    "PKI_DB_PASSPHRASE_FILE", sealed ? "the key is encrypted" :
 		    "the database keeps keys encrypted");

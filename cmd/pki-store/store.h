@@ -7,8 +7,22 @@
 
 #include "pki.h"
 
+/* The spool of records that could not be stored (spool.c). */
+struct spool {
+	const char	*dir;		/* --spool, or NULL */
+	int		 fd;		/* the file being written, or -1 */
+	char		 path[4096];
+	size_t		 count;		/* records written to it */
+};
+
 struct store {
 	PGconn		*db;
+	struct spool	 spool;
+	int		 reconnected;	/* the one reconnection was made */
+	int		 with_keys;	/* keys stay in the output */
+	int		 replaying;	/* the input is a spool file */
+	int		 checkpoint;	/* --checkpoint: orders only (order.c) */
+	char		 lost[512];	/* why the database is gone, or "" */
 	const char	*pass;		/* for keys at rest, or NULL */
 	int		 encrypted;	/* Revision.keysEncrypted */
 	int		 setup_error;	/* a record failed for want of setup */
@@ -70,6 +84,29 @@ void	 store_forget(struct store *st);
 int	 store_acme(struct store *st, json_t *rec, struct outcome *out);
 /* deploy.c: deployments to targets (pki-deploy). */
 int	 store_deploy(struct store *st, json_t *rec, struct outcome *out);
+/*
+ * order.c: ACME orders (acme_orders).  With st->checkpoint: REC's orders
+ * stored, and 0 for every record (nothing else is stored for it).  Else
+ * the orders of REC settled (status, withdrawn) and 1, or 0 for a record
+ * of pki-select --orphans whose challenges are withdrawn.  -1 as
+ * store_record().
+ */
+int	 store_order(struct store *st, json_t *rec, struct outcome *out);
+
+/* spool.c: SP for directory DIR (NULL: no spool), made private if
+ * missing; 0 / -1 (said). */
+int	 spool_open(struct spool *sp, const char *dir);
+/* Append REC to SP's file (made at the first record); 0 / -1 (WHY). */
+int	 spool_add(struct spool *sp, const json_t *rec, char *why,
+	    size_t whylen);
+/* Sync and close the file written, saying how many records it kept;
+ * 0 / -1 (said). */
+int	 spool_close(struct spool *sp);
+/* For each spool file that no other process holds, oldest first:
+ * STORE(fd, CTX) its records; the file is removed when STORE returns 0.
+ * Stops at the first -1 and returns it. */
+int	 spool_replay(struct spool *sp, int (*store)(int fd, void *ctx),
+	    void *ctx);
 
 /* rekey.c: encrypt (ENCRYPT) or decrypt every key at rest with st->pass
  * and set Revision.keysEncrypted to match, all or nothing.  Returns an
