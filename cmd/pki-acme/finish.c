@@ -5,15 +5,14 @@
  * challenge of every record is published and answered before any
  * authorization is polled: one wait serves all.  Every other record is
  * written the moment it is read (pki_batch()).  Then, per order, it
- * polls the authorizations, the
- * order until it is ready, finalizes it with the record's CSR, polls it
- * until it is valid and downloads the certificate (cert.c).  Polls follow
- * the CA's Retry-After, else 0.5 s doubling to 10 s, all within
- * --timeout.  One order that fails never stops the others.
+ * polls the authorizations, the order until it is ready, finalizes it
+ * with the record's CSR, polls it until it is valid and downloads the
+ * certificate (cert.c).  Polls follow the CA's Retry-After, else 0.5 s
+ * doubling to 10 s, all within --timeout.  One order that fails never
+ * stops the others.
  */
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "acme.h"
 
