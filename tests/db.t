@@ -165,9 +165,9 @@ if [ "$(id -u)" -eq 0 ]; then
 		"and says which directory and how to fix it"
 	is "$(printf '%s\n' "$out" | wc -l)" "1" "in one line"
 else
-	pass "skip: not root"
-	pass "skip: not root"
-	pass "skip: not root"
+	skip "not root: the postgres user's access is not tested"
+	skip "not root: the postgres user's access is not tested"
+	skip "not root: the postgres user's access is not tested"
 fi
 
 spaced="$T/a b/home"

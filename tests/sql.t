@@ -588,4 +588,16 @@ rejects "an empty jail name is refused" \
 	"insert into jails (name, disthost) select '', id from disthosts where fqdn = 'web.example'" \
 	'?Jail name "": empty name'
 
+# ------------------------------------------------------------ 100 names
+ok "a certificate with 100 names" sql "
+	select add_cert('many.test', 'server', 'local', 'ec', false, NULL, NULL,
+		NULL, NULL);
+	select add_altname('many.test', ('n' || i || '.many.test')::citext)
+		from generate_series(1, 99) i"
+rejects "the 101st name is refused" \
+	"select add_altname('many.test', 'n100.many.test')" \
+	"certificate many.test carries 100 names already: at most 100 (Let's Encrypt's limit)"
+is "$(val "select count(*) from subjects s join subjects c on c.certificate = s.certificate
+	where c.name = 'many.test' and not c.isaltname")" 100 "and nothing of it is added"
+
 done_testing

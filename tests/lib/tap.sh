@@ -5,6 +5,7 @@
 #   is "$got" "$want" "description"       string equality (diff shown)
 #   like "$got" "glob" "description"      shell pattern match
 #   pass / fail "description"
+#   skip "reason"                         a test that does not apply here
 #   diag "text"                           a comment on stderr
 #   quiet command args...                 the command without its stdout
 #   done_testing                          the plan; exits 1 if any failed
@@ -21,6 +22,11 @@ fail() {
 	_tap_n=$((_tap_n + 1))
 	_tap_failed=$((_tap_failed + 1))
 	echo "not ok $_tap_n - $1"
+}
+
+skip() {
+	_tap_n=$((_tap_n + 1))
+	echo "ok $_tap_n # skip $1"
 }
 
 diag() {
