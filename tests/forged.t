@@ -175,6 +175,25 @@ store "$(jq -c '.key.ec = $k' --rawfile k "$T/enc.key" "$T/enc")" "$(rec r.test)
 is "$rc" 1 "a key that came encrypted, no passphrase: exit 1, not 2"
 like "$(why enc.test)" "key.ec: the key is encrypted: give --passphrase-file*" "the record says why"
 
+# ------------------------------------------------------------ no keys out
+pki -q cert add out.test -a ec
+pki-select --create -o out.test 2>>"$err" | pki-keygen 2>>"$err" | pki-csr 2>>"$err" |
+	pki-localca 2>>"$err" > "$T/out.in"
+run pki-store < "$T/out.in"
+is "$(jq -c '[.instance.state, has("key")]' "$T/out")" '["issued",false]' \
+	"pki-store writes a stored record without its key"
+openssl genpkey -algorithm ec -pkeyopt ec_paramgen_curve:P-256 -out "$T/acct.key" 2>/dev/null
+jq -n -c --rawfile k "$T/acct.key" '{action: "rollover", account: {directory:
+	"https://127.0.0.1:1/dir", url: "https://127.0.0.1:1/acct/1", key: $k,
+	key_type: "ec", status: "valid", contact: []}}' > "$T/acct.in"
+run pki-store < "$T/acct.in"
+is "$rc" 0 "an account record (pki-acme rollover | pki-store) is stored"
+is "$(jq -c '.account | [.url, has("key")]' "$T/out")" '["https://127.0.0.1:1/acct/1",false]' \
+	"and written without the account key"
+run pki-store --with-keys < "$T/acct.in"
+is "$(jq -r .account.key "$T/out")" "$(cat "$T/acct.key")" "unless --with-keys"
+: > "$T/out"
+
 ! grep -q "$SECRET_PATTERN" "$T/stderr.all" "$err"
 ok "no key in any message" [ $? -eq 0 ]
 done_testing
