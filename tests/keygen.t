@@ -197,18 +197,30 @@ like "$(cat "$T/err")" "*pki-keygen: line 5: not JSON: duplicate object key*" \
 	"stderr names line 5 (a key twice); the blank line 4 is counted and ignored"
 nok "the message does not quote the bad line" grep -q 'two.test' "$T/err"
 
-# A line longer than 1 MiB is skipped, however it arrives.
+# A record longer than 1 MiB goes on as its name with an error, however
+# it arrives; a line longer than 16 MiB is skipped.
 pad=$(head -c 1500000 /dev/zero | tr '\0' A)
 printf '{"name":"big.test","algos":["ec"],"pad":"%s"}\n{"name":"small.test","algos":["ec"]}\n' \
 	"$pad" >"$T/big"
 unset pad
 # shellcheck disable=SC2002 # a pipe, not a file, on purpose
 cat "$T/big" | run pki-keygen
-is "$(cat "$T/err")" "pki-keygen: line 1: longer than 1048576 bytes, skipped" \
-	"from a pipe: a 1.5 MB line is skipped, said with its number"
+is "$rc" 1 "from a pipe: a 1.5 MB record: exit 1"
+is "$(cat "$T/err")" "pki-keygen: big.test: the record is 1500043 bytes, more than the 1048576 a record may have: only its name and claim are kept" \
+	"said with its name"
+is "$(jq -c '[.name, has("pad"), has("key"), (.errors | length)]' "$T/out" | tr '\n' ' ')" \
+	'["big.test",false,false,1] ["small.test",false,true,0] ' \
+	"it goes on as its name with the error; the next record is keyed"
 run pki-keygen <"$T/big"
-ok "from a file: a 1.5 MB line is skipped too" \
-	test "$(jq -r .name "$T/out" | tr '\n' ' ')" = "small.test "
+is "$(jq -r .name "$T/out" | tr '\n' ' ')" "big.test small.test " \
+	"from a file: the same"
+head -c 17000000 /dev/zero | tr '\0' A > "$T/huge"
+printf '\n{"name":"small.test","algos":["ec"]}\n' >> "$T/huge"
+run pki-keygen <"$T/huge"
+is "$(cat "$T/err")" "pki-keygen: line 1: longer than 16777216 bytes, skipped" \
+	"a line over 16 MiB is skipped, said with its number"
+is "$(jq -r .name "$T/out")" small.test "and the next record goes on"
+rm -f "$T/huge" "$T/big"
 
 # ------------------------------------------------------------ pass-through
 jq -c . >"$T/in" <<'EOF'
