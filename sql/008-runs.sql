@@ -26,10 +26,12 @@ CREATE TRIGGER ut_runs BEFORE UPDATE ON pki.runs
 
 ALTER TABLE pki.certinstances ADD COLUMN run int4
 	REFERENCES pki.runs ON DELETE SET NULL;
+CREATE INDEX certinstances_run ON pki.certinstances (run);
 CREATE INDEX certinstances_reserved ON pki.certinstances (certificate)
 	WHERE state = 'reserved';
 ALTER TABLE pki.deployments ADD COLUMN run int4
 	REFERENCES pki.runs ON DELETE SET NULL;
+CREATE INDEX deployments_run ON pki.deployments (run);
 
 -- A warning: something went wrong and was repaired (a dead run's claim
 -- taken over), nobody need act.
@@ -56,13 +58,24 @@ CREATE FUNCTION pki.run_alive(the_run int4) RETURNS boolean
 	SELECT EXISTS (SELECT 1 FROM pki.runs_alive() a WHERE a.run = the_run)
 $$;
 
+-- Forget runs that are over and hold nothing: kept a day for the events.
+CREATE FUNCTION pki.runs_prune() RETURNS void LANGUAGE sql AS $$
+	DELETE FROM pki.runs r
+	 WHERE r.created < (now() AT TIME ZONE 'UTC') - interval '1 day'
+	   AND NOT pki.run_alive(r.id)
+	   AND NOT EXISTS (SELECT 1 FROM pki.certinstances i
+			    WHERE i.run = r.id AND i.state = 'reserved')
+$$;
+
 -- Register a run of COMMAND by process PID on HOST and hold its lock in
--- this session until the session ends; returns the run's id.
+-- this session until the session ends; returns the run's id.  Runs that
+-- are over are forgotten on the way.
 CREATE FUNCTION pki.run_begin(the_host text, the_pid int4, the_command text)
 	RETURNS int4 LANGUAGE plpgsql AS $$
 DECLARE
 	the_run int4;
 BEGIN
+	PERFORM pki.runs_prune();
 	INSERT INTO pki.runs (host, pid, command)
 	     VALUES (the_host, the_pid, the_command) RETURNING id INTO the_run;
 	PERFORM pg_advisory_lock(pki.run_lock_class(), the_run);
@@ -78,11 +91,3 @@ CREATE FUNCTION pki.run_text(the_run int4) RETURNS text
 		  FROM pki.runs WHERE id = the_run), 'a run')
 $$;
 
--- Forget runs that are over and hold nothing: kept a day for the events.
-CREATE FUNCTION pki.runs_prune() RETURNS void LANGUAGE sql AS $$
-	DELETE FROM pki.runs r
-	 WHERE r.created < (now() AT TIME ZONE 'UTC') - interval '1 day'
-	   AND NOT pki.run_alive(r.id)
-	   AND NOT EXISTS (SELECT 1 FROM pki.certinstances i
-			    WHERE i.run = r.id AND i.state = 'reserved')
-$$;
