@@ -100,6 +100,21 @@ pki_summary() {
 	end'
 }
 
+# pki_withdraw_orphans: withdraw the ACME challenge records that runs
+# which are gone left in DNS (their orders are stored: pki-select
+# --orphans), and have pki-store mark them withdrawn.  Needs
+# pki_dns_env; pki issue runs it first, pki schedule can too.
+pki_withdraw_orphans() {
+	_wdns=$(pki_dnsup_flags)
+	# shellcheck disable=SC2086 # PKI_FLAGS is a word list
+	pki_stage pki-select-orphans pki-select --orphans $PKI_FLAGS |
+		eval "pki_stage pki-dnsup-orphans pki-dnsup --remove $PKI_FLAGS $_wdns" |
+		pki_stage pki-store-orphans pki-store $PKI_FLAGS |
+		pki_stage orphans-summary pki_summary
+	pki_stages_status pki-select-orphans pki-dnsup-orphans \
+		pki-store-orphans orphans-summary
+}
+
 # pki issue [-a] [-o NAME]... [-i NAME]... [-e NAME]...: issue the selected
 # certificates that have no valid instance (serverPKI -C).
 pki_issue() {
@@ -119,18 +134,30 @@ pki_issue() {
 	pki_spool_store || return
 	pki_acme_env
 	pki_dns_env
+	_orc=0
+	pki_withdraw_orphans || _orc=$?
 	_order=$(pki_acme_order_flags)
 	_finish=$(pki_acme_finish_flags)
 	_dns=$(pki_dnsup_flags)
+	# Before an order is placed, whether its challenges can be published
+	# (the zone, its primary, the TSIG key): not for http-01 only.
+	_check="pki-dnsup --check $PKI_FLAGS $_dns"
+	[ "${PKI_ACME_CHALLENGE:-}" = http-01 ] && _check='cat'
 	# One pipeline for local and ACME certificates: each stage acts on its
-	# records and passes the others through.
+	# records and passes the others through.  An ACME order is resumed
+	# when one was stored for the certificate (a run died with it), and
+	# is stored (the checkpoint, a record at a time) before anything of
+	# it is published, so that a run killed from there on costs the CA
+	# no new order.
 	# shellcheck disable=SC2086 # PKI_FLAGS and _sel are word lists
 	eval "pki_stage pki-select pki-select --create --run $PKI_RUN $PKI_FLAGS $_sel" |
 		tee "$PKI_RUN_DIR/claims" |
 		pki_stage pki-keygen pki-keygen $PKI_FLAGS |
 		pki_stage pki-csr pki-csr $PKI_FLAGS |
 		pki_stage pki-localca pki-localca $PKI_FLAGS |
-		eval "pki_stage pki-acme-order pki-acme order $PKI_FLAGS $_order" |
+		eval "pki_stage pki-dnsup-check $_check" |
+		eval "pki_stage pki-acme-order pki-acme order --resume $PKI_FLAGS $_order" |
+		pki_stage pki-store-checkpoint pki-store --checkpoint --batch 1 $PKI_FLAGS |
 		eval "pki_stage pki-dnsup pki-dnsup $PKI_FLAGS $_dns" |
 		eval "pki_stage pki-acme-finish pki-acme finish $PKI_FLAGS $_finish" |
 		eval "pki_stage pki-dnsup-remove pki-dnsup --remove $PKI_FLAGS $_dns" |
@@ -138,12 +165,14 @@ pki_issue() {
 		pki_stage pki-store pki-store $PKI_FLAGS --spool "$PKI_SPOOL" |
 		pki_stage summary pki_summary
 	pki_stages_status pki-select pki-keygen pki-csr pki-localca \
-		pki-acme-order pki-dnsup pki-acme-finish pki-dnsup-remove \
-		pki-tlsa pki-store summary || {
+		pki-dnsup-check pki-acme-order pki-store-checkpoint pki-dnsup \
+		pki-acme-finish pki-dnsup-remove pki-tlsa pki-store summary || {
 		_rc=$?
 		[ "$_rc" -eq 2 ] && pki_release_claims "$PKI_RUN_DIR/claims"
+		[ "$_orc" -gt "$_rc" ] && _rc=$_orc
 		return "$_rc"
 	}
+	return "$_orc"
 }
 
 # pki_release_claims FILE: after a stage failed so that records may not

@@ -50,6 +50,7 @@ struct opts {
 	int		 pass_failed;	/* pass_file given but unreadable */
 	long		 timeout;
 	int		 agree_tos;
+	int		 resume;	/* order --resume */
 };
 
 /* ------------------------------------------------------------ util.c */
@@ -239,6 +240,36 @@ int	 cmd_deactivate(const struct opts *o);
 
 /* The filter pki-acme order; exit status. */
 int	 cmd_order(const struct opts *o);
+
+/* ------------------------------------------------------------ stored.c */
+
+/* The database of stored orders, connected at the first use. */
+struct stored_db {
+	PGconn		*db;
+	int		 tried;
+	char		 why[512];	/* why it cannot be used */
+};
+
+/* An order stored by pki-store --checkpoint. */
+struct stored {
+	char		*url;
+	char		*key;		/* PEM in clear */
+	char		*csr;		/* PEM */
+};
+
+/*
+ * The open order that was stored for REC's certificate and ALGO with
+ * the account ACCT, for exactly NAMES, and has not expired: its URL, and
+ * its key (decrypted with O's passphrase when stored encrypted) and CSR.
+ * 1 found (SO filled: free it with stored_free()), 0 none, -1 (error
+ * added to REC).
+ */
+int	 stored_find(struct stored_db *sdb, const struct opts *o,
+	    const struct account *acct, json_t *rec, const json_t *names,
+	    const char *algo, struct stored *so);
+/* Wipe and free what SO holds. */
+void	 stored_free(struct stored *so);
+void	 stored_close(struct stored_db *sdb);
 
 /* ------------------------------------------------------------ finish.c */
 

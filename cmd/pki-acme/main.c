@@ -24,6 +24,7 @@ static const char usage[] =
 "       pki-acme order [-qv] [--directory URL]\n"
 "                [--account FILE | --account-key FILE --account-url URL]\n"
 "                [--passphrase-file FILE] [--challenge dns-01|http-01]\n"
+"                [--resume] [--preferred-chain ISSUER_CN]\n"
 "                [--ca-bundle FILE] [--timeout SECONDS] [--syslog FACILITY]\n"
 "       pki-acme finish [-qv] [--directory URL]\n"
 "                [--account FILE | --account-key FILE --account-url URL]\n"
@@ -43,7 +44,7 @@ static const char usage[] =
 enum {
 	O_DIRECTORY = OPT_BASE, O_EMAIL, O_AGREE, O_KEYTYPE, O_EABKID,
 	O_EABFILE, O_BUNDLE, O_ACCOUNT, O_ACCTKEY, O_ACCTURL, O_PASS,
-	O_CHALLENGE, O_ROOT, O_LISTEN, O_CHAIN, O_REASON, O_TIMEOUT
+	O_CHALLENGE, O_ROOT, O_LISTEN, O_CHAIN, O_REASON, O_TIMEOUT, O_RESUME
 };
 #define O_COMMON	(BIT(O_BUNDLE) | BIT(O_TIMEOUT))
 #define O_ACCT		(BIT(O_DIRECTORY) | BIT(O_ACCOUNT) | BIT(O_ACCTKEY) | \
@@ -68,6 +69,7 @@ static const struct option longopts[] = {
 	{ "preferred-chain",	required_argument,	NULL, O_CHAIN },
 	{ "reason",		required_argument,	NULL, O_REASON },
 	{ "timeout",		required_argument,	NULL, O_TIMEOUT },
+	{ "resume",		no_argument,		NULL, O_RESUME },
 	{ NULL,			0,			NULL, 0 }
 };
 
@@ -85,7 +87,8 @@ static const struct command {
 	    BIT(O_EABFILE), 0 },
 	{ "rollover", cmd_rollover, O_COMMON | O_ACCT | BIT(O_KEYTYPE), 0 },
 	{ "deactivate", cmd_deactivate, O_COMMON | O_ACCT, 0 },
-	{ "order", cmd_order, O_COMMON | O_ACCT | BIT(O_CHALLENGE), 1 },
+	{ "order", cmd_order, O_COMMON | O_ACCT | BIT(O_CHALLENGE) |
+	    BIT(O_RESUME) | BIT(O_CHAIN), 1 },
 	{ "finish", cmd_finish, O_COMMON | O_ACCT | BIT(O_ROOT) |
 	    BIT(O_LISTEN) | BIT(O_CHAIN), 1 },
 	{ "revoke", cmd_revoke, O_COMMON | O_ACCT | BIT(O_REASON), 1 },
@@ -112,6 +115,7 @@ set(struct opts *o, int ch, const char *arg)
 	case O_LISTEN: o->http_listen = arg; break;
 	case O_CHAIN: o->preferred_chain = arg; break;
 	case O_REASON: o->reason = arg; break;
+	case O_RESUME: o->resume = 1; break;
 	case O_TIMEOUT:
 		return pki_parse_long("--timeout", arg, 1, 86400, &o->timeout);
 	default:

@@ -4,9 +4,17 @@
  * what must be published for the pending ones added to the record's
  * "challenges".  A stream: each record is written before the next is
  * read.  Valid authorizations are reused: they need no challenge.
+ *
+ * With --resume an order stored for the certificate and algorithm
+ * (stored.c) is taken up again when the CA still has it to finish
+ * (pending, ready, processing or valid, not expired): the record gets
+ * its key and CSR back, the challenges still to answer, and when the
+ * order is valid already its certificate.  Only when there is none is a
+ * new order placed.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "acme.h"
 
@@ -17,6 +25,7 @@ struct order_run {
 	int			 tried;		/* setup was attempted */
 	int			 fatal;		/* ... and failed */
 	char			 why[600];	/* ... because */
+	struct stored_db	 sdb;		/* --resume */
 };
 
 /* Records of the ACME CA with a CSR of an algorithm that has neither a
@@ -81,12 +90,14 @@ challenge_entry(struct order_run *r, const json_t *authz, const json_t *ch,
 	json_t *e;
 
 	snprintf(keyauth, sizeof(keyauth), "%s.%s", token, r->acct.thumb);
+	/* One answered by a run that died is not answered again. */
 	e = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:s}",
 	    "identifier", ident, "type", type, "token", token,
 	    "key_authorization", keyauth, "url", pki_str(ch, "url"),
 	    "authorization", url, "wildcard",
-	    json_is_true(json_object_get(authz, "wildcard")),
-	    "status", "pending");
+	    json_is_true(json_object_get(authz, "wildcard")), "status",
+	    pki_str(ch, "status") != NULL && strcmp(pki_str(ch, "status"),
+	    "processing") == 0 ? "processing" : "pending");
 	if (e == NULL || strcmp(type, "dns-01") != 0)
 		return e;
 	/* RFC 8555 8.4: the TXT record holds the digest. */
@@ -217,15 +228,30 @@ order_entry(const char *url, const json_t *order)
 	    pki_str(order, "expires"));
 }
 
+/* The authorizations of the order ENTRY of REC's NAMES: the challenges
+ * of TYPE of the pending ones into CHALLENGES. */
+static int
+authorizations(struct order_run *r, json_t *rec, const json_t *entry,
+    const json_t *names, const char *type, json_t *challenges)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(json_object_get(entry, "authorizations"), i, v)
+		if (authorization(r, rec, json_string_value(v), names, type,
+		    challenges) == -1)
+			return -1;
+	return 0;
+}
+
 /* One order for ALGO of REC's NAMES; its authorizations' challenges of
  * TYPE into CHALLENGES, the order into ORDERS. */
 static int
 new_order(struct order_run *r, json_t *rec, const json_t *names,
     const char *algo, const char *type, json_t *orders, json_t *challenges)
 {
-	json_t *payload, *order = NULL, *entry, *v;
+	json_t *payload, *order = NULL, *entry;
 	struct resp resp;
-	size_t i;
 	const char *url;
 	int rc = -1;
 
@@ -245,16 +271,106 @@ new_order(struct order_run *r, json_t *rec, const json_t *names,
 		pki_info("%s: %s order %s", pki_rec_name(rec), algo,
 		    resp.location);
 		json_object_set_new(orders, algo, entry);
-		rc = 0;
-		json_array_foreach(json_object_get(entry, "authorizations"),
-		    i, v)
-			if ((rc = authorization(r, rec, json_string_value(v),
-			    names, type, challenges)) == -1)
-				break;
+		rc = authorizations(r, rec, entry, names, type, challenges);
 	}
 	resp_free(&resp);
 	json_decref(order);
 	return rc;
+}
+
+/* 1 if the CA's ORDER can still be finished: pending, ready,
+ * processing or valid, and not expired (an RFC 3339 UTC time). */
+static int
+resumable(const json_t *order)
+{
+	const char *status = pki_str(order, "status"), *exp;
+	char now[32];
+
+	if (status == NULL || (strcmp(status, "pending") != 0 &&
+	    strcmp(status, "ready") != 0 && strcmp(status, "processing") != 0 &&
+	    strcmp(status, "valid") != 0))
+		return 0;
+	pki_unix_rfc3339(time(NULL), now);
+	exp = pki_str(order, "expires");
+	return exp == NULL || strlen(exp) < 20 || exp[strlen(exp) - 1] != 'Z' ||
+	    strncmp(exp, now, 19) > 0;
+}
+
+/* Take up the stored order SO of REC for ALGO, whose state the CA gave
+ * (ORDER): its key and CSR into the record, its entry into ORDERS, its
+ * certificate when valid, else the challenges still to answer.  1 / -1
+ * (error added). */
+static int
+take_order(struct order_run *r, json_t *rec, const json_t *names,
+    const char *algo, const char *type, const struct stored *so,
+    const json_t *order, json_t *orders, json_t *challenges)
+{
+	json_t *entry, *key, *csr;
+
+	if ((entry = order_entry(so->url, order)) == NULL)
+		return pki_rec_error(rec, "acme", "%s: the stored order %s is "
+		    "not an order any more", algo, so->url);
+	if ((key = pki_rec_object(rec, "key")) == NULL ||
+	    (csr = pki_rec_object(rec, "csr")) == NULL) {
+		json_decref(entry);
+		return -1;
+	}
+	json_object_set_new(entry, "resumed", json_true());
+	json_object_set_new(key, algo, json_string(so->key));
+	json_object_set_new(csr, algo, json_string(so->csr));
+	json_object_set_new(orders, algo, entry);
+	pki_info("%s: %s order %s resumed (%s)", pki_rec_name(rec), algo,
+	    so->url, pki_str(order, "status"));
+	if (strcmp(pki_str(order, "status"), "valid") == 0)
+		return cert_download(&r->a, rec, algo, order, entry,
+		    r->o->preferred_chain) == 0 ? 1 : -1;
+	return authorizations(r, rec, entry, names, type, challenges) == 0 ?
+	    1 : -1;
+}
+
+/*
+ * --resume: the order stored for REC's certificate and ALGO, taken up
+ * when the CA can still finish it.  1 resumed, 0 there is none (a new
+ * order is to be placed), -1 (error added).
+ */
+static int
+resume(struct order_run *r, json_t *rec, const json_t *names,
+    const char *algo, const char *type, json_t *orders, json_t *challenges)
+{
+	struct stored so;
+	json_t *order = NULL;
+	int rc;
+
+	if ((rc = stored_find(&r->sdb, r->o, &r->acct, rec, names, algo,
+	    &so)) != 1)
+		return rc;
+	rc = 0;
+	if (acme_post_json(&r->a, so.url, NULL, &order) == -1 || order == NULL)
+		pki_warn("%s: %s: the stored order %s: %s; placing a new one",
+		    pki_rec_name(rec), algo, so.url, r->a.why);
+	else if (!resumable(order))
+		pki_info("%s: %s: the stored order %s is %s; placing a new one",
+		    pki_rec_name(rec), algo, so.url, pki_str(order, "status") ?
+		    pki_str(order, "status") : "unknown");
+	else
+		rc = take_order(r, rec, names, algo, type, &so, order, orders,
+		    challenges);
+	json_decref(order);
+	stored_free(&so);
+	return rc;
+}
+
+/* The order of ALGO for REC: resumed, or placed anew. */
+static int
+order_algo(struct order_run *r, json_t *rec, const json_t *names,
+    const char *algo, const char *type, json_t *orders, json_t *challenges)
+{
+	int rc = 0;
+
+	if (r->o->resume && (rc = resume(r, rec, names, algo, type, orders,
+	    challenges)) != 0)
+		return rc == 1 ? 0 : -1;
+	return new_order(r, rec, names, algo, type, orders, challenges);
 }
 
 /* The "acme" object of REC for this account, with its "orders". */
@@ -309,7 +425,7 @@ order_record(json_t *rec, void *ctx)
 			rc = pki_rec_error(rec, "csr", "\"%s\" is not an "
 			    "algorithm with a PEM CSR", algo);
 		else
-			rc = new_order(r, rec, names, algo, type, orders,
+			rc = order_algo(r, rec, names, algo, type, orders,
 			    challenges);
 	}
 	json_decref(names);
@@ -327,5 +443,6 @@ cmd_order(const struct opts *o)
 	rc = pki_filter(order_record, &r);
 	acme_close(&r.a);
 	account_free(&r.acct);
+	stored_close(&r.sdb);
 	return r.fatal || o->pass_failed ? PKI_EXIT_FATAL : rc;
 }

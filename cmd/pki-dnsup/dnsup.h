@@ -126,6 +126,7 @@ struct config {
 	double		 timeout;	/* --timeout, seconds */
 	double		 deadline;	/* pki_now() by which the work ends */
 	int		 remove;	/* --remove */
+	int		 check;		/* --check */
 	int		 tlsa;		/* --tlsa */
 	char		 setup_error[512];	/* why the key file or a
 					   server could not be set up, or
@@ -208,6 +209,22 @@ ldns_rr	*item_rr(const struct item *it, int delete);
  * host name whose labels may start with "_"; else what is wrong. */
 const char *owner_check(const char *owner);
 
+/* ------------------------------------------------------------ item.c, too */
+
+/*
+ * --check: the items of record I if it is about to ask an ACME CA for
+ * an order with dns-01 challenges: one per name, at its
+ * _acme-challenge owner, to find the zone of and probe, never to be
+ * published.  As items_gather().
+ */
+int	 probe_gather(struct batch *b, size_t i);
+/* 1 if record REC is one of pki-select --orphans: challenge records
+ * that a dead run left, to withdraw ("action": "withdraw"). */
+int	 withdraw_record(const json_t *rec);
+/* The dns-01 challenges of record I as items (to withdraw); as
+ * items_gather(). */
+int	 challenges_gather(struct batch *b, size_t i, const struct config *cfg);
+
 /* ------------------------------------------------------------ field.c */
 
 /* Write into the records what became of their items: dns.published, or
@@ -217,9 +234,9 @@ int	 items_record(struct batch *b, const struct config *cfg);
 /* ------------------------------------------------------------ zone.c */
 
 /*
- * Find where each new item goes: follow CNAMEs from its owner, find the
- * zone of the name, the zone's primary (UPDATE mode) and its
- * authoritative servers.  An item whose zone is not found fails.
+ * Find where each new item that has no zone yet goes: follow CNAMEs from
+ * its owner, find the zone of the name, the zone's primary (UPDATE mode)
+ * and its authoritative servers.  An item whose zone is not found fails.
  */
 void	 zones_locate(struct batch *b, const struct config *cfg);
 
@@ -232,6 +249,13 @@ void	 zones_locate(struct batch *b, const struct config *cfg);
  */
 void	 zone_update(struct batch *b, struct zone *z,
 	    const struct config *cfg);
+/*
+ * --check: send Z's primary an update signed with the TSIG key of CFG
+ * that changes nothing (its one prerequisite: the zone's apex exists).
+ * When the primary refuses it, or cannot be reached, the items of Z
+ * fail with the reason; else they stay new.
+ */
+void	 zone_probe(struct batch *b, struct zone *z, const struct config *cfg);
 
 /* ------------------------------------------------------------ zonefile.c */
 

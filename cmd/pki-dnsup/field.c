@@ -72,7 +72,8 @@ record_published(json_t *dns, const struct item *it, size_t n)
 }
 
 /* Move the entries of the done items N at IT from dns.published to
- * dns.removed. */
+ * dns.removed; an item of no entry (a dead run's challenge) gets one
+ * there. */
 static int
 record_removed(json_t *dns, const struct item *it, size_t n)
 {
@@ -81,6 +82,11 @@ record_removed(json_t *dns, const struct item *it, size_t n)
 	size_t i, j;
 	int gone;
 
+	for (i = 0; i < n; i++)
+		if (it[i].entry == NULL && it[i].state == ITEM_DONE &&
+		    ((e = item_entry(&it[i])) == NULL ||
+		    json_array_append_new(removed, e) == -1))
+			return -1;
 	if ((keep = json_array()) == NULL)
 		return -1;
 	json_array_foreach(pub, j, e) {

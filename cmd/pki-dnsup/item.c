@@ -222,8 +222,8 @@ add_item(struct batch *b, const struct item *it)
  * The dns-01 challenges of record I.  0; 1 after an error in the
  * record; -1 on memory exhaustion.
  */
-static int
-gather_challenges(struct batch *b, size_t i, const struct config *cfg)
+int
+challenges_gather(struct batch *b, size_t i, const struct config *cfg)
 {
 	json_t *rec = json_array_get(b->recs, i), *list, *c;
 	struct item it;
@@ -282,7 +282,7 @@ tlsa_item(const json_t *t, struct item *it, char *data, size_t len)
 	return tlsa_check(data);
 }
 
-/* The TLSA records of record I (--tlsa); as gather_challenges(). */
+/* The TLSA records of record I (--tlsa); as challenges_gather(). */
 static int
 gather_tlsa(struct batch *b, size_t i)
 {
@@ -410,6 +410,71 @@ gather_published(struct batch *b, size_t i, const struct config *cfg)
 	return rc;
 }
 
+int
+withdraw_record(const json_t *rec)
+{
+	const char *action = pki_str(rec, "action");
+
+	return action != NULL && strcmp(action, "withdraw") == 0;
+}
+
+/* 1 if REC is about to be ordered from an ACME CA with dns-01
+ * challenges: of "ca" "acme", its "challenge" dns-01 (or none), with a
+ * CSR of an algorithm that has neither a certificate nor an order. */
+static int
+needs_dns01(const json_t *rec)
+{
+	const char *ca = pki_str(rec, "ca"), *ch = pki_str(rec, "challenge");
+	json_t *certs = json_object_get(rec, "cert"), *csr;
+	json_t *orders = json_object_get(json_object_get(rec, "acme"),
+	    "orders");
+	const char *algo;
+
+	if (ca == NULL || strcmp(ca, "acme") != 0 ||
+	    (ch != NULL && strcmp(ch, "dns-01") != 0))
+		return 0;
+	json_object_foreach(json_object_get(rec, "csr"), algo, csr)
+		if (json_object_get(certs, algo) == NULL &&
+		    json_object_get(orders, algo) == NULL)
+			return 1;
+	return 0;
+}
+
+int
+probe_gather(struct batch *b, size_t i)
+{
+	json_t *rec = json_array_get(b->recs, i), *names, *v;
+	const char *name, *why;
+	struct item it;
+	size_t j;
+	int rc = 0;
+
+	if (!needs_dns01(rec))
+		return 0;
+	if ((names = pki_rec_names(rec)) == NULL) {
+		b->failed = 1;
+		return 1;
+	}
+	json_array_foreach(names, j, v) {
+		name = json_string_value(v);
+		if (strncmp(name, "*.", 2) == 0)
+			name += 2;	/* RFC 8555 8.4: the same owner */
+		it = (struct item){ .rec = i, .field = "dns",
+		    .type = LDNS_RR_TYPE_TXT, .data = "-" };
+		snprintf(it.owner, sizeof(it.owner), "%s%s.",
+		    CHALLENGE_PREFIX, name);
+		if ((why = owner_check(it.owner)) != NULL) {
+			record_error(b, i, "dns", "%s: %s", it.owner, why);
+			rc = 1;
+			break;
+		}
+		if ((rc = add_item(b, &it)) == -1)
+			break;
+	}
+	json_decref(names);
+	return rc;
+}
+
 /* Forget the items from the BEFORE-th on. */
 static void
 items_drop(struct batch *b, size_t before)
@@ -422,12 +487,19 @@ int
 items_gather(struct batch *b, size_t i, const struct config *cfg)
 {
 	size_t before = b->nitems;
-	int rc = 0;
+	int rc = 0, r;
 
-	if (cfg->remove)	/* records with errors too: undo for them */
+	if (cfg->check) {
+		if (!pki_rec_failed(json_array_get(b->recs, i)))
+			rc = probe_gather(b, i);
+	} else if (cfg->remove) {	/* records with errors too: undo */
 		rc = gather_published(b, i, cfg);
-	else if (!pki_rec_failed(json_array_get(b->recs, i))) {
-		rc = gather_challenges(b, i, cfg);
+		/* A dead run's challenges, wherever their zone is now. */
+		if (rc != -1 && withdraw_record(json_array_get(b->recs, i)) &&
+		    (r = challenges_gather(b, i, cfg)) != 0)
+			rc = r;
+	} else if (!pki_rec_failed(json_array_get(b->recs, i))) {
+		rc = challenges_gather(b, i, cfg);
 		if (rc == 0 && cfg->tlsa)
 			rc = gather_tlsa(b, i);
 		if (rc == 1)	/* a bad entry: nothing of the record */

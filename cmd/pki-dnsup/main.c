@@ -3,7 +3,11 @@
  * ACME dns-01 challenges, with --tlsa their TLSA records) by RFC 2136
  * dynamic UPDATE signed with TSIG, or in zone include files; wait until
  * every authoritative server of each zone serves them; withdraw them
- * later (--remove).
+ * later (--remove), and the challenges a dead run left (records of
+ * pki-select --orphans).  --check publishes nothing: before an order is
+ * placed, it finds the zone of each name's challenge and has its primary
+ * take an update that changes nothing, so that a record whose challenges
+ * could not be published fails before the CA is asked for anything.
  *
  * It gathers the records with DNS work before it acts: one UPDATE per
  * zone for all of them, one wait for all; then it writes them, in input
@@ -22,7 +26,7 @@
 #include "dnsup.h"
 
 static const char usage[] =
-"usage: pki-dnsup [-hqv] [--remove] [--tlsa] [--key-file FILE]\n"
+"usage: pki-dnsup [-hqv] [--remove | --check] [--tlsa] [--key-file FILE]\n"
 "                 [--server HOST[:PORT]] [--resolver HOST[:PORT]]\n"
 "                 [--ns HOST[:PORT]] [--ttl SECONDS] [--interval SECONDS]\n"
 "                 [--timeout SECONDS] [--include-file PATTERN]\n"
@@ -84,6 +88,9 @@ check_options(const struct config *cfg, const struct args *a)
 		why = "--include-file: the pattern has no {} for the zone";
 	else if (a->server_option && cfg->include != NULL)
 		why = "--server and --include-file exclude each other";
+	else if (cfg->check && (cfg->remove || cfg->tlsa))
+		why = "--check excludes --remove and --tlsa (it publishes "
+		    "nothing)";
 	else if (cfg->tlsa && cfg->remove)
 		why = "--tlsa and --remove exclude each other (--remove "
 		    "withdraws what dns.published lists)";
@@ -137,6 +144,9 @@ option(int ch, char *arg, struct config *cfg, struct args *a)
 	case 'a':
 		cfg->tlsa = 1;
 		break;
+	case 'c':
+		cfg->check = 1;
+		break;
 	case 'k':
 		a->key_file = arg;
 		break;
@@ -178,6 +188,7 @@ options(int argc, char *argv[], struct config *cfg, struct args *a)
 		PKI_LONGOPTS_COMMON,
 		{ "remove",		no_argument,		NULL, 'r' },
 		{ "tlsa",		no_argument,		NULL, 'a' },
+		{ "check",		no_argument,		NULL, 'c' },
 		{ "key-file",		required_argument,	NULL, 'k' },
 		{ "server",		required_argument,	NULL, 's' },
 		{ "resolver",		required_argument,	NULL, 'R' },
@@ -310,12 +321,14 @@ ready(void *ctx, char *why, size_t len)
 
 	if (r->cfg->setup_error[0] == '\0')
 		return 0;
-	snprintf(why, len, "nothing %s: %s", r->cfg->remove ? "withdrawn" :
-	    "published", r->cfg->setup_error);
+	snprintf(why, len, "nothing %s: %s", r->cfg->check ? "checked" :
+	    r->cfg->remove ? "withdrawn" : "published", r->cfg->setup_error);
 	return -1;
 }
 
-/* pki_batch()'s ACT: publish or withdraw the items of the batch. */
+/* pki_batch()'s ACT: publish or withdraw the items of the batch; with
+ * --check, probe the primary of each zone (in zone-file mode, that the
+ * zone was found is all). */
 static int
 act(json_t *held, void *ctx)
 {
@@ -326,16 +339,20 @@ act(json_t *held, void *ctx)
 
 	(void)held;
 	cfg->deadline = pki_now() + cfg->timeout;
-	if (!cfg->remove)
-		zones_locate(b, cfg);
+	zones_locate(b, cfg);	/* what dns.published does not place */
 	for (i = 0; i < b->nzones; i++) {
 		if (!zone_has_new(b, b->zones[i]))
 			continue;
-		if (b->zones[i]->file != NULL)
+		if (cfg->check) {
+			if (b->zones[i]->file == NULL)
+				zone_probe(b, b->zones[i], cfg);
+		} else if (b->zones[i]->file != NULL)
 			zonefile_change(b, b->zones[i], cfg);
 		else
 			zone_update(b, b->zones[i], cfg);
 	}
+	if (cfg->check)
+		return b->failed ? PKI_EXIT_RECORD : PKI_EXIT_OK;
 	if (items_record(b, cfg) == -1 ||
 	    (!cfg->remove && wait_seen(b, cfg) == -1))
 		return PKI_EXIT_FATAL;
@@ -349,8 +366,9 @@ act(json_t *held, void *ctx)
 static int
 run(struct config *cfg)
 {
-	struct pki_batch ops = { mine, ready, act, "dns",
-	    cfg->remove ? "nothing withdrawn" : "nothing published" };
+	struct pki_batch ops = { mine, ready, act, "dns", cfg->check ?
+	    "nothing checked" : cfg->remove ? "nothing withdrawn" :
+	    "nothing published" };
 	struct run r;
 	int status;
 

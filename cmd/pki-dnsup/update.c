@@ -168,10 +168,11 @@ update_rrs(const struct batch *b, const struct zone *z, int remove)
 	return list;
 }
 
-/* Send the update RRS of zone Z to its primary; 0, or -1 with WHY. */
+/* Send the update RRS (with the prerequisites PRS, may be NULL) of zone
+ * Z to its primary; 0, or -1 with WHY. */
 static int
-send_update(const struct zone *z, const ldns_rr_list *rrs,
-    const struct config *cfg, char *why, size_t len)
+send_update(const struct zone *z, const ldns_rr_list *prs,
+    const ldns_rr_list *rrs, const struct config *cfg, char *why, size_t len)
 {
 	struct servers primary = { (struct server *)&z->primary, 1 };
 	ldns_resolver *res = NULL;
@@ -185,7 +186,7 @@ send_update(const struct zone *z, const ldns_rr_list *rrs,
 	if (wait < 0.01)
 		snprintf(why, len, "timed out before the update");
 	else if ((zname = ldns_dname_new_frm_str(z->name)) != NULL &&
-	    (pkt = ldns_update_pkt_new(zname, LDNS_RR_CLASS_IN, NULL, rrs,
+	    (pkt = ldns_update_pkt_new(zname, LDNS_RR_CLASS_IN, prs, rrs,
 	    NULL)) != NULL && (res = dns_resolver(&primary, 0,
 	    wait < UPDATE_WAIT ? wait : UPDATE_WAIT)) != NULL) {
 		ldns_pkt_set_rd(pkt, false);
@@ -223,7 +224,7 @@ zone_update(struct batch *b, struct zone *z, const struct config *cfg)
 		return;
 	}
 	if (ldns_rr_list_rr_count(rrs) == 0 ||
-	    send_update(z, rrs, cfg, why, sizeof(why)) == -1) {
+	    send_update(z, NULL, rrs, cfg, why, sizeof(why)) == -1) {
 		if (ldns_rr_list_rr_count(rrs) > 0)
 			zone_fail(b, z, "zone %s: %s", z->name, why);
 		ldns_rr_list_deep_free(rrs);
@@ -236,4 +237,54 @@ zone_update(struct batch *b, struct zone *z, const struct config *cfg)
 	    z->primary.text, ldns_rr_list_rr_count(rrs), cfg->remove ?
 	    "deletions" : "changes");
 	ldns_rr_list_deep_free(rrs);
+}
+
+/* The prerequisite "the name of zone Z is in use" (RFC 2136 2.4.4);
+ * NULL on memory exhaustion. */
+static ldns_rr_list *
+apex_in_use(const struct zone *z)
+{
+	ldns_rr_list *list = ldns_rr_list_new();
+	ldns_rdf *owner = ldns_dname_new_frm_str(z->name);
+	ldns_rr *rr = ldns_rr_new();
+
+	if (list == NULL || owner == NULL || rr == NULL) {
+		ldns_rr_list_free(list);
+		ldns_rdf_deep_free(owner);
+		ldns_rr_free(rr);
+		return NULL;
+	}
+	ldns_rr_set_owner(rr, owner);
+	ldns_rr_set_type(rr, LDNS_RR_TYPE_ANY);
+	ldns_rr_set_class(rr, LDNS_RR_CLASS_ANY);
+	ldns_rr_set_ttl(rr, 0);
+	if (!ldns_rr_list_push_rr(list, rr)) {
+		ldns_rr_free(rr);
+		ldns_rr_list_free(list);
+		return NULL;
+	}
+	return list;
+}
+
+void
+zone_probe(struct batch *b, struct zone *z, const struct config *cfg)
+{
+	ldns_rr_list *prs, *none = NULL;
+	char why[512];
+
+	if (cfg->key == NULL) {
+		zone_fail(b, z, "zone %s: no TSIG key to sign updates with "
+		    "(--key-file or PKI_TSIG_KEY_FILE)", z->name);
+		return;
+	}
+	prs = apex_in_use(z);
+	if (prs == NULL || (none = ldns_rr_list_new()) == NULL)
+		zone_fail(b, z, "zone %s: out of memory", z->name);
+	else if (send_update(z, prs, none, cfg, why, sizeof(why)) == -1)
+		zone_fail(b, z, "zone %s: %s", z->name, why);
+	else
+		pki_info("zone %s: %s takes updates signed with key %s",
+		    z->name, z->primary.text, cfg->key->name);
+	ldns_rr_list_free(none);
+	ldns_rr_list_deep_free(prs);
 }

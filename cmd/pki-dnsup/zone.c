@@ -297,7 +297,7 @@ zones_locate(struct batch *b, const struct config *cfg)
 	size_t i, n = 0;
 
 	for (i = 0; i < b->nitems; i++)
-		if (b->items[i].state == ITEM_NEW)
+		if (b->items[i].state == ITEM_NEW && b->items[i].zone == NULL)
 			locate(b, &b->items[i], &cache, &n, cfg);
 	free(cache);
 }

@@ -22,7 +22,8 @@ static const char usage[] =
 "                  [--run ID] [--stale SECONDS] [--with-keys]\n"
 "                  [--passphrase-file FILE] [--syslog FACILITY]\n"
 "       pki-select --serial ID [-qv] [--with-keys] [--passphrase-file FILE]\n"
-"                  [--syslog FACILITY]\n";
+"                  [--syslog FACILITY]\n"
+"       pki-select --orphans [-qv] [--stale SECONDS] [--syslog FACILITY]\n";
 
 /* Claim up to $5 of what --create selects for run $6, in one statement
  * under a lock that serializes claims: a second run sees the first one's
@@ -337,6 +338,7 @@ static const struct option longopts[] = {
 	{ "skip-disthost",	required_argument,	NULL, 's' },
 	{ "limit-to-disthost",	required_argument,	NULL, 'l' },
 	{ "create",		no_argument,		NULL, 'C' },
+	{ "orphans",		no_argument,		NULL, 'O' },
 	{ "distribute",		no_argument,		NULL, 'D' },
 	{ "consolidate",	no_argument,		NULL, 'K' },
 	{ "stale",		required_argument,	NULL, 'S' },
@@ -366,6 +368,7 @@ options(int argc, char *argv[], struct selection *sel, const char **serial,
 		case 's': add_name(&sel->skip, optarg); break;
 		case 'l': add_name(&sel->limit, optarg); break;
 		case 'C': sel->create = 1; break;
+		case 'O': sel->orphans = 1; break;
 		case 'k': sel->with_keys = 1; break;
 		case 'p': *pass_file = optarg; break;
 		case 'D':
@@ -410,7 +413,12 @@ conflicts(const struct selection *sel, const char *serial)
 {
 	const char *why = NULL;
 
-	if (serial != NULL && (sel->create || sel->all || sel->only ||
+	if (sel->orphans && (serial != NULL || sel->create || sel->all ||
+	    sel->only || sel->run || sel->include || sel->exclude ||
+	    sel->mode || sel->skip || sel->limit || sel->with_keys))
+		why = "--orphans selects by the runs that are gone: no other "
+		    "mode, --run, -a, -o, -i, -e, -s, -l or --with-keys with it";
+	else if (serial != NULL && (sel->create || sel->all || sel->only ||
 	    sel->run || sel->include || sel->exclude || sel->mode || sel->skip ||
 	    sel->limit))
 		why = "--serial selects one instance: no --create, "
@@ -460,6 +468,8 @@ main(int argc, char *argv[])
 			sel.include = json_array();
 		if (serial != NULL)
 			rc = select_serial(db, serial, sel.with_keys, sel.pass);
+		else if (sel.orphans)
+			rc = select_orphans(db, &sel);
 		else if (sel.mode)
 			rc = select_deploy(db, &sel);
 		else

@@ -17,6 +17,7 @@ struct selection {
 	json_t	*limit;		/* -l hosts, or NULL for all */
 	int	 all;		/* -a: disabled ones too */
 	int	 create;
+	int	 orphans;	/* --orphans */
 	int	 mode;		/* 0, or 'D' --distribute, 'K' --consolidate */
 	long	 stale;		/* seconds after which a claim of no run is void */
 	const char *run;	/* --run: the live run claims are made for */
@@ -54,5 +55,9 @@ int	 instance_material(json_t *rec, PGresult *res, int first, int n,
 /* --distribute and --consolidate: the instances to put on (or check on)
  * their targets, claimed for this run.  Returns the exit status. */
 int	 select_deploy(PGconn *db, struct selection *sel);
+
+/* --orphans (orphans.c): a record per certificate whose ACME challenge
+ * records a dead run left in DNS.  Returns the exit status. */
+int	 select_orphans(PGconn *db, const struct selection *sel);
 
 #endif

@@ -24,7 +24,7 @@
 
 static const char usage[] =
 "usage: pki-store [-hqv] [--batch N] [--passphrase-file FILE] [--spool DIR]\n"
-"                 [--with-keys] [--syslog FACILITY]\n"
+"                 [--with-keys] [--checkpoint] [--syslog FACILITY]\n"
 "       pki-store --encrypt-keys | --decrypt-keys [-qv]\n"
 "                 [--passphrase-file FILE] [--syslog FACILITY]\n";
 
@@ -423,6 +423,7 @@ options(int argc, char *argv[], struct store *st, struct args *a)
 		{ "passphrase-file",	required_argument,	NULL, 'p' },
 		{ "spool",		required_argument,	NULL, 's' },
 		{ "with-keys",		no_argument,		NULL, 'k' },
+		{ "checkpoint",		no_argument,		NULL, 'c' },
 		{ "encrypt-keys",	no_argument,		NULL, 'E' },
 		{ "decrypt-keys",	no_argument,		NULL, 'D' },
 		{ NULL,			0,			NULL, 0 }
@@ -440,6 +441,7 @@ options(int argc, char *argv[], struct store *st, struct args *a)
 		case 'p': a->pass_file = optarg; break;
 		case 's': a->spool = optarg; break;
 		case 'k': st->with_keys = 1; break;
+		case 'c': st->checkpoint = st->with_keys = 1; break;
 		case 'E':
 		case 'D':
 			if (a->rekey != -1 && a->rekey != (ch == 'E')) {

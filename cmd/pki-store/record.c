@@ -590,6 +590,8 @@ store_record(struct store *st, json_t *rec, struct outcome *out)
 	int r;
 
 	out->what = KEPT;
+	if ((r = store_order(st, rec, out)) != 1)	/* --checkpoint too */
+		return r;
 	if (pki_rec_failed(rec)) {
 		/* What reached the targets is stored even so: a target that
 		 * has the instance is not deployed to again. */

@@ -9,7 +9,8 @@
 
 #include "store.h"
 
-/* The keys pki keeps: instances' (not a CA's) and ACME accounts'. */
+/* The keys pki keeps: instances' (not a CA's), ACME accounts' and the
+ * keys of ACME orders not finished. */
 static const struct {
 	const char	*what;
 	const char	*select;
@@ -26,6 +27,11 @@ static const struct {
 	  "SELECT id, convert_from(key, 'UTF8') FROM acme_accounts "
 	  "WHERE length(key) > 0 ORDER BY id",
 	  "UPDATE acme_accounts SET key = convert_to($2, 'UTF8') "
+	  "WHERE id = $1::int4" },
+	{ "ACME order key",
+	  "SELECT id, convert_from(key, 'UTF8') FROM acme_orders "
+	  "WHERE length(key) > 0 ORDER BY id",
+	  "UPDATE acme_orders SET key = convert_to($2, 'UTF8') "
 	  "WHERE id = $1::int4" },
 };
 
