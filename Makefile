@@ -37,7 +37,7 @@ LIBS_pki-deploy	= libssh
 COMMON	 = log opt record batch name secret file crypto db clock
 COMMON_OBJS = $(COMMON:%=$(BUILD)/common/%.o)
 BINS	 = $(PROGS:%=$(BUILD)/bin/%)
-TEST_BINS = $(BUILD)/tests/test-common
+TEST_BINS = $(BUILD)/tests/test-common $(BUILD)/tests/deploy-quote
 
 .SECONDARY:
 .SECONDEXPANSION:
@@ -71,6 +71,13 @@ $(BUILD)/tests/%.o: tests/unit/%.c common/pki.h
 
 $(BUILD)/tests/test-common: $(BUILD)/tests/test-common.o $(BUILD)/libpki.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# pki-deploy's shell quoting alone (tests/deploy.t).
+$(BUILD)/tests/deploy-quote.o: ALL_CFLAGS += -Icmd/pki-deploy
+$(BUILD)/tests/deploy-quote.o: cmd/pki-deploy/deploy.h
+$(BUILD)/tests/deploy-quote: $(BUILD)/tests/deploy-quote.o \
+		$(BUILD)/cmd/pki-deploy/quote.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $^
 
 # The suite: every tests/*.t under prove, against $(BUILD)/bin.
 check: all

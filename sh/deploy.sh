@@ -17,7 +17,8 @@
 #   PKI_SSH_USER         user to log in as; unset: ssh_config's, else the
 #                        user pki runs as (serverPKI's SSH_CLIENT_USER_NAME)
 #   PKI_DEPLOY_JOBS      hosts worked on at the same time (8)
-#   PKI_DEPLOY_TIMEOUT   seconds for connecting and for a reload command (30)
+#   PKI_DEPLOY_TIMEOUT   seconds a host may take to answer any one request,
+#                        and a reload command to end (30)
 #   PKI_DEPLOY_LOCAL     disthosts that are this machine (written without
 #                        SSH), besides "localhost"; blank-separated
 #   PKI_DEPLOY_STALE     seconds after which a run's claim on a target is
@@ -46,15 +47,21 @@ pki_deploy_flags() {
 	return 0
 }
 
-# One line per record leaving the pipeline, never a key.
+# One line per record leaving the pipeline, never a key; with -q
+# (PKI_VERBOSE 0) only the lines of records that failed somewhere.
 pki_deploy_summary() {
-	"$JQ" -r 'if (.errors // []) | length > 0 then
+	_quiet=false
+	[ "${PKI_VERBOSE:-1}" -eq 0 ] && _quiet=true
+	"$JQ" -r --argjson quiet "$_quiet" '
+	(.deployed // {} | to_entries | map(.value)) as $d |
+	select(($quiet | not) or ((.errors // []) | length > 0) or
+		($d | any(.status != "ok"))) |
+	if (.errors // []) | length > 0 then
 		"\(.name): FAILED: \(.errors | map(
 			(.stage // "?") + ": " +
 			(if .field then .field + ": " else "" end) +
 			(.message // "")) | join("; "))"
 	else
-		(.deployed // {} | to_entries | map(.value)) as $d |
 		($d | map(select(.status == "ok"))) as $ok |
 		"\(.name): instance \(.instance.id) \(.instance.state // "?"): " +
 		"\($ok | length) of \($d | length) target(s) ok" +

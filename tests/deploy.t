@@ -246,8 +246,8 @@ deploy
 is "$rc" 1 "one host down: exit 1"
 is "$(jq -r '[.deployed["41"].status, .deployed["42"].status] | join(" ")' "$T/out" | sort -u)" \
 	"ok failed" "the other host got its files, the one down failed"
-like "$(jq -r '.deployed["42"].error' "$T/out" | head -1)" "web3.test: connect: *" \
-	"with its error"
+is "$(jq -r '.deployed["42"].error' "$T/out" | head -1)" "web3.test: connect: Connection refused" \
+	"with its error: the host, and why (nothing listens on its port)"
 is "$(jq -r '.errors // [] | length' "$T/out" | sort -u)" 0 "a target's failure is not the record's"
 is "$(find "$T/web1/x" -type f | wc -l)" 4 "web1 has both certificates"
 sshd_start web3.test
@@ -347,30 +347,27 @@ is "$rc:$(status 65)" "0:ok" "a path with spaces, \$(), ; and quotes is deployed
 ok "to exactly that path" test -s "$T/web1/odd \$(touch $T/pwned2); \`id\` 'q'/a.test/a.test_server_cert.pem"
 nok "and nothing in it ran" test -e "$T/pwned2"
 
-# shell quoting of what goes into a reload command
-# shellcheck disable=SC2046 # pkg-config gives words
-if cc -std=c11 -D_GNU_SOURCE -I"$PKI_TOP/common" -I"$PKI_TOP/cmd/pki-deploy" \
-	$(pkg-config --cflags openssl libpq jansson libssh) -o "$T/deploy-quote" \
-	"$PKI_TOP/tests/unit/deploy-quote.c" "$PKI_TOP/cmd/pki-deploy/quote.c" 2>"$T/cc.err"; then
-	nl='
+# shell quoting of what goes into a reload command: the Makefile builds
+# deploy-quote from tests/unit/deploy-quote.c and pki-deploy's quote.c.
+quote=$PKI_BUILD/tests/deploy-quote
+ok "deploy-quote is built by make" test -x "$quote"
+nl='
 '
-	# shellcheck disable=SC2016
-	for v in '' "'" "a'b" '$(touch pwned)' '`id`' '; rm -rf /' '"x"' "\\" "a${nl}b" '*' "  "; do
-		q=$("$T/deploy-quote" "$v")
-		back=
-		eval "back=$q"
-		is "$back" "$v" "sh_quote: $(printf '%s' "$v" | tr '\n' '~') reads back exactly"
-	done
-	is "$("$T/deploy-quote" -e 'jexec {} service nginx reload; echo {}' "j'1")" \
-		"jexec 'j'\\''1' service nginx reload; echo 'j'\\''1'" "sh_expand: every {} quoted"
-	# shellcheck disable=SC2016
-	is "$(sh -c "$("$T/deploy-quote" -e 'printf %s {}' '$(echo bad)')")" '$(echo bad)' \
-		"a quoted value is inert in sh"
-	nok "nothing ran" test -e pwned
-else
-	fail "deploy-quote builds"
-	diag "$(cat "$T/cc.err")"
-fi
+# shellcheck disable=SC2016
+for v in '' "'" "a'b" '$(touch pwned)' '`id`' '; rm -rf /' '"x"' "\\" "a${nl}b" '*' "  "; do
+	q=$("$quote" "$v")
+	back=
+	eval "back=$q"
+	is "$back" "$v" "sh_quote: $(printf '%s' "$v" | tr '\n' '~') reads back exactly"
+done
+is "$("$quote" -e 'jexec {} service nginx reload; echo {}' "j'1")" \
+	"jexec 'j'\\''1' service nginx reload; echo 'j'\\''1'" "sh_expand: every {} quoted"
+# shellcheck disable=SC2016
+is "$(sh -c "$("$quote" -e 'printf %s {}' '$(echo bad)')")" '$(echo bad)' \
+	"a quoted value is inert in sh"
+nok "nothing ran" test -e pwned
+run "$quote" a b
+is "$rc" 2 "deploy-quote with bad arguments: exit 2"
 
 # ------------------------------------------------------------ consolidate
 p5=$(place separate "$T/web1/con/{}" \
@@ -622,6 +619,203 @@ is "$(jq -r '.deployed["161"].files[0] | "\(.path) \(.sha256)"' "$T/out" | while
 	[ "$(sha256sum < "$f" | cut -d' ' -f1 | tr a-f A-F)" = "$h" ] || echo "$f"; done)" "" \
 	"... each with the record's contents"
 is "$(cat "$T/reload.twice")" twice "... the place's command ran once for this machine"
+
+# ------------------------------------------------------------ unchanged
+# A target that holds its files already is recorded, but neither
+# rewritten nor reloaded; one whose files differ is both.
+certs "$T/u.json" '["ec"]' u1.test u2.test
+up=$(place separate "$T/web1/u/{}" "$(jq -nc --arg c "echo u >> $T/reload.u" '{reload_command: $c}')")
+ulp=$(place "combine both" "$T/lu/{}" "$(jq -nc --arg c "echo lu >> $T/reload.lu" '{reload_command: $c}')")
+with "$(target 171 web1.test "$up")" "$(target 172 localhost "$ulp")" < "$T/u.json" > "$T/in"
+deploy
+is "$rc:$(wc -l < "$T/reload.u"):$(wc -l < "$T/reload.lu")" "0:1:1" \
+	"a first run writes, and reloads once per host"
+stamps() { find "$T/web1/u" "$T/lu" -printf '%p %i %T@\n' | sort; }
+stamps > "$T/stamps.1"
+deploy
+is "$rc:$(jq -r '.deployed[] | "\(.status) \(.written)"' "$T/out" | sort -u | tr '\n' ' ')" \
+	"0:ok false " "the same again: every target ok, none written"
+is "$(stamps)" "$(cat "$T/stamps.1")" "... no file touched (inodes and mtimes as they were)"
+is "$(wc -l < "$T/reload.u"):$(wc -l < "$T/reload.lu")" "1:1" "... nothing reloaded"
+is "$(jq -r '.deployed["171"].files | length' "$T/out" | sort -u)" 2 "... and the files it holds recorded"
+echo tampered > "$T/web1/u/u2.test/u2.test_server_key.pem"
+deploy
+is "$(jq -r '"\(.name) \(.deployed["171"].written) \(.deployed["172"].written)"' "$T/out" | tr '\n' ' ')" \
+	"u1.test false false u2.test true false " "a file that differs: that target is written, no other"
+is "$(wc -l < "$T/reload.u"):$(wc -l < "$T/reload.lu")" "2:1" "... and its host reloaded, the other not"
+jq -j 'select(.name == "u2.test") | .key.ec' "$T/u.json" > "$T/u2.key"
+ok "... the key is right again" cmp "$T/web1/u/u2.test/u2.test_server_key.pem" "$T/u2.key"
+
+# A reload that did not end well (it failed, or the run died before it)
+# is run by the next run, although the files are in place by then: a
+# marker beside the files says it is due until it succeeds.
+rp=$(place "cert only" "$T/web1/rm/{}" \
+	"$(jq -nc --arg c "echo try >> $T/reload.rm; test -e $T/rm.ok" '{reload_command: $c}')")
+mark=$T/web1/rm/a.test/.a.test_server_cert.pem.pki-reload
+with "$(target 173 web1.test "$rp")" < "$A" > "$T/in"
+deploy
+is "$rc:$(status 173):$(wc -l < "$T/reload.rm")" "1:failed:1" "a reload that fails fails the target"
+ok "... its marker is left" test -e "$mark"
+touch "$T/rm.ok"
+deploy
+is "$rc:$(jq -r '.deployed["173"] | "\(.status) \(.written) \(.reload.status)"' "$T/out"):$(wc -l < "$T/reload.rm")" \
+	"0:ok false 0:2" "the next run: files in place, not written, but the reload runs"
+nok "... and its marker is gone" test -e "$mark"
+deploy
+is "$rc:$(wc -l < "$T/reload.rm"):$(jq -r '.deployed["173"] | has("reload")' "$T/out")" "0:2:false" \
+	"then no more reloads"
+
+# ------------------------------------------------------------ reload timeout
+# A reload command that outlives --timeout is killed with all it
+# started, on a host over SSH as on this machine; one that ends in time
+# is not.
+kp() { place "cert only" "$T/rt/$1" "$(jq -nc --arg c "$2" '{reload_command: $c}')"; }
+with "$(target 181 web1.test "$(kp w1 "sleep 1007 & sh -c 'sleep 1008'")")" \
+	"$(target 182 localhost "$(kp l "sleep 1009")")" \
+	"$(target 183 web2.test "$(kp w2 "sleep 0.2; echo done >> $T/rt.done")")" < "$A" > "$T/in"
+deploy --timeout 3
+is "$rc:$(status 181):$(status 182):$(status 183)" "1:failed:failed:ok" \
+	"reloads that outlive --timeout 3 fail, one of 0.2 s does not"
+is "$(errmsg 181)" "reload: timed out after 3 s: killed on the host" "... the error says so"
+is "$(errmsg 182)" "reload: timed out after 3 s: killed" "... on this machine too"
+is "$(pgrep -f 'sleep 100[789]' || true)" "" "... and no process of theirs is left, there or here"
+is "$(cat "$T/rt.done")" "done" "the reload that ended in time did its work"
+
+# ------------------------------------------------------------ errors
+# A failure names what failed and why: a read-only file system, a host
+# that closes the connection.
+mkdir -p "$T/ro/d"
+if mount --bind -o ro "$T/ro" "$T/ro" 2>/dev/null; then
+	at_exit "umount '$T/ro'"
+	with "$(target 191 web1.test "$(place "cert only" "$T/ro")")" \
+		"$(target 192 web1.test "$(place "cert only" "$T/ro/{}")")" \
+		"$(target 193 localhost "$(place "cert only" "$T/ro/d")")" < "$A" > "$T/in"
+	deploy
+	is "$rc:$(errmsg 191)" "1:create $T/ro/.a.test_server_cert.pem.pki-new: Read-only file system" \
+		"a read-only file system over SFTP: the create that failed, and why"
+	is "$(errmsg 192)" "mkdir $T/ro/a.test: Read-only file system" \
+		"... a directory that cannot be made"
+	is "$(errmsg 193)" "create $T/ro/d/.a.test_server_cert.pem.pki-new: Read-only file system" \
+		"... and on this machine"
+	umount "$T/ro"
+	deploy
+	is "$rc:$(jq -r '.deployed[].status' "$T/out" | sort -u)" "0:ok" "writable again: deployed"
+else
+	pass "# SKIP no read-only bind mount here"
+fi
+# shellcheck disable=SC2016 # $PPID is the remote shell's
+with "$(target 194 web2.test "$(place "cert only" "$T/web2/cut" '{"reload_command": "kill -9 $PPID"}')")" \
+	< "$A" > "$T/in"
+deploy
+# shellcheck disable=SC2016 # the command as it ran
+is "$(errmsg 194)" 'reload: web2.test: connection lost (running kill -9 $PPID): the host closed it' \
+	"a host that closes the connection: the host, and that it closed it"
+
+# ------------------------------------------------------------ frozen host
+# web3 stops answering (its sshd and sessions SIGSTOPped) in the middle
+# of a batch: its connection is cut within --timeout, its targets fail
+# naming it, and the other hosts get everything.
+fz() { with "$(target 201 web1.test "$(place separate "$T/fz/w1/{}")")" \
+	"$(target 202 web2.test "$(place separate "$T/fz/w2/{}")")" \
+	"$(target 203 web3.test "$(place separate "$T/fz/w3/{}")")"; }
+fz < "$T/k1.json" > "$T/in"
+t0=$(date +%s.%N)
+pki-deploy --ssh-config "$SSH_CONFIG" --timeout 2 < "$T/in" > "$T/out" 2> "$T/err" &
+pid=$!
+( sleep 60; kill -9 "$pid" ) 2>/dev/null &	# if it hangs for good
+guard=$!
+i=0
+until [ -e "$T/fz/w3/k001.test/k001.test_server_key.pem" ] || [ "$i" -gt 2000 ]; do
+	i=$((i + 1)); sleep 0.005
+done
+sshd_freeze web3.test
+at_exit "sshd_thaw web3.test"
+rc=0
+wait "$pid" || rc=$?
+secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+kill "$guard" 2>/dev/null
+cat "$T/err" >> "$T/stderr.all"
+diag "a run with a host frozen in its middle, --timeout 2: $secs s"
+ok "a host frozen in the middle: the run ends ($secs s, --timeout 2)" \
+	awk -v s="$secs" 'BEGIN { exit !(s < 20) }'
+is "$rc:$(jq -r '.deployed["201"].status, .deployed["202"].status' "$T/out" | sort | uniq -c | tr -s ' ')" \
+	"1: 300 ok" "... exit 1; web1 and web2 got all 150 certificates"
+jq -r '.deployed["203"] | select(.status == "failed") | .error' "$T/out" > "$T/fz.failed"
+ok "... web3 froze before it had all" test -s "$T/fz.failed"
+like "$(head -1 "$T/fz.failed")" "web3.test: no answer within 2 s (*): connection cut" \
+	"... its targets fail, their error naming it"
+is "$(grep -vc '^web3.test: no answer within 2 s' "$T/fz.failed")" 0 "... every one"
+sshd_thaw web3.test
+deploy
+is "$rc:$(jq -r '.deployed[].status' "$T/out" | sort -u)" "0:ok" "thawed, the next run deploys web3 too"
+is "$(jq -r '.deployed["203"] | select(.written) | .host' "$T/out" | wc -l)" "$(wc -l < "$T/fz.failed")" \
+	"... writing only what web3 lacked"
+is "$(find "$T/fz" -name '*.pki-new' | wc -l)" 0 "... and leaving no temporary file"
+
+# ------------------------------------------------------------ atomic places
+# A place with "atomic": the files of a certificate in a new version
+# directory, each usual path a link into .pki-NAME/current, which one
+# rename swaps: SIGKILL at any moment leaves every certificate with its
+# own key.
+ap=$(place separate "$T/at/{}" '{"atomic": true, "mode": 440}')
+head -40 "$T/k1.json" | with "$(target 211 web1.test "$ap")" > "$T/in.1"
+head -40 "$T/k2.json" | with "$(target 211 web1.test "$ap")" > "$T/in.2"
+pairs() {	# "NAME sha256(cert) sha256(key)" of each, through the links
+	(cd "$T/at" && sha256sum -- */*_cert.pem */*_key.pem) | awk '{ split($2, p, "/")
+		if ($2 ~ /_cert.pem$/) c[p[1]] = $1; else k[p[1]] = $1 }
+		END { for (n in c) print n, c[n], k[n] }' | sort
+}
+matched() {	# matched NAME: openssl finds the key of NAME's certificate
+	[ "$(openssl x509 -in "$T/at/$1/${1}_server_cert.pem" -noout -pubkey)" = \
+	  "$(openssl pkey -in "$T/at/$1/${1}_server_key.pem" -pubout)" ]
+}
+run pki-deploy --ssh-config "$SSH_CONFIG" < "$T/in.1"
+is "$rc" 0 "an atomic place: deployed"
+d=$T/at/k001.test
+is "$(readlink "$d/k001.test_server_cert.pem") $(readlink "$d/k001.test_server_key.pem") $(readlink "$d/.pki-k001.test/current")" \
+	".pki-k001.test/current/k001.test_server_cert.pem .pki-k001.test/current/k001.test_server_key.pem $(jq -r 'select(.name == "k001.test") | .cert.ec.serial' "$T/k1.json")" \
+	"... each file a link into the version, through .pki-NAME/current"
+is "$(stat -L -c %a "$d/k001.test_server_key.pem")" 440 "... the key with the place's mode"
+ok "... openssl: the key is the certificate's" matched k001.test
+pairs > "$T/pairs.1"
+run pki-deploy --ssh-config "$SSH_CONFIG" < "$T/in.2"
+pairs > "$T/pairs.2"
+cat "$T/pairs.1" "$T/pairs.2" > "$T/pairs.valid"
+ok "... the next instance: every link swapped" matched k040.test
+bad=0 mixed=0 n=0
+for delay in 0 0.02 0.05 0.1 0.15 0.25; do
+	n=$((n + 1))
+	in=$T/in.$(((n + 1) % 2 + 1))
+	before=$(readlink "$d/.pki-k001.test/current")
+	pki-deploy --ssh-config "$SSH_CONFIG" < "$in" > /dev/null 2>&1 &
+	pid=$!
+	i=0
+	while [ "$(readlink "$d/.pki-k001.test/current")" = "$before" ] && [ "$i" -lt 1000 ]; do
+		i=$((i + 1)); sleep 0.005
+	done
+	sleep "$delay"
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	pairs > "$T/pairs.now"
+	bad=$((bad + $(grep -cvxF -f "$T/pairs.valid" "$T/pairs.now")))
+	for k in k001.test k020.test k040.test; do matched "$k" || bad=$((bad + 1)); done
+	[ "$(grep -cxF -f "$T/pairs.1" "$T/pairs.now")" -gt 0 ] &&
+		[ "$(grep -cxF -f "$T/pairs.2" "$T/pairs.now")" -gt 0 ] && mixed=$((mixed + 1))
+done
+is "$bad" 0 "SIGKILL during 6 atomic renewals of 40 certificates: every certificate always with its own key"
+ok "... some kills came in the middle ($mixed of 6 left old and new certificates side by side)" test "$mixed" -gt 0
+run pki-deploy --ssh-config "$SSH_CONFIG" --consolidate < "$T/in.2"
+is "$rc:$(jq -r '.deployed[] | .status' "$T/out" | sort -u):$(pairs)" "0:ok:$(cat "$T/pairs.2")" \
+	"a run after the kills completes them"
+run pki-deploy --ssh-config "$SSH_CONFIG" --consolidate < "$T/in.2"
+is "$rc:$(jq -r '.deployed[] | "\(.written) \(.drift)"' "$T/out" | sort -u)" "0:false null" \
+	"... then --consolidate finds nothing to do"
+is "$(find "$T"/at/*/ "$T"/at/*/.pki-*/current/ -maxdepth 1 -name '*.pki-new' | wc -l)" 0 \
+	"... and no temporary file is left beside the files in use"
+with "$(target 212 web1.test "$(place separate "$T/at2/{}" '{"atomic": "yes"}')")" < "$A" > "$T/in"
+deploy
+is "$rc:$(errmsg 212)" "1:place p-separate: atomic: not true or false" "\"atomic\" is true or false, else refused"
+nok "... and nothing written" test -e "$T/at2"
 
 # ------------------------------------------------------------ memory
 if [ -z "${PKI_ASAN:-}" ] && command -v valgrind >/dev/null; then

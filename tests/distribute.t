@@ -235,6 +235,69 @@ is "$(targets a.test)" "localhost ok 2,web1.test ok 2,web2.test/j1 ok 2,web2.tes
 capture pki -K -o a.test
 like "$rc:$out" "0:a.test: instance $a2 deployed: 5 of 5 target(s) ok" "pki -K: nothing drifted"
 
+# ------------------------------------------------------------ quiet
+# pki -q distribute says nothing when every target got its files, and
+# only the failures when some did not.
+pki -q cert add q.test -a ec
+q "SELECT add_target('q.test', 'web1.test', NULL, 'w1'), add_target('q.test', 'web3.test', NULL, 'w3')" >/dev/null
+pki -q issue -o q.test >/dev/null
+sshd_stop web3.test
+capture pki -q distribute -o q.test
+like "$rc:$out" "1:*q.test: instance $(q "SELECT max(id) FROM inst WHERE name = 'q.test'") issued: 1 of 2 target(s) ok; web3.test: connect: Connection refused" \
+	"pki -q distribute with a host down: the failure, naming the host"
+is "$(printf '%s\n' "$out" | grep -vc 'q.test.*web3.test: connect: Connection refused')" 0 \
+	"... and nothing but the failure"
+sshd_start web3.test
+capture pki -q distribute -o q.test
+is "$rc:$out:$(state q.test)" "0::deployed" "pki -q distribute that succeeds: not a word"
+
+# ------------------------------------------------------------ outage
+# The files reached the targets but pki-store never stored it (the
+# database was down): the next run finds them in place, records the
+# targets, and neither rewrites nor reloads anything.
+pki -q cert add o.test -a ec
+q "SELECT add_target('o.test', 'web1.test', NULL, 'w1')" >/dev/null
+pki -q issue -o o.test >/dev/null
+pki-select --distribute --with-keys -o o.test 2>>"$all" |
+	pki-deploy --ssh-config "$SSH_CONFIG" --known-hosts "$SSH_KNOWN_HOSTS" \
+		--identity "$SSH_KEY" --user root > /dev/null 2>>"$all"
+q "UPDATE deployments SET claimed = NULL, run = NULL"
+stamps() { find "$T/web1/ssl/o.test" -printf '%p %i %T@\n' | sort; }
+stamps > "$T/o.stamps"
+lines=$(wc -l < "$T/reload.web1")
+capture pki distribute -o o.test
+is "$rc:$(state o.test):$(targets o.test)" "0:deployed:web1.test ok 1" \
+	"after a database outage, the next run stores what the target holds"
+is "$(stamps)" "$(cat "$T/o.stamps")" "... rewriting nothing (inodes and mtimes as they were)"
+is "$(wc -l < "$T/reload.web1")" "$lines" "... and reloading nothing"
+like "$(q "SELECT message FROM events WHERE name = 'o.test' AND stage = 'pki-deploy'")" \
+	"*holds the instance" "... the event log says the target held it"
+
+# ------------------------------------------------------------ frozen host
+# A host that stops answering (its sshd SIGSTOPped) costs a run no more
+# than PKI_DEPLOY_TIMEOUT: its targets fail naming it, the others are
+# deployed, and once it answers again the next run deploys it.
+pki -q cert add z.test -a ec
+q "SELECT add_target('z.test', 'web1.test', NULL, 'w1'), add_target('z.test', 'web3.test', NULL, 'w3')" >/dev/null
+pki -q issue -o z.test >/dev/null
+sed 's/^PKI_DEPLOY_TIMEOUT=.*/PKI_DEPLOY_TIMEOUT=2/' "$T/pki.conf" > "$T/pki2.conf"
+sshd_freeze web3.test
+at_exit "sshd_thaw web3.test"
+t0=$(date +%s.%N)
+PKI_CONF=$T/pki2.conf
+capture pki distribute -o z.test
+PKI_CONF=$T/pki.conf
+secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+diag "pki distribute with a frozen host, PKI_DEPLOY_TIMEOUT=2: $secs s"
+ok "a frozen host: the run ends ($secs s)" awk -v s="$secs" 'BEGIN { exit !(s < 15) }'
+is "$rc:$(targets z.test):$(state z.test)" "1:web1.test ok 1,web3.test failed 1:issued" \
+	"... web1 deployed, web3 failed, the instance not deployed"
+like "$out" "*z.test: *; web3.test: connect: no answer within 2 s*" "... the error naming the host"
+sshd_thaw web3.test
+capture pki distribute -o z.test
+is "$rc:$(targets z.test):$(state z.test)" "0:web1.test ok 1,web3.test ok 2:deployed" \
+	"thawed: the next run deploys it"
+
 # ------------------------------------------------------------ secrets
 nok "no private key in anything pki printed" grep -q "$SECRET_PATTERN" "$all"
 is "$(q "SELECT count(*) FROM events WHERE message LIKE '%PRIVATE KEY%'")" 0 "none in the event log"

@@ -111,32 +111,52 @@ conn_mkdirs(struct conn *c, const char *root, const char *dir)
 	}
 }
 
-/* The temporary name of PATH: ".NAME.pki-new" in its directory (the same
- * name every run, so a run that died leaves nothing the next one does
- * not replace). */
+/* PATH's name in its directory with a dot before and SUFFIX after:
+ * ".NAME.pki-new" is its temporary name (the same every run, so a run
+ * that died leaves nothing the next one does not replace), and
+ * ".NAME.pki-reload" the marker of a reload that is due. */
 static int
-tmp_name(const char *path, char *out, size_t size)
+aside(const char *path, const char *suffix, char *out, size_t size)
 {
 	const char *slash = strrchr(path, '/');
 	int n;
 
-	n = snprintf(out, size, "%.*s/.%s.pki-new", (int)(slash - path), path,
-	    slash + 1);
+	n = snprintf(out, size, "%.*s/.%s%s", (int)(slash - path), path,
+	    slash + 1, suffix);
 	return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
-/* Remove the temporary files of T's files 0 to N-1. */
+/* Remove the temporary files of T's files 0 to N-1, keeping the error. */
 static void
 drop_temps(struct conn *c, struct target *t, size_t n)
 {
 	char tmp[4200], keep[DEPLOY_ERR_MAX];
 	size_t i;
 
+	if (c->dead)
+		return;
 	memcpy(keep, c->err, sizeof(keep));
 	for (i = 0; i < n; i++)
-		if (tmp_name(t->files[i].path, tmp, sizeof(tmp)) == 0)
+		if (aside(t->files[i].path, ".pki-new", tmp, sizeof(tmp)) == 0)
 			c->ops->unlink(c, tmp);
 	memcpy(c->err, keep, sizeof(keep));
+}
+
+/* 1 if something is in the way at TMP (a run that died left it), else
+ * 0; the error of the create that failed is kept either way. */
+static int
+in_the_way(struct conn *c, const char *tmp)
+{
+	char keep[DEPLOY_ERR_MAX];
+	struct dstat st;
+	int r;
+
+	if (c->dead)
+		return 0;
+	memcpy(keep, c->err, sizeof(keep));
+	r = c->ops->lstat(c, tmp, &st) == 0 && st.type != 0;
+	memcpy(c->err, keep, sizeof(keep));
+	return r;
 }
 
 /* Put file F of T by its temporary name; 0 / -1 (reason in c->err). */
@@ -147,48 +167,135 @@ put_temp(struct conn *c, struct target *t, const struct dfile *f)
 	const char *slash = strrchr(f->path, '/');
 	int i;
 
-	if (tmp_name(f->path, tmp, sizeof(tmp)) == -1)
+	if (aside(f->path, ".pki-new", tmp, sizeof(tmp)) == -1)
 		return conn_error(c, "%s: path too long", f->path);
 	snprintf(dir, sizeof(dir), "%.*s", slash == f->path ? 1 :
 	    (int)(slash - f->path), f->path);
 	if (conn_mkdirs(c, t->root, dir) == -1)
 		return -1;
-	/* A second try after removing what a run that died left there
-	 * (which costs nothing when nothing was left). */
+	/* A second try only when a run that died left the temporary
+	 * file: any other failure is reported as it is. */
 	for (i = 0; i < 2; i++) {
 		if ((f->link != NULL ? c->ops->symlink(c, f->link, tmp) :
 		    c->ops->put(c, tmp, f)) == 0)
 			return 0;
-		if (i == 0 && c->ops->unlink(c, tmp) == -1)
+		if (i == 1 || !in_the_way(c, tmp) ||
+		    c->ops->unlink(c, tmp) == -1)
 			return -1;
 	}
 	return -1;
 }
 
-int
-conn_deploy(struct conn *c, struct target *t)
+/* The marker of T's due reload into OUT (beside its first file). */
+static int
+marker(const struct target *t, char *out, size_t size)
 {
-	char tmp[4200];
+	return aside(t->files[0].path, ".pki-reload", out, size);
+}
+
+/* Leave the marker of T's reload (one a run left is fine). */
+static int
+mark_reload(struct conn *c, struct target *t)
+{
+	struct dfile m = { .data = "", .mode = 0600, .uid = -1, .gid = -1 };
+	struct dstat st;
+	char path[4200];
+
+	if (marker(t, path, sizeof(path)) == -1)
+		return conn_error(c, "%s: path too long", t->files[0].path);
+	if (c->ops->put(c, path, &m) == 0 || (!c->dead &&
+	    c->ops->lstat(c, path, &st) == 0 && st.type == 'f'))
+		return 0;
+	return -1;
+}
+
+int
+reload_done(struct conn *c, struct target *t)
+{
+	char path[4200];
+
+	if (t->nfiles == 0 || marker(t, path, sizeof(path)) == -1)
+		return 0;
+	return c->ops->unlink(c, path);
+}
+
+/* T's temporary names, one for each file, into *OUT (caller frees each
+ * and the array); -1 if out of memory. */
+static int
+temp_names(struct target *t, char ***out)
+{
+	char tmp[4200], **names;
+	size_t i;
+
+	if ((names = calloc(t->nfiles + 1, sizeof(*names))) == NULL)
+		return -1;
+	for (i = 0; i < t->nfiles; i++)
+		if (aside(t->files[i].path, ".pki-new", tmp, sizeof(tmp)) ==
+		    -1 || (names[i] = strdup(tmp)) == NULL)
+			break;
+	*out = names;
+	return i == t->nfiles ? 0 : -1;
+}
+
+static void
+names_free(char **names)
+{
+	size_t i;
+
+	for (i = 0; names != NULL && names[i] != NULL; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* Every file of T by its temporary name, then the reload marker. */
+static int
+put_all(struct conn *c, struct target *t)
+{
 	size_t i;
 
 	for (i = 0; i < t->nfiles; i++) {
 		if (put_temp(c, t, &t->files[i]) == -1) {
-			snprintf(t->error, sizeof(t->error), "%s", c->err);
 			drop_temps(c, t, i + 1);
 			return -1;
 		}
 	}
-	/* Every file is on the host: now each replaces the old one. */
-	for (i = 0; i < t->nfiles; i++) {
-		tmp_name(t->files[i].path, tmp, sizeof(tmp));
-		if (c->ops->rename(c, tmp, t->files[i].path) == -1) {
-			snprintf(t->error, sizeof(t->error), "%s", c->err);
-			drop_temps(c, t, t->nfiles);
-			return -1;
-		}
+	if (t->reload != NULL && mark_reload(c, t) == -1) {
+		drop_temps(c, t, t->nfiles);
+		return -1;
+	}
+	return 0;
+}
+
+int
+conn_deploy(struct conn *c, struct target *t)
+{
+	char **tmps = NULL, **paths = NULL;
+	size_t i;
+	int rc = -1;
+
+	if (temp_names(t, &tmps) == -1 ||
+	    (paths = calloc(t->nfiles + 1, sizeof(*paths))) == NULL) {
+		conn_error(c, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < t->nfiles; i++)
+		paths[i] = t->files[i].path;
+	/* Every file is on the host, synced: only now does any replace
+	 * its old file, all of them back to back. */
+	if (put_all(c, t) == -1)
+		goto out;
+	if (c->ops->renames(c, t->nfiles, tmps, paths) == -1) {
+		drop_temps(c, t, t->nfiles);
+		goto out;
 	}
 	t->written = 1;
-	return 0;
+	rc = 0;
+out:
+	if (rc == -1)
+		snprintf(t->error, sizeof(t->error), "%s", c->err);
+	names_free(tmps);
+	free(paths);
+	return rc;
 }
 
 /* Append "PATH: WHAT" to T's drift. */
@@ -231,33 +338,74 @@ check_file(struct conn *c, struct target *t, const struct dfile *f,
 	return 0;
 }
 
-int
-conn_check(struct conn *c, struct target *t)
+/* Compare F with what the host holds at its path (ST). */
+static int
+check_one(struct conn *c, struct target *t, const struct dfile *f,
+    const struct dstat *st)
+{
+	char *link;
+	int r;
+
+	if (st->type == 0)
+		return drift(t, f->path, "missing");
+	if (f->link != NULL && st->type != 'l')
+		return drift(t, f->path, "not a link");
+	if (f->link != NULL) {
+		if ((r = c->ops->readlink(c, f->path, &link)) == 0) {
+			if (strcmp(link, f->link) != 0)
+				r = drift(t, f->path, "links elsewhere");
+			free(link);
+		}
+		return r;
+	}
+	if (st->type != 'f')
+		return drift(t, f->path, "not a regular file");
+	return check_file(c, t, f, st);
+}
+
+/* Remove the temporary files that a run which died left beside T's
+ * files (when T has its files, no later run would replace them). */
+static int
+leftovers(struct conn *c, struct target *t)
 {
 	struct dstat st;
-	struct dfile *f;
-	char *link;
+	char tmp[4200];
+	size_t i;
+
+	for (i = 0; i < t->nfiles; i++) {
+		if (aside(t->files[i].path, ".pki-new", tmp, sizeof(tmp)) == -1)
+			continue;
+		if (c->ops->lstat(c, tmp, &st) == -1 ||
+		    (st.type != 0 && c->ops->unlink(c, tmp) == -1))
+			return -1;
+	}
+	return 0;
+}
+
+int
+conn_check(struct conn *c, struct target *t, int all)
+{
+	struct dstat st;
+	char path[4200];
 	size_t i;
 	int r = 0;
 
 	for (i = 0; i < t->nfiles && r == 0; i++) {
-		f = &t->files[i];
-		if (c->ops->lstat(c, f->path, &st) == -1)
+		if (c->ops->lstat(c, t->files[i].path, &st) == -1)
 			r = -1;
-		else if (st.type == 0)
-			r = drift(t, f->path, "missing");
-		else if (f->link != NULL && st.type != 'l')
-			r = drift(t, f->path, "not a link");
-		else if (f->link != NULL) {
-			if ((r = c->ops->readlink(c, f->path, &link)) == 0) {
-				if (strcmp(link, f->link) != 0)
-					r = drift(t, f->path, "links elsewhere");
-				free(link);
-			}
-		} else if (st.type != 'f')
-			r = drift(t, f->path, "not a regular file");
 		else
-			r = check_file(c, t, f, &st);
+			r = check_one(c, t, &t->files[i], &st);
+		if (t->drift != NULL && !all)
+			break;
+	}
+	if (r == 0 && t->drift == NULL)
+		r = leftovers(c, t);
+	if (r == 0 && t->drift == NULL && t->reload != NULL &&
+	    marker(t, path, sizeof(path)) == 0) {
+		if (c->ops->lstat(c, path, &st) == -1)
+			r = -1;
+		else
+			t->reload_due = st.type != 0;
 	}
 	if (r == -1)
 		snprintf(t->error, sizeof(t->error), "%s", c->err[0] ? c->err :

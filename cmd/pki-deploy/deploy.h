@@ -1,8 +1,9 @@
 /*
  * deploy.h - the parts of pki-deploy: the batch (main.c), the files a
  * target gets (files.c), the checks before anything is written
- * (check.c), the connections to hosts (conn.c, ssh.c, local.c), the
- * reload commands (reload.c) and shell quoting (quote.c).
+ * (check.c), the connections to hosts (conn.c; ssh.c and sshexec.c
+ * with their ssh.h, and the watchdog in watch.c; local.c), the reload
+ * commands (reload.c) and shell quoting (quote.c).
  *
  * pki-deploy gathers its input: it plans every target of every record,
  * then works through the hosts, several at a time, one connection (one
@@ -49,6 +50,9 @@ struct target {
 	enum tstate state;
 	int	 written;	/* the files were (re)written */
 	char	*drift;		/* --consolidate: what differed, or NULL */
+	int	 reload_due;	/* the files were in place, but the reload
+				 * of the run that put them did not end
+				 * well: reload all the same */
 	int	 reload_run;
 	int	 reload_status;	/* exit status, -1 if none */
 	char	*reload_stderr;
@@ -74,7 +78,8 @@ struct sshopt {
 	const char *known_hosts;/* or NULL: libssh's */
 	const char *identity;	/* private key file, or NULL: agent etc. */
 	const char *user;	/* or NULL: ssh_config's, else own name */
-	long	 timeout;	/* seconds for connecting and reloading */
+	long	 timeout;	/* seconds for any one operation on a host,
+				 * and for a reload command */
 };
 
 /* ------------------------------------------------------------ conn.c */
@@ -100,8 +105,11 @@ struct conn_ops {
 	int	(*put)(struct conn *, const char *, const struct dfile *);
 	int	(*symlink)(struct conn *, const char *contents,
 		    const char *path);
-	/* Rename FROM to TO, replacing TO atomically. */
-	int	(*rename)(struct conn *, const char *from, const char *to);
+	/* Rename each FROM[i] to TO[i], replacing TO[i] atomically, one
+	 * right after the other (over SFTP all requests are sent before
+	 * the first reply is read); -1 when one failed. */
+	int	(*renames)(struct conn *, size_t n, char *const from[],
+		    char *const to[]);
 	int	(*unlink)(struct conn *, const char *);
 	/* The first MAX bytes (at most) of a file, never following a
 	 * link; caller wipes and frees. */
@@ -109,9 +117,10 @@ struct conn_ops {
 		    size_t *);
 	/* The contents of a link (caller frees). */
 	int	(*readlink)(struct conn *, const char *, char **);
-	/* Run CMD; its exit status (-1 if none) and up to STDERR_MAX
-	 * bytes of its stderr (caller frees); -1 if it could not run or
-	 * did not finish within TIMEOUT seconds. */
+	/* Run CMD in a process group of its own; its exit status (-1 if
+	 * none) and up to STDERR_MAX bytes of its stderr (caller frees);
+	 * -1 if it could not run, or did not finish within TIMEOUT
+	 * seconds (then its process group is killed, on the host too). */
 	int	(*run)(struct conn *, const char *cmd, long timeout,
 		    int *status, char **err);
 	void	(*close)(struct conn *);
@@ -120,6 +129,9 @@ struct conn_ops {
 struct conn {
 	const struct conn_ops *ops;
 	char	 err[DEPLOY_ERR_MAX];
+	int	 dead;		/* the host is lost (no answer in time, or
+				 * the connection broke): every further
+				 * operation fails, and err says why */
 	char	**dirs;		/* directories known to be good */
 	size_t	 ndirs, capdirs;
 	void	*impl;		/* the backend's own state */
@@ -134,24 +146,62 @@ int	 conn_error(struct conn *, const char *fmt, ...)
  * (the jail cannot redirect the host's writes).  0 / -1.
  */
 int	 conn_mkdirs(struct conn *, const char *root, const char *dir);
-/* Put T's files on the host: each to a temporary name in its directory,
- * synced, then all renamed into place.  0 / -1 (reason in T->error). */
+/* Put T's files on the host: every one to a temporary name in its
+ * directory, written and synced, and only then all renamed into place,
+ * back to back.  With a reload command, a marker beside the first file
+ * says that its reload is due until reload_done() removes it.  0 / -1
+ * (reason in T->error). */
 int	 conn_deploy(struct conn *, struct target *t);
 /* Compare what the host holds with T's files: 0 and T->drift NULL when
  * they are the same, 0 and T->drift set when not; -1 if the host could
- * not be read. */
-int	 conn_check(struct conn *, struct target *t);
+ * not be read.  ALL: every difference, else the first only.  Sets
+ * T->reload_due when the files are right but a reload marker is left. */
+int	 conn_check(struct conn *, struct target *t, int all);
+/* T's reload ran well: remove its marker.  0 / -1. */
+int	 reload_done(struct conn *, struct target *t);
 /* Free the connection (after ops->close). */
 void	 conn_free(struct conn *);
 
 /* ------------------------------------------------------------ ssh.c */
 
-/* An SSH (SFTP) connection to HOST; NULL with the reason in ERR. */
+/* An SSH (SFTP) connection to HOST; NULL with the reason in ERR.  Every
+ * operation on it, from the connection on, is bounded by OPT->timeout:
+ * a host that does not answer in time is cut off (the connection dead,
+ * its error naming the host). */
 struct conn *ssh_open(const char *host, const struct sshopt *opt,
 	    char *err, size_t errlen);
 /* Once per process, before and after any session. */
 int	 ssh_setup(void);
 void	 ssh_teardown(void);
+
+/* ------------------------------------------------------------ watch.c */
+
+/* The watch of one connection: its socket is cut when an operation has
+ * not ended by its deadline.  Owned by the connection's worker; the
+ * members are the watchdog's. */
+struct watch {
+	int	 fd;		/* our own descriptor of the socket; -1 */
+	long	 timeout;	/* seconds an operation may take */
+	double	 deadline;	/* of the operation under way; 0: none */
+	int	 cut;		/* the watchdog cut the connection */
+	struct watch *next;
+};
+
+/* Watch the connection on socket FD (duplicated), starting the watchdog
+ * on first use; 0 / -1. */
+int	 watch_add(struct watch *, int fd, long timeout);
+/* Stop watching (a watch never added, fd -1, is fine). */
+void	 watch_remove(struct watch *);
+/* An operation begins: it must end within the timeout. */
+void	 watch_arm(struct watch *);
+/* The operation ended. */
+void	 watch_disarm(struct watch *);
+/* 1 if the watchdog cut the connection. */
+int	 watch_cut(struct watch *);
+/* 1 if the other end closed the connection (and the watchdog did not). */
+int	 watch_closed(struct watch *);
+/* Stop the watchdog (once, at exit). */
+void	 watch_stop(void);
 
 /* ------------------------------------------------------------ local.c */
 

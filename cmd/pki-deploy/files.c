@@ -4,7 +4,9 @@
  * serverPKI's five cert file types, certbot's (and ssl-mgr's) file set,
  * and a certbot-like live/NAME layout, below a place's cert_path and
  * key_path ("{}" is the certificate's name), below <jailroot>/<jail> for
- * a jail.  Every value from the database that ends up in a path is
+ * a jail.  A place that asks for it ("atomic") gets any of these as one
+ * version: the files in a new directory, each file's name a link into
+ * it through one link that a single rename swaps.  Every value from the database that ends up in a path is
  * checked here; a target whose values do not pass fails on its own and
  * never reaches a host.
  */
@@ -19,7 +21,8 @@
 
 #include "deploy.h"
 
-#define MAX_FILES	16	/* 2 algorithms x 5 files, 2 links */
+#define MAX_FILES	32	/* 2 algorithms x 5 files, a link to each
+				 * (atomic), 2 links more, the swap link */
 
 /* A place as pki-deploy uses it. */
 struct place {
@@ -28,6 +31,7 @@ struct place {
 	mode_t	 key_mode;
 	long	 uid, gid;
 	int	 chown_both, pg_link;
+	int	 atomic;	/* a new version and one link swapped */
 };
 
 /* What building one target's files needs. */
@@ -146,6 +150,26 @@ add_file(struct build *b, const char *dir, const char *name,
 	return f;
 }
 
+/* Add the link PATH (on the host; the caller's, now T's) with the
+ * contents CONTENTS. */
+static int
+push_link(struct target *t, char *path, const char *contents)
+{
+	struct dfile *f = &t->files[t->nfiles];
+
+	if (t->nfiles >= MAX_FILES) {
+		free(path);
+		return fail(t, "too many files");
+	}
+	t->nfiles++;
+	f->path = path;
+	if ((f->link = strdup(contents)) == NULL)
+		return fail(t, "out of memory");
+	f->mode = 0777;
+	f->uid = f->gid = -1;
+	return 0;
+}
+
 /* Add the link DIR/NAME to the file TO (inside the jail: relative when
  * in the same directory) or with the contents CONTENTS. */
 static int
@@ -153,10 +177,9 @@ add_link(struct build *b, const char *dir, const char *name,
     const struct dfile *to, const char *contents)
 {
 	struct target *t = b->t;
-	struct dfile *f = &t->files[t->nfiles];
 	size_t rootlen = t->root != NULL ? strlen(t->root) : 0;
 	const char *slash;
-	char path[PATH_MAX];
+	char path[PATH_MAX], *p;
 
 	if (to != NULL) {
 		slash = strrchr(to->path, '/');
@@ -167,16 +190,11 @@ add_link(struct build *b, const char *dir, const char *name,
 		else
 			contents = to->path + rootlen;
 	}
-	if (t->nfiles >= MAX_FILES ||
-	    join(path, sizeof(path), t->root, dir, name) == -1)
+	if (join(path, sizeof(path), t->root, dir, name) == -1)
 		return fail(t, "%s/%s: path too long", dir, name);
-	t->nfiles++;
-	if ((f->path = strdup(path)) == NULL ||
-	    (f->link = strdup(contents)) == NULL)
+	if ((p = strdup(path)) == NULL)
 		return fail(t, "out of memory");
-	f->mode = 0777;
-	f->uid = f->gid = -1;
-	return 0;
+	return push_link(t, p, contents);
 }
 
 /* serverPKI's file types for the certificate of ALGO:
@@ -245,22 +263,30 @@ certbot_set(struct build *b, const char *dir, const char *algo)
 	return 0;
 }
 
-/* The name of this version in certbot live's archive: the instance id,
- * else the first certificate's serial. */
+/* The name of this version (certbot live's archive, an atomic place's
+ * store): the instance id, else the first certificate's serial, else
+ * the start of its SHA-256. */
 static void
 version_name(struct build *b, const char *algo, char out[64])
 {
 	json_t *id = json_object_get(json_object_get(b->rec, "instance"), "id");
-	const char *serial = pki_str(json_object_get(json_object_get(b->rec,
-	    "cert"), algo), "serial");
+	json_t *entry = json_object_get(json_object_get(b->rec, "cert"), algo);
+	const char *serial = pki_str(entry, "serial");
+	const char *pem = pki_str(entry, "pem");
+	unsigned char md[32];
+	char hex[65];
 
 	if (json_is_integer(id))
 		snprintf(out, 64, "%lld", (long long)json_integer_value(id));
 	else if (serial != NULL && *serial != '\0' &&
 	    strspn(serial, "0123456789ABCDEFabcdef") == strlen(serial))
 		snprintf(out, 64, "%.40s", serial);
-	else
-		snprintf(out, 64, "current");
+	else {
+		EVP_Digest(pem ? pem : "", pem ? strlen(pem) : 0, md, NULL,
+		    EVP_sha256(), NULL);
+		pki_hex(md, sizeof(md), hex);
+		snprintf(out, 64, "%.16s", hex);
+	}
 }
 
 /* certbot's file set for every algorithm (ALGOS, sorted): in cert_path,
@@ -297,22 +323,171 @@ certbot(struct build *b, const char *algos[2], int live)
 	return add_link(b, dir, b->base, NULL, rel);
 }
 
-/* The files of every algorithm (ALGOS, sorted) in the place's layout. */
+/* The path from the directory FROM to TO (both absolute, without "."
+ * or ".." parts) as the contents of a relative link, into OUT; -1 if
+ * it is too long. */
+static int
+relative(const char *from, const char *to, char *out, size_t size)
+{
+	size_t i, c = 0, ups = 0, n = 0;
+
+	if (strcmp(from, "/") == 0)
+		from = "";
+	for (i = 0; from[i] != '\0' && from[i] == to[i]; i++)
+		if (from[i] == '/')
+			c = i;
+	if (from[i] == '\0' && to[i] == '/')
+		c = i;
+	for (i = c; from[i] != '\0'; i++)
+		if (from[i] == '/')
+			ups++;
+	for (i = 0; i < ups; i++, n += 3) {
+		if (n + 3 >= size)
+			return -1;
+		memcpy(out + n, "../", 3);
+	}
+	return snprintf(out + n, size - n, "%s", to + c + 1) >=
+	    (int)(size - n) ? -1 : 0;
+}
+
+/* PATH below the directory DIR (inside T's jail), or NULL. */
+static const char *
+below(const struct target *t, const char *dir, const char *path)
+{
+	char prefix[PATH_MAX];
+
+	if (join(prefix, sizeof(prefix), t->root, dir, "") == -1 ||
+	    strncmp(path, prefix, strlen(prefix)) != 0)
+		return NULL;
+	return path + strlen(prefix);
+}
+
+/* One file of an atomic place: the path it had, and its link there. */
+struct swap {
+	char	*path;
+	char	 link[PATH_MAX];
+};
+
+/* Move the file F into the version directory VDIR, with the same name
+ * below it as below its own directory; its old path and the contents
+ * of the link to it through CURRENT into SW.  0 / -1. */
+static int
+into_version(struct build *b, struct dfile *f, const char *vdir,
+    const char *current, struct swap *sw)
+{
+	const char *rel = below(b->t, b->certdir, f->path);
+	char path[PATH_MAX], via[PATH_MAX], dir[PATH_MAX];
+
+	if (rel == NULL)
+		rel = below(b->t, b->keydir, f->path);
+	snprintf(dir, sizeof(dir), "%.*s", (int)(strrchr(f->path, '/') -
+	    f->path), f->path);
+	if (rel == NULL || snprintf(path, sizeof(path), "%s/%s", vdir, rel) >=
+	    (int)sizeof(path) || snprintf(via, sizeof(via), "%s/%s", current,
+	    rel) >= (int)sizeof(via) || relative(dir, via, sw->link,
+	    sizeof(sw->link)) == -1 || path_problem(path) != NULL)
+		return fail(b->t, "%s: path too long or not acceptable",
+		    f->path);
+	sw->path = f->path;
+	if ((f->path = strdup(path)) == NULL)
+		return fail(b->t, "out of memory");
+	return 0;
+}
+
+/* T's files, taken out: the regular ones back into T, the links into
+ * LINKS (*NLINKS); -1 if out of memory. */
+static int
+take_files(struct target *t, struct dfile links[MAX_FILES], size_t *nlinks)
+{
+	struct dfile *old = t->files;
+	size_t i, n = t->nfiles;
+
+	if ((t->files = calloc(MAX_FILES, sizeof(*t->files))) == NULL) {
+		t->files = old;
+		return fail(t, "out of memory");
+	}
+	t->nfiles = *nlinks = 0;
+	for (i = 0; i < n; i++)
+		if (old[i].link == NULL)
+			t->files[t->nfiles++] = old[i];
+		else
+			links[(*nlinks)++] = old[i];
+	free(old);
+	return 0;
+}
+
+/*
+ * An atomic place: the regular files planned so far move into a new
+ * version directory, <cert_path>/.pki-NAME/VERSION, keeping their names
+ * (and an algorithm's directory), and each file's own path becomes a
+ * link to the same name below <cert_path>/.pki-NAME/current, the link
+ * to the version.  Renamed in this order, the version is complete
+ * before the one rename of "current" swaps all files at once; the
+ * files' links change only the first time (replacing plain files).
+ */
+static int
+atomic(struct build *b, const char *algo)
+{
+	struct target *t = b->t;
+	struct dfile links[MAX_FILES];
+	struct swap *sw = NULL;
+	char store[PATH_MAX], vdir[PATH_MAX], cur[PATH_MAX], version[64];
+	size_t i, nreg, nlinks = 0;
+	int rc = 0;
+
+	version_name(b, algo, version);
+	if (snprintf(store, sizeof(store), "%s/.pki-%s", strcmp(b->certdir,
+	    "/") ? b->certdir : "", b->base) >= (int)sizeof(store) ||
+	    join(vdir, sizeof(vdir), t->root, store, version) == -1 ||
+	    join(cur, sizeof(cur), t->root, store, "current") == -1)
+		return fail(t, "cert_path: too long");
+	if (take_files(t, links, &nlinks) == -1 ||
+	    (sw = calloc(MAX_FILES, sizeof(*sw))) == NULL) {
+		for (i = 0; i < nlinks; i++)
+			dfile_clear(&links[i]);
+		return fail(t, "out of memory");
+	}
+	nreg = t->nfiles;
+	for (i = 0; i < nreg && rc == 0; i++)
+		rc = into_version(b, &t->files[i], vdir, cur, &sw[i]);
+	if (rc == 0)
+		rc = add_link(b, store, "current", NULL, version);
+	for (i = 0; i < nreg; i++)	/* push_link() owns the path */
+		if (rc == -1 || push_link(t, sw[i].path, sw[i].link) == -1)
+			rc = -1;
+		else
+			sw[i].path = NULL;
+	for (i = 0; i < nreg; i++)
+		free(sw[i].path);
+	for (i = 0; i < nlinks; i++)
+		if (rc == 0 && t->nfiles < MAX_FILES)
+			t->files[t->nfiles++] = links[i];
+		else
+			dfile_clear(&links[i]);
+	free(sw);
+	return rc;
+}
+
+/* The files of every algorithm (ALGOS, sorted) in the place's layout;
+ * certbot live is versioned already, any other an atomic place asks
+ * to be. */
 static int
 layout(struct build *b, const char *algos[2])
 {
 	const char *type = b->pl->type;
-	int i;
+	int i, rc = 0;
 
 	b->nalgos = algos[1] != NULL ? 2 : 1;
-	if (strcmp(type, "certbot") == 0)
-		return certbot(b, algos, 0);
 	if (strcmp(type, "certbot live") == 0)
 		return certbot(b, algos, 1);
-	for (i = 0; i < b->nalgos; i++)
-		if (serverpki(b, algos[i], i == 0) == -1)
-			return -1;
-	return 0;
+	if (strcmp(type, "certbot") == 0)
+		rc = certbot(b, algos, 0);
+	for (i = 0; rc == 0 && strcmp(type, "certbot") != 0 &&
+	    i < b->nalgos; i++)
+		rc = serverpki(b, algos[i], i == 0);
+	if (rc == -1 || !b->pl->atomic)
+		return rc;
+	return atomic(b, algos[0]);
 }
 
 /* Mode as octal digits (640) into MODE; NULL or why not. */
@@ -356,6 +531,7 @@ static const char *const file_types[] = { "cert only", "separate",
 static int
 place_read(struct target *t, json_t *pj, struct place *pl)
 {
+	json_t *v;
 	const char *why;
 	int i;
 
@@ -377,6 +553,10 @@ place_read(struct target *t, json_t *pj, struct place *pl)
 		    t->place);
 	pl->chown_both = json_is_true(json_object_get(pj, "chown_both"));
 	pl->pg_link = json_is_true(json_object_get(pj, "pg_link"));
+	v = json_object_get(pj, "atomic");
+	if (v != NULL && !json_is_boolean(v) && !json_is_null(v))
+		return fail(t, "place %s: atomic: not true or false", t->place);
+	pl->atomic = json_is_true(v);
 	return 0;
 }
 

@@ -13,7 +13,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "deploy.h"
@@ -84,21 +83,45 @@ l_symlink(struct conn *c, const char *contents, const char *path)
 	return 0;
 }
 
-/* Rename, then sync the directory so that the rename lasts. */
-static int
-l_rename(struct conn *c, const char *from, const char *to)
+/* Sync the directory of PATH, so that a rename in it lasts. */
+static void
+sync_dir(const char *path)
 {
 	char dir[PATH_MAX];
-	const char *slash = strrchr(to, '/');
+	const char *slash = strrchr(path, '/');
 	int fd;
 
-	if (rename(from, to) == -1)
-		return sys_error(c, "rename to", to);
-	snprintf(dir, sizeof(dir), "%.*s", slash == to ? 1 : (int)(slash - to),
-	    to);
+	snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 :
+	    (int)(slash - path), path);
 	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
 		fsync(fd);
 		close(fd);
+	}
+}
+
+/* 1 if A and B are in the same directory. */
+static int
+same_dir(const char *a, const char *b)
+{
+	size_t la = (size_t)(strrchr(a, '/') - a);
+
+	return la == (size_t)(strrchr(b, '/') - b) && strncmp(a, b, la) == 0;
+}
+
+/* The renames back to back, then each directory synced once. */
+static int
+l_renames(struct conn *c, size_t n, char *const from[], char *const to[])
+{
+	size_t i, j;
+
+	for (i = 0; i < n; i++)
+		if (rename(from[i], to[i]) == -1)
+			return sys_error(c, "rename to", to[i]);
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < i && !same_dir(to[j], to[i]); j++)
+			continue;
+		if (j == i)
+			sync_dir(to[i]);
 	}
 	return 0;
 }
@@ -153,16 +176,6 @@ l_readlink(struct conn *c, const char *path, char **out)
 	return 0;
 }
 
-/* Seconds since an arbitrary start, monotonic. */
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Read what is there on FD (waiting at most MS) into ERR: 1 if
  * something was read, 0 if nothing came, -1 at its end. */
 static int
@@ -214,7 +227,7 @@ static int
 l_run(struct conn *c, const char *cmd, long timeout, int *status,
     char **err)
 {
-	double deadline = now() + (double)timeout;
+	double deadline = pki_now() + (double)timeout;
 	long maxfd = sysconf(_SC_OPEN_MAX);
 	size_t len = 0;
 	int fds[2], wst, open_ = 1, done = 0;
@@ -234,7 +247,7 @@ l_run(struct conn *c, const char *cmd, long timeout, int *status,
 		child(cmd, fds[1], maxfd > 0 && maxfd < 1048576 ? maxfd :
 		    1048576);
 	close(fds[1]);
-	while (!done && now() < deadline) {
+	while (!done && pki_now() < deadline) {
 		if (open_ && collect(fds[0], 50, *err, &len) == -1)
 			open_ = 0;
 		else if (!open_)
@@ -250,7 +263,7 @@ l_run(struct conn *c, const char *cmd, long timeout, int *status,
 	if (!done) {
 		kill(-pid, SIGKILL);
 		waitpid(pid, &wst, 0);
-		return conn_error(c, "timed out after %ld s", timeout);
+		return conn_error(c, "timed out after %ld s: killed", timeout);
 	}
 	*status = WIFEXITED(wst) ? WEXITSTATUS(wst) : 128 + WTERMSIG(wst);
 	return 0;
@@ -263,7 +276,7 @@ l_close(struct conn *c)
 }
 
 static const struct conn_ops local_ops = {
-	l_lstat, l_mkdir, l_put, l_symlink, l_rename, l_unlink, l_read,
+	l_lstat, l_mkdir, l_put, l_symlink, l_renames, l_unlink, l_read,
 	l_readlink, l_run, l_close
 };
 

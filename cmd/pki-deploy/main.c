@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "deploy.h"
@@ -38,15 +37,6 @@ struct batch {
 	size_t		 next;		/* the next host for a worker */
 	pthread_mutex_t	 lock;
 };
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* 1 if the host NAME is this machine. */
 static int
@@ -184,20 +174,31 @@ host_failed(struct host *h, const char *err)
 	}
 }
 
-/* Target T on connection C: --consolidate writes only what drifted. */
+/*
+ * Target T on connection C.  What the host holds is compared first: a
+ * target that has its files already is left as it is (and reloaded
+ * only if the reload of the run that wrote them did not end well).
+ * --consolidate finds every difference and must be able to read the
+ * host; otherwise a target that cannot be read is simply written.
+ */
 static void
 do_target(struct batch *b, struct host *h, struct conn *c,
     struct target *t)
 {
-	if (b->consolidate) {
-		if (conn_check(c, t) == -1) {
+	if (c->dead) {
+		t->state = T_FAILED;
+		snprintf(t->error, sizeof(t->error), "%s", c->err);
+		return;
+	}
+	if (conn_check(c, t, b->consolidate) == -1) {
+		if (b->consolidate || c->dead) {
 			t->state = T_FAILED;
 			return;
 		}
-		if (t->drift == NULL) {
-			t->state = T_OK;
-			return;
-		}
+		t->error[0] = '\0';
+	} else if (t->drift == NULL) {
+		t->state = T_OK;
+		return;
 	}
 	if (conn_deploy(c, t) == -1) {
 		t->state = T_FAILED;
@@ -213,7 +214,7 @@ static void
 do_host(struct batch *b, struct host *h)
 {
 	char err[DEPLOY_ERR_MAX];
-	double t0 = now();
+	double t0 = pki_now();
 	struct conn *c;
 	size_t i;
 
@@ -231,7 +232,7 @@ do_host(struct batch *b, struct host *h)
 	reload_host(c, h, b->opt.timeout);
 	c->ops->close(c);
 	conn_free(c);
-	h->seconds = now() - t0;
+	h->seconds = pki_now() - t0;
 }
 
 static void *

@@ -2,6 +2,9 @@
  * reload.c - the reload commands of a host: once per (host, jail) and
  * command, after every file of the host is in place, for every target
  * that has a command (serverPKI ran them for jails only, once per file).
+ * A target written gets a marker until its reload ends well, so that a
+ * run that died between the files and the reload is made good by the
+ * next one, which finds the files in place but the marker too.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +21,16 @@ same_reload(const struct target *t, const struct target *u)
 	if (t->jail != NULL && strcmp(t->jail, u->jail) != 0)
 		return 0;
 	return strcmp(t->reload, u->reload) == 0;
+}
+
+/* 1 if T's reload command is to run: its files were written now, or
+ * were in place but the reload of the run that wrote them did not end
+ * well (its marker is left); and it has not run yet. */
+static int
+due(const struct target *t)
+{
+	return t->reload != NULL && (t->written || t->reload_due) &&
+	    t->state == T_OK && !t->reload_run;
 }
 
 /* The result of the command run for T on U: a command that did not run,
@@ -55,16 +68,18 @@ reload_host(struct conn *c, struct host *h, long timeout)
 
 	for (i = 0; i < h->n; i++) {
 		t = h->targets[i];
-		if (t->reload == NULL || !t->written || t->reload_run)
+		if (!due(t))
 			continue;
 		c->err[0] = '\0';
 		rc = c->ops->run(c, t->reload, timeout, &status, &err);
 		h->reloads++;
 		for (j = i; j < h->n; j++) {
 			u = h->targets[j];
-			if (u->reload != NULL && u->written && !u->reload_run &&
-			    same_reload(t, u))
+			if (due(u) && same_reload(t, u)) {
 				apply(u, rc, status, err, c->err);
+				if (rc == 0 && status == 0)
+					reload_done(c, u);
+			}
 		}
 		free(err);
 		err = NULL;

@@ -7,9 +7,11 @@
  * A file replaces the old one with posix-rename@openssh.com: the SFTP v3
  * rename refuses an existing target, and removing the old file first
  * would leave a moment without one.  libssh 0.10 has no call for it, so
- * posix_rename() sends it (see there).
+ * s_renames() sends it (see there), all of a target's renames at once.
+ *
+ * libssh bounds only the connection by the timeout; every later
+ * operation is bounded by the host's watch (see ssh.h and watch.c).
  */
-#include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -17,28 +19,99 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
-#include <libssh/libssh.h>
-#include <libssh/sftp.h>
+#include "ssh.h"
 
-#include "deploy.h"
+int
+s_begin(struct conn *c)
+{
+	if (c->dead)
+		return -1;
+	watch_arm(&SSH(c)->watch);
+	return 0;
+}
 
-struct ssh {
-	ssh_session	 s;
-	sftp_session	 sftp;
-	int		 fsync;		/* fsync@openssh.com */
-	uint32_t	 id;		/* of our own SFTP requests */
-};
+int
+s_end(struct conn *c, int rc)
+{
+	watch_disarm(&SSH(c)->watch);
+	return rc;
+}
 
-#define SSH(c)	((struct ssh *)(c)->impl)
-
-/* The session's or SFTP's last error for WHAT PATH; always -1. */
+/* 1 if the file system of PATH's directory is mounted read-only (as
+ * statvfs@openssh.com says; 0 when it cannot be asked). */
 static int
+read_only(struct ssh *h, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	sftp_statvfs_t st;
+	char dir[4200];
+	int ro;
+
+	if (!h->statvfs || slash == NULL)
+		return 0;
+	snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 :
+	    (int)(slash - path), path);
+	if ((st = sftp_statvfs(h->sftp, dir)) == NULL)
+		return 0;
+	ro = (st->f_flag & SSH_FXE_STATVFS_ST_RDONLY) != 0;
+	sftp_statvfs_free(st);
+	return ro;
+}
+
+/* Why the SFTP request on PATH failed, as the server's status says. */
+static const char *
+sftp_reason(struct ssh *h, const char *path)
+{
+	switch (h->sftp != NULL ? sftp_get_error(h->sftp) : -1) {
+	case SSH_FX_NO_SUCH_FILE:
+	case SSH_FX_NO_SUCH_PATH:
+		return "No such file or directory";
+	case SSH_FX_PERMISSION_DENIED:
+		return "Permission denied";
+	case SSH_FX_FILE_ALREADY_EXISTS:
+		return "File exists";
+	case SSH_FX_WRITE_PROTECT:
+		return "Read-only file system";
+	case SSH_FX_FAILURE:
+		return read_only(h, path) ? "Read-only file system" :
+		    "failed (the SFTP server gives no reason: file exists, "
+		    "disk full, ...)";
+	default:
+		return ssh_get_error(h->s);
+	}
+}
+
+int
 s_error(struct conn *c, const char *what, const char *path)
 {
-	return conn_error(c, "%s %s: %s", what, path,
-	    ssh_get_error(SSH(c)->s));
+	struct ssh *h = SSH(c);
+
+	if (c->dead)
+		return -1;
+	if (watch_cut(&h->watch)) {
+		c->dead = 1;
+		return conn_error(c, "%s: no answer within %ld s (%s %s): "
+		    "connection cut", h->host, h->watch.timeout, what, path);
+	}
+	if (!ssh_is_connected(h->s)) {
+		c->dead = 1;
+		/* libssh says "Socket error: Success" when the host
+		 * closed the connection: say what happened. */
+		return conn_error(c, "%s: connection lost (%s %s): %s", h->host,
+		    what, path, watch_closed(&h->watch) ? "the host closed it" :
+		    ssh_get_error(h->s));
+	}
+	return conn_error(c, "%s %s: %s", what, path, sftp_reason(h, path));
+}
+
+/* 1 if the call that just failed got the SFTP status CODE: the host
+ * answered (a connection that was cut or lost leaves a stale status). */
+static int
+status_is(struct conn *c, int code)
+{
+	return !watch_cut(&SSH(c)->watch) && ssh_is_connected(SSH(c)->s) &&
+	    sftp_get_error(SSH(c)->sftp) == code;
 }
 
 static int
@@ -49,7 +122,7 @@ s_lstat(struct conn *c, const char *path, struct dstat *st)
 
 	memset(st, 0, sizeof(*st));
 	if ((a = sftp_lstat(SSH(c)->sftp, path)) == NULL)
-		return sftp_get_error(SSH(c)->sftp) == SSH_FX_NO_SUCH_FILE ? 0 :
+		return status_is(c, SSH_FX_NO_SUCH_FILE) ? 0 :
 		    s_error(c, "lstat", path);
 	fmt = a->permissions & S_IFMT;
 	st->type = fmt == S_IFREG ? 'f' : fmt == S_IFDIR ? 'd' :
@@ -64,10 +137,16 @@ s_lstat(struct conn *c, const char *path, struct dstat *st)
 static int
 s_mkdir(struct conn *c, const char *path, mode_t mode)
 {
-	if (sftp_mkdir(SSH(c)->sftp, path, mode) != 0 &&
-	    sftp_get_error(SSH(c)->sftp) != SSH_FX_FILE_ALREADY_EXISTS)
-		return s_error(c, "mkdir", path);
-	return 0;
+	if (sftp_mkdir(SSH(c)->sftp, path, mode) == 0 ||
+	    status_is(c, SSH_FX_FILE_ALREADY_EXISTS))
+		return 0;
+	/* libssh 0.10 replaces the server's "failure" by the status of
+	 * an lstat it sends after it: "no such file", which is not why. */
+	if (status_is(c, SSH_FX_NO_SUCH_FILE))
+		return conn_error(c, "mkdir %s: %s", path,
+		    read_only(SSH(c), path) ? "Read-only file system" :
+		    "failed (the SFTP server gives no reason)");
+	return s_error(c, "mkdir", path);
 }
 
 static int
@@ -167,23 +246,19 @@ read_all(ssh_channel ch, unsigned char *buf, uint32_t n)
 	return 0;
 }
 
-/*
- * posix-rename@openssh.com FROM TO: an SFTP extended request that
- * libssh 0.10 does not offer, sent on its SFTP channel between two of
- * its own requests (it has none outstanding: each call waits for its
- * reply), and its SSH_FXP_STATUS reply read back.
- */
-static int
-posix_rename(struct conn *c, const char *from, const char *to)
+#define RENAME_MAX	(2 * 4200 + 64)	/* longest request */
+
+/* The posix-rename@openssh.com request ID of FROM to TO into BUF
+ * (RENAME_MAX bytes); its length, 0 if the paths are too long. */
+static size_t
+rename_request(unsigned char *buf, uint32_t id, const char *from,
+    const char *to)
 {
 	static const char ext[] = "posix-rename@openssh.com";
-	ssh_channel ch = SSH(c)->sftp->channel;
-	unsigned char buf[2 * 4200 + 64];
 	size_t n = 4, lf = strlen(from), lt = strlen(to);
-	uint32_t len, id = SSH(c)->id++;
 
 	if (lf > 4200 || lt > 4200)
-		return conn_error(c, "rename %s: path too long", to);
+		return 0;
 	buf[n++] = SSH_FXP_EXTENDED;
 	n += put32(buf + n, id);
 	n += put32(buf + n, sizeof(ext) - 1);
@@ -196,13 +271,24 @@ posix_rename(struct conn *c, const char *from, const char *to)
 	memcpy(buf + n, to, lt);
 	n += lt;
 	put32(buf, (uint32_t)(n - 4));
-	if (ssh_channel_write(ch, buf, (uint32_t)n) != (int)n ||
-	    read_all(ch, buf, 4) == -1 || (len = get32(buf)) < 9 ||
+	return n;
+}
+
+/* Read the SSH_FXP_STATUS reply to the rename request ID (to TO). */
+static int
+rename_reply(struct conn *c, uint32_t id, const char *to)
+{
+	ssh_channel ch = SSH(c)->sftp->channel;
+	unsigned char buf[1024];
+	uint32_t len, n;
+
+	if (read_all(ch, buf, 4) == -1 || (len = get32(buf)) < 9 ||
 	    len > sizeof(buf) || read_all(ch, buf, len) == -1)
-		return conn_error(c, "rename %s: %s", to, ssh_get_error(
-		    SSH(c)->s));
-	if (buf[0] != SSH_FXP_STATUS || get32(buf + 1) != id)
-		return conn_error(c, "rename %s: unexpected SFTP reply", to);
+		return s_error(c, "rename to", to);
+	if (buf[0] != SSH_FXP_STATUS || get32(buf + 1) != id) {
+		c->dead = 1;	/* the SFTP channel is out of step */
+		return conn_error(c, "rename to %s: unexpected SFTP reply", to);
+	}
 	if (get32(buf + 5) == SSH_FX_OK)
 		return 0;
 	n = len >= 13 ? get32(buf + 9) : 0;	/* the server's message */
@@ -211,27 +297,67 @@ posix_rename(struct conn *c, const char *from, const char *to)
 	return conn_error(c, "rename to %s: %.*s (SFTP status %u)", to,
 	    (int)n, (const char *)buf + 13, (unsigned)get32(buf + 5));
 }
-#endif
 
+/*
+ * posix-rename@openssh.com of each FROM[i] to TO[i]: SFTP extended
+ * requests that libssh 0.10 does not offer, sent on its SFTP channel
+ * between two of its own requests (it has none outstanding: each call
+ * waits for its reply).  All N requests go out before the first reply
+ * is read, so that the server does the renames back to back; every
+ * reply is read, the first failure reported.
+ */
 static int
-s_rename(struct conn *c, const char *from, const char *to)
+s_renames(struct conn *c, size_t n, char *const from[], char *const to[])
 {
-#if LIBSSH_VERSION_INT >= SSH_VERSION_INT(0, 11, 0)
+	ssh_channel ch = SSH(c)->sftp->channel;
+	unsigned char buf[RENAME_MAX];
+	char first[DEPLOY_ERR_MAX];
+	uint32_t base = SSH(c)->id;
+	size_t i, len;
+	int rc = 0;
+
+	for (i = 0; i < n; i++)
+		if (rename_request(buf, 0, from[i], to[i]) == 0)
+			return conn_error(c, "rename to %s: path too long",
+			    to[i]);
+	SSH(c)->id += (uint32_t)n;
+	for (i = 0; i < n; i++) {
+		len = rename_request(buf, base + (uint32_t)i, from[i], to[i]);
+		if (ssh_channel_write(ch, buf, (uint32_t)len) != (int)len)
+			return s_error(c, "rename to", to[i]);
+	}
+	for (i = 0; i < n && !c->dead; i++)
+		if (rename_reply(c, base + (uint32_t)i, to[i]) == -1 &&
+		    rc == 0) {
+			rc = -1;
+			memcpy(first, c->err, sizeof(first));
+		}
+	if (c->dead)
+		return -1;	/* its reason beats the first failure */
+	if (rc == -1)
+		memcpy(c->err, first, sizeof(first));
+	return rc;
+}
+#else
+static int
+s_renames(struct conn *c, size_t n, char *const from[], char *const to[])
+{
+	size_t i;
+
 	/* libssh 0.11 sends posix-rename@openssh.com itself when the
 	 * server offers it (and its SFTP session is opaque). */
-	if (sftp_rename(SSH(c)->sftp, from, to) != 0)
-		return s_error(c, "rename to", to);
+	for (i = 0; i < n; i++)
+		if (sftp_rename(SSH(c)->sftp, from[i], to[i]) != 0)
+			return s_error(c, "rename to", to[i]);
 	return 0;
-#else
-	return posix_rename(c, from, to);
-#endif
 }
+#endif
 
 static int
 s_unlink(struct conn *c, const char *path)
 {
 	if (sftp_unlink(SSH(c)->sftp, path) != 0 &&
-	    sftp_get_error(SSH(c)->sftp) != SSH_FX_NO_SUCH_FILE)
+	    !status_is(c, SSH_FX_NO_SUCH_FILE))
 		return s_error(c, "unlink", path);
 	return 0;
 }
@@ -271,83 +397,6 @@ s_readlink(struct conn *c, const char *path, char **out)
 	return *out != NULL ? 0 : conn_error(c, "out of memory");
 }
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Read the channel until its end (or the deadline): the first
- * STDERR_MAX bytes of its stderr into ERR, the rest of it and all of
- * its stdout thrown away.  1 at its end, 0 at the deadline, -1 on
- * error. */
-static int
-s_drain(ssh_channel ch, double deadline, char *err)
-{
-	char sink[16384];	/* what is thrown away; never ERR */
-	size_t len = 0;
-	int n, m;
-
-	while (!ssh_channel_is_eof(ch)) {
-		if (now() >= deadline)
-			return 0;
-		/* Wait a little for stderr, kept while there is room. */
-		if (len < STDERR_MAX)
-			n = ssh_channel_read_timeout(ch, err + len,
-			    (uint32_t)(STDERR_MAX - len), 1, 50);
-		else
-			n = ssh_channel_read_timeout(ch, sink, sizeof(sink), 1,
-			    50);
-		if (n == SSH_ERROR)
-			return -1;
-		if (n > 0 && len < STDERR_MAX)
-			len += (size_t)n;
-		/* Then whatever stdout has, so that it never fills the
-		 * channel's window. */
-		while ((m = ssh_channel_read_nonblocking(ch, sink,
-		    sizeof(sink), 0)) > 0)
-			continue;
-		if (m == SSH_ERROR)
-			return -1;
-	}
-	while (len < STDERR_MAX && (n = ssh_channel_read_nonblocking(ch,
-	    err + len, (uint32_t)(STDERR_MAX - len), 1)) > 0)
-		len += (size_t)n;
-	return 1;
-}
-
-static int
-s_run(struct conn *c, const char *cmd, long timeout, int *status,
-    char **err)
-{
-	ssh_channel ch;
-	int r;
-
-	*status = -1;
-	if ((*err = calloc(1, STDERR_MAX + 1)) == NULL)
-		return conn_error(c, "out of memory");
-	if ((ch = ssh_channel_new(SSH(c)->s)) == NULL)
-		return s_error(c, "run", "(channel)");
-	if (ssh_channel_open_session(ch) != SSH_OK ||
-	    ssh_channel_request_exec(ch, cmd) != SSH_OK) {
-		ssh_channel_free(ch);
-		return s_error(c, "run", "(exec)");
-	}
-	r = s_drain(ch, now() + (double)timeout, *err);
-	if (r == 1)
-		*status = ssh_channel_get_exit_status(ch);
-	ssh_channel_close(ch);
-	ssh_channel_free(ch);
-	if (r == 0)
-		return conn_error(c, "timed out after %ld s", timeout);
-	if (r == -1)
-		return s_error(c, "run", "(read)");
-	return 0;
-}
-
 static void
 s_close(struct conn *c)
 {
@@ -355,16 +404,39 @@ s_close(struct conn *c)
 
 	if (h == NULL)
 		return;
+	/* Closing waits for the host too: bounded like the rest. */
+	watch_arm(&h->watch);
 	sftp_free(h->sftp);
 	ssh_disconnect(h->s);
+	watch_remove(&h->watch);
 	ssh_free(h->s);
 	free(h);
 	c->impl = NULL;
 }
 
+/* Every operation of a host between s_begin() and s_end(). */
+#define GUARD(name, params, call) \
+	static int name params \
+	{ return s_begin(c) == -1 ? -1 : s_end(c, call); }
+GUARD(g_lstat, (struct conn *c, const char *p, struct dstat *st),
+    s_lstat(c, p, st))
+GUARD(g_mkdir, (struct conn *c, const char *p, mode_t m), s_mkdir(c, p, m))
+GUARD(g_put, (struct conn *c, const char *p, const struct dfile *f),
+    s_put(c, p, f))
+GUARD(g_symlink, (struct conn *c, const char *to, const char *p),
+    s_symlink(c, to, p))
+GUARD(g_renames, (struct conn *c, size_t n, char *const from[],
+    char *const to[]), s_renames(c, n, from, to))
+GUARD(g_unlink, (struct conn *c, const char *p), s_unlink(c, p))
+GUARD(g_read, (struct conn *c, const char *p, size_t max, char **out,
+    size_t *len), s_read(c, p, max, out, len))
+GUARD(g_readlink, (struct conn *c, const char *p, char **out),
+    s_readlink(c, p, out))
+#undef GUARD
+
 static const struct conn_ops ssh_ops = {
-	s_lstat, s_mkdir, s_put, s_symlink, s_rename, s_unlink, s_read,
-	s_readlink, s_run, s_close
+	g_lstat, g_mkdir, g_put, g_symlink, g_renames, g_unlink, g_read,
+	g_readlink, s_run, s_close
 };
 
 /* The server's host key as "SHA256:..." into OUT. */
@@ -447,7 +519,27 @@ authenticate(ssh_session s, const char *identity, char *err, size_t errlen)
 	return -1;
 }
 
-/* A session to HOST with OPT, connected; NULL with the reason in ERR. */
+/* Why ssh_connect() failed on S, into ERR: libssh says "Timeout
+ * connecting to ADDRESS" when the host did not answer in time, and
+ * "Socket error: Success" when it closed the connection. */
+static void
+connect_error(ssh_session s, long timeout, char *err, size_t errlen)
+{
+	const char *e = ssh_get_error(s);
+
+	if (strncmp(e, "Timeout", 7) == 0)
+		snprintf(err, errlen, "connect: no answer within %ld s",
+		    timeout);
+	else if (strstr(e, "Success") != NULL)
+		snprintf(err, errlen, "connect: the host closed the "
+		    "connection");
+	else
+		snprintf(err, errlen, "connect: %s", e);
+}
+
+/* A session to HOST with OPT, connected (within the timeout: libssh
+ * bounds the connection and the key exchange); NULL with the reason in
+ * ERR. */
 static ssh_session
 session(const char *host, const struct sshopt *opt, char *err,
     size_t errlen)
@@ -475,17 +567,34 @@ session(const char *host, const struct sshopt *opt, char *err,
 		return NULL;
 	}
 	if (ssh_connect(s) != SSH_OK) {
-		snprintf(err, errlen, "connect: %s", ssh_get_error(s));
-		ssh_free(s);
-		return NULL;
-	}
-	if (host_known(s, host, err, errlen) == -1 ||
-	    authenticate(s, opt->identity, err, errlen) == -1) {
-		ssh_disconnect(s);
+		connect_error(s, timeout, err, errlen);
 		ssh_free(s);
 		return NULL;
 	}
 	return s;
+}
+
+/* The SFTP channel of H, with the extensions pki-deploy needs; 0, or -1
+ * with the reason in ERR. */
+static int
+start_sftp(struct ssh *h, char *err, size_t errlen)
+{
+	if ((h->sftp = sftp_new(h->s)) == NULL || sftp_init(h->sftp) != 0) {
+		snprintf(err, errlen, "sftp: %s", ssh_get_error(h->s));
+		return -1;
+	}
+	if (sftp_extension_supported(h->sftp, "posix-rename@openssh.com",
+	    "1") != 1) {
+		snprintf(err, errlen, "the SFTP server lacks "
+		    "posix-rename@openssh.com: files cannot be replaced "
+		    "atomically");
+		return -1;
+	}
+	h->fsync = sftp_extension_supported(h->sftp, "fsync@openssh.com",
+	    "1") == 1;
+	h->statvfs = sftp_extension_supported(h->sftp, "statvfs@openssh.com",
+	    "2") == 1;
+	return 0;
 }
 
 struct conn *
@@ -503,22 +612,26 @@ ssh_open(const char *host, const struct sshopt *opt, char *err,
 	}
 	c->ops = &ssh_ops;
 	c->impl = h;
+	h->watch.fd = -1;
 	h->id = 0x70000000;	/* far from libssh's own request ids */
+	snprintf(h->host, sizeof(h->host), "%s", host);
 	if ((h->s = session(host, opt, err, errlen)) == NULL)
 		goto fail;
-	if ((h->sftp = sftp_new(h->s)) == NULL || sftp_init(h->sftp) != 0) {
-		snprintf(err, errlen, "sftp: %s", ssh_get_error(h->s));
+	if (watch_add(&h->watch, ssh_get_fd(h->s), opt->timeout) == -1) {
+		snprintf(err, errlen, "cannot watch the connection");
 		goto fail;
 	}
-	if (sftp_extension_supported(h->sftp, "posix-rename@openssh.com",
-	    "1") != 1) {
-		snprintf(err, errlen, "the SFTP server lacks "
-		    "posix-rename@openssh.com: files cannot be replaced "
-		    "atomically");
+	/* From here on libssh waits for ever: the watch bounds it. */
+	watch_arm(&h->watch);
+	if (host_known(h->s, host, err, errlen) == -1 ||
+	    authenticate(h->s, opt->identity, err, errlen) == -1 ||
+	    start_sftp(h, err, errlen) == -1) {
+		if ((c->dead = watch_cut(&h->watch)) != 0)
+			snprintf(err, errlen, "no answer within %ld s after "
+			    "connecting: connection cut", opt->timeout);
 		goto fail;
 	}
-	h->fsync = sftp_extension_supported(h->sftp, "fsync@openssh.com",
-	    "1") == 1;
+	watch_disarm(&h->watch);
 	return c;
 fail:
 	s_close(c);
@@ -535,5 +648,6 @@ ssh_setup(void)
 void
 ssh_teardown(void)
 {
+	watch_stop();
 	ssh_finalize();
 }

@@ -11,6 +11,9 @@
 #   sshd_start NAME      start it again
 #   sshd_rekey NAME      give it a new host key (known_hosts keeps the old)
 #   sshd_sessions NAME   how many sessions it has accepted
+#   sshd_freeze NAME     stop (SIGSTOP) it and every session it serves: a
+#                        host that no longer answers, connections open
+#   sshd_thaw NAME       let them go on (SIGCONT)
 #
 # sshd_setup sets SSHD_DIR, SSH_PORT, SSH_CONFIG, SSH_KNOWN_HOSTS, SSH_KEY
 # (the client key) and SSH_OPTS (for ssh/scp: -F SSH_CONFIG), and stops
@@ -84,6 +87,32 @@ sshd_stop() {
 		sleep 0.02
 	done
 	rm -f "$SSHD_DIR/$1/pid"
+}
+
+# sshd_tree NAME: the server's process id and those of all its
+# descendants (sessions, their shells and commands).
+sshd_tree() {
+	_pids=$(cat "$SSHD_DIR/$1/pid")
+	_all=$_pids
+	while [ -n "$_pids" ]; do
+		_pids=$(for _p in $_pids; do pgrep -P "$_p" || true; done)
+		_all="$_all $_pids"
+	done
+	echo "$_all"
+}
+
+# sshd_freeze NAME: stop the server of NAME, then every process below it
+# (the server first, so that no session starts in between).
+sshd_freeze() {
+	kill -STOP "$(cat "$SSHD_DIR/$1/pid")"
+	# shellcheck disable=SC2046 # a list of process ids
+	kill -STOP $(sshd_tree "$1")
+}
+
+# sshd_thaw NAME: let the server of NAME and its sessions go on.
+sshd_thaw() {
+	# shellcheck disable=SC2046 # a list of process ids
+	kill -CONT $(sshd_tree "$1")
 }
 
 # sshd_rekey NAME: a new host key for NAME (restarted); known_hosts keeps
