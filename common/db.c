@@ -82,15 +82,20 @@ pki_db_connect(void)
 }
 
 int
-pki_db_reconnect(PGconn *db)
+pki_db_reconnect(PGconn *db, char *why, size_t whylen)
 {
 	memset(prepared, 0, sizeof(prepared));
 	PQreset(db);
 	if (PQstatus(db) != CONNECTION_OK) {
-		report("database", PQerrorMessage(db));
+		snprintf(why, whylen, "%s", PQerrorMessage(db));
+		why[strcspn(why, "\n")] = '\0';
 		return -1;
 	}
-	return session(db);
+	if (session(db) == -1) {
+		snprintf(why, whylen, "cannot set up the session");
+		return -1;
+	}
+	return 0;
 }
 
 const char *

@@ -369,8 +369,9 @@ PGconn	*pki_db_connect(void);
  * stderr. */
 PGconn	*pki_db_open(char *why, size_t whylen);
 /* Connect DB again after its connection was lost, with the same
- * settings; statements prepared before are forgotten.  0 / -1 (said). */
-int	 pki_db_reconnect(PGconn *db);
+ * settings; statements prepared before are forgotten.  0 / -1 (why in
+ * WHY, not reported). */
+int	 pki_db_reconnect(PGconn *db, char *why, size_t whylen);
 /*
  * Run SQL with NPARAMS text parameters (NULL pointers are SQL NULL).
  * Returns the result when it is COMMAND_OK or TUPLES_OK (caller PQclear()s),

@@ -108,6 +108,8 @@ pki_deploy_run() {
 	shift $((OPTIND - 1))
 	[ $# -eq 0 ] || pki_die 2 "$_usage"
 	pki_run_dir
+	pki_run_begin "pki $_mode"
+	pki_spool_store || return 2
 	pki_deploy_flags
 	_stale="--stale $(pki_quote "${PKI_DEPLOY_STALE:-3600}")"
 	_cons=
@@ -121,14 +123,17 @@ pki_deploy_run() {
 		< "$PKI_RUN_DIR/tap" > "$PKI_RUN_DIR/claims" &
 	_tap=$!
 	# shellcheck disable=SC2086 # PKI_FLAGS and the rest are word lists
-	eval "pki_stage pki-select pki-select --$_mode --with-keys $_stale $PKI_FLAGS $_sel" |
+	eval "pki_stage pki-select pki-select --$_mode --run $PKI_RUN --with-keys $_stale $PKI_FLAGS $_sel" |
 		tee "$PKI_RUN_DIR/tap" |
 		eval "pki_stage pki-deploy pki-deploy $_cons $PKI_DEPLOY_FLAGS $PKI_FLAGS" |
-		pki_stage pki-store pki-store $PKI_FLAGS |
+		pki_stage pki-store pki-store $PKI_FLAGS --spool "$PKI_SPOOL" |
 		pki_stage summary pki_deploy_summary
 	wait "$_tap" || true
 	pki_deploy_release "$PKI_RUN_DIR/claims"
-	pki_stages_status pki-select pki-deploy pki-store summary
+	_rc=0
+	pki_stages_status pki-select pki-deploy pki-store summary || _rc=$?
+	[ "${_spool_rc:-0}" -gt "$_rc" ] && _rc=$_spool_rc
+	return "$_rc"
 }
 
 # pki distribute [...]: the instances to deploy to the targets that do

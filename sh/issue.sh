@@ -44,12 +44,17 @@ pki_run_begin() {
 }
 
 # pki_spool_store: store what an earlier run could not (pki-store
-# --spool), before anything is claimed.
+# --spool), before anything is claimed: the records kept there hold the
+# claims of a run that is gone, which the next pki-select would take
+# over.  Sets _spool_rc to its status; returns 2 (the run cannot go on)
+# when the database is away.
 pki_spool_store() {
 	# shellcheck disable=SC2086 # PKI_FLAGS is a word list
 	pki_stage pki-store-spool pki-store $PKI_FLAGS --spool "$PKI_SPOOL" \
 		</dev/null | pki_stage spool-summary pki_summary
-	pki_stages_status pki-store-spool spool-summary
+	_spool_rc=0
+	pki_stages_status pki-store-spool spool-summary || _spool_rc=$?
+	[ "$_spool_rc" -lt 2 ]
 }
 
 # pki_stage NAME COMMAND...: one stage of a pipeline.
@@ -131,11 +136,12 @@ pki_issue() {
 	[ $# -eq 0 ] || pki_die 2 "usage: pki issue [-a] [-o NAME]... [-i NAME]... [-e NAME]..."
 	pki_run_dir
 	pki_run_begin "pki issue"
-	pki_spool_store || return
+	pki_spool_store || return 2
 	pki_acme_env
 	pki_dns_env
 	_orc=0
 	pki_withdraw_orphans || _orc=$?
+	[ "$_spool_rc" -gt "$_orc" ] && _orc=$_spool_rc
 	_order=$(pki_acme_order_flags)
 	_finish=$(pki_acme_finish_flags)
 	_dns=$(pki_dnsup_flags)
@@ -151,7 +157,6 @@ pki_issue() {
 	# no new order.
 	# shellcheck disable=SC2086 # PKI_FLAGS and _sel are word lists
 	eval "pki_stage pki-select pki-select --create --run $PKI_RUN $PKI_FLAGS $_sel" |
-		tee "$PKI_RUN_DIR/claims" |
 		pki_stage pki-keygen pki-keygen $PKI_FLAGS |
 		pki_stage pki-csr pki-csr $PKI_FLAGS |
 		pki_stage pki-localca pki-localca $PKI_FLAGS |
@@ -168,31 +173,8 @@ pki_issue() {
 		pki-dnsup-check pki-acme-order pki-store-checkpoint pki-dnsup \
 		pki-acme-finish pki-dnsup-remove pki-tlsa pki-store summary || {
 		_rc=$?
-		[ "$_rc" -eq 2 ] && pki_release_claims "$PKI_RUN_DIR/claims"
 		[ "$_orc" -gt "$_rc" ] && _rc=$_orc
 		return "$_rc"
 	}
 	return "$_orc"
-}
-
-# pki_release_claims FILE: after a stage failed so that records may not
-# have reached pki-store, give back the claims of FILE (pki-select's
-# output) that are still 'reserved', with an event each.
-pki_release_claims() {
-	_ids=$("$JQ" -s -c 'map(.instance.id | numbers)' "$1") || return 0
-	[ "$_ids" = "[]" ] && return 0
-	pki_sql -v ids="$_ids" <<'EOF' || return 0
-SET search_path TO pki, dd, public;
-\o /dev/null
-WITH gone AS (
-	DELETE FROM certinstances
-	 WHERE state = 'reserved'
-	   AND id IN (SELECT json_array_elements_text(:'ids')::int4)
-	RETURNING id, certificate)
-INSERT INTO events (certificate, instance, name, stage, level, message)
-SELECT g.certificate, g.id, s.name, 'pki issue', 'error',
-       'a stage failed: claim released, nothing issued'
-  FROM gone g
-  JOIN subjects s ON s.certificate = g.certificate AND NOT s.isaltname;
-EOF
 }

@@ -118,6 +118,34 @@ is "$(reserved)" 0 "no claim is left"
 ok "each take-over is a warning event" [ "$(q "SELECT count(*) FROM events
 	WHERE level = 'warning' AND message LIKE 'claim % taken over from run %'")" -gt 0 ]
 
+# ------------------------------------------------------------ restart
+# PostgreSQL restarted while pki issue runs: the run may fail, but what
+# it could not store is kept, and the next run converges.
+i=0
+while [ $i -lt 300 ]; do
+	i=$((i + 1))
+	echo "SELECT pki.add_cert('g$i.test', 'server', 'local', 'ec', false,
+		NULL, NULL, NULL, NULL);"
+done | q "$(cat)" > /dev/null
+pki issue > /dev/null 2>"$T/g1.err" &
+pid=$!
+n=0
+until [ "$(reserved)" -gt 0 ] || [ $n -ge 200 ]; do sleep 0.05; n=$((n + 1)); done
+pki db stop >/dev/null 2>&1
+pki db start >/dev/null 2>&1
+wait "$pid"
+diag "pki issue with PostgreSQL restarted under it: exit $?"
+pki issue > "$T/g2.out" 2>"$T/g2.err"
+is "$?" 0 "the next pki issue: exit 0"
+pki issue > "$T/g3.out" 2>"$T/g3.err"
+is "$(issued 'g%')" 300 "every certificate issued"
+is "$(q "SELECT count(*) FROM (SELECT s.name FROM certinstances i JOIN subjects s
+	ON s.certificate = i.certificate AND NOT s.isaltname WHERE s.name LIKE 'g%'
+	AND i.state = 'issued' GROUP BY s.name HAVING count(*) > 1) x")" 0 "exactly once"
+is "$(reserved)" 0 "no claim is left"
+is "$(spooled)" 0 "nothing is left in the spool"
+is "$(cat "$T/g3.out")" "" "and a third run has nothing to do"
+
 # ------------------------------------------------------------ live run
 pki -q cert add live.test -a ec
 mkfifo "$T/hold"

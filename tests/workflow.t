@@ -145,7 +145,8 @@ mv "$T/ca.pass.away" "$PKI_HOME/ca.pass"
 capture pki issue
 like "$out" "late.test: issued instance *" "with the passphrase back, the next run issues it"
 
-# A stage that dies without passing its records on: the claims go back.
+# A stage that dies without passing its records on: the claims stay with
+# the run, which is gone once it ends; the next run takes them over.
 mkdir "$T/badbin"
 for p in "$PKI_BUILD"/bin/pki-*; do ln -s "$p" "$T/badbin/"; done
 rm "$T/badbin/pki-tlsa"
@@ -156,11 +157,12 @@ PKI_BINDIR=$T/badbin capture pki issue
 is "$rc" 2 "a stage that dies: exit 2"
 like "$out" "*pki-tlsa failed (exit 2)*" "names the stage"
 is "$(q "SELECT count(*) FROM certinstances i JOIN subjects s ON s.certificate = i.certificate
-	WHERE s.name = 'crash.test'")" 0 "its claim is released"
-is "$(q "SELECT message FROM events WHERE name = 'crash.test'")" \
-	"a stage failed: claim released, nothing issued" "and the event log says so"
+	WHERE s.name = 'crash.test' AND i.state = 'reserved'")" 1 "its claim is left to its run"
 capture pki issue
-like "$out" "crash.test: issued instance *" "the next run issues it"
+like "$out" "*took over 1 claim (crash.test) from run * which is gone*crash.test: issued instance *" \
+	"which is gone: the next run takes it over and issues it"
+ok "and the event log says so" [ "$(q "SELECT count(*) FROM events WHERE name = 'crash.test'
+	AND level = 'warning' AND message LIKE 'claim % taken over from run %, which is gone'")" -eq 1 ]
 
 capture pki issue -o nosuch.test
 is "$rc" 1 "pki issue -o of an unknown name: exit 1"

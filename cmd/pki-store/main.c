@@ -29,6 +29,7 @@ static const char usage[] =
 "                 [--passphrase-file FILE] [--syslog FACILITY]\n";
 
 #define IDLE_MS	200	/* commit when no input came for this long */
+#define RECONNECT_S 15	/* how long a lost database is waited for */
 
 struct batch {
 	json_t		*recs;		/* records of the open transaction */
@@ -160,6 +161,29 @@ gone(struct store *st)
 	return 1;
 }
 
+/*
+ * Connect again, once a run: a server that restarts is given
+ * RECONNECT_S seconds to come back.  0 / -1 (why in st->lost).
+ */
+static int
+reconnect(struct store *st)
+{
+	double deadline = pki_now() + RECONNECT_S;
+
+	st->reconnected = 1;
+	pki_warn("database: %s; connecting again", st->lost);
+	while (pki_db_reconnect(st->db, st->lost, sizeof(st->lost)) == -1) {
+		if (pki_now() >= deadline) {
+			pki_err("database: %s", st->lost);
+			return -1;
+		}
+		pki_sleep_until(pki_now() + 0.5);
+	}
+	*st->lost = '\0';
+	pki_info("database: connected again");
+	return 0;
+}
+
 /* The records of the batch as they came, their outcomes forgotten. */
 static void
 restore(struct batch *b)
@@ -188,13 +212,8 @@ recover(struct store *st, struct batch *b)
 		    "stored");
 		return -1;
 	}
-	if (st->reconnected)
+	if (st->reconnected || reconnect(st) == -1)
 		return -1;
-	st->reconnected = 1;
-	pki_warn("database: %s; connecting again", st->lost);
-	if (pki_db_reconnect(st->db) == -1)
-		return -1;
-	*st->lost = '\0';
 	b->open = 0;
 	store_forget(st);
 	restore(b);
