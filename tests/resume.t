@@ -136,9 +136,11 @@ killed() {
 }
 
 # ------------------------------------------------------------ the moments
-# Ordering: two orders stored, the others placed or not yet.
-MAX_EXTRA=1
-killed ordering k1 in_err 'placed ACME order' 2
+# Ordering: three orders placed, stored or not yet (those the CA lists
+# for the account are taken up, not placed again).
+MAX_EXTRA=0
+orders0=$(orders)
+killed ordering k1 at_least orders "$((orders0 + 3))"
 # The DNS wait: a challenge served by the primary.
 MAX_EXTRA=0
 killed "DNS wait" k2 has_txt _acme-challenge.c.k2.example.test
@@ -191,6 +193,25 @@ is "$(q "SELECT string_agg(s.name || ' ' || state, ',' ORDER BY s.name, o.id) FR
 	JOIN subjects s ON s.certificate = o.certificate WHERE s.name LIKE '%.t2.example.test'")" \
 	"a.t2.example.test done,b.t2.example.test replaced,b.t2.example.test done" \
 	"the resumed order done, the expired one replaced by a new one, done"
+
+# An order placed by a run that died before its checkpoint is known to
+# the CA alone: it is taken up (with the new run's key: it was never
+# finalized), not placed again.
+pki -q cert add d.t2.example.test -c acme -a ec -A www.d.t2.example.test
+o0=$(orders)
+pki-select -q -o d.t2.example.test | pki-keygen -q | pki-csr -q |
+	pki-acme order -q > /dev/null
+is "$(($(orders) - o0)):$(q "SELECT count(*) FROM acme_orders o JOIN subjects s
+	ON s.certificate = o.certificate WHERE s.name = 'd.t2.example.test'")" "1:0" \
+	"an order placed and not stored"
+rc=0
+pki -v issue > "$T/out" 2>&1 || rc=$?
+is "$rc" 0 "pki issue after it: exit 0"
+like "$(cat "$T/out")" "*d.t2.example.test: ec order * taken up: placed by a run that died before storing it*" \
+	"the order the CA alone knows is taken up"
+is "$(($(orders) - o0))" 1 "and not placed again"
+is "$(q "SELECT count(*) FROM certinstances i JOIN subjects s ON s.certificate = i.certificate
+	WHERE s.name = 'd.t2.example.test' AND i.state = 'issued'")" 1 "d.t2.example.test is issued"
 
 # An order the CA made invalid (its challenge answered, never published)
 # is not resumed either.

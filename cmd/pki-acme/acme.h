@@ -94,6 +94,7 @@ struct resp {
 	char	*ctype;		/* Content-Type without parameters */
 	long	 retry_after;	/* seconds, 0 when not given */
 	json_t	*alternates;	/* absolute URLs of Link rel="alternate" */
+	char	*next;		/* the absolute URL of Link rel="next" */
 	char	*url;		/* the URL asked (for relative links) */
 };
 
@@ -270,6 +271,20 @@ int	 stored_find(struct stored_db *sdb, const struct opts *o,
 /* Wipe and free what SO holds. */
 void	 stored_free(struct stored *so);
 void	 stored_close(struct stored_db *sdb);
+
+/* ------------------------------------------------------------ adopt.c */
+
+/*
+ * An order of the account, for exactly NAMES, that the CA lists and the
+ * database of SDB (connected) does not know, that was never finalized
+ * and has not expired: left by a run that died before its checkpoint.
+ * *CACHE holds the orders still to look at (NULL: fetch the list first;
+ * the caller frees it).  1 with *ORDER (its JSON) and *URL, the caller's
+ * to free; 0 if there is none.
+ */
+int	 adopt_find(struct acme *a, struct stored_db *sdb,
+	    const struct account *acct, json_t **cache, const json_t *names,
+	    json_t **order, char **url);
 
 /* ------------------------------------------------------------ finish.c */
 

@@ -61,6 +61,7 @@ resp_free(struct resp *r)
 	free(r->ctype);
 	free(r->url);
 	json_decref(r->alternates);
+	free(r->next);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -107,10 +108,10 @@ resolve(const struct resp *r, const char *ref)
 	return out;
 }
 
-/* 1 if the parameters of a Link value (after its <URL>) say rel=alternate
+/* 1 if the parameters of a Link value (after its <URL>) say rel=REL
  * (the rel value may be quoted and a list). */
 static int
-rel_alternate(const char *params, size_t len)
+rel_is(const char *params, size_t len, const char *rel)
 {
 	const char *p = params, *end = params + len, *v;
 	size_t n;
@@ -125,7 +126,7 @@ rel_alternate(const char *params, size_t len)
 			n = strcspn(v, " \t\";,");
 			if (v + n > end)
 				n = (size_t)(end - v);
-			if (n == 9 && strncasecmp(v, "alternate", 9) == 0)
+			if (n == strlen(rel) && strncasecmp(v, rel, n) == 0)
 				return 1;
 			if (v + n >= end || v[n] != ' ')
 				break;
@@ -135,29 +136,47 @@ rel_alternate(const char *params, size_t len)
 	return 0;
 }
 
-/* Collect the rel="alternate" URLs of the value of one Link header. */
+/* Take the URL of REF (LEN bytes) of a Link value: an alternate, or
+ * the next page of a list (RFC 8555 7.1.2.1). */
+static void
+link_url(struct resp *r, const char *ref, size_t len, int alternate)
+{
+	char *rel, *url = NULL;
+
+	if ((rel = strndup(ref, len)) != NULL)
+		url = resolve(r, rel);
+	free(rel);
+	if (url == NULL)
+		return;
+	if (!alternate) {
+		free(r->next);
+		r->next = url;
+		return;
+	}
+	if (r->alternates == NULL)
+		r->alternates = json_array();
+	json_array_append_new(r->alternates, json_string(url));
+	free(url);
+}
+
+/* Collect the rel="alternate" URLs and the rel="next" URL of the value
+ * of one Link header. */
 static void
 on_link(struct resp *r, const char *v, size_t len)
 {
 	const char *end = v + len, *lt, *gt, *next;
-	char *ref, *url;
+	size_t plen;
 
 	while (v < end && (lt = memchr(v, '<', (size_t)(end - v))) != NULL &&
 	    (gt = memchr(lt, '>', (size_t)(end - lt))) != NULL) {
 		next = memchr(gt, ',', (size_t)(end - gt));
 		if (next == NULL)
 			next = end;
-		if (rel_alternate(gt + 1, (size_t)(next - gt - 1)) &&
-		    (ref = strndup(lt + 1, (size_t)(gt - lt - 1))) != NULL) {
-			if ((url = resolve(r, ref)) != NULL) {
-				if (r->alternates == NULL)
-					r->alternates = json_array();
-				json_array_append_new(r->alternates,
-				    json_string(url));
-			}
-			free(url);
-			free(ref);
-		}
+		plen = (size_t)(next - gt - 1);
+		if (rel_is(gt + 1, plen, "alternate"))
+			link_url(r, lt + 1, (size_t)(gt - lt - 1), 1);
+		else if (rel_is(gt + 1, plen, "next"))
+			link_url(r, lt + 1, (size_t)(gt - lt - 1), 0);
 		v = next;
 	}
 }
@@ -211,6 +230,8 @@ on_header(char *data, size_t size, size_t n, void *arg)
 		r->location = r->nonce = r->ctype = NULL;
 		json_decref(r->alternates);
 		r->alternates = NULL;
+		free(r->next);
+		r->next = NULL;
 		return len;
 	}
 	/* curl's header data is not NUL-terminated. */

@@ -9,8 +9,10 @@
  * (stored.c) is taken up again when the CA still has it to finish
  * (pending, ready, processing or valid, not expired): the record gets
  * its key and CSR back, the challenges still to answer, and when the
- * order is valid already its certificate.  Only when there is none is a
- * new order placed.
+ * order is valid already its certificate.  An order the CA lists for
+ * the account and the database does not know (its run died before the
+ * checkpoint: it was never finalized) is taken up with the record's own
+ * key (adopt.c).  Only when there is neither is a new order placed.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,8 @@ struct order_run {
 	int			 fatal;		/* ... and failed */
 	char			 why[600];	/* ... because */
 	struct stored_db	 sdb;		/* --resume */
+	json_t			*unknown;	/* ... orders the CA lists,
+						   to look at (adopt.c) */
 };
 
 /* Records of the ACME CA with a CSR of an algorithm that has neither a
@@ -360,15 +364,48 @@ resume(struct order_run *r, json_t *rec, const json_t *names,
 	return rc;
 }
 
-/* The order of ALGO for REC: resumed, or placed anew. */
+/*
+ * --resume: an order for REC's NAMES that a run placed and died before
+ * storing (adopt.c), taken up with this record's key: it was never
+ * finalized.  1 taken, 0 there is none, -1 (error added).
+ */
+static int
+adopt(struct order_run *r, json_t *rec, const json_t *names,
+    const char *algo, const char *type, json_t *orders, json_t *challenges)
+{
+	json_t *order, *entry;
+	char *url;
+	int rc;
+
+	if (adopt_find(&r->a, &r->sdb, &r->acct, &r->unknown, names, &order,
+	    &url) == 0)
+		return 0;
+	if ((entry = order_entry(url, order)) == NULL)
+		rc = pki_rec_error(rec, "acme", "%s: the CA's order %s is not "
+		    "an order", algo, url);
+	else {
+		json_object_set_new(entry, "adopted", json_true());
+		json_object_set_new(orders, algo, entry);
+		pki_info("%s: %s order %s taken up: placed by a run that died "
+		    "before storing it", pki_rec_name(rec), algo, url);
+		rc = authorizations(r, rec, entry, names, type, challenges) == 0 ?
+		    1 : -1;
+	}
+	json_decref(order);
+	free(url);
+	return rc;
+}
+
+/* The order of ALGO for REC: resumed, taken up, or placed anew. */
 static int
 order_algo(struct order_run *r, json_t *rec, const json_t *names,
     const char *algo, const char *type, json_t *orders, json_t *challenges)
 {
 	int rc = 0;
 
-	if (r->o->resume && (rc = resume(r, rec, names, algo, type, orders,
-	    challenges)) != 0)
+	if (r->o->resume && ((rc = resume(r, rec, names, algo, type, orders,
+	    challenges)) != 0 || (rc = adopt(r, rec, names, algo, type, orders,
+	    challenges)) != 0))
 		return rc == 1 ? 0 : -1;
 	return new_order(r, rec, names, algo, type, orders, challenges);
 }
@@ -444,5 +481,6 @@ cmd_order(const struct opts *o)
 	acme_close(&r.a);
 	account_free(&r.acct);
 	stored_close(&r.sdb);
+	json_decref(r.unknown);
 	return r.fatal || o->pass_failed ? PKI_EXIT_FATAL : rc;
 }
