@@ -5,7 +5,8 @@
 # and jail; a host that is down; a changed or unknown host key; a key or
 # chain that does not match; SIGKILL in the middle of a batch; a reload
 # that restarts openssl s_server; hostile names and paths; --consolidate;
-# the local target with certbot's live/NAME layout; shell quoting.
+# the local target with certbot's live/NAME layout; shell quoting; records
+# not its own, or refused, passing at once while the batch is gathered.
 # shellcheck source=tests/lib/env.sh
 . "$(dirname "$0")/lib/env.sh"
 # shellcheck source=tests/lib/sshd.sh
@@ -96,6 +97,40 @@ is "$rc" 2 "an argument: exit 2"
 deploy
 is "$rc" 0 "records without targets: exit 0"
 is "$(jq -cS . "$T/out")" "$(jq -cS . "$T/in")" "they pass unchanged"
+
+# ------------------------------------------------------------ at once
+# pki-deploy holds only the records it deploys: any other comes out the
+# moment it is read, before the input ends, and so does one it refuses;
+# a record held does not hold back those after it.
+rm -f "$T/fi" "$T/fo"
+mkfifo "$T/fi" "$T/fo"
+pki-deploy --ssh-config "$SSH_CONFIG" < "$T/fi" > "$T/fo" 2> "$T/err" &
+pid=$!
+exec 3> "$T/fi" 4< "$T/fo"
+line() {	# line: the next line pki-deploy writes, if it does within 5 s
+	# shellcheck disable=SC2016 # $l is the inner shell's
+	timeout 5 sh -c 'IFS= read -r l && printf "%s\n" "$l"' <&4
+}
+fp=$(place separate "$T/web1/fifo/{}")
+echo '{"name":"plain.test"}' >&3
+is "$(line)" '{"name":"plain.test"}' "a record without targets comes out before the input ends"
+with "$(target 5 web1.test "$fp")" < "$A" >&3
+with "$(target 6 web1.test "$fp")" < "$A" | jq -c '.errors = [{"stage":"x","message":"y"}]' > "$T/failed"
+cat "$T/failed" >&3
+is "$(line)" "$(cat "$T/failed")" "... a record with errors too, after one held for the batch"
+with "$(target 7 web1.test "$fp")" < "$A" | jq -c 'del(.key)' >&3
+like "$(line | jq -r '.errors[0].message')" "missing (a target needs the key*" \
+	"... and a record refused, with its error"
+nok "... nothing deployed yet" test -e "$T/web1/fifo"
+exec 3>&-
+cat <&4 > "$T/out"
+exec 4<&-
+rc=0
+wait "$pid" || rc=$?
+cat "$T/err" >> "$T/stderr.all"
+is "$rc:$(wc -l < "$T/out"):$(jq -r '.deployed["5"].status' "$T/out")" "1:1:ok" \
+	"the input closed, the record held is deployed and written: exit 1 (one refused)"
+ok "... its files are there" test -s "$T/web1/fifo/a.test/a.test_server_key.pem"
 
 # ------------------------------------------------------------ file types
 # One place per type, owner 1234:2345 and mode 440 for the key files.
@@ -512,8 +547,8 @@ like "$(cat "$T/err")" "*line 2: not JSON*" "... the line said on stderr"
 
 # A read error after some records (stdin a pipe made non-blocking and
 # left open: read(2) fails with EAGAIN once the records are read): exit 2,
-# and every record gathered is written, those due for a deployment with
-# an error, nothing deployed.
+# and every record read is written: the one without targets at once, those
+# held for the batch with an error, nothing deployed.
 nonblocking() {	# nonblocking CMD...: CMD reading $T/in so
 	perl -MFcntl -e '
 		pipe(my $r, my $w) or die "pipe: $!";
@@ -542,7 +577,7 @@ cat "$T/err" >> "$T/stderr.all"
 is "$rc:$(wc -l < "$T/out")" "2:3" "a read error after three records: exit 2, all three written"
 is "$(head -1 "$T/out")" '{"name":"plain.test"}' "... the one without targets unchanged"
 is "$(sed 1d "$T/out" | jq -c '[.errors[0].field, .errors[0].message, has("deployed")]' | sort -u)" \
-	'["deployed","nothing deployed: the input could not be read to its end",false]' \
+	'["deployed","nothing deployed: the batch could not be gathered",false]' \
 	"... the others with an error saying they were not deployed"
 is "$(sed 1d "$T/out" | jq -c 'del(.errors)')" "$(sed 1d "$T/in")" "... and otherwise unchanged"
 nok "... nothing written" test -e "$T/web1/ro"

@@ -1,12 +1,14 @@
 /*
  * deploy.h - the parts of pki-deploy: the batch (main.c), the files a
- * target gets (files.c), the checks before anything is written
- * (check.c), the connections to hosts (conn.c; ssh.c and sshexec.c
- * with their ssh.h, and the watchdog in watch.c; local.c), the reload
- * commands (reload.c) and shell quoting (quote.c).
+ * target gets (files.c; an atomic place's versions in atomic.c), the
+ * checks before anything is written (check.c), the connections to hosts
+ * (conn.c; ssh.c and sshexec.c with their ssh.h, and the watchdog in
+ * watch.c; local.c), the reload commands (reload.c), paths (path.c) and
+ * shell quoting (quote.c).
  *
- * pki-deploy gathers its input: it plans every target of every record,
- * then works through the hosts, several at a time, one connection (one
+ * pki-deploy gathers its batch: it plans every target of every record
+ * it holds (the others pass at once), then, at the end of the input,
+ * works through the hosts, several at a time, one connection (one
  * SSH session) per host for the whole batch.  A worker thread owns a
  * host and its targets while it works on them; it touches no JSON and
  * writes no message: the main thread reports once the workers are done.
@@ -217,10 +219,40 @@ struct conn *local_open(void);
  * path, jail or host name, no place) comes back in state T_FAILED with
  * the reason in its error.
  */
+#define MAX_FILES	32	/* of a target: 2 algorithms x 5 files, a
+				 * link to each (atomic), 2 links more, the
+				 * swap link */
+
 struct target *target_plan(json_t *rec, json_t *tj, size_t index);
 void	 target_free(struct target *);
+/* T cannot be deployed, for the reason FMT: T_FAILED, the reason in its
+ * error.  Always -1. */
+int	 target_fail(struct target *t, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* Add to T's files the link PATH (on the host; allocated by the caller
+ * and owned by T from now on, whatever happens) with the contents
+ * CONTENTS.  0 / -1 (T failed: too many files, out of memory). */
+int	 target_link(struct target *t, char *path, const char *contents);
 /* Free a file's memory, wiping its contents if it holds a key. */
 void	 dfile_clear(struct dfile *);
+
+/* ------------------------------------------------------------ atomic.c */
+
+/*
+ * Make the files planned for T so far one version of an atomic place
+ * (Places.atomic): each regular file moves into the version directory
+ * <CERTDIR>/.pki-BASE/VERSION (below T's jail), keeping its path below
+ * CERTDIR or KEYDIR, and its own path becomes a relative link to the
+ * same name below <CERTDIR>/.pki-BASE/current, itself a link to
+ * VERSION.  T's files are then in the order they are to be renamed in:
+ * the version's files, "current", the files' links, the links planned
+ * before.  So the version is complete before the one rename of
+ * "current" swaps every file at once; the files' links change only the
+ * first time (replacing plain files).  0 / -1 (T failed: a path too long
+ * or not acceptable, out of memory).
+ */
+int	 atomic_version(struct target *t, const char *certdir,
+	    const char *keydir, const char *base, const char *version);
 
 /* ------------------------------------------------------------ path.c */
 
@@ -235,6 +267,10 @@ const char *jail_problem(const char *name);
  * (MAX_PATH_LEN + 1 bytes), checked by path_problem(); NULL or why
  * not. */
 const char *expand_path(const char *template, const char *name, char *out);
+/* ROOT (NULL: none) + DIR + "/" + NAME into OUT of SIZE bytes; DIR "/"
+ * adds nothing.  0 / -1 if it is too long. */
+int	 path_join(char *out, size_t size, const char *root, const char *dir,
+	    const char *name);
 
 /* ------------------------------------------------------------ check.c */
 

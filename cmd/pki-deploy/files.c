@@ -4,11 +4,10 @@
  * serverPKI's five cert file types, certbot's (and ssl-mgr's) file set,
  * and a certbot-like live/NAME layout, below a place's cert_path and
  * key_path ("{}" is the certificate's name), below <jailroot>/<jail> for
- * a jail.  A place that asks for it ("atomic") gets any of these as one
- * version: the files in a new directory, each file's name a link into
- * it through one link that a single rename swaps.  Every value from the database that ends up in a path is
- * checked here; a target whose values do not pass fails on its own and
- * never reaches a host.
+ * a jail; a place that asks for it ("atomic") gets any of these as one
+ * version (atomic.c).  Every value from the database that ends up in a
+ * path is checked here; a target whose values do not pass fails on its
+ * own and never reaches a host.
  */
 #include <ctype.h>
 #include <limits.h>
@@ -20,9 +19,6 @@
 #include <openssl/evp.h>
 
 #include "deploy.h"
-
-#define MAX_FILES	32	/* 2 algorithms x 5 files, a link to each
-				 * (atomic), 2 links more, the swap link */
 
 /* A place as pki-deploy uses it. */
 struct place {
@@ -46,9 +42,8 @@ struct build {
 	int		 nalgos;
 };
 
-/* The target cannot be deployed, for the reason FMT; always -1. */
-static int
-fail(struct target *t, const char *fmt, ...)
+int
+target_fail(struct target *t, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -74,19 +69,6 @@ copy(char **out, const char *s, int lower)
 	for (p = *out; lower && *p != '\0'; p++)
 		*p = (char)tolower((unsigned char)*p);
 	return 0;
-}
-
-/* ROOT + DIR + "/" + NAME (DIR "/" adds nothing) into OUT; -1 if it is
- * too long. */
-static int
-join(char *out, size_t size, const char *root, const char *dir,
-    const char *name)
-{
-	int n;
-
-	n = snprintf(out, size, "%s%s/%s", root != NULL ? root : "",
-	    strcmp(dir, "/") == 0 ? "" : dir, name);
-	return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
 /* PARTS (NULL or "" left out), each ended by a newline, as one buffer. */
@@ -130,15 +112,16 @@ add_file(struct build *b, const char *dir, const char *name,
 	unsigned char md[32];
 
 	if (t->nfiles >= MAX_FILES ||
-	    join(path, sizeof(path), t->root, dir, name) == -1 ||
+	    path_join(path, sizeof(path), t->root, dir, name) == -1 ||
 	    path_problem(path) != NULL) {
-		fail(t, "%s/%s: path too long or not acceptable", dir, name);
+		target_fail(t, "%s/%s: path too long or not acceptable", dir,
+		    name);
 		return NULL;
 	}
 	t->nfiles++;
 	if ((f->path = strdup(path)) == NULL ||
 	    (f->data = concat(parts, &f->len)) == NULL) {
-		fail(t, "out of memory");
+		target_fail(t, "out of memory");
 		return NULL;
 	}
 	f->secret = key != NULL;
@@ -150,21 +133,19 @@ add_file(struct build *b, const char *dir, const char *name,
 	return f;
 }
 
-/* Add the link PATH (on the host; the caller's, now T's) with the
- * contents CONTENTS. */
-static int
-push_link(struct target *t, char *path, const char *contents)
+int
+target_link(struct target *t, char *path, const char *contents)
 {
 	struct dfile *f = &t->files[t->nfiles];
 
 	if (t->nfiles >= MAX_FILES) {
 		free(path);
-		return fail(t, "too many files");
+		return target_fail(t, "too many files");
 	}
 	t->nfiles++;
 	f->path = path;
 	if ((f->link = strdup(contents)) == NULL)
-		return fail(t, "out of memory");
+		return target_fail(t, "out of memory");
 	f->mode = 0777;
 	f->uid = f->gid = -1;
 	return 0;
@@ -183,18 +164,18 @@ add_link(struct build *b, const char *dir, const char *name,
 
 	if (to != NULL) {
 		slash = strrchr(to->path, '/');
-		if (join(path, sizeof(path), t->root, dir, "") == 0 &&
+		if (path_join(path, sizeof(path), t->root, dir, "") == 0 &&
 		    strncmp(path, to->path, (size_t)(slash + 1 - to->path)) ==
 		    0 && strlen(path) == (size_t)(slash + 1 - to->path))
 			contents = slash + 1;
 		else
 			contents = to->path + rootlen;
 	}
-	if (join(path, sizeof(path), t->root, dir, name) == -1)
-		return fail(t, "%s/%s: path too long", dir, name);
+	if (path_join(path, sizeof(path), t->root, dir, name) == -1)
+		return target_fail(t, "%s/%s: path too long", dir, name);
 	if ((p = strdup(path)) == NULL)
-		return fail(t, "out of memory");
-	return push_link(t, p, contents);
+		return target_fail(t, "out of memory");
+	return target_link(t, p, contents);
 }
 
 /* serverPKI's file types for the certificate of ALGO:
@@ -310,7 +291,7 @@ certbot(struct build *b, const char *algos[2], int live)
 			    b->nalgos > 1 ? "/" : "",
 			    b->nalgos > 1 ? algos[i] : "");
 		if (n < 0 || (size_t)n >= sizeof(dir))
-			return fail(b->t, "cert_path: too long");
+			return target_fail(b->t, "cert_path: too long");
 		if (certbot_set(b, dir, algos[i]) == -1)
 			return -1;
 	}
@@ -319,153 +300,8 @@ certbot(struct build *b, const char *algos[2], int live)
 	n = snprintf(dir, sizeof(dir), "%s/live", top);
 	if (n < 0 || (size_t)n >= sizeof(dir) || snprintf(rel, sizeof(rel),
 	    "../archive/%s/%s", b->base, version) >= (int)sizeof(rel))
-		return fail(b->t, "cert_path: too long");
+		return target_fail(b->t, "cert_path: too long");
 	return add_link(b, dir, b->base, NULL, rel);
-}
-
-/* The path from the directory FROM to TO (both absolute, without "."
- * or ".." parts) as the contents of a relative link, into OUT; -1 if
- * it is too long. */
-static int
-relative(const char *from, const char *to, char *out, size_t size)
-{
-	size_t i, c = 0, ups = 0, n = 0;
-
-	if (strcmp(from, "/") == 0)
-		from = "";
-	for (i = 0; from[i] != '\0' && from[i] == to[i]; i++)
-		if (from[i] == '/')
-			c = i;
-	if (from[i] == '\0' && to[i] == '/')
-		c = i;
-	for (i = c; from[i] != '\0'; i++)
-		if (from[i] == '/')
-			ups++;
-	for (i = 0; i < ups; i++, n += 3) {
-		if (n + 3 >= size)
-			return -1;
-		memcpy(out + n, "../", 3);
-	}
-	return snprintf(out + n, size - n, "%s", to + c + 1) >=
-	    (int)(size - n) ? -1 : 0;
-}
-
-/* PATH below the directory DIR (inside T's jail), or NULL. */
-static const char *
-below(const struct target *t, const char *dir, const char *path)
-{
-	char prefix[PATH_MAX];
-
-	if (join(prefix, sizeof(prefix), t->root, dir, "") == -1 ||
-	    strncmp(path, prefix, strlen(prefix)) != 0)
-		return NULL;
-	return path + strlen(prefix);
-}
-
-/* One file of an atomic place: the path it had, and its link there. */
-struct swap {
-	char	*path;
-	char	 link[PATH_MAX];
-};
-
-/* Move the file F into the version directory VDIR, with the same name
- * below it as below its own directory; its old path and the contents
- * of the link to it through CURRENT into SW.  0 / -1. */
-static int
-into_version(struct build *b, struct dfile *f, const char *vdir,
-    const char *current, struct swap *sw)
-{
-	const char *rel = below(b->t, b->certdir, f->path);
-	char path[PATH_MAX], via[PATH_MAX], dir[PATH_MAX];
-
-	if (rel == NULL)
-		rel = below(b->t, b->keydir, f->path);
-	snprintf(dir, sizeof(dir), "%.*s", (int)(strrchr(f->path, '/') -
-	    f->path), f->path);
-	if (rel == NULL || snprintf(path, sizeof(path), "%s/%s", vdir, rel) >=
-	    (int)sizeof(path) || snprintf(via, sizeof(via), "%s/%s", current,
-	    rel) >= (int)sizeof(via) || relative(dir, via, sw->link,
-	    sizeof(sw->link)) == -1 || path_problem(path) != NULL)
-		return fail(b->t, "%s: path too long or not acceptable",
-		    f->path);
-	sw->path = f->path;
-	if ((f->path = strdup(path)) == NULL)
-		return fail(b->t, "out of memory");
-	return 0;
-}
-
-/* T's files, taken out: the regular ones back into T, the links into
- * LINKS (*NLINKS); -1 if out of memory. */
-static int
-take_files(struct target *t, struct dfile links[MAX_FILES], size_t *nlinks)
-{
-	struct dfile *old = t->files;
-	size_t i, n = t->nfiles;
-
-	if ((t->files = calloc(MAX_FILES, sizeof(*t->files))) == NULL) {
-		t->files = old;
-		return fail(t, "out of memory");
-	}
-	t->nfiles = *nlinks = 0;
-	for (i = 0; i < n; i++)
-		if (old[i].link == NULL)
-			t->files[t->nfiles++] = old[i];
-		else
-			links[(*nlinks)++] = old[i];
-	free(old);
-	return 0;
-}
-
-/*
- * An atomic place: the regular files planned so far move into a new
- * version directory, <cert_path>/.pki-NAME/VERSION, keeping their names
- * (and an algorithm's directory), and each file's own path becomes a
- * link to the same name below <cert_path>/.pki-NAME/current, the link
- * to the version.  Renamed in this order, the version is complete
- * before the one rename of "current" swaps all files at once; the
- * files' links change only the first time (replacing plain files).
- */
-static int
-atomic(struct build *b, const char *algo)
-{
-	struct target *t = b->t;
-	struct dfile links[MAX_FILES];
-	struct swap *sw = NULL;
-	char store[PATH_MAX], vdir[PATH_MAX], cur[PATH_MAX], version[64];
-	size_t i, nreg, nlinks = 0;
-	int rc = 0;
-
-	version_name(b, algo, version);
-	if (snprintf(store, sizeof(store), "%s/.pki-%s", strcmp(b->certdir,
-	    "/") ? b->certdir : "", b->base) >= (int)sizeof(store) ||
-	    join(vdir, sizeof(vdir), t->root, store, version) == -1 ||
-	    join(cur, sizeof(cur), t->root, store, "current") == -1)
-		return fail(t, "cert_path: too long");
-	if (take_files(t, links, &nlinks) == -1 ||
-	    (sw = calloc(MAX_FILES, sizeof(*sw))) == NULL) {
-		for (i = 0; i < nlinks; i++)
-			dfile_clear(&links[i]);
-		return fail(t, "out of memory");
-	}
-	nreg = t->nfiles;
-	for (i = 0; i < nreg && rc == 0; i++)
-		rc = into_version(b, &t->files[i], vdir, cur, &sw[i]);
-	if (rc == 0)
-		rc = add_link(b, store, "current", NULL, version);
-	for (i = 0; i < nreg; i++)	/* push_link() owns the path */
-		if (rc == -1 || push_link(t, sw[i].path, sw[i].link) == -1)
-			rc = -1;
-		else
-			sw[i].path = NULL;
-	for (i = 0; i < nreg; i++)
-		free(sw[i].path);
-	for (i = 0; i < nlinks; i++)
-		if (rc == 0 && t->nfiles < MAX_FILES)
-			t->files[t->nfiles++] = links[i];
-		else
-			dfile_clear(&links[i]);
-	free(sw);
-	return rc;
 }
 
 /* The files of every algorithm (ALGOS, sorted) in the place's layout;
@@ -475,6 +311,7 @@ static int
 layout(struct build *b, const char *algos[2])
 {
 	const char *type = b->pl->type;
+	char version[64];
 	int i, rc = 0;
 
 	b->nalgos = algos[1] != NULL ? 2 : 1;
@@ -487,7 +324,8 @@ layout(struct build *b, const char *algos[2])
 		rc = serverpki(b, algos[i], i == 0);
 	if (rc == -1 || !b->pl->atomic)
 		return rc;
-	return atomic(b, algos[0]);
+	version_name(b, algos[0], version);
+	return atomic_version(b->t, b->certdir, b->keydir, b->base, version);
 }
 
 /* Mode as octal digits (640) into MODE; NULL or why not. */
@@ -543,19 +381,21 @@ place_read(struct target *t, json_t *pj, struct place *pl)
 		if (pl->type != NULL && strcmp(pl->type, file_types[i]) == 0)
 			break;
 	if (file_types[i] == NULL)
-		return fail(t, "place %s: unknown cert_file_type", t->place);
+		return target_fail(t, "place %s: unknown cert_file_type",
+		    t->place);
 	if ((why = mode_problem(json_object_get(pj, "mode"),
 	    &pl->key_mode)) != NULL)
-		return fail(t, "place %s: mode: %s", t->place, why);
+		return target_fail(t, "place %s: mode: %s", t->place, why);
 	if (owner(json_object_get(pj, "uid"), &pl->uid) == -1 ||
 	    owner(json_object_get(pj, "gid"), &pl->gid) == -1)
-		return fail(t, "place %s: uid or gid is not a number from 0",
-		    t->place);
+		return target_fail(t, "place %s: uid or gid is not a number "
+		    "from 0", t->place);
 	pl->chown_both = json_is_true(json_object_get(pj, "chown_both"));
 	pl->pg_link = json_is_true(json_object_get(pj, "pg_link"));
 	v = json_object_get(pj, "atomic");
 	if (v != NULL && !json_is_boolean(v) && !json_is_null(v))
-		return fail(t, "place %s: atomic: not true or false", t->place);
+		return target_fail(t, "place %s: atomic: not true or false",
+		    t->place);
 	pl->atomic = json_is_true(v);
 	return 0;
 }
@@ -572,20 +412,20 @@ set_root(struct target *t, const char *jailroot)
 	if (t->jail == NULL)
 		return 0;
 	if ((why = jail_problem(t->jail)) != NULL)
-		return fail(t, "jail \"%.64s\": %s", t->jail, why);
+		return target_fail(t, "jail \"%.64s\": %s", t->jail, why);
 	if (jailroot == NULL || *jailroot == '\0')
-		return fail(t, "jail %s: disthost %s has no jailroot", t->jail,
-		    t->host);
+		return target_fail(t, "jail %s: disthost %s has no jailroot",
+		    t->jail, t->host);
 	if (strlen(jailroot) > MAX_PATH_LEN - 66)
-		return fail(t, "jailroot: longer than 958 characters");
+		return target_fail(t, "jailroot: longer than 958 characters");
 	strcpy(dir, jailroot);
 	n = strlen(dir);
 	while (n > 1 && dir[n - 1] == '/')
 		dir[--n] = '\0';
 	if ((why = path_problem(dir)) != NULL)
-		return fail(t, "jailroot \"%.64s\": %s", jailroot, why);
+		return target_fail(t, "jailroot \"%.64s\": %s", jailroot, why);
 	if ((t->root = malloc(n + strlen(t->jail) + 2)) == NULL)
-		return fail(t, "out of memory");
+		return target_fail(t, "out of memory");
 	sprintf(t->root, "%s/%s", strcmp(dir, "/") ? dir : "", t->jail);
 	return 0;
 }
@@ -627,24 +467,24 @@ build(struct target *t, json_t *rec, const struct place *pl)
 	    "server";
 	if (name == NULL || pki_subject_check(b.type, name) != NULL ||
 	    strlen(name) >= sizeof(b.base))
-		return fail(t, "name: not a valid %s name", b.type);
+		return target_fail(t, "name: not a valid %s name", b.type);
 	snprintf(b.base, sizeof(b.base), "%s", name);
 	for (p = b.base; *p != '\0'; p++)
 		if (*p == '*')
 			*p = '_';	/* as pki export does */
 	if (pl->cert_path == NULL ||
 	    (why = expand_path(pl->cert_path, b.base, b.certdir)) != NULL)
-		return fail(t, "place %s: cert_path \"%.64s\": %s", t->place,
-		    pl->cert_path ? pl->cert_path : "", pl->cert_path ? why :
-		    "missing");
+		return target_fail(t, "place %s: cert_path \"%.64s\": %s",
+		    t->place, pl->cert_path ? pl->cert_path : "",
+		    pl->cert_path ? why : "missing");
 	if (pl->key_path == NULL || *pl->key_path == '\0')
 		strcpy(b.keydir, b.certdir);
 	else if ((why = expand_path(pl->key_path, b.base, b.keydir)) != NULL)
-		return fail(t, "place %s: key_path \"%.64s\": %s", t->place,
-		    pl->key_path, why);
+		return target_fail(t, "place %s: key_path \"%.64s\": %s",
+		    t->place, pl->key_path, why);
 	sorted_algos(rec, algos);
 	if (algos[0] == NULL)
-		return fail(t, "no certificate");
+		return target_fail(t, "no certificate");
 	return layout(&b, algos);
 }
 
@@ -656,15 +496,16 @@ plan_place(struct target *t, json_t *rec, json_t *pj)
 	struct place pl;
 
 	if (!json_is_object(pj))
-		return fail(t, "no place: nothing says where the files go");
+		return target_fail(t, "no place: nothing says where the files "
+		    "go");
 	if (t->place == NULL)
-		return fail(t, "place without a name");
+		return target_fail(t, "place without a name");
 	if (place_read(t, pj, &pl) == -1 || build(t, rec, &pl) == -1)
 		return -1;
 	cmd = pki_str(pj, "reload_command");
 	if (cmd != NULL && *cmd != '\0' &&
 	    (t->reload = sh_expand(cmd, t->jail)) == NULL)
-		return fail(t, "out of memory");
+		return target_fail(t, "out of memory");
 	return 0;
 }
 
@@ -688,7 +529,7 @@ target_plan(json_t *rec, json_t *tj, size_t index)
 		return NULL;
 	}
 	if (t->host == NULL || (why = pki_dns_name_check(t->host, 0)) != NULL)
-		fail(t, "disthost \"%.64s\": %s", t->host ? t->host : "",
+		target_fail(t, "disthost \"%.64s\": %s", t->host ? t->host : "",
 		    t->host ? why : "missing");
 	else if (set_root(t, pki_str(tj, "jailroot")) == 0)
 		plan_place(t, rec, pj);

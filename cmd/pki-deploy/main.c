@@ -3,13 +3,15 @@
  * places, over SSH/SFTP (or to this machine itself), then the places'
  * reload commands.
  *
- * pki-deploy gathers the batch: it reads every record, checks each and
- * plans its targets, then works on the hosts --jobs at a time, one SSH
- * session per host for all its files, and writes the records, each with
- * "deployed" (what every target got), once every host is done.  A target
- * that fails is recorded in "deployed"; only a record that cannot be
- * tried at all (its key or chain is wrong, its targets malformed) gets
- * an error.
+ * pki-deploy gathers its batch (pki_batch(), DESIGN 3.4): it holds the
+ * records it deploys, each checked and its targets planned as it is
+ * read, and writes every other record the moment it is read.  At the
+ * end of the input it works on the hosts --jobs at a time, one SSH
+ * session per host for all its files, and writes the records held, each
+ * with "deployed" (what every target got).  A target that fails is
+ * recorded in "deployed"; only a record that cannot be tried at all (its
+ * key or chain is wrong, its targets malformed) gets an error, and is
+ * written at once.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -26,7 +28,7 @@ static const char usage[] =
 "                  [--local HOST]... [--timeout SECONDS] [--syslog FACILITY]\n";
 
 struct batch {
-	json_t		*recs;		/* every input record */
+	json_t		*recs;		/* the records held: pki-deploy's */
 	struct target	**targets;	/* every target of every record */
 	size_t		 nt, capt;
 	struct host	*hosts;
@@ -34,6 +36,8 @@ struct batch {
 	json_t		*locals;	/* --local names */
 	struct sshopt	 opt;
 	int		 consolidate;
+	long		 jobs;		/* hosts worked on at a time */
+	int		 ssh_ready;	/* ssh_setup() done */
 	size_t		 next;		/* the next host for a worker */
 	pthread_mutex_t	 lock;
 };
@@ -124,9 +128,9 @@ deployable(json_t *rec)
 }
 
 /*
- * Check record INDEX and plan its targets.  0 when planned (or not
- * pki-deploy's record), -1 when refused (an error added), -2 when out
- * of memory.
+ * Check record REC, of index INDEX in B->recs, and plan its targets.
+ * 0 when planned, -1 when refused (an error added), -2 when out of
+ * memory (the targets planned so far stay, never worked on).
  */
 static int
 plan_record(struct batch *b, json_t *rec, size_t index)
@@ -137,8 +141,6 @@ plan_record(struct batch *b, json_t *rec, size_t index)
 	size_t i;
 	int need_key = 0;
 
-	if (!deployable(rec))
-		return 0;	/* nothing to deploy */
 	json_array_foreach(targets, i, tj) {
 		if (!json_is_integer(json_object_get(tj, "id")))
 			return pki_rec_error(rec, "targets", "target %zu: not "
@@ -159,6 +161,39 @@ plan_record(struct batch *b, json_t *rec, size_t index)
 			return -2;
 	}
 	return 0;
+}
+
+/* pki_batch()'s MINE: hold REC (the last of B->recs) when it is
+ * pki-deploy's, checked and its targets planned. */
+static int
+mine(json_t *rec, void *ctx)
+{
+	struct batch *b = ctx;
+
+	if (!deployable(rec))
+		return PKI_PASS;
+	switch (plan_record(b, rec, json_array_size(b->recs) - 1)) {
+	case -1:
+		return PKI_FAILED;
+	case -2:
+		pki_err("%s: out of memory", pki_rec_name(rec));
+		return -1;
+	}
+	return PKI_HOLD;
+}
+
+/* pki_batch()'s SETUP: libssh, once. */
+static int
+setup(void *ctx, char *why, size_t len)
+{
+	struct batch *b = ctx;
+
+	if (ssh_setup() == 0) {
+		b->ssh_ready = 1;
+		return 0;
+	}
+	snprintf(why, len, "nothing deployed: libssh cannot be initialised");
+	return -1;
 }
 
 /* Every target of host H fails with ERR. */
@@ -340,90 +375,37 @@ results(struct batch *b)
 	return failed;
 }
 
-/* Read every record; -1 on a fatal read error (the records read before
- * it are kept), else 0 with *STATUS 1 if a line was skipped. */
+/* pki_batch()'s ACT: work on every host, then put every target's
+ * result into its record. */
 static int
-gather(struct batch *b, int *status)
+act(json_t *held, void *ctx)
 {
-	struct pki_in *in;
-	json_t *rec;
-	int r;
-
-	if ((in = pki_in_open(STDIN_FILENO)) == NULL)
-		return -1;
-	while ((r = pki_in_next(in, &rec)) != 0) {
-		if (r == -2)
-			break;
-		if (r == -1)
-			*status = PKI_EXIT_RECORD;
-		else if (json_array_append_new(b->recs, rec) == -1) {
-			pki_err("out of memory");
-			r = -2;
-			break;
-		}
-	}
-	pki_in_close(in);
-	return r == -2 ? -1 : 0;
-}
-
-/* A fatal error before the hosts were worked on: every record that had
- * something to deploy gets an error saying why nothing was; the others
- * stay as they came. */
-static void
-not_deployed(struct batch *b, const char *why)
-{
-	json_t *rec;
+	struct batch *b = ctx;
 	size_t i;
 
-	json_array_foreach(b->recs, i, rec)
-		if (deployable(rec))
-			pki_rec_error(rec, "deployed", "nothing deployed: %s",
-			    why);
+	if (run_hosts(b, b->jobs) == -1) {
+		pki_held_error(held, "deployed", "nothing deployed: out of "
+		    "memory");
+		return PKI_EXIT_FATAL;
+	}
+	for (i = 0; i < b->nh; i++)
+		pki_info("%s: %d SSH session%s, %zu targets, %zu files "
+		    "written, %zu reload command%s, %.2f s", b->hosts[i].name,
+		    b->hosts[i].sessions, b->hosts[i].sessions == 1 ? "" : "s",
+		    b->hosts[i].n, b->hosts[i].files, b->hosts[i].reloads,
+		    b->hosts[i].reloads == 1 ? "" : "s", b->hosts[i].seconds);
+	return results(b) > 0 ? PKI_EXIT_RECORD : PKI_EXIT_OK;
 }
 
-/* Plan, deploy, and write every record gathered, whatever happens; the
- * exit status. */
+/* Deploy the records of stdin, and write every one of them (DESIGN
+ * 3.2); the exit status. */
 static int
-run(struct batch *b, long jobs)
+run(struct batch *b)
 {
-	const char *fatal = NULL;
-	json_t *rec;
-	size_t i, failed;
-	int status = PKI_EXIT_OK, r;
+	static const struct pki_batch ops = { mine, setup, act, "deployed",
+	    "nothing deployed" };
 
-	if (gather(b, &status) == -1)
-		fatal = "the input could not be read to its end";
-	json_array_foreach(b->recs, i, rec) {
-		if (fatal != NULL)
-			break;
-		if ((r = plan_record(b, rec, i)) == -2)
-			fatal = "out of memory";
-		else if (r == -1)
-			status = PKI_EXIT_RECORD;
-	}
-	if (fatal == NULL && run_hosts(b, jobs) == -1)
-		fatal = "out of memory";
-	if (fatal != NULL) {
-		/* Never drop a record (DESIGN 3.2): what was gathered goes
-		 * on, with an error where a deployment was due. */
-		not_deployed(b, fatal);
-		status = PKI_EXIT_FATAL;
-	} else {
-		for (i = 0; i < b->nh; i++)
-			pki_info("%s: %d SSH session%s, %zu targets, %zu files "
-			    "written, %zu reload command%s, %.2f s",
-			    b->hosts[i].name, b->hosts[i].sessions,
-			    b->hosts[i].sessions == 1 ? "" : "s", b->hosts[i].n,
-			    b->hosts[i].files, b->hosts[i].reloads,
-			    b->hosts[i].reloads == 1 ? "" : "s",
-			    b->hosts[i].seconds);
-		if ((failed = results(b)) > 0)
-			status = PKI_EXIT_RECORD;
-	}
-	json_array_foreach(b->recs, i, rec)
-		if (pki_out(rec) == -1)
-			return PKI_EXIT_FATAL;
-	return status;
+	return pki_batch(&ops, b->recs, b);
 }
 
 static void
@@ -456,7 +438,7 @@ readable(const char *opt, const char *file)
 
 /* The options into B; -1 (said) on a bad value. */
 static int
-options(int argc, char *argv[], struct batch *b, long *jobs)
+options(int argc, char *argv[], struct batch *b)
 {
 	static const struct option longopts[] = {
 		PKI_LONGOPTS_COMMON,
@@ -484,7 +466,8 @@ options(int argc, char *argv[], struct batch *b, long *jobs)
 			json_array_append_new(b->locals, json_string(optarg));
 			break;
 		case 'j':
-			rc |= pki_parse_long("--jobs", optarg, 1, 256, jobs);
+			rc |= pki_parse_long("--jobs", optarg, 1, 256,
+			    &b->jobs);
 			break;
 		case 't':
 			rc |= pki_parse_long("--timeout", optarg, 1, 3600,
@@ -508,22 +491,22 @@ int
 main(int argc, char *argv[])
 {
 	struct batch b;
-	long jobs = 8;
-	int rc;
+	int rc = PKI_EXIT_FATAL;
 
 	memset(&b, 0, sizeof(b));
 	pki_init(argv[0]);
 	b.recs = json_array();
 	b.locals = json_array();
+	b.jobs = 8;
 	b.opt.timeout = 30;
 	pthread_mutex_init(&b.lock, NULL);
-	if (options(argc, argv, &b, &jobs) == -1 || ssh_setup() == -1) {
-		batch_free(&b);
-		return PKI_EXIT_FATAL;
-	}
-	rc = run(&b, jobs);
+	if (b.recs == NULL || b.locals == NULL)
+		pki_err("out of memory");
+	else if (options(argc, argv, &b) == 0)
+		rc = run(&b);
+	if (b.ssh_ready)
+		ssh_teardown();
 	batch_free(&b);
-	ssh_teardown();
 	pki_out_close();
 	return rc;
 }

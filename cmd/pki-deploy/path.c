@@ -1,11 +1,12 @@
 /*
  * path.c - the checks of every value from the database that reaches a
  * path on a host: absolute, no "." or ".." parts, no empty parts, no
- * control characters, not too long; jail names plain.  Anything else in
- * a path (blanks, quotes, "$(", ";") is only a character of a file name:
- * SFTP and the file system calls run no shell.
+ * control characters, not too long; jail names plain; and the joining of
+ * paths.  Anything else in a path (blanks, quotes, "$(", ";") is only a
+ * character of a file name: SFTP and the file system calls run no shell.
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "deploy.h"
@@ -79,4 +80,15 @@ expand_path(const char *template, const char *name, char *out)
 	while (n > 1 && out[n - 1] == '/')
 		out[--n] = '\0';
 	return path_problem(out);
+}
+
+int
+path_join(char *out, size_t size, const char *root, const char *dir,
+    const char *name)
+{
+	int n;
+
+	n = snprintf(out, size, "%s%s/%s", root != NULL ? root : "",
+	    strcmp(dir, "/") == 0 ? "" : dir, name);
+	return n < 0 || (size_t)n >= size ? -1 : 0;
 }
