@@ -161,6 +161,12 @@ SELECT "Serial", "Cert Name", "Dist Host", "Jail", "Place", "Status",
  WHERE :'names' = '[]' OR "Cert Name" IN
 	(SELECT json_array_elements_text(:'names')::citext)
  ORDER BY "Cert Name", "Serial", "Dist Host", "Jail", "Place";
+\echo
+\echo TLSA
+SELECT * FROM tlsa_state
+ WHERE :'names' = '[]' OR "Cert Name" IN
+	(SELECT json_array_elements_text(:'names')::citext)
+ ORDER BY "Cert Name", "Owner", "Serial", "TLSA";
 EOF
 }
 

@@ -1,7 +1,9 @@
 # deploy.sh - pki distribute and pki consolidate: certificates to their
-# targets (serverPKI's -D and -K, with -s and -l).
+# targets (serverPKI's -D and -K, with -s and -l), then (distribute, not
+# with -N) the TLSA RRsets that changed (tlsa.sh).
 #
 #   pki-select --distribute --with-keys | pki-deploy | pki-store
+#   pki-select --tlsa changed | pki-dnsup --tlsa | pki-store
 #   pki-select --consolidate --with-keys | pki-deploy --consolidate | pki-store
 #
 # Variables of pki.conf:
@@ -90,18 +92,26 @@ UPDATE deployments d SET claimed = NULL
 EOF
 }
 
-# pki_deploy_run MODE [-a] [-o NAME]... [-i NAME]... [-e NAME]...
-# [-s HOST]... [-l HOST]...: MODE distribute or consolidate.
+# pki_deploy_run MODE [-aN] [-o NAME]... [-i NAME]... [-e NAME]...
+# [-s HOST]... [-l HOST]...: MODE distribute or consolidate (-N: distribute
+# only).  Distribute then publishes the TLSA RRsets that changed
+# (tlsa.sh): only once the instances are deployed, so that no client is
+# shown a record of a certificate it is not served; -N leaves DNS alone.
 pki_deploy_run() {
 	_mode=$1
 	shift
-	_usage="usage: pki $_mode [-a] [-o NAME]... [-i NAME]... [-e NAME]... [-s HOST]... [-l HOST]..."
-	_sel=
+	_n=
+	[ "$_mode" = distribute ] && _n=N
+	_usage="usage: pki $_mode [-a${_n}] [-o NAME]... [-i NAME]... [-e NAME]... [-s HOST]... [-l HOST]..."
+	_sel='' _names='' _notlsa=''
 	OPTIND=1
-	while getopts 'ao:i:e:s:l:' _o; do
+	while getopts "a${_n}o:i:e:s:l:" _o; do
 		case $_o in
-		a) _sel="$_sel -a" ;;
-		o | i | e | s | l) _sel="$_sel -$_o $(pki_quote "$OPTARG")" ;;
+		a) _sel="$_sel -a" _names="$_names -a" ;;
+		N) _notlsa=1 ;;
+		o | i | e) _sel="$_sel -$_o $(pki_quote "$OPTARG")"
+			_names="$_names -$_o $(pki_quote "$OPTARG")" ;;
+		s | l) _sel="$_sel -$_o $(pki_quote "$OPTARG")" ;;
 		*) pki_die 2 "$_usage" ;;
 		esac
 	done
@@ -130,10 +140,18 @@ pki_deploy_run() {
 		pki_stage summary pki_deploy_summary
 	wait "$_tap" || true
 	pki_deploy_release "$PKI_RUN_DIR/claims"
-	_rc=0
-	pki_stages_status pki-select pki-deploy pki-store summary || _rc=$?
-	[ "${_spool_rc:-0}" -gt "$_rc" ] && _rc=$_spool_rc
-	return "$_rc"
+	_drc=0
+	pki_stages_status pki-select pki-deploy pki-store summary || _drc=$?
+	# Without a TSIG key or include files no DNS is configured: TLSA
+	# records are stored, not published.
+	if [ "$_mode" = distribute ] && [ -z "$_notlsa" ] &&
+		[ -n "${PKI_TSIG_KEY_FILE:-}${PKI_DNS_INCLUDE_FILE:-}" ]; then
+		_trc=0
+		pki_tlsa_publish changed "$_names" || _trc=$?
+		[ "$_trc" -gt "$_drc" ] && _drc=$_trc
+	fi
+	[ "${_spool_rc:-0}" -gt "$_drc" ] && _drc=$_spool_rc
+	return "$_drc"
 }
 
 # pki distribute [...]: the instances to deploy to the targets that do

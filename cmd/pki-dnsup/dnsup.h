@@ -160,6 +160,8 @@ struct item {
 	uint32_t	 ttl;
 	char		*data;		/* TXT value, TLSA "3 1 1 HEX"; owned */
 	int		 replace;	/* the RRset at OWNER is replaced */
+	int		 empty;		/* ... by nothing: an owner of
+					   "tlsa_empty", no data */
 	struct zone	*zone;		/* the batch's */
 	json_t		*entry;		/* --remove: its dns.published entry */
 	enum item_state	 state;

@@ -56,8 +56,8 @@ record_published(json_t *dns, const struct item *it, size_t n)
 	int dup;
 
 	for (i = 0; i < n; i++) {
-		if (it[i].state != ITEM_DONE)
-			continue;
+		if (it[i].state != ITEM_DONE || it[i].empty)
+			continue;	/* an emptied RRset publishes nothing */
 		if ((e = item_entry(&it[i])) == NULL)
 			return -1;
 		dup = 0;

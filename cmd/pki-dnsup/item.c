@@ -282,7 +282,53 @@ tlsa_item(const json_t *t, struct item *it, char *data, size_t len)
 	return tlsa_check(data);
 }
 
-/* The TLSA records of record I (--tlsa); as challenges_gather(). */
+/* 1 if record I has an item of type TLSA at OWNER already. */
+static int
+has_tlsa(const struct batch *b, size_t i, const char *owner)
+{
+	size_t j;
+
+	for (j = b->nitems; j > 0 && b->items[j - 1].rec == i; j--)
+		if (b->items[j - 1].type == LDNS_RR_TYPE_TLSA &&
+		    strcasecmp(b->items[j - 1].owner, owner) == 0)
+			return 1;
+	return 0;
+}
+
+/* The owners of record I's "tlsa_empty" that have no TLSA entry: items
+ * that empty their RRset; as challenges_gather(). */
+static int
+gather_empty(struct batch *b, size_t i)
+{
+	json_t *list = json_object_get(json_array_get(b->recs, i),
+	    "tlsa_empty"), *o;
+	struct item it;
+	const char *why;
+	size_t j;
+
+	if (list == NULL || json_is_null(list))
+		return 0;
+	if (!json_is_array(list)) {
+		record_error(b, i, "tlsa_empty", "must be an array");
+		return 1;
+	}
+	json_array_foreach(list, j, o) {
+		it = (struct item){ .rec = i, .field = "tlsa",
+		    .type = LDNS_RR_TYPE_TLSA, .replace = 1, .empty = 1,
+		    .data = "" };
+		if ((why = absolute(json_string_value(o), it.owner)) != NULL) {
+			record_error(b, i, "tlsa_empty", "tlsa_empty[%zu]: %s",
+			    j, why);
+			return 1;
+		}
+		if (!has_tlsa(b, i, it.owner) && add_item(b, &it) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* The TLSA records of record I (--tlsa), then the owners it empties; as
+ * challenges_gather(). */
 static int
 gather_tlsa(struct batch *b, size_t i)
 {
@@ -292,9 +338,7 @@ gather_tlsa(struct batch *b, size_t i)
 	const char *why;
 	size_t j;
 
-	if (list == NULL || json_is_null(list))
-		return 0;
-	if (!json_is_array(list)) {
+	if (list != NULL && !json_is_null(list) && !json_is_array(list)) {
 		record_error(b, i, "tlsa", "must be an array");
 		return 1;
 	}
@@ -308,7 +352,7 @@ gather_tlsa(struct batch *b, size_t i)
 		if (add_item(b, &it) == -1)
 			return -1;
 	}
-	return 0;
+	return gather_empty(b, i);
 }
 
 /* Where entry E of dns.published was put: its zone, or NULL with WHY. */
@@ -594,7 +638,7 @@ item_rr(const struct item *it, int delete)
 	ldns_rr_set_type(rr, it->type);
 	ldns_rr_set_class(rr, delete ? LDNS_RR_CLASS_NONE : LDNS_RR_CLASS_IN);
 	ldns_rr_set_ttl(rr, delete ? 0 : it->ttl);
-	if (push_rdata(rr, it) == -1) {
+	if (!it->empty && push_rdata(rr, it) == -1) {
 		ldns_rr_free(rr);
 		return NULL;
 	}

@@ -160,7 +160,7 @@ update_rrs(const struct batch *b, const struct zone *z, int remove)
 			continue;
 		if ((!remove && it->replace &&
 		    push_once(list, rrset_delete(it)) == -1) ||
-		    push_once(list, item_rr(it, remove)) == -1) {
+		    (!it->empty && push_once(list, item_rr(it, remove)) == -1)) {
 			ldns_rr_list_deep_free(list);
 			list = NULL;
 		}

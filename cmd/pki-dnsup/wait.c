@@ -107,8 +107,11 @@ watches_build(struct watches *ws, const struct batch *b)
 		if (b->items[i].state != ITEM_DONE ||
 		    b->items[i].zone->error != NULL)
 			continue;	/* a reload failed: no use waiting */
-		if ((w = watch_for(ws, &b->items[i])) == NULL ||
-		    (rr = item_rr(&b->items[i], 0)) == NULL)
+		if ((w = watch_for(ws, &b->items[i])) == NULL)
+			return -1;
+		if (b->items[i].empty)
+			continue;	/* the RRset is to be empty */
+		if ((rr = item_rr(&b->items[i], 0)) == NULL)
 			return -1;
 		if (listed(w->want, rr))	/* two records, one value */
 			ldns_rr_free(rr);

@@ -151,7 +151,8 @@ apply(const struct batch *b, const struct zone *z, ldns_rr_list **list,
 		for (i = 0; rc == 0 && i < b->nitems; i++) {
 			it = &b->items[i];
 			if (it->zone != z || it->state != ITEM_NEW ||
-			    (pass == 0 && (remove || !it->replace)))
+			    (pass == 0 && (remove || !it->replace)) ||
+			    (pass == 1 && it->empty))
 				continue;
 			if ((rr = item_rr(it, 0)) == NULL)
 				return -1;

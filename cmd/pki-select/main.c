@@ -7,7 +7,8 @@
  * 'reserved' instance, so that two runs never issue the same certificate.
  * --serial writes one instance with its certificates (and keys on request).
  * --distribute and --consolidate write the instances to put on (or check
- * on) their targets (distribute.c).
+ * on) their targets (distribute.c); --tlsa the TLSA RRsets to publish
+ * (tlsa.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,9 @@ static const char usage[] =
 "                  [--passphrase-file FILE] [--syslog FACILITY]\n"
 "       pki-select --serial ID [-qv] [--with-keys] [--passphrase-file FILE]\n"
 "                  [--syslog FACILITY]\n"
-"       pki-select --orphans [-qv] [--stale SECONDS] [--syslog FACILITY]\n";
+"       pki-select --orphans [-qv] [--stale SECONDS] [--syslog FACILITY]\n"
+"       pki-select --tlsa changed | all | remove [-ahqv] [-o NAME]...\n"
+"                  [-i NAME]... [-e NAME]... [--syslog FACILITY]\n";
 
 /* Claim up to $5 of what --create selects for run $6, in one statement
  * under a lock that serializes claims: a second run sees the first one's
@@ -346,6 +349,7 @@ static const struct option longopts[] = {
 	{ "serial",		required_argument,	NULL, 'n' },
 	{ "with-keys",		no_argument,		NULL, 'k' },
 	{ "passphrase-file",	required_argument,	NULL, 'p' },
+	{ "tlsa",		required_argument,	NULL, 'T' },
 	{ NULL,			0,			NULL, 0 }
 };
 
@@ -371,6 +375,11 @@ options(int argc, char *argv[], struct selection *sel, const char **serial,
 		case 'O': sel->orphans = 1; break;
 		case 'k': sel->with_keys = 1; break;
 		case 'p': *pass_file = optarg; break;
+		case 'T':
+			if (tlsa_mode_check(optarg) == -1)
+				return -1;
+			sel->tlsa = optarg;
+			break;
 		case 'D':
 		case 'K':
 			if (sel->mode != 0 && sel->mode != ch) {
@@ -413,7 +422,12 @@ conflicts(const struct selection *sel, const char *serial)
 {
 	const char *why = NULL;
 
-	if (sel->orphans && (serial != NULL || sel->create || sel->all ||
+	if (sel->tlsa != NULL && (serial != NULL || sel->create ||
+	    sel->orphans || sel->mode || sel->run || sel->with_keys ||
+	    sel->skip || sel->limit))
+		why = "--tlsa selects certificates by name: no other mode, "
+		    "--run, --with-keys, -s or -l with it";
+	else if (sel->orphans && (serial != NULL || sel->create || sel->all ||
 	    sel->only || sel->run || sel->include || sel->exclude ||
 	    sel->mode || sel->skip || sel->limit || sel->with_keys))
 		why = "--orphans selects by the runs that are gone: no other "
@@ -470,6 +484,8 @@ main(int argc, char *argv[])
 			rc = select_serial(db, serial, sel.with_keys, sel.pass);
 		else if (sel.orphans)
 			rc = select_orphans(db, &sel);
+		else if (sel.tlsa != NULL)
+			rc = select_tlsa(db, &sel);
 		else if (sel.mode)
 			rc = select_deploy(db, &sel);
 		else

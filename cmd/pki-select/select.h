@@ -19,6 +19,7 @@ struct selection {
 	int	 create;
 	int	 orphans;	/* --orphans */
 	int	 mode;		/* 0, or 'D' --distribute, 'K' --consolidate */
+	const char *tlsa;	/* --tlsa: "changed", "all", "remove", or NULL */
 	long	 stale;		/* seconds after which a claim of no run is void */
 	const char *run;	/* --run: the live run claims are made for */
 	int	 with_keys;
@@ -55,6 +56,12 @@ int	 instance_material(json_t *rec, PGresult *res, int first, int n,
 /* --distribute and --consolidate: the instances to put on (or check on)
  * their targets, claimed for this run.  Returns the exit status. */
 int	 select_deploy(PGconn *db, struct selection *sel);
+
+/* --tlsa (tlsa.c): a record per certificate with the TLSA RRsets of its
+ * owners to publish.  Returns the exit status. */
+int	 select_tlsa(PGconn *db, struct selection *sel);
+/* 0 if MODE is a mode of --tlsa: changed, all or remove; else -1 (said). */
+int	 tlsa_mode_check(const char *mode);
 
 /* --orphans (orphans.c): a record per certificate whose ACME challenge
  * records a dead run left in DNS.  Returns the exit status. */

@@ -568,7 +568,7 @@ store_certs(struct store *st, json_t *rec, struct outcome *out)
 			goto out;
 	}
 	if (put_instance(st, rec, cert, cacert, &seen, is_ca, inst,
-	    state) == -1)
+	    state) == -1 || store_tlsa(st, rec, inst) == -1)
 		goto out;
 	out->what = INSTANCE;
 	out->instance = atol(inst);
@@ -601,7 +601,8 @@ store_record(struct store *st, json_t *rec, struct outcome *out)
 		return store_failure(st, rec, out);
 	}
 	if ((r = store_acme(st, rec, out)) != 1 ||
-	    (r = store_deploy(st, rec, out)) != 1)
+	    (r = store_deploy(st, rec, out)) != 1 ||
+	    (r = store_tlsa_dns(st, rec, out)) != 1)
 		return r;
 	state = instance(rec, id);
 	if (json_object_size(json_object_get(rec, "cert")) > 0 &&

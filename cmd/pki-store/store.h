@@ -92,6 +92,12 @@ int	 store_deploy(struct store *st, json_t *rec, struct outcome *out);
  * store_record().
  */
 int	 store_order(struct store *st, json_t *rec, struct outcome *out);
+/* tlsa.c: REC's "tlsa" as the TLSA records of instance INST; 0 / -1
+ * (an error in REC, the transaction may be lost). */
+int	 store_tlsa(struct store *st, json_t *rec, const char *inst);
+/* tlsa.c: a record of pki-select --tlsa ("action" "tlsa" or
+ * "tlsa-remove"): its owners as published now.  1 when REC is not one. */
+int	 store_tlsa_dns(struct store *st, json_t *rec, struct outcome *out);
 
 /* spool.c: SP for directory DIR (NULL: no spool), made private if
  * missing; 0 / -1 (said). */

@@ -1,0 +1,76 @@
+# tlsa.sh - the DANE TLSA RRsets in DNS: published by pki distribute once
+# an instance is deployed, put back by pki tlsa consolidate (serverPKI's
+# -T), emptied by pki tlsa remove (-R).
+#
+#   pki-select --tlsa changed|all|remove | pki-dnsup --tlsa | pki-store
+#
+# The RRset of each owner (_PORT._PROTO.NAME.) is that of the deployed and
+# prepublished instances of its certificate, from the records pki-store
+# kept when they were issued.  pki-dnsup waits until every authoritative
+# server serves it; pki-store then keeps it as published.  DNS is set by
+# the variables of dns.sh.
+# shellcheck disable=SC2016 # jq programs are single-quoted on purpose
+
+# One line per record, never a key; with -q only the failures.
+pki_tlsa_summary() {
+	_quiet=false
+	[ "${PKI_VERBOSE:-1}" -eq 0 ] && _quiet=true
+	"$JQ" -r --argjson quiet "$_quiet" '
+	select(((.errors // []) | length > 0) or ($quiet | not)) |
+	if (.errors // []) | length > 0 then
+		"\(.name): TLSA FAILED: \(.errors | map(
+			(.stage // "?") + ": " +
+			(if .field then .field + ": " else "" end) +
+			(.message // "")) | join("; "))"
+	else
+		"\(.name): TLSA " + ([(.tlsa // []) | group_by(.owner)[] |
+			"\(.[0].owner) \(length) record(s)"] +
+			[(.tlsa_empty // [])[] | "\(.) emptied"] | join(", "))
+	end'
+}
+
+# pki_tlsa_publish MODE [SELECTION]: publish the RRsets pki-select --tlsa
+# MODE gives (changed, all or remove) for SELECTION (-a -o -i -e, quoted
+# for eval).  Needs pki_run_dir; returns the worst stage status.
+pki_tlsa_publish() {
+	pki_dns_env
+	_tdns=$(pki_dnsup_flags)
+	# shellcheck disable=SC2086 # PKI_FLAGS and the rest are word lists
+	eval "pki_stage pki-select-tlsa pki-select --tlsa $1 $PKI_FLAGS ${2:-}" |
+		eval "pki_stage pki-dnsup-tlsa pki-dnsup --tlsa $PKI_FLAGS $_tdns" |
+		pki_stage pki-store-tlsa pki-store $PKI_FLAGS --spool "$PKI_SPOOL" |
+		pki_stage tlsa-summary pki_tlsa_summary
+	pki_stages_status pki-select-tlsa pki-dnsup-tlsa pki-store-tlsa \
+		tlsa-summary
+}
+
+# pki tlsa consolidate|remove [-a] [-o NAME]... [-i NAME]... [-e NAME]...:
+# make DNS match the database (serverPKI -T), or empty the RRsets of the
+# selected certificates and keep them empty until a consolidate (-R).
+pki_tlsa() {
+	_usage="usage: pki tlsa consolidate|remove [-a] [-o NAME]... [-i NAME]... [-e NAME]..."
+	case ${1:-} in
+	consolidate) _tmode=all ;;
+	remove) _tmode=remove ;;
+	*) pki_die 2 "$_usage" ;;
+	esac
+	shift
+	_sel=
+	OPTIND=1
+	while getopts 'ao:i:e:' _o; do
+		case $_o in
+		a) _sel="$_sel -a" ;;
+		o | i | e) _sel="$_sel -$_o $(pki_quote "$OPTARG")" ;;
+		*) pki_die 2 "$_usage" ;;
+		esac
+	done
+	shift $((OPTIND - 1))
+	[ $# -eq 0 ] || pki_die 2 "$_usage"
+	pki_run_dir
+	pki_run_begin "pki tlsa $_tmode"
+	pki_spool_store || return 2
+	_trc=0
+	pki_tlsa_publish "$_tmode" "$_sel" || _trc=$?
+	[ "${_spool_rc:-0}" -gt "$_trc" ] && _trc=$_spool_rc
+	return "$_trc"
+}
