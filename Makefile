@@ -127,6 +127,9 @@ DEB_PKGS = build-essential pkg-config libssl-dev libpq-dev libjansson-dev \
 	bind9 bind9-utils bind9-dnsutils pebble openssh-server openssh-client \
 	curl iproute2
 
+# Pebble 2.10 (Debian forky) for the ARI tests, unpacked under var/ with
+# apt-get download through a private sources list (tests/lib/get-pebble.sh);
+# the tests that need it skip when it could not be fetched.
 deps:
 	@if [ "$$(id -u)" = 0 ]; then \
 		DEBIAN_FRONTEND=noninteractive apt-get update -q && \
@@ -136,6 +139,7 @@ deps:
 		echo "run as root:"; \
 		echo "  apt-get install -y --no-install-recommends $(DEB_PKGS)"; \
 	fi
+	-@sh tests/lib/get-pebble.sh
 
 # make demo installs what is missing first (as root), then builds.
 demo:

@@ -3,7 +3,7 @@
 #
 #   . "$(dirname "$0")/lib/env.sh"
 #   . "$(dirname "$0")/lib/pebble.sh"
-#   pebble_start [EAB=1] [VALIDITY=SECONDS] [PEBBLE_VAR=VALUE]...
+#   pebble_start [EAB=1] [VALIDITY=SECONDS] [VERSION=2.10] [PEBBLE_VAR=VALUE]...
 #
 # pebble_start makes the TLS CA and the listener certificate with openssl
 # (the package ships none), writes the configuration on free ports and
@@ -24,6 +24,15 @@
 # $PEBBLE_EAB_KID, whose HMAC key (base64url) is in $PEBBLE_EAB_HMAC_FILE.
 # VALIDITY sets certificateValidityPeriod (seconds).
 #
+# VERSION=2.10 starts Debian forky's Pebble 2.10 ($PEBBLE_NEW, unpacked
+# under var/ by `make deps`, tests/lib/get-pebble.sh) instead of Debian
+# 12's 2.4: it serves ACME Renewal Information (RFC 9773; the directory's
+# renewalInfo), accepts "replaces" in new orders, and its management
+# interface (on loopback, $PEBBLE_MGMT) sets an ARI window:
+# pebble_set_ari CERT_PEM_FILE START END.  A test checks first with
+# pebble_new_available and skips when it is not there.  VALIDITY is its
+# default profile's validityPeriod.
+#
 # Pebble always gets -dnsserver, so that it asks nothing off this machine:
 # the resolver of tests/lib/named.sh when $NAMED_RESOLVER_PORT is set
 # (named_resolver_start), its primary when $NAMED_PORT is set, else a
@@ -33,6 +42,7 @@
 # variables name the last one started.
 
 PEBBLE=${PEBBLE:-pebble}
+PEBBLE_NEW=${PEBBLE_NEW:-$PKI_TOP/var/pebble-2.10/usr/bin/pebble}
 PEBBLE_CTS=${PEBBLE_CTS:-pebble-challtestsrv}
 
 # _pebble_wait SECONDS PID CMD...: poll CMD every 50 ms until it succeeds;
@@ -98,7 +108,13 @@ _pebble_dns() {
 		-d '{"ip":"127.0.0.1"}' "$PEBBLE_CTS_MGMT/set-default-ipv4"
 }
 
-# _pebble_config DIR EAB VALIDITY: DIR/pebble.json on free ports.
+# pebble_new_available: Pebble 2.10 is there (make deps fetched it).
+pebble_new_available() {
+	[ -x "$PEBBLE_NEW" ]
+}
+
+# _pebble_config DIR EAB VALIDITY [VERSION]: DIR/pebble.json on free
+# ports.
 _pebble_config() {
 	_pc_acme='' _pc_mgmt='' _pc_tls=''	# set by free_port
 	free_port _pc_acme
@@ -118,6 +134,8 @@ _pebble_config() {
 		_pc_keys=", \"externalAccountMACKeys\": {\"$PEBBLE_EAB_KID\": \"$(cat "$PEBBLE_EAB_HMAC_FILE")\"}"
 		export PEBBLE_EAB_KID PEBBLE_EAB_HMAC_FILE
 	fi
+	_pc_profiles=
+	[ "${4:-}" = 2.10 ] && _pc_profiles=", \"profiles\": {\"default\": {\"description\": \"pki tests\", \"validityPeriod\": $3}}"
 	cat > "$1/pebble.json" <<EOF
 { "pebble": {
   "listenAddress": "127.0.0.1:$_pc_acme",
@@ -127,22 +145,25 @@ _pebble_config() {
   "httpPort": $PEBBLE_HTTP_PORT, "tlsPort": $_pc_tls,
   "ocspResponderURL": "",
   "externalAccountBindingRequired": $_pc_eab$_pc_keys,
-  "certificateValidityPeriod": $3 } }
+  "certificateValidityPeriod": $3$_pc_profiles } }
 EOF
 	PEBBLE_DIRECTORY=https://127.0.0.1:$_pc_acme/dir
 	PEBBLE_MGMT=https://127.0.0.1:$_pc_mgmt
 	export PEBBLE_DIRECTORY PEBBLE_MGMT PEBBLE_HTTP_PORT
 }
 
-# pebble_start [EAB=1] [VALIDITY=SECONDS] [PEBBLE_VAR=VALUE]...
+# pebble_start [EAB=1] [VALIDITY=SECONDS] [VERSION=2.10] [PEBBLE_VAR=VALUE]...
 pebble_start() {
 	_ps_eab=0
+	_ps_version=
+	_ps_bin=$PEBBLE
 	_ps_validity=157766400
 	_ps_env="PEBBLE_VA_NOSLEEP=1"
 	for _ps_a in "$@"; do
 		case $_ps_a in
 		EAB=*) _ps_eab=${_ps_a#EAB=} ;;
 		VALIDITY=*) _ps_validity=${_ps_a#VALIDITY=} ;;
+		VERSION=2.10) _ps_version=2.10 _ps_bin=$PEBBLE_NEW ;;
 		PEBBLE_*=*) _ps_env="$_ps_env $_ps_a" ;;
 		*) echo "Bail out! pebble_start: $_ps_a?"; exit 1 ;;
 		esac
@@ -154,9 +175,9 @@ pebble_start() {
 		echo "Bail out! cannot set up Pebble's TLS or DNS"
 		exit 1
 	fi
-	_pebble_config "$_ps_dir" "$_ps_eab" "$_ps_validity"
+	_pebble_config "$_ps_dir" "$_ps_eab" "$_ps_validity" "$_ps_version"
 	# shellcheck disable=SC2086 # _ps_env is a list of VAR=VALUE words
-	( cd "$_ps_dir" && exec env $_ps_env "$PEBBLE" \
+	( cd "$_ps_dir" && exec env $_ps_env "$_ps_bin" \
 		-config "$_ps_dir/pebble.json" \
 		-dnsserver "127.0.0.1:$_pebble_dns_port" ) >"$_ps_dir/log" 2>&1 &
 	PEBBLE_PID=$!
@@ -184,4 +205,15 @@ pebble_stop() {
 # pebble_get PATH: GET a management URL of the last Pebble.
 pebble_get() {
 	curl -sf --cacert "$PEBBLE_CA_BUNDLE" "$PEBBLE_MGMT$1"
+}
+
+# pebble_set_ari CERT_PEM_FILE START END: Pebble 2.10's management
+# interface answers the renewalInfo of the certificate with the window
+# START .. END (RFC 3339) from now on.
+pebble_set_ari() {
+	jq -n --rawfile c "$1" --arg s "$2" --arg e "$3" \
+		'{Certificate: $c, ARIResponse: ({suggestedWindow:
+		  {start: $s, end: $e}} | tojson)}' |
+	curl -sf --cacert "$PEBBLE_CA_BUNDLE" --data-binary @- \
+		"$PEBBLE_MGMT/set-renewal-info/"
 }
