@@ -330,11 +330,36 @@ pki_out(const json_t *rec)
 	return rc;
 }
 
+/* The longest identity field kept of a record whose identity alone is
+ * too long to pass on. */
+#define IDENTITY_FIELD_MAX	4096
+
+/* REC, already reduced to its identity, without each field longer than
+ * IDENTITY_FIELD_MAX, with an error saying so (LEN bytes). */
+static void
+shrink_hard(json_t *rec, size_t len)
+{
+	const char *key;
+	json_t *v;
+	void *tmp;
+
+	json_object_foreach_safe(rec, tmp, key, v)
+		if (json_dumpb(v, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY) >
+		    IDENTITY_FIELD_MAX)
+			json_object_del(rec, key);
+	pki_rec_error(rec, NULL, "the record is %zu bytes even reduced to its "
+	    "name and claim: only their fields shorter than %d bytes are kept",
+	    len, IDENTITY_FIELD_MAX);
+}
+
 /* A record too long for the next stage goes on as its identity, with an
- * error, so that it is not lost as a line no reader takes. */
+ * error, so that it is not lost as a line no reader takes; one whose
+ * identity is still too long, as the short fields of it.  Each step
+ * bounds what the next writes, so it ends. */
 static int
 out_shrunk(const json_t *rec)
 {
+	static int depth;
 	json_t *copy;
 	int rc;
 
@@ -343,8 +368,13 @@ out_shrunk(const json_t *rec)
 		pki_err("out of memory");
 		return -1;
 	}
-	shrink(copy, out.len - 1);
+	if (depth == 0)
+		shrink(copy, out.len - 1);
+	else
+		shrink_hard(copy, out.len - 1);
+	depth++;
 	rc = pki_out(copy);
+	depth--;
 	json_decref(copy);
 	return rc;
 }
@@ -435,8 +465,9 @@ report_error(const json_t *rec, const char *field, const char *msg)
 		pki_rec_error_summary();
 		snprintf(last_error, sizeof(last_error), "%s", text);
 	}
+	/* A name is at most 253 bytes; a record may bring a longer one. */
 	if (++same_errors <= SAME_SHOWN)
-		pki_err("%s: %s", pki_rec_name(rec), text);
+		pki_err("%.256s: %s", pki_rec_name(rec), text);
 }
 
 int

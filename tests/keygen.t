@@ -220,6 +220,18 @@ run pki-keygen <"$T/huge"
 is "$(cat "$T/err")" "pki-keygen: line 1: longer than 16777216 bytes, skipped" \
 	"a line over 16 MiB is skipped, said with its number"
 is "$(jq -r .name "$T/out")" small.test "and the next record goes on"
+# A record whose name and claim alone are too long goes on as what is
+# short of them (it once recursed until the stack overflowed).
+pad=$(head -c 1500000 /dev/zero | tr '\0' A)
+printf '{"name":"%s","id":7,"algos":["ec"]}\n{"name":"small.test","algos":["ec"]}\n' \
+	"$pad" >"$T/big"
+unset pad
+run pki-keygen <"$T/big"
+is "$rc" 1 "a 1.5 MB name: exit 1"
+is "$(jq -c '[has("name"), .id, (.errors | length > 0)]' "$T/out" | tr '\n' ' ')" \
+	'[false,7,true] [true,null,false] ' \
+	"it goes on as its id with errors; the next record is keyed"
+nok "stderr does not repeat the long name" grep -q "$(head -c 300 /dev/zero | tr '\0' A)" "$T/err"
 rm -f "$T/huge" "$T/big"
 
 # ------------------------------------------------------------ pass-through
