@@ -47,6 +47,9 @@ is "$(spooled)" 6 "the records are kept in the spool"
 is "$(stat -c %a "$spool") $(stat -c %a "$spool"/*.jsonl)" "700 600" \
 	"which only its owner may read"
 like "$(cat "$T/err")" "*6 records kept in $spool/*.jsonl for the next run*" "and says where"
+# A spool file is made under a name a replay passes over and renamed
+# once locked, so that no replay takes it empty and removes it.
+is "$(ls -A "$spool" | grep -c '^\.')" 0 "no file is left under its first name"
 pki db start >/dev/null 2>&1
 run pki-store --spool "$spool" < /dev/null
 is "$rc" 0 "the next run, the database back: exit 0"

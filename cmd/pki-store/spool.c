@@ -63,23 +63,37 @@ spool_open(struct spool *sp, const char *dir)
 	return dir == NULL ? 0 : spool_dir(dir);
 }
 
-/* A new spool file, locked, into SP->fd; 0 / -1 (WHY says why). */
+/*
+ * A new spool file, locked, into SP->fd; 0 / -1 (WHY says why).  It is
+ * made under a name spool_replay() passes over and gets its own name only
+ * once locked: a replay that took it between the open and the lock would
+ * find it empty and remove it, and what is written to it would be lost.
+ */
 static int
 spool_create(struct spool *sp, char *why, size_t whylen)
 {
-	char stamp[32];
+	char stamp[32], tmp[sizeof(sp->path)];
 	time_t now = time(NULL);
 	struct tm tm;
 
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", gmtime_r(&now, &tm));
-	snprintf(sp->path, sizeof(sp->path), "%s/%s-%ld.jsonl", sp->dir,
-	    stamp, (long)getpid());
-	sp->fd = open(sp->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	if ((size_t)snprintf(sp->path, sizeof(sp->path), "%s/%s-%ld.jsonl",
+	    sp->dir, stamp, (long)getpid()) >= sizeof(sp->path) ||
+	    (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s-%ld.new", sp->dir,
+	    stamp, (long)getpid()) >= sizeof(tmp)) {
+		snprintf(why, whylen, "spool %s: name too long", sp->dir);
+		return -1;
+	}
+	sp->fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_CLOEXEC | O_APPEND, 0600);
-	if (sp->fd == -1 || flock(sp->fd, LOCK_EX) == -1) {
-		snprintf(why, whylen, "%s: %s", sp->path, strerror(errno));
-		if (sp->fd != -1)
+	if (sp->fd == -1 || flock(sp->fd, LOCK_EX) == -1 ||
+	    rename(tmp, sp->path) == -1) {
+		snprintf(why, whylen, "%s: %s", sp->fd == -1 ? tmp : sp->path,
+		    strerror(errno));
+		if (sp->fd != -1) {
+			unlink(tmp);
 			close(sp->fd);
+		}
 		sp->fd = -1;
 		return -1;
 	}
@@ -154,10 +168,14 @@ spool_take(const char *dir, const char *name, char *path, size_t len)
 	struct stat st;
 	int fd;
 
-	snprintf(path, len, "%s/%s", dir, name);
+	if ((size_t)snprintf(path, len, "%s/%s", dir, name) >= len) {
+		pki_err("spool %s/%s: name too long, left alone", dir, name);
+		return -1;
+	}
 	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
 	    O_NONBLOCK)) == -1) {
-		pki_err("spool %s: %s", path, strerror(errno));
+		if (errno != ENOENT)	/* else stored by another pki-store */
+			pki_err("spool %s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
@@ -167,8 +185,11 @@ spool_take(const char *dir, const char *name, char *path, size_t len)
 		close(fd);
 		return -1;
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
-		close(fd);	/* another pki-store is at it */
+	/* Another pki-store is at it; or it was, and has stored and
+	 * removed it since it was opened here. */
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1 || fstat(fd, &st) == -1 ||
+	    st.st_nlink == 0) {
+		close(fd);
 		return -1;
 	}
 	return fd;
