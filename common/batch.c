@@ -67,6 +67,7 @@ pki_gather(int (*mine)(json_t *rec, void *ctx), void *ctx, json_t *held)
 	struct gather g = { mine, ctx, held, 0 };
 	struct pki_in *in;
 	json_t *rec;
+	unsigned long errors = pki_rec_error_count();
 	int r, status = PKI_EXIT_OK;
 
 	if ((in = pki_in_open(STDIN_FILENO)) == NULL)
@@ -87,6 +88,10 @@ pki_gather(int (*mine)(json_t *rec, void *ctx), void *ctx, json_t *held)
 		status = worse(status, r);
 	}
 	pki_in_close(in);
+	/* A record read or written only in part (too long, a NUL) got an
+	 * error of this stage. */
+	if (pki_rec_error_count() != errors)
+		status = worse(status, PKI_EXIT_RECORD);
 	return status;
 }
 
@@ -109,6 +114,7 @@ int
 pki_write_held(json_t *held, int status)
 {
 	json_t *rec;
+	unsigned long errors = pki_rec_error_count();
 	size_t i;
 
 	json_array_foreach(held, i, rec) {
@@ -118,6 +124,8 @@ pki_write_held(json_t *held, int status)
 		}
 	}
 	json_array_clear(held);
+	if (pki_rec_error_count() != errors)	/* one written in part */
+		status = worse(status, PKI_EXIT_RECORD);
 	return status;
 }
 

@@ -171,8 +171,8 @@ int	 pki_stage_main(int argc, char *argv[], const char *usage,
 /*
  * Read every record of stdin: append those MINE holds to HELD (a JSON
  * array the caller owns), write the others at once.  The exit status so
- * far: 0; 1 when a line was skipped (reported with its number) or a
- * record was PKI_FAILED; 2 when the input could not be read to its end,
+ * far: 0; 1 when a line was skipped (reported with its number), a record
+ * was PKI_FAILED or was read only in part (too long; a NUL); 2 when the input could not be read to its end,
  * the output written, or MINE failed (the records held stay in HELD).
  */
 int	 pki_gather(int (*mine)(json_t *rec, void *ctx), void *ctx,
@@ -181,8 +181,9 @@ int	 pki_gather(int (*mine)(json_t *rec, void *ctx), void *ctx,
  * does: the first three, then a count). */
 void	 pki_held_error(json_t *held, const char *field, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
-/* Write every record of HELD, in order, and empty HELD; STATUS, or 2 if
- * the output cannot be written. */
+/* Write every record of HELD, in order, and empty HELD; STATUS, at least
+ * 1 if one was written only in part (too long), or 2 if the output cannot
+ * be written. */
 int	 pki_write_held(json_t *held, int status);
 
 /* A gathering stage: what pki_batch() calls. */

@@ -549,6 +549,9 @@ pki_filter(int (*act)(json_t *rec, void *ctx), void *ctx)
 	}
 	pki_in_close(in);
 	pki_out_close();
+	/* The last record may have been written in part (too long). */
+	if (status == PKI_EXIT_OK && pki_rec_error_count() != errors)
+		status = PKI_EXIT_RECORD;
 	return status;
 }
 

@@ -178,5 +178,17 @@ is "$rc:$(jq -c '[.name, .errors[-1].message[0:18], (.dns.published | length)]' 
 	'2:["pub.test","nothing withdrawn:",1]' \
 	"dnsup --remove: a failed record with entries published is held, to be undone"
 
+# A record too long to pass on goes on reduced, with an error of the
+# stage, which then exits 1 although the record is not its business.
+head -c 1500000 /dev/zero | tr '\0' A |
+	awk '{ printf "{\"name\":\"big.test\",\"pad\":\"%s\"}\n", $0 }' >"$T/big"
+for s in dnsup finish; do
+	rc=0
+	stage "$s" <"$T/big" >"$T/out" 2>"$T/err" || rc=$?
+	is "$rc:$(jq -c '[.name, has("pad"), (.errors | length)]' "$T/out")" \
+		'1:["big.test",false,1]' "$s: a 1.5 MB record comes out reduced: exit 1"
+done
+rm -f "$T/big"
+
 nok "no private key on stderr" grep -q "$SECRET_PATTERN" "$T/stderr.all"
 done_testing
