@@ -62,6 +62,16 @@ is "$(q "SELECT count(*) FROM certinstances WHERE state = 'reserved'")" 2 \
 	"the claims are in the database"
 is "$(pki-select --create -o a.test -o b.test | names)" "" \
 	"a second run does not claim them again"
+# A checkpoint that cannot store an order touches no claim: the record
+# goes on with its error and its claim, for the end of the pipeline.
+head -n 1 "$T/claim1" | jq -c '.acme = {directory: "https://ca.test/dir",
+	account: "https://ca.test/acct/1", orders: {ec: {url: "https://ca.test/o/1",
+	status: "pending", authorizations: []}}}' |
+	pki-store --checkpoint > "$T/cp.out" 2>>"$err"
+is "$?:$(jq -c '[.instance.state, (.errors | length)]' "$T/cp.out")" '1:["reserved",1]' \
+	"--checkpoint: an order without its key is an error, the claim stays in the record"
+is "$(q "SELECT count(*) FROM certinstances WHERE state = 'reserved'")" 2 \
+	"and in the database"
 
 q "DELETE FROM certinstances WHERE state = 'reserved'"
 for i in 1 2 3; do
