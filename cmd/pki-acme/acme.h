@@ -311,6 +311,23 @@ int	 cmd_revoke(const struct opts *o);
 /* The CRLReason code (RFC 5280 5.3.1) of reason NAME, -1 if unknown. */
 int	 revoke_reason(const char *name);
 
+/* ------------------------------------------------------------ ari.c */
+
+/* The filter pki-acme ari (RFC 9773 renewal information); exit status. */
+int	 cmd_ari(const struct opts *o);
+/* The certID (RFC 9773 4.1) of the certificate PEM into *ID, the
+ * caller's to free; -1 if PEM is not a certificate with an AKI. */
+int	 ari_cert_id(const char *pem, char **id);
+/* A renewal's new order: "replaces" into PAYLOAD, the record's
+ * "renews"."cert_id".ALGO, when it has one and the CA of A offers ARI.
+ * 0 / -1 (error added to REC: not a certID). */
+int	 ari_replaces(struct acme *a, json_t *rec, const char *algo,
+	    json_t *payload);
+/* A new order A failed: the error of REC, marked "retry": false when
+ * the CA says the certificate it replaces was replaced already (409
+ * alreadyReplaced).  -1. */
+int	 ari_order_error(json_t *rec, struct acme *a);
+
 /* ------------------------------------------------------------ http01.c */
 
 /* What serves the http-01 key authorizations while finish runs. */

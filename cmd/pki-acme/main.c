@@ -35,7 +35,9 @@ static const char usage[] =
 "       pki-acme revoke [-qv] [--directory URL]\n"
 "                [--account FILE | --account-key FILE --account-url URL]\n"
 "                [--passphrase-file FILE] [--reason REASON]\n"
-"                [--ca-bundle FILE] [--timeout SECONDS] [--syslog FACILITY]\n";
+"                [--ca-bundle FILE] [--timeout SECONDS] [--syslog FACILITY]\n"
+"       pki-acme ari [-qv] [--directory URL] [--ca-bundle FILE]\n"
+"                [--timeout SECONDS] [--syslog FACILITY]\n";
 
 /* The options: getopt values above the common ones' (PKI_OPT_SYSLOG),
  * each standing for a bit of the subcommands' masks (BIT()). */
@@ -92,6 +94,7 @@ static const struct command {
 	{ "finish", cmd_finish, O_COMMON | O_ACCT | BIT(O_ROOT) |
 	    BIT(O_LISTEN) | BIT(O_CHAIN), 1 },
 	{ "revoke", cmd_revoke, O_COMMON | O_ACCT | BIT(O_REASON), 1 },
+	{ "ari", cmd_ari, O_COMMON | BIT(O_DIRECTORY), 1 },
 };
 
 /* Store the value of option CH. */

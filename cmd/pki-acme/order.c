@@ -263,9 +263,10 @@ new_order(struct order_run *r, json_t *rec, const json_t *names,
 		return acme_rec_error(rec, &r->a, "new order");
 	if ((payload = identifiers(names)) == NULL)
 		return pki_rec_error(rec, "acme", "out of memory");
-	if (acme_post(&r->a, url, payload, NULL, &resp, &order) == -1) {
+	if (ari_replaces(&r->a, rec, algo, payload) == -1 ||
+	    acme_post(&r->a, url, payload, NULL, &resp, &order) == -1) {
 		json_decref(payload);
-		return acme_rec_error(rec, &r->a, "new order");
+		return pki_rec_failed(rec) ? -1 : ari_order_error(rec, &r->a);
 	}
 	json_decref(payload);
 	if ((entry = order_entry(resp.location, order)) == NULL)

@@ -19,6 +19,7 @@
 #   PEBBLE_ROOT        a file with the issuing root, /roots/0
 #   PEBBLE_HTTP_PORT   where Pebble validates http-01 (its httpPort)
 #   PEBBLE_PID         the process (pebble_stop stops it)
+#   PEBBLE_LOG         its log
 #
 # EAB=1 requires External Account Binding with the key id
 # $PEBBLE_EAB_KID, whose HMAC key (base64url) is in $PEBBLE_EAB_HMAC_FILE.
@@ -184,7 +185,8 @@ pebble_start() {
 	at_exit "kill $PEBBLE_PID"
 	PEBBLE_CA_BUNDLE=$T/pebble-tls/ca.pem
 	PEBBLE_ROOT=$_ps_dir/root0.pem
-	export PEBBLE_CA_BUNDLE PEBBLE_ROOT PEBBLE_PID
+	PEBBLE_LOG=$_ps_dir/log
+	export PEBBLE_CA_BUNDLE PEBBLE_ROOT PEBBLE_PID PEBBLE_LOG
 	if ! _pebble_wait 20 "$PEBBLE_PID" curl -sf --cacert "$PEBBLE_CA_BUNDLE" \
 		"$PEBBLE_DIRECTORY" ||
 		! curl -sf --cacert "$PEBBLE_CA_BUNDLE" -o "$PEBBLE_ROOT" \
