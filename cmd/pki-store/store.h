@@ -72,6 +72,8 @@ struct seen {
  * the caller's to free either way.
  */
 int	 check_certs(json_t *rec, struct seen *seen);
+/* Free what check_certs() keeps of the chain it saw last. */
+void	 check_forget(void);
 
 /* Forget what was cached of the database (after a rollback). */
 void	 store_forget(struct store *st);
@@ -92,6 +94,9 @@ int	 store_deploy(struct store *st, json_t *rec, struct outcome *out);
  * store_record().
  */
 int	 store_order(struct store *st, json_t *rec, struct outcome *out);
+/* ari.c: REC's "ari" (pki-acme ari) as its instance's row of pki.ari;
+ * 1 when REC has none or no instance yet, else as store_record(). */
+int	 store_ari(struct store *st, json_t *rec, struct outcome *out);
 /* tlsa.c: REC's "tlsa" as the TLSA records of instance INST; 0 / -1
  * (an error in REC, the transaction may be lost). */
 int	 store_tlsa(struct store *st, json_t *rec, const char *inst);
