@@ -170,6 +170,68 @@ signed_by(X509 *cert, X509 *issuer)
 }
 
 /*
+ * The chain of the record before: a batch's certificates share their CA,
+ * and parsing and verifying its certificates again for each would cost
+ * more than the rest of storing the record.
+ */
+static struct {
+	char		*pem;		/* the chain's PEM text ... */
+	STACK_OF(X509)	*certs;		/* ... parsed */
+	int		 ok;		/* each signed by the next ... */
+	int		 bad;		/* ... else the first that is not
+					 * (0: the self-signed top) */
+} last;
+
+void
+check_forget(void)
+{
+	free(last.pem);
+	sk_X509_pop_free(last.certs, X509_free);
+	memset(&last, 0, sizeof(last));
+}
+
+/* 0 if the certificates of CHAIN are each signed by the next, and the
+ * last by itself when it is self-issued; else which one is not. */
+static int
+chain_links(STACK_OF(X509) *chain, int *bad)
+{
+	X509 *top;
+	int i, n = sk_X509_num(chain);
+
+	for (i = 0; i + 1 < n; i++)
+		if (signed_by(sk_X509_value(chain, i),
+		    sk_X509_value(chain, i + 1)) == -1) {
+			*bad = i + 2;
+			return -1;
+		}
+	*bad = 0;
+	top = n > 0 ? sk_X509_value(chain, n - 1) : NULL;
+	if (top != NULL && X509_check_issued(top, top) == X509_V_OK &&
+	    X509_verify(top, X509_get0_pubkey(top)) != 1)
+		return -1;
+	return 0;
+}
+
+/* The chain of CHAIN_PEM, parsed and its links checked (cached: the
+ * caller does not free it); NULL on memory exhaustion. */
+static STACK_OF(X509) *
+chain_of(const char *chain_pem, int *ok, int *bad)
+{
+	if (last.pem == NULL || strcmp(last.pem, chain_pem) != 0) {
+		check_forget();
+		if ((last.pem = strdup(chain_pem)) == NULL ||
+		    (last.certs = pki_certs_from_pem(chain_pem)) == NULL) {
+			check_forget();
+			return NULL;
+		}
+		last.ok = chain_links(last.certs, &last.bad) == 0;
+	}
+	*ok = last.ok;
+	*bad = last.bad;
+	return last.certs;
+}
+
+/*
  * CERT and the certificates of CHAIN_PEM, each signed by the next; the
  * last by itself when it is self-issued.  A record without a chain must
  * be a self-signed certificate (a CA's).
@@ -177,28 +239,30 @@ signed_by(X509 *cert, X509 *issuer)
 static int
 check_chain(json_t *rec, const char *algo, X509 *cert, const char *chain_pem)
 {
-	STACK_OF(X509) *chain = pki_certs_from_pem(chain_pem ? chain_pem : "");
-	X509 *up, *last = cert;
-	int i, n = sk_X509_num(chain), rc = 0;
+	STACK_OF(X509) *chain;
+	int ok, bad;
 
-	for (i = 0; i < n && rc == 0; i++) {
-		up = sk_X509_value(chain, i);
-		if (signed_by(last, up) == -1)
-			rc = pki_rec_error(rec, "cert", "%s: %s is not signed "
-			    "by the chain's certificate %d", algo, i == 0 ?
-			    "the certificate" : "a chain certificate", i + 1);
-		last = up;
+	if ((chain = chain_of(chain_pem ? chain_pem : "", &ok, &bad)) == NULL)
+		return pki_rec_error(rec, "cert", "%s: out of memory", algo);
+	if (sk_X509_num(chain) == 0) {
+		if (X509_check_issued(cert, cert) != X509_V_OK)
+			return pki_rec_error(rec, "cert", "%s: no chain: the "
+			    "issuing CA is unknown", algo);
+		if (X509_verify(cert, X509_get0_pubkey(cert)) != 1)
+			return pki_rec_error(rec, "cert", "%s: a self-signed "
+			    "certificate with a bad signature", algo);
+		return 0;
 	}
-	if (rc == 0 && X509_check_issued(last, last) == X509_V_OK &&
-	    X509_verify(last, X509_get0_pubkey(last)) != 1)
-		rc = pki_rec_error(rec, "cert", "%s: a self-signed certificate "
-		    "with a bad signature", algo);
-	else if (rc == 0 && n == 0 && last == cert &&
-	    X509_check_issued(cert, cert) != X509_V_OK)
-		rc = pki_rec_error(rec, "cert", "%s: no chain: the issuing CA "
-		    "is unknown", algo);
-	sk_X509_pop_free(chain, X509_free);
-	return rc;
+	if (signed_by(cert, sk_X509_value(chain, 0)) == -1)
+		return pki_rec_error(rec, "cert", "%s: the certificate is not "
+		    "signed by the chain's certificate 1", algo);
+	if (!ok && bad > 0)
+		return pki_rec_error(rec, "cert", "%s: a chain certificate is "
+		    "not signed by the chain's certificate %d", algo, bad);
+	if (!ok)
+		return pki_rec_error(rec, "cert", "%s: a self-signed "
+		    "certificate with a bad signature", algo);
+	return 0;
 }
 
 /* One certificate of the record: parsed, of its algorithm, its facts and

@@ -522,6 +522,7 @@ main(int argc, char *argv[])
 	else
 		rc = run(&st, (size_t)a.max);
 	free(st.chain);
+	check_forget();
 	PQfinish(st.db);
 	pki_out_close();
 	pki_wipe(pass, sizeof(pass));
