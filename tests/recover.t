@@ -32,6 +32,15 @@ made() {	# made NAME...: claimed and signed, not stored, into $T/made
 	pki-select --create $_o 2>>"$err" | pki-keygen 2>>"$err" |
 		pki-csr 2>>"$err" | pki-localca 2>>"$err" > "$T/made"
 }
+# add_certs PREFIX N: N local EC certificates PREFIX1.test ... PREFIXN.test.
+add_certs() {
+	_i=0
+	while [ $_i -lt "$2" ]; do
+		_i=$((_i + 1))
+		echo "SELECT pki.add_cert('$1$_i.test', 'server', 'local', 'ec',
+			false, NULL, NULL, NULL, NULL);"
+	done | q "$(cat)" > /dev/null
+}
 for n in 1 2 3 4 5 6; do pki -q cert add "s$n.test" -a ec; done
 
 # ------------------------------------------------------------ database down
@@ -49,7 +58,7 @@ is "$(stat -c %a "$spool") $(stat -c %a "$spool"/*.jsonl)" "700 600" \
 like "$(cat "$T/err")" "*6 records kept in $spool/*.jsonl for the next run*" "and says where"
 # A spool file is made under a name a replay passes over and renamed
 # once locked, so that no replay takes it empty and removes it.
-is "$(ls -A "$spool" | grep -c '^\.')" 0 "no file is left under its first name"
+is "$(find "$spool" -name '.*' -type f | wc -l)" 0 "no file is left under its first name"
 pki db start >/dev/null 2>&1
 run pki-store --spool "$spool" < /dev/null
 is "$rc" 0 "the next run, the database back: exit 0"
@@ -96,12 +105,7 @@ is "$(cat "$T/issue.out")" "" "pki -q issue prints nothing when all went well"
 is "$(reserved)" 0 "no claim is left"
 
 # ------------------------------------------------------------ kill -9
-i=0
-while [ $i -lt 300 ]; do
-	i=$((i + 1))
-	echo "SELECT pki.add_cert('k$i.test', 'server', 'local', 'ec', false,
-		NULL, NULL, NULL, NULL);"
-done | q "$(cat)" > /dev/null
+add_certs k 300
 setsid pki issue > /dev/null 2>&1 &
 pid=$!
 n=0
@@ -124,12 +128,7 @@ ok "each take-over is a warning event" [ "$(q "SELECT count(*) FROM events
 # ------------------------------------------------------------ restart
 # PostgreSQL restarted while pki issue runs: the run may fail, but what
 # it could not store is kept, and the next run converges.
-i=0
-while [ $i -lt 300 ]; do
-	i=$((i + 1))
-	echo "SELECT pki.add_cert('g$i.test', 'server', 'local', 'ec', false,
-		NULL, NULL, NULL, NULL);"
-done | q "$(cat)" > /dev/null
+add_certs g 300
 pki issue > /dev/null 2>"$T/g1.err" &
 pid=$!
 n=0

@@ -99,39 +99,6 @@ out:
 	return rc;
 }
 
-/* An RFC 3339 time S into *T; 0 / -1. */
-static int
-parse_time(const char *s, time_t *t)
-{
-	struct tm tm;
-	int y, mo, d, h, mi, sec, oh = 0, om = 0, n = 0;
-	const char *p;
-
-	if (s == NULL || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d,
-	    &h, &mi, &sec, &n) != 6)
-		return -1;
-	p = s + n;
-	if (*p == '.')
-		p += 1 + strspn(p + 1, "0123456789");
-	if ((*p == '+' || *p == '-') &&
-	    sscanf(p + 1, "%2d:%2d", &oh, &om) == 2) {
-		if (*p == '+')
-			oh = -oh, om = -om;
-	} else if ((*p != 'Z' && *p != 'z') || p[1] != '\0')
-		return -1;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	if ((*t = timegm(&tm)) == (time_t)-1)
-		return -1;
-	*t += oh * 3600 + om * 60;
-	return 0;
-}
-
 /* T as RFC 3339 UTC, a new JSON string. */
 static json_t *
 time_json(time_t t)
@@ -180,8 +147,8 @@ parse_window(const char *body, struct window *w, json_t **info)
 	    !json_is_object(*info))
 		return "the answer is not a JSON object";
 	sw = json_object_get(*info, "suggestedWindow");
-	if (parse_time(pki_str(sw, "start"), &w->start) == -1 ||
-	    parse_time(pki_str(sw, "end"), &w->end) == -1)
+	if (acme_parse_time(pki_str(sw, "start"), &w->start) == -1 ||
+	    acme_parse_time(pki_str(sw, "end"), &w->end) == -1)
 		return "no suggestedWindow with RFC 3339 start and end";
 	if (w->end <= w->start)
 		return "the suggested window ends before it starts";
@@ -237,7 +204,7 @@ choose(const struct window *w, const char *renew_at)
 	uint64_t n;
 	time_t t;
 
-	if (parse_time(renew_at, &t) == 0 && t >= w->start && t <= w->end)
+	if (acme_parse_time(renew_at, &t) == 0 && t >= w->start && t <= w->end)
 		return t;
 	if (RAND_bytes((unsigned char *)&n, sizeof(n)) != 1)
 		n = (uint64_t)time(NULL);
