@@ -120,20 +120,29 @@ pki_withdraw_orphans() {
 		pki-store-orphans orphans-summary
 }
 
-# pki issue [-a] [-o NAME]... [-i NAME]... [-e NAME]...: issue the selected
-# certificates that have no valid instance (serverPKI -C).
-pki_issue() {
+# pki_selection USAGE ARGS...: the selection options of ARGS (-a, -o NAME,
+# -i NAME, -e NAME), quoted for eval, into _sel; anything else is a usage
+# error that says USAGE.
+pki_selection() {
+	_usage=$1
+	shift
 	_sel=
 	OPTIND=1
 	while getopts 'ao:i:e:' _o; do
 		case $_o in
 		a) _sel="$_sel -a" ;;
 		o | i | e) _sel="$_sel -$_o $(pki_quote "$OPTARG")" ;;
-		*) pki_die 2 "usage: pki issue [-a] [-o NAME]... [-i NAME]... [-e NAME]..." ;;
+		*) pki_die 2 "$_usage" ;;
 		esac
 	done
 	shift $((OPTIND - 1))
-	[ $# -eq 0 ] || pki_die 2 "usage: pki issue [-a] [-o NAME]... [-i NAME]... [-e NAME]..."
+	[ $# -eq 0 ] || pki_die 2 "$_usage"
+}
+
+# pki issue [-a] [-o NAME]... [-i NAME]... [-e NAME]...: issue the selected
+# certificates that have no valid instance (serverPKI -C).
+pki_issue() {
+	pki_selection "usage: pki issue [-a] [-o NAME]... [-i NAME]... [-e NAME]..." "$@"
 	pki_run_dir
 	pki_run_begin "pki issue"
 	pki_spool_store || return 2

@@ -56,16 +56,7 @@ pki_tlsa() {
 	esac
 	shift
 	_sel=
-	OPTIND=1
-	while getopts 'ao:i:e:' _o; do
-		case $_o in
-		a) _sel="$_sel -a" ;;
-		o | i | e) _sel="$_sel -$_o $(pki_quote "$OPTARG")" ;;
-		*) pki_die 2 "$_usage" ;;
-		esac
-	done
-	shift $((OPTIND - 1))
-	[ $# -eq 0 ] || pki_die 2 "$_usage"
+	pki_selection "$_usage" "$@"
 	pki_run_dir
 	pki_run_begin "pki tlsa $_tmode"
 	pki_spool_store || return 2
