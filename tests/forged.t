@@ -123,6 +123,34 @@ is "$(jq -r '[.instance.id, .instance.state] | join(" ")' "$T/out")" "$first iss
 is "$(q "SELECT count(*) FROM certinstances i JOIN subjects s ON s.certificate = i.certificate
 	WHERE s.name = 'r.test' AND i.state = 'issued'")" 1 "stored once"
 
+# ------------------------------------------------------------ renewal info
+ari() {	# ari NAME INSTANCE ARI: the record of pki-acme ari
+	jq -n -c --arg n "$1" --argjson i "$2" --argjson a "$3" \
+		'{name: $n, instance: {id: $i, state: "issued"}, ari: $a}'
+}
+ok_ari='{"status": "ok", "window": {"start": "2030-01-01T00:00:00Z",
+	"end": "2030-01-03T00:00:00Z"}, "renew_at": "2030-01-02T00:00:00Z",
+	"checked": "2026-12-01T00:00:00Z", "next_check": "2026-12-01T06:00:00Z"}'
+store "$(ari r.test "$first" "$ok_ari")"
+is "$rc" 0 "renewal information of an instance is stored"
+is "$(q "SELECT status || ' ' || to_char(renew_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')
+	FROM ari WHERE certinstance = $first")" "ok 2030-01-02" "with the time chosen"
+store "$(ari r.test "$first" '{"status": "error", "error": "HTTP 500",
+	"checked": "2026-12-01T06:00:00Z", "next_check": "2026-12-01T12:00:00Z"}')"
+is "$(q "SELECT status || ' ' || to_char(renew_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')
+	FROM ari WHERE certinstance = $first")" "error 2030-01-02" \
+	"a lookup that failed keeps the window and time of the last good one"
+store "$(ari r.test "$first" '{"status": "ok", "window": {"start":
+	"2030-01-01T00:00:00Z", "end": "2030-01-03T00:00:00Z"},
+	"renew_at": "2031-01-01T00:00:00Z"}')" "$(rec b.test | jq -c '.name = "b2"')"
+is "$rc" 1 "a time chosen outside its window: exit 1"
+like "$(why r.test)" "*database:*" "refused, with the database's reason"
+is "$(wc -l < "$T/out")" 2 "and the other record comes out"
+store "$(ari e.test "$first" "$ok_ari")"
+is "$rc" 1 "renewal information for another certificate's instance: exit 1"
+like "$(why e.test)" "instance: instance $first is not one of e.test's*" \
+	"refused: the record lies about its instance"
+
 # ------------------------------------------------------------ once crashed
 # A certificate filed under a second, unknown algorithm made pki-store
 # free the first one's DER twice.

@@ -12,7 +12,8 @@
 
 #include "store.h"
 
-/* $1 the instance, $2 the record's "ari". */
+/* $1 the instance, $2 the record's "ari", $3 the record's name: the
+ * instance must be one of that certificate's.  A row back when stored. */
 #define PUT_ARI \
 	"INSERT INTO ari AS o (certinstance, status, cert_ids, window_start, " \
 	"  window_end, renew_at, checked, next_check, error) " \
@@ -22,6 +23,9 @@
 	"  (a->'window'->>'end')::timestamptz, (a->>'renew_at')::timestamptz, " \
 	"  (a->>'checked')::timestamptz, (a->>'next_check')::timestamptz, " \
 	"  left(a->>'error', 1024) FROM (SELECT $2::jsonb AS a) x " \
+	"  WHERE EXISTS (SELECT 1 FROM certinstances i JOIN subjects s " \
+	"  ON s.certificate = i.certificate AND NOT s.isaltname " \
+	"  WHERE i.id = $1::int4 AND s.name = $3) " \
 	"ON CONFLICT (certinstance) DO UPDATE SET status = EXCLUDED.status, " \
 	"  cert_ids = CASE WHEN EXCLUDED.cert_ids = '{}' THEN o.cert_ids " \
 	"  ELSE EXCLUDED.cert_ids END, " \
@@ -32,7 +36,7 @@
 	"  renew_at = CASE WHEN EXCLUDED.status = 'error' " \
 	"  THEN o.renew_at ELSE EXCLUDED.renew_at END, " \
 	"  checked = EXCLUDED.checked, next_check = EXCLUDED.next_check, " \
-	"  error = EXCLUDED.error"
+	"  error = EXCLUDED.error RETURNING certinstance"
 
 int
 store_ari(struct store *st, json_t *rec, struct outcome *out)
@@ -40,7 +44,7 @@ store_ari(struct store *st, json_t *rec, struct outcome *out)
 	json_t *ari = json_object_get(rec, "ari");
 	json_t *inst = json_object_get(rec, "instance");
 	json_int_t n = json_integer_value(json_object_get(inst, "id"));
-	const char *state = pki_str(inst, "state"), *p[2];
+	const char *state = pki_str(inst, "state"), *p[3];
 	char id[24], *text;
 	PGresult *res;
 
@@ -56,10 +60,17 @@ store_ari(struct store *st, json_t *rec, struct outcome *out)
 		return pki_rec_error(rec, "ari", "out of memory");
 	p[0] = id;
 	p[1] = text;
-	res = store_sql(st, rec, PUT_ARI, 2, p);
+	p[2] = pki_str(rec, "name");
+	res = store_sql(st, rec, PUT_ARI, 3, p);
 	free(text);
 	if (res == NULL)
 		return -1;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return pki_rec_error(rec, "instance", "instance %s is not one "
+		    "of %s's: its renewal information is not stored", id,
+		    pki_rec_name(rec));
+	}
 	PQclear(res);
 	pki_info("%s: instance %s: renewal information %s, ask again at %s",
 	    pki_rec_name(rec), id, pki_str(ari, "status"),
