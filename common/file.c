@@ -32,8 +32,8 @@ pki_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-static int
-sync_dir(const char *path)
+int
+pki_sync_dir(const char *path)
 {
 	char copy[PATH_MAX];
 	int fd, rc;
@@ -103,7 +103,7 @@ pki_write_file(const char *path, const void *buf, size_t len, mode_t mode)
 		unlink(tmp);
 		return -1;
 	}
-	if (sync_dir(path) == -1)
+	if (pki_sync_dir(path) == -1)
 		pki_warn("%s: cannot sync its directory: %s", path,
 		    strerror(errno));
 	return 0;

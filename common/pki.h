@@ -270,6 +270,9 @@ int	 pki_read_passphrase(const char *file, char *buf, size_t size);
  */
 int	 pki_write_file(const char *path, const void *buf, size_t len,
 	    mode_t mode);
+/* fsync the directory that holds PATH, so that a rename or a new name
+ * in it survives a crash; 0 / -1 (errno set). */
+int	 pki_sync_dir(const char *path);
 /* Write LEN bytes of BUF to FD, short writes and EINTR handled; 0 / -1
  * (errno set). */
 int	 pki_write_all(int fd, const void *buf, size_t len);

@@ -85,7 +85,32 @@ unknown_only(struct stored_db *sdb, json_t *urls)
 	return 0;
 }
 
-/* 1 if ORDER is for exactly NAMES (compared without case). */
+/* 1 if ID is the dns identifier NAME, compared without case. */
+static int
+has_dns_id_one(const json_t *id, const char *name)
+{
+	const char *type = pki_str(id, "type"), *value = pki_str(id, "value");
+
+	return type != NULL && strcmp(type, "dns") == 0 && value != NULL &&
+	    name != NULL && strcasecmp(value, name) == 0;
+}
+
+/* 1 if IDS, an array of ACME identifiers, has the dns identifier NAME. */
+static int
+has_dns_id(const json_t *ids, const char *name)
+{
+	json_t *id;
+	size_t i;
+
+	json_array_foreach(ids, i, id)
+		if (has_dns_id_one(id, name))
+			return 1;
+	return 0;
+}
+
+/* 1 if ORDER is for exactly NAMES, each way round (compared without
+ * case): an order for [a, a] is not one for [a, b], nor [a, b] for
+ * [a, a]. */
 static int
 same_names(const json_t *order, const json_t *names)
 {
@@ -95,14 +120,14 @@ same_names(const json_t *order, const json_t *names)
 
 	if (json_array_size(ids) != json_array_size(names))
 		return 0;
+	json_array_foreach(names, i, n)
+		if (!has_dns_id(ids, json_string_value(n)))
+			return 0;
 	json_array_foreach(ids, i, id) {
 		found = 0;
 		json_array_foreach(names, k, n)
-			found |= pki_str(id, "value") != NULL &&
-			    strcasecmp(pki_str(id, "value"),
-			    json_string_value(n)) == 0;
-		if (!found || pki_str(id, "type") == NULL ||
-		    strcmp(pki_str(id, "type"), "dns") != 0)
+			found |= has_dns_id_one(id, json_string_value(n));
+		if (!found)
 			return 0;
 	}
 	return 1;

@@ -145,8 +145,12 @@ atomic_version(struct target *t, const char *certdir, const char *keydir,
 	for (i = 0; i < nlinks; i++)
 		if (rc == 0 && t->nfiles < MAX_FILES)
 			t->files[t->nfiles++] = links[i];
-		else
+		else {
+			if (rc == 0)	/* never a link dropped unsaid */
+				rc = target_fail(t, "more than %d files",
+				    MAX_FILES);
 			dfile_clear(&links[i]);
+		}
 	free(sw);
 	return rc;
 }

@@ -133,7 +133,7 @@ spool_close(struct spool *sp)
 
 	if (sp->fd == -1)
 		return 0;
-	if (fsync(sp->fd) == -1) {
+	if (fsync(sp->fd) == -1 || pki_sync_dir(sp->path) == -1) {
 		pki_err("spool %s: %s", sp->path, strerror(errno));
 		rc = -1;
 	}
