@@ -14,6 +14,10 @@
 #   PKI_ACME_EAB_HMAC_FILE  gave, and a file (mode 0600) with its HMAC key
 #   PKI_ACME_CHALLENGE      dns-01 or http-01: overrides every
 #                           certificate's own challenge type
+#   PKI_ACME_PROFILE        the profile new orders ask for
+#                           (draft-ietf-acme-profiles; Let's Encrypt:
+#                           classic, tlsserver, shortlived) when the
+#                           certificate names none (pki cert add -P)
 #   PKI_ACME_HTTP_ROOT      http-01: the web server's document root
 #   PKI_ACME_HTTP_LISTEN    http-01: ADDR:PORT for pki-acme's own responder
 #   PKI_ACME_TIMEOUT        seconds pki-acme waits for the CA (300)
@@ -45,6 +49,8 @@ pki_acme_order_flags() {
 	_af=
 	[ -n "${PKI_ACME_CHALLENGE:-}" ] &&
 		_af="$_af --challenge $(pki_quote "$PKI_ACME_CHALLENGE")"
+	[ -n "${PKI_ACME_PROFILE:-}" ] &&
+		_af="$_af --profile $(pki_quote "$PKI_ACME_PROFILE")"
 	[ -n "${PKI_ACME_TIMEOUT:-}" ] &&
 		_af="$_af --timeout $(pki_quote "$PKI_ACME_TIMEOUT")"
 	printf '%s\n' "$_af"

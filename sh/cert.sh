@@ -29,7 +29,7 @@ pki_cert() {
 	esac
 }
 
-_cert_add_usage="usage: pki cert add NAME [-t server|client] [-c local|acme] [-a rsa|ec|rsa_plus_ec] [-m] [-C dns-01|http-01] [-A ALTNAME]... [-S SERVICE:PORT]..."
+_cert_add_usage="usage: pki cert add NAME [-t server|client] [-c local|acme] [-a rsa|ec|rsa_plus_ec] [-m] [-C dns-01|http-01] [-P PROFILE] [-A ALTNAME]... [-S SERVICE:PORT]..."
 
 # pki cert add NAME [options]: a new certificate (add_cert, add_altname,
 # add_service in one transaction).
@@ -40,7 +40,7 @@ pki_cert_add() {
 	_type=server _ca=local _algo=rsa _staple=false
 	_vars='' _sql='' _n=0
 	OPTIND=1
-	while getopts 't:c:a:mC:A:S:' _o; do
+	while getopts 't:c:a:mC:P:A:S:' _o; do
 		case $_o in
 		t) _type=$OPTARG ;;
 		c) _ca=$OPTARG ;;
@@ -49,6 +49,13 @@ pki_cert_add() {
 		C)
 			_vars="$_vars -v challenge=$(pki_quote "$OPTARG")"
 			_sql="${_sql}UPDATE certificates SET acme_challenge = :'challenge'
+	WHERE id = (SELECT certificate FROM subjects
+		WHERE name = :'name' AND NOT isaltname);
+"
+			;;
+		P)
+			_vars="$_vars -v profile=$(pki_quote "$OPTARG")"
+			_sql="${_sql}UPDATE certificates SET acme_profile = :'profile'
 	WHERE id = (SELECT certificate FROM subjects
 		WHERE name = :'name' AND NOT isaltname);
 "

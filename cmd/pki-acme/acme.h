@@ -47,6 +47,7 @@ struct opts {
 	const char	*http_listen;
 	const char	*preferred_chain;
 	const char	*reason;
+	const char	*profile;	/* order: for records that name none */
 	const char	*pass;		/* the passphrase read, or NULL */
 	int		 pass_failed;	/* pass_file given but unreadable */
 	long		 timeout;
@@ -65,6 +66,9 @@ char	*b64u_encode(const unsigned char *buf, size_t len);
 int	 b64u_decode(const char *s, unsigned char **out, size_t *len);
 /* 1 if S is a non-empty string of base64url characters only. */
 int	 b64u_valid(const char *s);
+/* 1 if S can be the name of an ACME profile (draft-ietf-acme-profiles):
+ * 1 to 64 letters, digits, ".", "_" and "-". */
+int	 profile_valid(const char *s);
 /* The record's entry of errors just added: set its "type" and "detail"
  * from the problem document PROBLEM. */
 void	 rec_error_problem(json_t *rec, const json_t *problem);

@@ -24,7 +24,7 @@ static const char usage[] =
 "       pki-acme order [-qv] [--directory URL]\n"
 "                [--account FILE | --account-key FILE --account-url URL]\n"
 "                [--passphrase-file FILE] [--challenge dns-01|http-01]\n"
-"                [--resume] [--preferred-chain ISSUER_CN]\n"
+"                [--resume] [--preferred-chain ISSUER_CN] [--profile NAME]\n"
 "                [--ca-bundle FILE] [--timeout SECONDS] [--syslog FACILITY]\n"
 "       pki-acme finish [-qv] [--directory URL]\n"
 "                [--account FILE | --account-key FILE --account-url URL]\n"
@@ -46,7 +46,8 @@ static const char usage[] =
 enum {
 	O_DIRECTORY = OPT_BASE, O_EMAIL, O_AGREE, O_KEYTYPE, O_EABKID,
 	O_EABFILE, O_BUNDLE, O_ACCOUNT, O_ACCTKEY, O_ACCTURL, O_PASS,
-	O_CHALLENGE, O_ROOT, O_LISTEN, O_CHAIN, O_REASON, O_TIMEOUT, O_RESUME
+	O_CHALLENGE, O_ROOT, O_LISTEN, O_CHAIN, O_REASON, O_TIMEOUT, O_RESUME,
+	O_PROFILE
 };
 #define O_COMMON	(BIT(O_BUNDLE) | BIT(O_TIMEOUT))
 #define O_ACCT		(BIT(O_DIRECTORY) | BIT(O_ACCOUNT) | BIT(O_ACCTKEY) | \
@@ -72,6 +73,7 @@ static const struct option longopts[] = {
 	{ "reason",		required_argument,	NULL, O_REASON },
 	{ "timeout",		required_argument,	NULL, O_TIMEOUT },
 	{ "resume",		no_argument,		NULL, O_RESUME },
+	{ "profile",		required_argument,	NULL, O_PROFILE },
 	{ NULL,			0,			NULL, 0 }
 };
 
@@ -90,7 +92,7 @@ static const struct command {
 	{ "rollover", cmd_rollover, O_COMMON | O_ACCT | BIT(O_KEYTYPE), 0 },
 	{ "deactivate", cmd_deactivate, O_COMMON | O_ACCT, 0 },
 	{ "order", cmd_order, O_COMMON | O_ACCT | BIT(O_CHALLENGE) |
-	    BIT(O_RESUME) | BIT(O_CHAIN), 1 },
+	    BIT(O_RESUME) | BIT(O_CHAIN) | BIT(O_PROFILE), 1 },
 	{ "finish", cmd_finish, O_COMMON | O_ACCT | BIT(O_ROOT) |
 	    BIT(O_LISTEN) | BIT(O_CHAIN), 1 },
 	{ "revoke", cmd_revoke, O_COMMON | O_ACCT | BIT(O_REASON), 1 },
@@ -119,6 +121,7 @@ set(struct opts *o, int ch, const char *arg)
 	case O_CHAIN: o->preferred_chain = arg; break;
 	case O_REASON: o->reason = arg; break;
 	case O_RESUME: o->resume = 1; break;
+	case O_PROFILE: o->profile = arg; break;
 	case O_TIMEOUT:
 		return pki_parse_long("--timeout", arg, 1, 86400, &o->timeout);
 	default:
@@ -162,6 +165,9 @@ check(const struct opts *o, const struct command *c)
 	else if (o->challenge != NULL && strcmp(o->challenge, "dns-01") != 0 &&
 	    strcmp(o->challenge, "http-01") != 0)
 		why = "--challenge: use dns-01 or http-01";
+	else if (o->profile != NULL && !profile_valid(o->profile))
+		why = "--profile: not a profile name (letters, digits, "
+		    "\".\", \"_\" and \"-\", at most 64)";
 	else if (revoke_reason(o->reason) == -1)
 		why = "--reason: unknown (see pki-acme(1))";
 	if (why != NULL)
@@ -221,6 +227,8 @@ main(int argc, char *argv[])
 		o.directory = NULL;
 	if (o.ca_bundle != NULL && *o.ca_bundle == '\0')
 		o.ca_bundle = NULL;
+	if (o.profile != NULL && *o.profile == '\0')
+		o.profile = NULL;
 	if (check(&o, c) == -1)
 		return PKI_EXIT_FATAL;
 	if ((c->allowed & BIT(O_PASS)) && o.pass_file != NULL &&

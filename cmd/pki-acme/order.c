@@ -30,6 +30,7 @@ struct order_run {
 	struct stored_db	 sdb;		/* --resume */
 	json_t			*unknown;	/* ... orders the CA lists,
 						   to look at (adopt.c) */
+	const char		*profile;	/* the record's, or NULL */
 };
 
 /* Records of the ACME CA with a CSR of an algorithm that has neither a
@@ -261,8 +262,12 @@ new_order(struct order_run *r, json_t *rec, const json_t *names,
 
 	if ((url = acme_url(&r->a, "newOrder")) == NULL)
 		return acme_rec_error(rec, &r->a, "new order");
-	if ((payload = identifiers(names)) == NULL)
+	if ((payload = identifiers(names)) == NULL || (r->profile != NULL &&
+	    json_object_set_new(payload, "profile", json_string(r->profile)) ==
+	    -1)) {
+		json_decref(payload);
 		return pki_rec_error(rec, "acme", "out of memory");
+	}
 	if (ari_replaces(&r->a, rec, algo, payload) == -1 ||
 	    acme_post(&r->a, url, payload, NULL, &resp, &order) == -1) {
 		json_decref(payload);
@@ -426,6 +431,42 @@ acme_object(struct order_run *r, json_t *rec, json_t **orders)
 	return *orders != NULL ? acme : NULL;
 }
 
+/* The profile REC's new orders ask for (draft-ietf-acme-profiles) into
+ * R->profile: the record's "profile", else --profile, else none.  0, or
+ * -1 (error added) when it is not a name or the CA's directory does not
+ * offer it: the CA would refuse the order, after it counted against the
+ * account's limits. */
+static int
+order_profile(struct order_run *r, json_t *rec)
+{
+	json_t *v = json_object_get(rec, "profile"), *offered;
+	char list[256] = "";
+	const char *name;
+	size_t n = 0;
+
+	r->profile = r->o->profile;
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_string(v) || !profile_valid(json_string_value(v)))
+			return pki_rec_error(rec, "profile", "not a profile "
+			    "name (letters, digits, \".\", \"_\" and \"-\", at "
+			    "most 64)");
+		r->profile = json_string_value(v);
+	}
+	offered = json_object_get(json_object_get(r->a.dir, "meta"),
+	    "profiles");
+	if (r->profile == NULL || json_object_get(offered, r->profile) != NULL)
+		return 0;
+	json_object_foreach(offered, name, v)
+		if (n < sizeof(list))
+			n += (size_t)snprintf(list + n, sizeof(list) - n,
+			    "%s%s", n > 0 ? ", " : "", name);
+	if (n == 0)
+		return pki_rec_error(rec, "profile", "\"%s\": the CA's "
+		    "directory offers no profiles", r->profile);
+	return pki_rec_error(rec, "profile", "the CA offers no profile "
+	    "\"%s\" (it offers %s)", r->profile, list);
+}
+
 /* The orders of REC that it still needs. */
 static int
 order_record(json_t *rec, void *ctx)
@@ -441,7 +482,8 @@ order_record(json_t *rec, void *ctx)
 		return pki_rec_error(rec, "acme", "no ACME account or CA: %s",
 		    r->why);
 	acme_begin(&r->a);
-	if ((type = challenge_type(rec, r->o)) == NULL ||
+	if (order_profile(r, rec) == -1 ||
+	    (type = challenge_type(rec, r->o)) == NULL ||
 	    (names = pki_rec_names(rec)) == NULL)
 		return -1;
 	challenges = json_object_get(rec, "challenges");

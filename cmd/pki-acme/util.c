@@ -216,3 +216,12 @@ authz_foreign(json_t *rec, const json_t *authz, const char *url)
 	    json_is_true(json_object_get(authz, "wildcard")) ? "*." : "",
 	    value ? value : "");
 }
+
+int
+profile_valid(const char *s)
+{
+	size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-");
+
+	return n > 0 && n <= 64 && s[n] == '\0';
+}

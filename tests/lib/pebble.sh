@@ -136,7 +136,7 @@ _pebble_config() {
 		export PEBBLE_EAB_KID PEBBLE_EAB_HMAC_FILE
 	fi
 	_pc_profiles=
-	[ "${4:-}" = 2.10 ] && _pc_profiles=", \"profiles\": {\"default\": {\"description\": \"pki tests\", \"validityPeriod\": $3}}"
+	[ "${4:-}" = 2.10 ] && _pc_profiles=", \"profiles\": {\"default\": {\"description\": \"pki tests\", \"validityPeriod\": $3}${5:+, $5}}"
 	cat > "$1/pebble.json" <<EOF
 { "pebble": {
   "listenAddress": "127.0.0.1:$_pc_acme",
@@ -153,18 +153,23 @@ EOF
 	export PEBBLE_DIRECTORY PEBBLE_MGMT PEBBLE_HTTP_PORT
 }
 
-# pebble_start [EAB=1] [VALIDITY=SECONDS] [VERSION=2.10] [PEBBLE_VAR=VALUE]...
+# pebble_start [EAB=1] [VALIDITY=SECONDS] [VERSION=2.10] [PROFILES=JSON]
+# [PEBBLE_VAR=VALUE]...  PROFILES (2.10): members of Pebble's "profiles"
+# besides "default" (whose validity is VALIDITY), e.g.
+# '"shortlived": {"description": "6 days", "validityPeriod": 518400}'.
 pebble_start() {
 	_ps_eab=0
 	_ps_version=
 	_ps_bin=$PEBBLE
 	_ps_validity=157766400
+	_ps_profiles=
 	_ps_env="PEBBLE_VA_NOSLEEP=1"
 	for _ps_a in "$@"; do
 		case $_ps_a in
 		EAB=*) _ps_eab=${_ps_a#EAB=} ;;
 		VALIDITY=*) _ps_validity=${_ps_a#VALIDITY=} ;;
 		VERSION=2.10) _ps_version=2.10 _ps_bin=$PEBBLE_NEW ;;
+		PROFILES=*) _ps_profiles=${_ps_a#PROFILES=} ;;
 		PEBBLE_*=*) _ps_env="$_ps_env $_ps_a" ;;
 		*) echo "Bail out! pebble_start: $_ps_a?"; exit 1 ;;
 		esac
@@ -176,7 +181,8 @@ pebble_start() {
 		echo "Bail out! cannot set up Pebble's TLS or DNS"
 		exit 1
 	fi
-	_pebble_config "$_ps_dir" "$_ps_eab" "$_ps_validity" "$_ps_version"
+	_pebble_config "$_ps_dir" "$_ps_eab" "$_ps_validity" "$_ps_version" \
+		"$_ps_profiles"
 	# shellcheck disable=SC2086 # _ps_env is a list of VAR=VALUE words
 	( cd "$_ps_dir" && exec env $_ps_env "$_ps_bin" \
 		-config "$_ps_dir/pebble.json" \
