@@ -164,6 +164,9 @@ struct acme {
 	char		 why[768];	/* why the last request failed */
 	json_t		*problem;	/* ... its problem document or NULL */
 	int		 unknown;	/* ... and the CA may have acted on it */
+	time_t		 paused;	/* no new order until then (-1: for
+					   the rest of the run; 0: none) */
+	char		 paused_why[768]; /* ... because the CA said so */
 };
 
 /* Open a session with the CA of directory DIR_URL: fetch the directory.
@@ -196,6 +199,14 @@ int	 acme_post_repeatable(struct acme *a, const char *url,
 /* The same with only the parsed JSON body kept (NULL: none). */
 int	 acme_post_json(struct acme *a, const char *url,
 	    const json_t *payload, json_t **json);
+/*
+ * Whether new orders to A's CA are paused: a newOrder that got a rate
+ * limit (429, 503, or a rateLimited problem) is not sent again, and no
+ * other is sent until its Retry-After, else until the run ends, so that a
+ * batch costs the CA one refused request, not one per record and retry.
+ * 1 with UNTIL (RFC 3339, or "" for the rest of the run), else 0.
+ */
+int	 acme_paused(const struct acme *a, char until[32]);
 /* Add A's last failure to REC as an error of field "acme" (the problem
  * document's type and detail when there is one), prefixed by WHAT. */
 int	 acme_rec_error(json_t *rec, struct acme *a, const char *what);

@@ -8,6 +8,10 @@
  * error after 1, 2, 4 ... seconds (ACME_NET_TRIES times).  Every wait
  * ends at the operation's deadline (--timeout).
  *
+ * A newOrder refused by a rate limit (429, 503, a rateLimited problem) is
+ * not retried: new orders to the CA pause until its Retry-After for the
+ * whole batch (acme_paused()).
+ *
  * A request the CA may act on (a POST with a payload: newOrder, finalize,
  * keyChange, a challenge's answer ...) is sent again only when it
  * certainly did not act: after a badNonce or a 429 or 503 with
@@ -216,6 +220,34 @@ problem_of(const struct resp *r)
 	return p;
 }
 
+/* 1 if R, an error answer with problem P, refused a new order for a
+ * rate limit: then new orders pause (acme_paused()). */
+static int
+order_limited(struct acme *a, const struct resp *r, const json_t *p)
+{
+	const char *url = pki_str(a->dir, "newOrder"), *type = pki_str(p,
+	    "type");
+
+	if (url == NULL || r->url == NULL || strcmp(r->url, url) != 0 ||
+	    (r->status != 429 && r->status != 503 && (type == NULL ||
+	    strcmp(type, ACME_PROBLEM "rateLimited") != 0)))
+		return 0;
+	a->paused = r->retry_after > 0 ? time(NULL) + r->retry_after : -1;
+	a->paused_why[0] = '\0';	/* post() says why */
+	return 1;
+}
+
+int
+acme_paused(const struct acme *a, char until[32])
+{
+	until[0] = '\0';
+	if (a->paused == 0 || (a->paused > 0 && time(NULL) >= a->paused))
+		return 0;
+	if (a->paused > 0)
+		pki_unix_rfc3339(a->paused, until);
+	return 1;
+}
+
 /* Whether to send again after the error answer R (problem P): badNonce,
  * or 429/503 while there is time for its Retry-After (ONCE: only with
  * one, which says the CA refused it).  Waits if needed. */
@@ -228,6 +260,8 @@ again(struct acme *a, const struct resp *r, const json_t *p, int once,
 
 	if (type != NULL && strcmp(type, ACME_PROBLEM "badNonce") == 0)
 		return ++*nonces <= ACME_NONCE_TRIES;
+	if (order_limited(a, r, p))
+		return 0;
 	if (r->status != 429 && r->status != 503)
 		return 0;
 	if (once && r->retry_after <= 0)
@@ -301,6 +335,9 @@ post(struct acme *a, const char *url, const json_t *payload, int once,
 		p = problem_of(r);
 		if (!again(a, r, p, once, &nonces, &busy)) {
 			failed(a, r, p);
+			if (a->paused != 0 && a->paused_why[0] == '\0')
+				snprintf(a->paused_why, sizeof(a->paused_why),
+				    "%s", a->why);
 			resp_free(r);
 			return -1;
 		}

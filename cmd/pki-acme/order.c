@@ -249,6 +249,25 @@ authorizations(struct order_run *r, json_t *rec, const json_t *entry,
 	return 0;
 }
 
+/* REC's error while new orders to A's CA are paused (UNTIL, "": for the
+ * rest of the run), PREFIXED; "until" in the error for the scheduler.
+ * -1. */
+static int
+paused_error(json_t *rec, const struct acme *a, const char *until,
+    const char *prefix)
+{
+	json_t *errors;
+
+	pki_rec_error(rec, "acme", "new order: %sthe CA limits new orders "
+	    "(%s): none until %s", prefix, a->paused_why, *until != '\0' ?
+	    until : "the next run");
+	errors = json_object_get(rec, "errors");
+	if (*until != '\0')
+		json_object_set_new(json_array_get(errors,
+		    json_array_size(errors) - 1), "until", json_string(until));
+	return -1;
+}
+
 /* One order for ALGO of REC's NAMES; its authorizations' challenges of
  * TYPE into CHALLENGES, the order into ORDERS. */
 static int
@@ -258,10 +277,13 @@ new_order(struct order_run *r, json_t *rec, const json_t *names,
 	json_t *payload, *order = NULL, *entry;
 	struct resp resp;
 	const char *url;
+	char until[32];
 	int rc = -1;
 
 	if ((url = acme_url(&r->a, "newOrder")) == NULL)
 		return acme_rec_error(rec, &r->a, "new order");
+	if (acme_paused(&r->a, until))
+		return paused_error(rec, &r->a, until, "not sent: ");
 	if ((payload = identifiers(names)) == NULL || (r->profile != NULL &&
 	    json_object_set_new(payload, "profile", json_string(r->profile)) ==
 	    -1)) {
@@ -271,6 +293,8 @@ new_order(struct order_run *r, json_t *rec, const json_t *names,
 	if (ari_replaces(&r->a, rec, algo, payload) == -1 ||
 	    acme_post(&r->a, url, payload, NULL, &resp, &order) == -1) {
 		json_decref(payload);
+		if (acme_paused(&r->a, until))
+			return paused_error(rec, &r->a, until, "");
 		return pki_rec_failed(rec) ? -1 : ari_order_error(rec, &r->a);
 	}
 	json_decref(payload);
