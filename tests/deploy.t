@@ -847,6 +847,38 @@ is "$rc:$(jq -r '.deployed[] | "\(.written) \(.drift)"' "$T/out" | sort -u)" "0:
 	"... then --consolidate finds nothing to do"
 is "$(find "$T"/at/*/ "$T"/at/*/.pki-*/current/ -maxdepth 1 -name '*.pki-new' | wc -l)" 0 \
 	"... and no temporary file is left beside the files in use"
+# versions KEYFILE-DIR: the version directories a certificate's store
+# holds, sorted, on one line; prev: where "previous" points
+versions() { find "$d/.pki-k001.test" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort | tr '\n' ' '; }
+prev() { readlink "$d/.pki-k001.test/previous"; }
+v1=$(jq -r 'select(.name == "k001.test") | .cert.ec.serial' "$T/k1.json")
+v2=$(jq -r 'select(.name == "k001.test") | .cert.ec.serial' "$T/k2.json")
+is "$(versions)" "$(printf '%s\n' "$v1" "$v2" | sort | tr '\n' ' ')" \
+	"an atomic place keeps two versions: the one served and the one before"
+is "$(prev)" "$v1" "... \"previous\" names the one before"
+certs "$T/k3.json" '["ec"]' k001.test
+head -1 "$T/k3.json" | with "$(target 211 web1.test "$ap")" > "$T/in.3"
+v3=$(jq -r '.cert.ec.serial' "$T/k3.json")
+run pki-deploy --ssh-config "$SSH_CONFIG" < "$T/in.3"
+is "$rc:$(readlink "$d/.pki-k001.test/current"):$(prev)" "0:$v3:$v2" \
+	"a third version: current is it, previous the one it replaced"
+is "$(versions)" "$(printf '%s\n' "$v2" "$v3" | sort | tr '\n' ' ')" \
+	"... and the oldest version is removed, its key with it"
+ok "... the certificate served is still with its own key" matched k001.test
+# A jail that plants its own "previous" (a link out of the store) gets
+# nothing removed through it.
+mkdir -p "$T/victim"
+echo keep > "$T/victim/k001.test_server_cert.pem"
+ln -sfn "$T/victim" "$d/.pki-k001.test/evil"
+ln -sfn evil "$d/.pki-k001.test/previous"
+head -1 "$T/k1.json" | with "$(target 211 web1.test "$ap")" > "$T/in.4"
+run pki-deploy --ssh-config "$SSH_CONFIG" < "$T/in.4"
+is "$rc:$(cat "$T/victim/k001.test_server_cert.pem"):$(prev)" "0:keep:$v3" \
+	"a \"previous\" that is a link out of the store removes nothing there"
+ln -sfn ../../../victim "$d/.pki-k001.test/previous"
+run pki-deploy --ssh-config "$SSH_CONFIG" < "$T/in.3"
+is "$rc:$(cat "$T/victim/k001.test_server_cert.pem")" "0:keep" \
+	"... nor one that names a path"
 with "$(target 212 web1.test "$(place separate "$T/at2/{}" '{"atomic": "yes"}')")" < "$A" > "$T/in"
 deploy
 is "$rc:$(errmsg 212)" "1:place p-separate: atomic: not true or false" "\"atomic\" is true or false, else refused"

@@ -113,6 +113,7 @@ atomic_version(struct target *t, const char *certdir, const char *keydir,
 	struct dfile links[MAX_FILES];
 	struct swap *sw = NULL;
 	char store[PATH_MAX], vdir[PATH_MAX], cur[PATH_MAX], *p;
+	char vstore[PATH_MAX];
 	size_t i, nreg, nlinks = 0;
 	int rc = 0;
 
@@ -127,6 +128,11 @@ atomic_version(struct target *t, const char *certdir, const char *keydir,
 			dfile_clear(&links[i]);
 		return target_fail(t, "out of memory");
 	}
+	snprintf(vstore, sizeof(vstore), "%.*s", (int)(strrchr(cur, '/') -
+	    cur), cur);	/* the directory of "current" */
+	if ((t->vstore = strdup(vstore)) == NULL ||
+	    (t->version = strdup(version)) == NULL)
+		rc = target_fail(t, "out of memory");
 	nreg = t->nfiles;
 	for (i = 0; i < nreg && rc == 0; i++)
 		rc = into_version(t, certdir, keydir, &t->files[i], vdir, cur,
@@ -152,5 +158,98 @@ atomic_version(struct target *t, const char *certdir, const char *keydir,
 			dfile_clear(&links[i]);
 		}
 	free(sw);
+	return rc;
+}
+
+/* 1 if NAME, read from a link on the host, can be a version of ours:
+ * one plain path component (never ".." or a path elsewhere). */
+static int
+version_name_ok(const char *name)
+{
+	size_t n = strspn(name, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-");
+
+	return n > 0 && name[n] == '\0' && strcmp(name, ".") != 0 &&
+	    strcmp(name, "..") != 0;
+}
+
+/* The version NAME's link in T's store read into *OUT (caller frees);
+ * NULL when there is none, or it is not a version name. */
+static void
+read_version(struct conn *c, const struct target *t, const char *link,
+    char **out)
+{
+	char path[PATH_MAX];
+
+	*out = NULL;
+	if (snprintf(path, sizeof(path), "%s/%s", t->vstore, link) >=
+	    (int)sizeof(path) || c->ops->readlink(c, path, out) == -1) {
+		if (!c->dead)
+			c->err[0] = '\0';	/* none: the first version */
+		return;
+	}
+	if (!version_name_ok(*out)) {
+		free(*out);
+		*out = NULL;
+	}
+}
+
+/* Remove the version directory OLD of T: the files T writes in its own
+ * version, as they would be named in OLD, then the directories they
+ * are in; whatever else is there stays (so does the directory). */
+static void
+remove_version(struct conn *c, struct target *t, const char *old)
+{
+	char vdir[PATH_MAX], odir[PATH_MAX], path[PATH_MAX], *slash;
+	struct dstat st;
+	size_t i, vlen;
+
+	if (snprintf(vdir, sizeof(vdir), "%s/%s/", t->vstore, t->version) >=
+	    (int)sizeof(vdir) || snprintf(odir, sizeof(odir), "%s/%s",
+	    t->vstore, old) >= (int)sizeof(odir) ||
+	    c->ops->lstat(c, odir, &st) == -1 || st.type != 'd')
+		goto out;	/* a link or a file is not a version */
+	vlen = strlen(vdir);
+	for (i = 0; i < t->nfiles; i++) {
+		if (t->files[i].link != NULL ||
+		    strncmp(t->files[i].path, vdir, vlen) != 0 ||
+		    snprintf(path, sizeof(path), "%s/%s", odir,
+		    t->files[i].path + vlen) >= (int)sizeof(path))
+			continue;
+		c->ops->unlink(c, path);
+		while ((slash = strrchr(path, '/')) != NULL &&
+		    slash > path + strlen(odir)) {
+			*slash = '\0';
+			if (c->ops->rmdir(c, path) == -1)
+				break;
+		}
+	}
+	c->ops->rmdir(c, odir);
+out:
+	if (!c->dead)
+		c->err[0] = '\0';	/* what could not go stays, unsaid */
+}
+
+int
+atomic_retire(struct conn *c, struct target *t)
+{
+	char *cur = NULL, *prev = NULL, *path = NULL;
+	int rc = 0;
+
+	if (t->vstore == NULL)
+		return 0;
+	read_version(c, t, "current", &cur);
+	read_version(c, t, "previous", &prev);
+	if (prev != NULL && strcmp(prev, t->version) != 0 &&
+	    (cur == NULL || strcmp(prev, cur) != 0))
+		remove_version(c, t, prev);
+	if (cur != NULL && strcmp(cur, t->version) != 0) {
+		if (asprintf(&path, "%s/previous", t->vstore) == -1)
+			rc = conn_error(c, "out of memory");
+		else if ((rc = target_link(t, path, cur)) == -1)
+			conn_error(c, "%s", t->error);
+	}
+	free(cur);
+	free(prev);
 	return rc;
 }

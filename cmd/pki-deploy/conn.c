@@ -273,7 +273,7 @@ conn_deploy(struct conn *c, struct target *t)
 	size_t i;
 	int rc = -1;
 
-	if (temp_names(t, &tmps) == -1 ||
+	if (atomic_retire(c, t) == -1 || temp_names(t, &tmps) == -1 ||
 	    (paths = calloc(t->nfiles + 1, sizeof(*paths))) == NULL) {
 		conn_error(c, "out of memory");
 		goto out;

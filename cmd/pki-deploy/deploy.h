@@ -48,6 +48,9 @@ struct target {
 	struct dfile *files;
 	size_t	 nfiles;
 	char	*reload;	/* reload command, {} replaced; or NULL */
+	char	*vstore;	/* an atomic place: the directory of its
+				 * versions on the host (atomic.c) */
+	char	*version;	/* ... and the version of this instance */
 	/* results, written by the host's worker */
 	enum tstate state;
 	int	 written;	/* the files were (re)written */
@@ -113,6 +116,8 @@ struct conn_ops {
 	int	(*renames)(struct conn *, size_t n, char *const from[],
 		    char *const to[]);
 	int	(*unlink)(struct conn *, const char *);
+	/* Remove an empty directory; one that is not there is no error. */
+	int	(*rmdir)(struct conn *, const char *);
 	/* The first MAX bytes (at most) of a file, never following a
 	 * link; caller wipes and frees. */
 	int	(*read)(struct conn *, const char *, size_t max, char **,
@@ -238,6 +243,16 @@ void	 dfile_clear(struct dfile *);
 
 /* ------------------------------------------------------------ atomic.c */
 
+/*
+ * Before T's files are put on the host: if T is an atomic place whose
+ * "current" version is another, add a link "previous" to it (renamed
+ * with the rest), and remove the version "previous" named until now,
+ * unless it is the one in use or the one to write: a host keeps the
+ * version served and the one before it, never every key it was given.
+ * Only a directory of the place's own versions is touched, and in it
+ * only the files the place writes.  0 / -1 (out of memory).
+ */
+int	 atomic_retire(struct conn *, struct target *t);
 /*
  * Make the files planned for T so far one version of an atomic place
  * (Places.atomic): each regular file moves into the version directory

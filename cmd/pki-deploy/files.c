@@ -562,6 +562,8 @@ target_free(struct target *t)
 	free(t->place);
 	free(t->root);
 	free(t->reload);
+	free(t->vstore);
+	free(t->version);
 	free(t->drift);
 	free(t->reload_stderr);
 	free(t);

@@ -135,6 +135,14 @@ l_unlink(struct conn *c, const char *path)
 }
 
 static int
+l_rmdir(struct conn *c, const char *path)
+{
+	if (rmdir(path) == -1 && errno != ENOENT)
+		return sys_error(c, "rmdir", path);
+	return 0;
+}
+
+static int
 l_read(struct conn *c, const char *path, size_t max, char **out, size_t *len)
 {
 	char *buf;
@@ -276,8 +284,8 @@ l_close(struct conn *c)
 }
 
 static const struct conn_ops local_ops = {
-	l_lstat, l_mkdir, l_put, l_symlink, l_renames, l_unlink, l_read,
-	l_readlink, l_run, l_close
+	l_lstat, l_mkdir, l_put, l_symlink, l_renames, l_unlink, l_rmdir,
+	l_read, l_readlink, l_run, l_close
 };
 
 struct conn *

@@ -363,6 +363,15 @@ s_unlink(struct conn *c, const char *path)
 }
 
 static int
+s_rmdir(struct conn *c, const char *path)
+{
+	if (sftp_rmdir(SSH(c)->sftp, path) != 0 &&
+	    !status_is(c, SSH_FX_NO_SUCH_FILE))
+		return s_error(c, "rmdir", path);
+	return 0;
+}
+
+static int
 s_read(struct conn *c, const char *path, size_t max, char **out, size_t *len)
 {
 	sftp_file f;
@@ -428,6 +437,7 @@ GUARD(g_symlink, (struct conn *c, const char *to, const char *p),
 GUARD(g_renames, (struct conn *c, size_t n, char *const from[],
     char *const to[]), s_renames(c, n, from, to))
 GUARD(g_unlink, (struct conn *c, const char *p), s_unlink(c, p))
+GUARD(g_rmdir, (struct conn *c, const char *p), s_rmdir(c, p))
 GUARD(g_read, (struct conn *c, const char *p, size_t max, char **out,
     size_t *len), s_read(c, p, max, out, len))
 GUARD(g_readlink, (struct conn *c, const char *p, char **out),
@@ -435,8 +445,8 @@ GUARD(g_readlink, (struct conn *c, const char *p, char **out),
 #undef GUARD
 
 static const struct conn_ops ssh_ops = {
-	g_lstat, g_mkdir, g_put, g_symlink, g_renames, g_unlink, g_read,
-	g_readlink, s_run, s_close
+	g_lstat, g_mkdir, g_put, g_symlink, g_renames, g_unlink, g_rmdir,
+	g_read, g_readlink, s_run, s_close
 };
 
 /* The server's host key as "SHA256:..." into OUT. */
