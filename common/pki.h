@@ -360,6 +360,12 @@ void	 pki_hex(const unsigned char *buf, size_t len, char *out);
 double	 pki_now(void);
 /* Sleep until pki_now() reaches T (at once if it has). */
 void	 pki_sleep_until(double t);
+/* An RFC 3339 time S (offset or Z, fractions ignored) into *T; 0 / -1 if
+ * S is not one. */
+int	 pki_parse_rfc3339(const char *s, time_t *t);
+/* 0 if S, the value of option WHAT, is an RFC 3339 time; else -1
+ * (said). */
+int	 pki_parse_time(const char *what, const char *s);
 
 /* ------------------------------------------------------------ db.c */
 

@@ -25,7 +25,8 @@ pki_cert() {
 	add) pki_cert_add "$@" ;;
 	remove) pki_cert_remove "$@" ;;
 	list) pki_cert_list "$@" ;;
-	*) pki_die 2 "usage: pki cert add|remove|list ..." ;;
+	set) pki_cert_set "$@" ;;
+	*) pki_die 2 "usage: pki cert add|remove|list|set ..." ;;
 	esac
 }
 
@@ -98,6 +99,40 @@ $_sql
 COMMIT;
 EOF
 	pki_say "certificate $_name added"
+}
+
+_cert_set_usage="usage: pki cert set NAME --renew-before DAYS | --renew-fraction F | --renew-default"
+
+# pki cert set NAME --renew-before DAYS|--renew-fraction F|--renew-default:
+# when NAME renews: DAYS before expiry, or with the fraction F of its
+# lifetime left, or by the default rule (a third; half under 10 days).
+pki_cert_set() {
+	[ $# -ge 2 ] || pki_die 2 "$_cert_set_usage"
+	_name=$1 _days='' _frac=''
+	case $2 in
+	--renew-before) [ $# -eq 3 ] || pki_die 2 "$_cert_set_usage"; _days=$3 ;;
+	--renew-fraction) [ $# -eq 3 ] || pki_die 2 "$_cert_set_usage"; _frac=$3 ;;
+	--renew-default) [ $# -eq 2 ] || pki_die 2 "$_cert_set_usage" ;;
+	*) pki_die 2 "$_cert_set_usage" ;;
+	esac
+	_n=$(pki_sql -At -v name="$_name" -v days="$_days" -v frac="$_frac" <<'EOF'
+SET search_path TO pki, dd, public;
+\set QUIET on
+UPDATE certificates SET renew_before_days = nullif(:'days', '')::numeric,
+       renew_fraction = nullif(:'frac', '')::numeric
+ WHERE id = (SELECT certificate FROM subjects
+	      WHERE name = :'name' AND NOT isaltname)
+RETURNING id;
+EOF
+) || return 1
+	[ -n "$_n" ] || { pki_say "no certificate $_name"; return 1; }
+	if [ -n "$_days" ]; then
+		pki_say "certificate $_name renews $_days days before it expires"
+	elif [ -n "$_frac" ]; then
+		pki_say "certificate $_name renews with $_frac of its lifetime left"
+	else
+		pki_say "certificate $_name renews by the default rule"
+	fi
 }
 
 pki_cert_remove() {

@@ -12,6 +12,8 @@
 #                           the next run first ($PKI_HOME/spool)
 #   PKI_SYSLOG              syslog facility for the programs, e.g. local6
 #   PKI_VERBOSE             0 quiet, 1 normal, 2 verbose
+#   PKI_CLEAN_KEEP          pki schedule: archived instances kept (10)
+#   PKI_SCHEDULE_STALE      pki schedule: seconds a claim of no run lasts
 #   PSQL, JQ                the commands used for psql and jq
 
 pki_die() {

@@ -143,14 +143,30 @@ pki_selection() {
 # certificates that have no valid instance (serverPKI -C).
 pki_issue() {
 	pki_selection "usage: pki issue [-a] [-o NAME]... [-i NAME]... [-e NAME]..." "$@"
+	pki_issue_run "pki issue" "$_sel"
+}
+
+# pki_issue_run COMMAND CLAIM: run COMMAND (registered as the run) through
+# the issue pipeline for what pki-select --create CLAIM (its selection
+# and how it claims, quoted for eval) claims.  Returns the worst status.
+pki_issue_run() {
 	pki_run_dir
-	pki_run_begin "pki issue"
+	pki_run_begin "$1"
 	pki_spool_store || return 2
+	_orc=0
+	pki_issue_pipeline "$2" || _orc=$?
+	[ "$_spool_rc" -gt "$_orc" ] && _orc=$_spool_rc
+	return "$_orc"
+}
+
+# pki_issue_pipeline CLAIM: the issue pipeline (after the run is begun
+# and the spool stored) for what pki-select --create CLAIM claims.
+pki_issue_pipeline() {
+	_claim=$1
 	pki_acme_env
 	pki_dns_env
 	_orc=0
 	pki_withdraw_orphans || _orc=$?
-	[ "$_spool_rc" -gt "$_orc" ] && _orc=$_spool_rc
 	_order=$(pki_acme_order_flags)
 	_finish=$(pki_acme_finish_flags)
 	_dns=$(pki_dnsup_flags)
@@ -158,15 +174,19 @@ pki_issue() {
 	# (the zone, its primary, the TSIG key): not for http-01 only.
 	_check="pki-dnsup --check $PKI_FLAGS $_dns"
 	[ "${PKI_ACME_CHALLENGE:-}" = http-01 ] && _check='cat'
+	# A renewal that keeps the key: pki-select gives the claim the key
+	# of the instance it renews, and pki-keygen keeps it.
+	_reuse=
+	case " $_claim " in *" --reuse "*) _reuse=--reuse ;; esac
 	# One pipeline for local and ACME certificates: each stage acts on its
 	# records and passes the others through.  An ACME order is resumed
 	# when one was stored for the certificate (a run died with it), and
 	# is stored (the checkpoint, a record at a time) before anything of
 	# it is published, so that a run killed from there on costs the CA
 	# no new order.
-	# shellcheck disable=SC2086 # PKI_FLAGS and _sel are word lists
-	eval "pki_stage pki-select pki-select --create --run $PKI_RUN $PKI_FLAGS $_sel" |
-		pki_stage pki-keygen pki-keygen $PKI_FLAGS |
+	# shellcheck disable=SC2086 # PKI_FLAGS and _claim are word lists
+	eval "pki_stage pki-select pki-select --create --run $PKI_RUN $PKI_FLAGS $_claim" |
+		pki_stage pki-keygen pki-keygen $_reuse $PKI_FLAGS |
 		pki_stage pki-csr pki-csr $PKI_FLAGS |
 		pki_stage pki-localca pki-localca $PKI_FLAGS |
 		eval "pki_stage pki-dnsup-check $_check" |
@@ -176,7 +196,7 @@ pki_issue() {
 		eval "pki_stage pki-acme-finish pki-acme finish $PKI_FLAGS $_finish" |
 		eval "pki_stage pki-dnsup-remove pki-dnsup --remove $PKI_FLAGS $_dns" |
 		pki_stage pki-tlsa pki-tlsa $PKI_FLAGS |
-		pki_stage pki-store pki-store $PKI_FLAGS --spool "$PKI_SPOOL" |
+		eval "pki_stage pki-store pki-store $PKI_FLAGS --spool \"\$PKI_SPOOL\" ${PKI_STORE_NOW:-}" |
 		pki_stage summary pki_summary
 	pki_stages_status pki-select pki-keygen pki-csr pki-localca \
 		pki-dnsup-check pki-acme-order pki-store-checkpoint pki-dnsup \

@@ -368,8 +368,5 @@ int	 http01_webroot(struct http01 *h, const char *root, json_t *tokens);
 /* Stop the responder and remove the files written. */
 void	 http01_stop(struct http01 *h);
 
-/* util.c: an RFC 3339 time S (offset or Z, fractions ignored) into *T;
- * 0 / -1 if S is not one. */
-int	 acme_parse_time(const char *s, time_t *t);
 
 #endif

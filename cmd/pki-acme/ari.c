@@ -147,8 +147,8 @@ parse_window(const char *body, struct window *w, json_t **info)
 	    !json_is_object(*info))
 		return "the answer is not a JSON object";
 	sw = json_object_get(*info, "suggestedWindow");
-	if (acme_parse_time(pki_str(sw, "start"), &w->start) == -1 ||
-	    acme_parse_time(pki_str(sw, "end"), &w->end) == -1)
+	if (pki_parse_rfc3339(pki_str(sw, "start"), &w->start) == -1 ||
+	    pki_parse_rfc3339(pki_str(sw, "end"), &w->end) == -1)
 		return "no suggestedWindow with RFC 3339 start and end";
 	if (w->end <= w->start)
 		return "the suggested window ends before it starts";
@@ -204,7 +204,7 @@ choose(const struct window *w, const char *renew_at)
 	uint64_t n;
 	time_t t;
 
-	if (acme_parse_time(renew_at, &t) == 0 && t >= w->start && t <= w->end)
+	if (pki_parse_rfc3339(renew_at, &t) == 0 && t >= w->start && t <= w->end)
 		return t;
 	if (RAND_bytes((unsigned char *)&n, sizeof(n)) != 1)
 		n = (uint64_t)time(NULL);

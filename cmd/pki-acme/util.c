@@ -126,45 +126,13 @@ rec_error_problem(json_t *rec, const json_t *problem)
 		json_object_set_new(e, "detail", json_string(detail));
 }
 
-int
-acme_parse_time(const char *s, time_t *t)
-{
-	struct tm tm;
-	int y, mo, d, h, mi, sec, oh = 0, om = 0, n = 0;
-	const char *p;
-
-	if (s == NULL || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d,
-	    &h, &mi, &sec, &n) != 6)
-		return -1;
-	p = s + n;
-	if (*p == '.')
-		p += 1 + strspn(p + 1, "0123456789");
-	if ((*p == '+' || *p == '-') &&
-	    sscanf(p + 1, "%2d:%2d", &oh, &om) == 2) {
-		if (*p == '+')
-			oh = -oh, om = -om;
-	} else if ((*p != 'Z' && *p != 'z') || p[1] != '\0')
-		return -1;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	if ((*t = timegm(&tm)) == (time_t)-1)
-		return -1;
-	*t += oh * 3600 + om * 60;
-	return 0;
-}
-
 /* An RFC 3339 time of the CA as "YYYY-MM-DDTHH:MM:SSZ" into OUT; 0 / -1. */
 static int
 utc_time(const char *s, char out[32])
 {
 	time_t t;
 
-	if (acme_parse_time(s, &t) == -1)
+	if (pki_parse_rfc3339(s, &t) == -1)
 		return -1;
 	pki_unix_rfc3339(t, out);
 	return 0;

@@ -64,3 +64,30 @@ instance_material(json_t *rec, PGresult *res, int first, int n,
 	json_decref(keys);
 	return rc;
 }
+
+int
+instance_keys(PGconn *db, json_t *rec, const char *inst, const char *pass)
+{
+	const char *p[1] = { inst };
+	json_t *keys;
+	PGresult *res;
+	int i, rc = 0;
+
+	if ((res = pki_db_exec(db, "SELECT encryption_algo, "
+	    "convert_from(key, 'UTF8') FROM certkeydata WHERE certinstance = "
+	    "$1::int4 AND key IS NOT NULL ORDER BY encryption_algo", 1,
+	    p)) == NULL)
+		return pki_rec_error(rec, "key", "the key of instance %s "
+		    "cannot be read", inst);
+	keys = json_object();
+	for (i = 0; i < PQntuples(res); i++)
+		if (add_key(rec, keys, PQgetvalue(res, i, 0),
+		    PQgetvalue(res, i, 1), pass) == -1)
+			rc = -1;
+	if (json_object_size(keys) > 0)
+		json_object_set(rec, "key", keys);
+	json_decref(keys);
+	pki_db_wipe(res);
+	PQclear(res);
+	return rc;
+}

@@ -17,7 +17,12 @@
 
 static const char usage[] =
 "usage: pki-select [-ahqv] [-o NAME]... [-i NAME]... [-e NAME]... [--create]\n"
+"                  [--due | --force | --within DAYS] [--remind] [--reuse]\n"
+"                  [--passphrase-file FILE] [--now TIME] [--limit N]\n"
 "                  [--run ID] [--stale SECONDS] [--syslog FACILITY]\n"
+"       pki-select --schedule [-ahqv] [-o NAME]... [-i NAME]... [-e NAME]...\n"
+"                  [--now TIME] [--limit N] [--keep N] [--remind]\n"
+"                  [--stale SECONDS] [--syslog FACILITY]\n"
 "       pki-select --distribute | --consolidate [-ahqv] [-o NAME]...\n"
 "                  [-i NAME]... [-e NAME]... [-s HOST]... [-l HOST]...\n"
 "                  [--run ID] [--stale SECONDS] [--with-keys]\n"
@@ -28,17 +33,34 @@ static const char usage[] =
 "       pki-select --tlsa changed | all | remove [-ahqv] [-o NAME]...\n"
 "                  [-i NAME]... [-e NAME]... [--syslog FACILITY]\n";
 
-/* Claim up to $5 of what --create selects for run $6, in one statement
+/* The valid instances of certificate r.id at t.now plus DAYS. */
+#define VALID(DAYS) \
+	"EXISTS (SELECT 1 FROM certinstances i WHERE i.certificate = r.id " \
+	"  AND i.state IN ('issued', 'prepublished', 'deployed') " \
+	"  AND i.not_after > t.now + " DAYS ")"
+
+/*
+ * Claim up to $5 of what --create selects for run $6, in one statement
  * under a lock that serializes claims: a second run sees the first one's
- * claims. */
+ * claims.  $7 now (NULL: the clock); $8 what is claimed: "missing" (no
+ * valid instance), "due" (pki.schedule.due_at passed: renewal time, not
+ * backed off), "force" (all), "within" (no instance valid $9 days from
+ * now); $10 local certificates are left alone.  A row per claim: the
+ * record, the claim, whether it renews a valid instance, the newest
+ * valid instance (for --reuse).
+ */
 #define CLAIM \
-	"WITH cand AS (SELECT r.id, r.name FROM cert_records r WHERE " SELECTED \
-	"  AND NOT EXISTS (SELECT 1 FROM certinstances i " \
-	"    WHERE i.certificate = r.id AND i.state IN " \
-	"    ('issued', 'prepublished', 'deployed') " \
-	"    AND i.not_after > now() AT TIME ZONE 'UTC') " \
+	"WITH t AS (SELECT coalesce($7::timestamptz AT TIME ZONE 'UTC', " \
+	"  now() AT TIME ZONE 'UTC') AS now), " \
+	"cand AS (SELECT r.id, r.name, " VALID("'0 s'") " AS renew " \
+	"  FROM t, cert_records r JOIN schedule s ON s.certificate = r.id " \
+	"  JOIN certificates c ON c.id = r.id WHERE " SELECTED \
 	"  AND NOT EXISTS (SELECT 1 FROM certinstances i " \
 	"    WHERE i.certificate = r.id AND i.state = 'reserved') " \
+	"  AND NOT ($10::bool AND c.type = 'local') AND CASE $8::text " \
+	"  WHEN 'missing' THEN NOT " VALID("'0 s'") \
+	"  WHEN 'due' THEN s.due_at <= t.now WHEN 'force' THEN true " \
+	"  ELSE NOT " VALID("make_interval(days => $9::int)") " END " \
 	"  ORDER BY r.name LIMIT $5::int), " \
 	"new AS (SELECT nextval(pg_get_serial_sequence(" \
 	"    'pki.certinstances', 'id')) AS id, cand.id AS cert FROM cand), " \
@@ -47,8 +69,12 @@ static const char usage[] =
 	"  SELECT new.id, new.cert, 'reserved', c.ocsp_must_staple, new.id, " \
 	"  $6::int4 FROM new JOIN certificates c ON c.id = new.cert " \
 	"  RETURNING id, certificate) " \
-	"SELECT r.record, cl.id FROM claimed cl " \
-	"JOIN cert_records r ON r.id = cl.certificate ORDER BY r.name"
+	"SELECT r.record, cl.id, cand.renew, (SELECT i.id FROM certinstances i " \
+	"  WHERE i.certificate = cl.certificate AND i.state IN ('issued', " \
+	"  'prepublished', 'deployed') ORDER BY i.not_after DESC, i.id DESC " \
+	"  LIMIT 1) FROM t, claimed cl " \
+	"JOIN cert_records r ON r.id = cl.certificate " \
+	"JOIN cand ON cand.id = cl.certificate ORDER BY r.name"
 
 /*
  * Take over the claims of runs that are gone: those of a run whose lock
@@ -120,9 +146,13 @@ check_names(PGconn *db, json_t *names, const char *opt)
 }
 
 /* Write each row's record (column 0), with the claim (column 1) if
- * CLAIMED (for run RUN, when not NULL). */
+ * CLAIMED (for run RUN, when not NULL) and its action (column 2 true:
+ * renew, else issue); a renewal with the keys of the instance it renews
+ * (column 3) if SEL says --reuse.  -1 if stdout cannot be written; a
+ * key that cannot be read is the record's error. */
 static int
-write_records(PGresult *res, int claimed, const char *run)
+write_records(PGconn *db, PGresult *res, int claimed, const char *run,
+    const struct selection *sel)
 {
 	json_error_t jerr;
 	json_t *rec;
@@ -134,7 +164,8 @@ write_records(PGresult *res, int claimed, const char *run)
 			return -1;
 		}
 		if (claimed) {
-			json_object_set_new(rec, "action", json_string("issue"));
+			json_object_set_new(rec, "action", json_string(
+			    *PQgetvalue(res, i, 2) == 't' ? "renew" : "issue"));
 			json_object_set_new(rec, "instance", json_pack(
 			    "{s:I, s:s}", "id", (json_int_t)atoll(
 			    PQgetvalue(res, i, 1)), "state", "reserved"));
@@ -143,6 +174,9 @@ write_records(PGresult *res, int claimed, const char *run)
 				    "instance"), "run", json_integer(atoll(run)));
 			pki_info("%s: claimed as instance %s",
 			    pki_rec_name(rec), PQgetvalue(res, i, 1));
+			if (sel->reuse && *PQgetvalue(res, i, 2) == 't')
+				instance_keys(db, rec, PQgetvalue(res, i, 3),
+				    sel->pass);
 		}
 		rc = pki_out(rec);
 		json_decref(rec);
@@ -214,38 +248,51 @@ run_alive(PGconn *db, const char *run)
 	return alive ? 0 : -1;
 }
 
+static const char *const claim_mode[] = {
+	[CLAIM_MISSING] = "missing", [CLAIM_DUE] = "due",
+	[CLAIM_FORCE] = "force", [CLAIM_WITHIN] = "within"
+};
+
 /*
- * Claim what --create selects for RUN (param[5], may be NULL), a chunk per
- * transaction, and write it.  The first transaction takes over the claims
- * of runs that are gone; at the end the certificates that a live run has
- * claimed are named, so that none is skipped silently.
+ * Claim what --create selects (sel->claim) for RUN (param[5], may be
+ * NULL), at most sel->limit_n, a chunk per transaction, and write it.
+ * The first transaction takes over the claims of runs that are gone; at
+ * the end the certificates that a live run has claimed are named, so
+ * that none is skipped silently.
  */
 static int
-claim(PGconn *db, const char *param[6], long stale)
+claim(PGconn *db, const char *param[10], const struct selection *sel)
 {
-	char limit[16], age[24];
+	char limit[24], age[24];
 	const char *p[1] = { age };
 	PGresult *res;
+	long left = sel->limit_n;
 	int n, first;
 
-	snprintf(limit, sizeof(limit), "%d", CHUNK);
-	snprintf(age, sizeof(age), "%ld", stale);
+	snprintf(age, sizeof(age), "%ld", sel->stale);
 	param[4] = limit;
+	param[6] = sel->now;
+	param[7] = claim_mode[sel->claim];
+	param[8] = sel->within;
+	param[9] = sel->remind ? "t" : "f";
 	if (run_alive(db, param[5]) == -1)
 		return -1;
-	for (first = 1;; first = 0) {
+	for (first = 1; left > 0; first = 0) {
+		snprintf(limit, sizeof(limit), "%ld", left < CHUNK ? left :
+		    CHUNK);
 		if (pki_db_cmd(db, "BEGIN") == -1 ||
 		    pki_db_cmd(db, "SELECT pg_advisory_xact_lock("
 		    "hashtext('pki-select --create'))") == -1 ||
 		    (first && report(db, TAKE_OVER, 1, p, 1) == -1))
 			return -1;
-		if ((res = pki_db_exec(db, CLAIM, 6, param)) == NULL ||
+		if ((res = pki_db_exec(db, CLAIM, 10, param)) == NULL ||
 		    pki_db_cmd(db, "COMMIT") == -1) {
 			PQclear(res);
 			return -1;
 		}
 		n = PQntuples(res);
-		if (write_records(res, 1, param[5]) == -1) {
+		left -= n;
+		if (write_records(db, res, 1, param[5], sel) == -1) {
 			PQclear(res);
 			return -1;
 		}
@@ -260,7 +307,7 @@ claim(PGconn *db, const char *param[6], long stale)
 static int
 select_certs(PGconn *db, struct selection *sel)
 {
-	const char *param[6];
+	const char *param[10];
 	char *bufs[3], all[2];
 	PGresult *res;
 	int rc = PKI_EXIT_OK, r;
@@ -274,12 +321,12 @@ select_certs(PGconn *db, struct selection *sel)
 	param[3] = strcpy(all, sel->all ? "t" : "f");
 	param[5] = sel->run;
 	if (sel->create)
-		r = claim(db, param, sel->stale);
+		r = claim(db, param, sel);
 	else if ((res = pki_db_exec(db, "SELECT r.record FROM cert_records r "
 	    "WHERE " SELECTED "ORDER BY r.name", 4, param)) == NULL)
 		r = -1;
 	else {
-		r = write_records(res, 0, NULL);
+		r = write_records(db, res, 0, NULL, sel);
 		PQclear(res);
 	}
 	free(bufs[0]);
@@ -350,8 +397,41 @@ static const struct option longopts[] = {
 	{ "with-keys",		no_argument,		NULL, 'k' },
 	{ "passphrase-file",	required_argument,	NULL, 'p' },
 	{ "tlsa",		required_argument,	NULL, 'T' },
+	{ "schedule",		no_argument,		NULL, 'W' },
+	{ "due",		no_argument,		NULL, 'U' },
+	{ "force",		no_argument,		NULL, 'F' },
+	{ "within",		required_argument,	NULL, 'I' },
+	{ "now",		required_argument,	NULL, 'N' },
+	{ "limit",		required_argument,	NULL, 'L' },
+	{ "keep",		required_argument,	NULL, 'P' },
+	{ "remind",		no_argument,		NULL, 'R' },
+	{ "reuse",		no_argument,		NULL, 'E' },
 	{ NULL,			0,			NULL, 0 }
 };
+
+/* --due, --force or --within DAYS (CH, its ARG) into SEL; -1 (said)
+ * if another of them came first or DAYS is bad. */
+static int
+claim_option(struct selection *sel, int ch, const char *arg)
+{
+	static const char *const name[] = { "", "--due", "--force",
+	    "--within" };
+	int mode = ch == 'U' ? CLAIM_DUE : ch == 'F' ? CLAIM_FORCE :
+	    CLAIM_WITHIN;
+	long days;
+
+	if (sel->claim != CLAIM_MISSING && sel->claim != mode) {
+		pki_err("%s and %s exclude each other", name[sel->claim],
+		    name[mode]);
+		return -1;
+	}
+	if (mode == CLAIM_WITHIN && pki_parse_long("--within", arg, 0, 36500,
+	    &days) == -1)
+		return -1;
+	sel->claim = mode;
+	sel->within = arg;
+	return 0;
+}
 
 /* The options into SEL; *SERIAL and *PASS_FILE as given.  -1 (said) if
  * a value is bad. */
@@ -372,6 +452,32 @@ options(int argc, char *argv[], struct selection *sel, const char **serial,
 		case 's': add_name(&sel->skip, optarg); break;
 		case 'l': add_name(&sel->limit, optarg); break;
 		case 'C': sel->create = 1; break;
+		case 'W': sel->schedule = 1; break;
+		case 'R': sel->remind = 1; break;
+		case 'E': sel->reuse = 1; break;
+		case 'U':
+		case 'F':
+		case 'I':
+			if (claim_option(sel, ch, optarg) == -1)
+				return -1;
+			break;
+		case 'N':
+			if (pki_parse_time("--now", optarg) == -1)
+				return -1;
+			sel->now = optarg;
+			break;
+		case 'L':
+			if (pki_parse_long("--limit", optarg, 1, 1000000000,
+			    &sel->limit_n) == -1)
+				return -1;
+			sel->given_limit = 1;
+			break;
+		case 'P':
+			if (pki_parse_long("--keep", optarg, 0, 1000,
+			    &sel->keep) == -1)
+				return -1;
+			sel->given_keep = 1;
+			break;
 		case 'O': sel->orphans = 1; break;
 		case 'k': sel->with_keys = 1; break;
 		case 'p': *pass_file = optarg; break;
@@ -422,7 +528,18 @@ conflicts(const struct selection *sel, const char *serial)
 {
 	const char *why = NULL;
 
-	if (sel->tlsa != NULL && (serial != NULL || sel->create ||
+	if (sel->schedule && (serial != NULL || sel->create || sel->orphans ||
+	    sel->mode || sel->tlsa || sel->run || sel->with_keys || sel->skip ||
+	    sel->limit))
+		why = "--schedule only lists: no other mode, --run, "
+		    "--with-keys, -s or -l with it";
+	else if (!sel->schedule && (sel->given_keep ||
+	    (!sel->create && (sel->now || sel->given_limit || sel->remind))))
+		why = "--now, --limit and --remind need --schedule or "
+		    "--create, --keep needs --schedule";
+	else if ((sel->claim != CLAIM_MISSING || sel->reuse) && !sel->create)
+		why = "--due, --force, --within and --reuse need --create";
+	else if (sel->tlsa != NULL && (serial != NULL || sel->create ||
 	    sel->orphans || sel->mode || sel->run || sel->with_keys ||
 	    sel->skip || sel->limit))
 		why = "--tlsa selects certificates by name: no other mode, "
@@ -464,12 +581,14 @@ main(int argc, char *argv[])
 
 	memset(&sel, 0, sizeof(sel));
 	sel.stale = 3600;
+	sel.limit_n = 1000000000;
+	sel.keep = 10;
 	pki_init(argv[0]);
 	pass_file = getenv("PKI_DB_PASSPHRASE_FILE");
 	if (options(argc, argv, &sel, &serial, &pass_file) == -1 ||
 	    conflicts(&sel, serial) == -1)
 		rc = PKI_EXIT_FATAL;
-	else if (sel.with_keys && pass_file != NULL && *pass_file != '\0' &&
+	else if ((sel.with_keys || sel.reuse) && pass_file != NULL && *pass_file != '\0' &&
 	    pki_read_passphrase(pass_file, pass, sizeof(pass)) == -1)
 		rc = PKI_EXIT_FATAL;
 	else if ((db = pki_db_connect()) == NULL)
@@ -488,6 +607,8 @@ main(int argc, char *argv[])
 			rc = select_tlsa(db, &sel);
 		else if (sel.mode)
 			rc = select_deploy(db, &sel);
+		else if (sel.schedule)
+			rc = select_schedule(db, &sel);
 		else
 			rc = select_certs(db, &sel);
 		PQfinish(db);

@@ -24,7 +24,28 @@ struct selection {
 	const char *run;	/* --run: the live run claims are made for */
 	int	 with_keys;
 	const char *pass;	/* passphrase of keys at rest, or NULL */
+	int	 schedule;	/* --schedule */
+	int	 claim;		/* what --create claims: CLAIM_* */
+	const char *now;	/* --now, or NULL: the clock */
+	const char *within;	/* --within DAYS */
+	long	 limit_n;	/* --limit */
+	int	 given_limit;
+	long	 keep;		/* --keep: archived instances kept */
+	int	 given_keep;
+	int	 remind;	/* --remind: local certificates not signed */
+	int	 reuse;		/* --reuse: a renewal keeps the key */
 };
+
+/* What --create claims: certificates with no valid instance, those due
+ * (--due), every one selected (--force), those whose newest instance
+ * expires within --within days. */
+enum { CLAIM_MISSING, CLAIM_DUE, CLAIM_FORCE, CLAIM_WITHIN };
+
+/* A reserved instance i that a live run holds, or that no run holds
+ * and is younger than $7 seconds before t.now. */
+#define LIVE_CLAIM \
+	"(i.run IN (SELECT run FROM runs_alive()) OR (i.run IS NULL AND " \
+	"  i.created >= t.now - make_interval(secs => $7::int)))"
 
 /* The filter every query of the configuration shares; $1..$4 are the
  * selection's parameters (only, include, exclude, all). */
@@ -53,6 +74,12 @@ int	 check_names(PGconn *db, json_t *names, const char *opt);
 int	 instance_material(json_t *rec, PGresult *res, int first, int n,
 	    int with_keys, const char *pass);
 
+/* The keys of instance INST into REC's "key" (decrypted with PASS when
+ * stored encrypted), for a renewal that keeps them.  0 / -1 (an error
+ * added to the record). */
+int	 instance_keys(PGconn *db, json_t *rec, const char *inst,
+	    const char *pass);
+
 /* --distribute and --consolidate: the instances to put on (or check on)
  * their targets, claimed for this run.  Returns the exit status. */
 int	 select_deploy(PGconn *db, struct selection *sel);
@@ -62,6 +89,10 @@ int	 select_deploy(PGconn *db, struct selection *sel);
 int	 select_tlsa(PGconn *db, struct selection *sel);
 /* 0 if MODE is a mode of --tlsa: changed, all or remove; else -1 (said). */
 int	 tlsa_mode_check(const char *mode);
+
+/* --schedule (schedule.c): a record per certificate and action due at
+ * sel->now.  Returns the exit status. */
+int	 select_schedule(PGconn *db, const struct selection *sel);
 
 /* --orphans (orphans.c): a record per certificate whose ACME challenge
  * records a dead run left in DNS.  Returns the exit status. */

@@ -24,7 +24,8 @@
 
 static const char usage[] =
 "usage: pki-store [-hqv] [--batch N] [--passphrase-file FILE] [--spool DIR]\n"
-"                 [--with-keys] [--checkpoint] [--syslog FACILITY]\n"
+"                 [--with-keys] [--checkpoint] [--now TIME]\n"
+"                 [--syslog FACILITY]\n"
 "       pki-store --encrypt-keys | --decrypt-keys [-qv]\n"
 "                 [--passphrase-file FILE] [--syslog FACILITY]\n";
 
@@ -106,7 +107,8 @@ one(struct store *st, struct batch *b, size_t i)
 		return 1;
 	if (out->failed == STORED) {
 		upstream = pki_rec_failed(rec);
-		if (store_record(st, rec, out) == 0)
+		if (store_record(st, rec, out) == 0 &&
+		    store_schedule(st, rec, out) == 0)
 			return 0;
 		/* A record that came failed lost the transaction logging
 		 * its errors: logging again would only fail again. */
@@ -115,7 +117,8 @@ one(struct store *st, struct batch *b, size_t i)
 			return -1;
 	}
 	out->what = KEPT;
-	if (store_failure(st, rec, out) == 0)
+	if (store_failure(st, rec, out) == 0 &&
+	    store_schedule(st, rec, out) == 0)
 		return 1;
 	out->failed = UNLOGGABLE;	/* its error says why */
 	return -1;
@@ -443,6 +446,7 @@ options(int argc, char *argv[], struct store *st, struct args *a)
 		{ "spool",		required_argument,	NULL, 's' },
 		{ "with-keys",		no_argument,		NULL, 'k' },
 		{ "checkpoint",		no_argument,		NULL, 'c' },
+		{ "now",		required_argument,	NULL, 'n' },
 		{ "encrypt-keys",	no_argument,		NULL, 'E' },
 		{ "decrypt-keys",	no_argument,		NULL, 'D' },
 		{ NULL,			0,			NULL, 0 }
@@ -461,6 +465,11 @@ options(int argc, char *argv[], struct store *st, struct args *a)
 		case 's': a->spool = optarg; break;
 		case 'k': st->with_keys = 1; break;
 		case 'c': st->checkpoint = st->with_keys = 1; break;
+		case 'n':
+			if (pki_parse_time("--now", optarg) == -1)
+				return -1;
+			st->now = optarg;
+			break;
 		case 'E':
 		case 'D':
 			if (a->rekey != -1 && a->rekey != (ch == 'E')) {

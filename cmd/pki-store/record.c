@@ -108,10 +108,8 @@ release(struct store *st, json_t *rec, struct outcome *out)
 	return 0;
 }
 
-/* 1 if TEXT holds key material: a PEM block, or a line of the base64 of
- * one of the record's keys. */
-static int
-has_key(const json_t *rec, const char *text)
+int
+store_has_key(const json_t *rec, const char *text)
 {
 	const json_t *keys = json_object_get(rec, "key"), *k;
 	const char *algo, *pem, *nl;
@@ -157,7 +155,7 @@ store_failure(struct store *st, json_t *rec, struct outcome *out)
 		msg = pki_str(e, "message");
 		snprintf(text, sizeof(text), "%s%s%s", field ? field : "",
 		    field ? ": " : "", msg ? msg : "(no message)");
-		if (has_key(rec, text))
+		if (store_has_key(rec, text))
 			snprintf(text, sizeof(text), "%s%s(a message that "
 			    "held key material, withheld)", field ? field : "",
 			    field ? ": " : "");

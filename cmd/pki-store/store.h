@@ -28,6 +28,7 @@ struct store {
 	int		 setup_error;	/* a record failed for want of setup */
 	char		*chain;		/* cache: the last chain seen ... */
 	long		 ca_instance;	/* ... and its CA's instance */
+	const char	*now;		/* --now: failures' time, or NULL */
 };
 
 /* What storing did to a record, applied to it once committed. */
@@ -74,6 +75,19 @@ struct seen {
 int	 check_certs(json_t *rec, struct seen *seen);
 /* Free what check_certs() keeps of the chain it saw last. */
 void	 check_forget(void);
+
+/* 1 if TEXT holds key material: a PEM block, or a line of the base64 of
+ * one of REC's keys. */
+int	 store_has_key(const json_t *rec, const char *text);
+
+/*
+ * schedule.c: a record that was to issue or renew (action) its
+ * certificate: a failure counted (the next attempt backed off), or,
+ * when OUT says its instance was stored, the failures forgotten.  0
+ * (nothing to do, or done) / -1 as store_record().
+ */
+int	 store_schedule(struct store *st, json_t *rec,
+	    const struct outcome *out);
 
 /* Forget what was cached of the database (after a rollback). */
 void	 store_forget(struct store *st);

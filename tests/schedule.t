@@ -1,0 +1,290 @@
+#!/bin/sh
+# schedule.t - renewal before expiry: the due times stored in SQL
+# (sql/015-schedule.sql), pki-select --schedule and --create --due, pki
+# renew, pki schedule (serverPKI -S): a certificate's life driven with
+# --now, the per-certificate override, the jitter, ARI winning, backoff,
+# -q, --dry-run, kill -9 and two runs at once.  Local CA only: the ACME
+# side of ARI is tests/ari.t's.
+# shellcheck source=tests/lib/env.sh
+. "$(dirname "$0")/lib/env.sh"
+# shellcheck source=tests/lib/pg.sh
+. "$(dirname "$0")/lib/pg.sh"
+pg_setup
+
+q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "SET search_path TO pki, dd" -c "$1"; }
+# the time D days (may be fractional) after the not_before of NAME's
+# newest instance
+at() {
+	q "SELECT to_char(max(i.not_before) + $2 * interval '1 day',
+		'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM certinstances i
+		JOIN subjects s ON s.certificate = i.certificate
+		WHERE s.name = '$1' AND i.state <> 'reserved'"
+}
+# the actions due for NAME at D days, sorted, space-separated
+acts() {
+	pki-select --schedule --now "$(at "$1" "$2")" -o "$1" |
+		jq -r .action | sort | tr '\n' ' ' | sed 's/ $//'
+}
+valid() {	# valid NAME: how many valid instances NAME has now
+	q "SELECT count(*) FROM certinstances i JOIN subjects s
+		ON s.certificate = i.certificate AND NOT s.isaltname
+		WHERE s.name = '$1' AND i.state IN ('issued', 'prepublished',
+		'deployed') AND i.not_after > now() AT TIME ZONE 'UTC'"
+}
+# age DAYS: the database as it will be DAYS days from now (every date
+# moved that far into the past), for runs that issue at the real time
+age() {
+	q "UPDATE certinstances SET not_before = not_before - $1 * interval '1 day',
+		not_after = not_after - $1 * interval '1 day'
+		WHERE certificate NOT IN (SELECT certificate FROM subjects
+		WHERE type = 'CA');
+	   UPDATE schedule SET next_attempt = next_attempt - $1 * interval '1 day',
+		last_failure = last_failure - $1 * interval '1 day'"
+}
+leaf() { q "UPDATE localca_settings SET leaf_days = $1"; }
+
+pki -q ca init
+for n in d90 d6 d375; do pki -q cert add "$n.test" -a ec; done
+
+# ------------------------------------------------------------ due times
+run pki-select --schedule
+is "$rc" 0 "--schedule: exit 0"
+is "$(jq -r '"\(.name) \(.action)"' "$T/out" | tr '\n' ' ')" \
+	"d375.test issue d6.test issue d90.test issue " \
+	"certificates without an instance are to be issued"
+leaf 90; pki -q issue -o d90.test
+leaf 6; pki -q issue -o d6.test
+leaf 375; pki -q issue -o d375.test
+run pki-select --schedule
+is "$rc:$(cat "$T/out")" "0:" "issued: nothing is due now"
+
+# 90 days: a third left (day 60), at most a tenth of that earlier (day 57)
+is "$(acts d90.test 56.9)" "" "90 days: nothing at day 56.9"
+is "$(acts d90.test 60.1)" "renew" "90 days: renew at day 60.1"
+is "$(acts d90.test 90.1)" "expire issue" "90 days: expire and issue past not_after"
+# 6 days: half left (day 3), the jitter at most 0.3 days
+is "$(acts d6.test 2.6)" "" "6 days: nothing at day 2.6"
+is "$(acts d6.test 3.01)" "renew" "6 days: renew at day 3"
+# 375 days: a third (day 250), no earlier than day 237.5
+is "$(acts d375.test 237)" "" "375 days: nothing at day 237"
+is "$(acts d375.test 250.1)" "renew" "375 days: renew at day 250"
+is "$(q "SELECT count(*) FROM certinstances WHERE renew_at IS NULL
+	AND state = 'issued'")" 0 "every issued instance has its renewal time"
+
+# ------------------------------------------------------------ override
+run pki cert set d375.test --renew-before 200
+is "$rc" 0 "pki cert set --renew-before"
+is "$(acts d375.test 150)" "" "renew 200 days before: nothing at day 150"
+is "$(acts d375.test 176)" "renew" "and renew at day 176 (375 - 200 + 1)"
+run pki cert set d375.test --renew-fraction 0.9
+is "$(acts d375.test 40)" "renew" "--renew-fraction 0.9: renew at day 40"
+run pki cert set d375.test --renew-fraction 1.5
+is "$rc" 1 "a fraction of 1.5 is refused"
+like "$(cat "$T/err")" "*renew_fraction*" "and says which"
+run pki cert set nosuch.test --renew-before 3
+is "$rc:$(cat "$T/err")" "1:pki: no certificate nosuch.test" "an unknown name is said"
+run pki cert set d375.test --renew-default
+is "$(acts d375.test 237)" "" "back to the default rule"
+
+# ------------------------------------------------------------ ARI wins
+inst=$(q "SELECT max(i.id) FROM certinstances i JOIN subjects s ON
+	s.certificate = i.certificate WHERE s.name = 'd375.test'")
+q "INSERT INTO ari (certinstance, status, window_start, window_end, renew_at,
+	checked, next_check) VALUES ($inst, 'ok', now() + interval '1 day',
+	now() + interval '3 days', now() + interval '2 days', now(),
+	now() + interval '6 hours')"
+is "$(acts d375.test 1.5)" "" "ARI window: nothing before the time chosen in it"
+is "$(acts d375.test 2.5)" "renew" "and renew after it, long before day 250"
+q "DELETE FROM ari WHERE certinstance = $inst"
+is "$(acts d375.test 2.5)" "" "the window gone, the lifetime rule again"
+
+# ------------------------------------------------------------ jitter
+q "SELECT add_cert(('j' || n || '.test')::citext, 'server', 'local', 'ec', false, NULL,
+	NULL, NULL, NULL) FROM generate_series(1, 1000) n" >/dev/null
+q "INSERT INTO certinstances (certificate, state, cacert, not_before, not_after)
+	SELECT s.certificate, 'issued', 1, timestamp '2030-01-01',
+	timestamp '2030-04-01' FROM subjects s WHERE s.name LIKE 'j%.test'"
+is "$(q "SELECT min(renew_at) >= timestamp '2030-04-01' - interval '33 days'
+	AND max(renew_at) <= timestamp '2030-04-01' - interval '30 days'
+	FROM certinstances WHERE not_before = '2030-01-01'")" t \
+	"1000 certificates issued together renew between 33 and 30 days before expiry"
+is "$(q "SELECT count(DISTINCT date_trunc('hour', renew_at)) > 60
+	AND max(n) < 40 FROM (SELECT renew_at, count(*) OVER (PARTITION BY
+	date_trunc('hour', renew_at)) n FROM certinstances
+	WHERE not_before = '2030-01-01') x")" t \
+	"spread over more than 60 hourly runs, fewer than 40 in any"
+run pki-select --schedule --now 2030-03-01T12:00:00Z --limit 5
+is "$(wc -l < "$T/out")" 5 "--limit 5: five records"
+n=$(pki-select --schedule --now 2030-03-01T12:00:00Z | jq -r 'select(.name | startswith("j")) | .action' | sort | uniq -c | awk '{print $1 $2}')
+like "$n" "*renew" "on 2030-03-01 some of them renew ($n)"
+q "DELETE FROM certificates WHERE id IN (SELECT certificate FROM subjects
+	WHERE name LIKE 'j%.test')"
+
+# ------------------------------------------------------------ bad input
+run pki-select --schedule --now yesterday
+is "$rc" 2 "--now that is not a time: exit 2"
+is "$(cat "$T/err")" "pki-select: --now yesterday: not an RFC 3339 time (like 2026-12-05T04:00:00Z)" \
+	"says so in one line"
+run pki-select --schedule --create
+is "$rc" 2 "--schedule with --create: exit 2"
+run pki-select --due
+is "$rc:$(cat "$T/err")" "2:pki-select: --due, --force, --within and --reuse need --create" \
+	"--due alone: exit 2, says it needs --create"
+run pki-select --create --due --force
+is "$rc:$(cat "$T/err")" "2:pki-select: --due and --force exclude each other" \
+	"--due with --force named"
+run pki-select --schedule -o nosuch.test
+is "$rc" 1 "--schedule -o of no certificate: exit 1"
+
+# ------------------------------------------------------------ dry run
+pg_dump -a -T pki.runs > "$T/dump1" 2>/dev/null
+run pki schedule --dry-run --now "$(at d90.test 91)"
+is "$rc" 0 "pki schedule --dry-run: exit 0"
+like "$(cat "$T/out")" "*d90.test: expire instance *d90.test: issue*" \
+	"prints what it would do"
+run pki -S -n
+is "$rc" 0 "pki -S -n is the dry run"
+pg_dump -a -T pki.runs > "$T/dump2" 2>/dev/null
+ok "--dry-run changed nothing (pg_dump before and after)" \
+	diff -u -I '^.restrict' -I '^.unrestrict' "$T/dump1" "$T/dump2"
+
+# ------------------------------------------------------------ a life
+# d90 and d6 through their lives with the clock moved by age: pki
+# schedule issues, renews at the real time, expires; never a moment
+# without a valid instance.
+run pki schedule -q
+is "$rc:$(cat "$T/out" "$T/err")" "0:" "-q on a run with nothing due prints nothing"
+age 61
+is "$(valid d90.test):$(valid d6.test)" "1:0" "day 61: d90 valid, d6 long expired"
+run pki schedule -q
+is "$rc:$(cat "$T/out" "$T/err")" "0:" "-q on a good run that renews prints nothing"
+is "$(valid d90.test)" 2 "d90 renewed before it expired: two valid instances"
+is "$(valid d6.test)" 1 "d6 issued again"
+is "$(q "SELECT string_agg(state::text, ',' ORDER BY id) FROM certinstances
+	WHERE certificate = (SELECT certificate FROM subjects WHERE name = 'd6.test')")" \
+	"expired,issued" "the instance past not_after expired"
+run pki schedule
+is "$rc" 0 "run again"
+is "$(valid d90.test):$(valid d6.test)" "2:1" "nothing more is issued"
+like "$(cat "$T/err")" "*d6.test: instance * archived*" "the expired one is archived"
+age 30
+is "$(valid d90.test)" 1 "day 91: the old d90 instance is past not_after, the new one valid"
+run pki schedule -q
+is "$(q "SELECT count(*) FROM certinstances WHERE state = 'reserved'")" 0 \
+	"no claim left"
+
+# ------------------------------------------------------------ clean
+q "UPDATE localca_settings SET leaf_days = 375"
+PKI_CLEAN_KEEP=1 pki schedule -q
+age 10
+PKI_CLEAN_KEEP=1 pki schedule
+q "SELECT state, count(*) FROM certinstances GROUP BY 1" >&2
+is "$(q "SELECT max(n) FROM (SELECT count(*) n FROM certinstances WHERE
+	state = 'archived' GROUP BY certificate) x")" 1 \
+	"PKI_CLEAN_KEEP=1: one archived instance per certificate kept"
+
+# ------------------------------------------------------------ backoff
+# fail.test (ACME, with no DNS to publish in) fails every time it is
+# tried; ok.test, new, is issued once.  Hourly over a day: fail.test is
+# tried at 0, 1, 3, 7 and 15 h (1 h, 2 h, 4 h, 8 h between tries).
+pki -q cert add fail.test -c acme
+pki -q cert add ok.test -a ec
+t0=$(date -u +%s)
+tries=
+for h in $(seq 0 23); do
+	now=$(date -u -d "@$((t0 + h * 3600 + 60))" +%Y-%m-%dT%H:%M:%SZ)
+	before=$(q "SELECT failures FROM schedule s JOIN subjects n ON
+		n.certificate = s.certificate WHERE n.name = 'fail.test'")
+	pki schedule -q --now "$now" -o fail.test -o ok.test >/dev/null 2>&1 || true
+	after=$(q "SELECT failures FROM schedule s JOIN subjects n ON
+		n.certificate = s.certificate WHERE n.name = 'fail.test'")
+	[ "$after" != "$before" ] && tries="$tries $h"
+done
+is "$tries" " 0 1 3 7 15" "fail.test tried at 0, 1, 3, 7, 15 h"
+is "$(q "SELECT failures || ' ' || (last_error LIKE 'pki-%') FROM schedule s
+	JOIN subjects n ON n.certificate = s.certificate WHERE n.name = 'fail.test'")" \
+	"5 true" "its failures and the last error are kept"
+is "$(valid ok.test)" 1 "ok.test was issued once, not held back"
+q "UPDATE certificates SET type = 'local' WHERE id = (SELECT certificate
+	FROM subjects WHERE name = 'fail.test')"
+pki schedule -q -o fail.test --now "$(date -u -d "@$((t0 + 31 * 3600 + 60))" +%Y-%m-%dT%H:%M:%SZ)"
+is "$(q "SELECT failures || ' ' || coalesce(next_attempt::text, 'none')
+	FROM schedule s JOIN subjects n ON n.certificate = s.certificate
+	WHERE n.name = 'fail.test'")" "0 none" "a success resets the backoff"
+run pki schedule -o fail.test --dry-run
+is "$(cat "$T/out")" "" "and it is not due any more"
+
+# ------------------------------------------------------------ remind
+mv "$PKI_HOME/ca.pass" "$T/ca.pass"
+age 300
+run pki schedule -o d375.test
+like "$(cat "$T/err")" "*d375.test: local certificate due:*passphrase is not available*" \
+	"no CA passphrase: a local certificate due is reminded of"
+run pki schedule -o d375.test
+is "$(grep -c 'local certificate due' "$T/err")" 0 "once"
+run pki schedule --dry-run -o d375.test
+like "$(cat "$T/out")" "d375.test: remind*" "and stays listed as due"
+mv "$T/ca.pass" "$PKI_HOME/ca.pass"
+
+# ------------------------------------------------------------ pki renew
+pki -q cert add r.test -a ec
+pki -q issue -o r.test
+n1=$(q "SELECT count(*) FROM certinstances WHERE state = 'issued'")
+run pki renew -o r.test
+is "$rc" 0 "pki renew of a certificate not due: exit 0"
+is "$(q "SELECT count(*) FROM certinstances WHERE state = 'issued'")" "$n1" \
+	"nothing renewed"
+k1=$(q "SELECT encode(sha256(d.key), 'hex') FROM certkeydata d JOIN certinstances i
+	ON i.id = d.certinstance JOIN subjects s ON s.certificate = i.certificate
+	WHERE s.name = 'r.test' ORDER BY i.id DESC LIMIT 1")
+run pki renew --force --reuse -o r.test
+is "$rc" 0 "pki renew --force --reuse"
+is "$(valid r.test)" 2 "a new instance"
+ok "with the same key" [ "$(q "SELECT encode(sha256(d.key), 'hex') FROM
+	certkeydata d JOIN certinstances i ON i.id = d.certinstance JOIN subjects s
+	ON s.certificate = i.certificate WHERE s.name = 'r.test'
+	ORDER BY i.id DESC LIMIT 1")" = "$k1" ]
+run pki renew --force -o r.test
+ok "without --reuse a new key" [ "$(q "SELECT encode(sha256(d.key), 'hex')
+	FROM certkeydata d JOIN certinstances i ON i.id = d.certinstance JOIN
+	subjects s ON s.certificate = i.certificate WHERE s.name = 'r.test'
+	ORDER BY i.id DESC LIMIT 1")" != "$k1" ]
+run pki -r 400 -o r.test
+is "$rc:$(valid r.test)" "0:4" "pki -r 400: renews what expires within 400 days"
+
+# ------------------------------------------------------------ kill -9
+q "SELECT add_cert(('k' || n || '.test')::citext, 'server', 'local', 'ec', false, NULL,
+	NULL, NULL, NULL) FROM generate_series(1, 30) n" >/dev/null
+setsid pki schedule -q > /dev/null 2>&1 &
+pid=$!
+sleep 1
+kill -9 -- "-$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+run pki schedule -q
+is "$rc" 0 "after kill -9, a run at once: exit 0"
+is "$(q "SELECT count(*) FROM (SELECT certificate FROM certinstances
+	WHERE state IN ('issued', 'deployed') GROUP BY certificate
+	HAVING count(*) <> 1) x JOIN subjects s USING (certificate)
+	WHERE s.name LIKE 'k%.test'")" 0 "each of 30 certificates has one instance, no duplicate"
+is "$(q "SELECT count(*) FROM certinstances i JOIN subjects s USING (certificate)
+	WHERE s.name LIKE 'k%.test' AND i.state = 'issued'")" 30 "and all 30 are issued"
+is "$(q "SELECT count(*) FROM certinstances WHERE state = 'reserved'")" 0 \
+	"no orphan claim"
+
+# ------------------------------------------------------------ two at once
+q "SELECT add_cert(('p' || n || '.test')::citext, 'server', 'local', 'ec', false, NULL,
+	NULL, NULL, NULL) FROM generate_series(1, 40) n" >/dev/null
+pki schedule -q > "$T/p1" 2>&1 &
+p1=$!
+pki schedule -q > "$T/p2" 2>&1 &
+p2=$!
+wait "$p1"; r1=$?
+wait "$p2"; r2=$?
+is "$r1:$r2" "0:0" "two pki schedule at once: both exit 0"
+is "$(q "SELECT count(*) FROM certinstances i JOIN subjects s USING (certificate)
+	WHERE s.name LIKE 'p%.test' AND i.state = 'issued'")" 40 \
+	"each of 40 certificates issued exactly once"
+
+# ------------------------------------------------------------ no key leaked
+nok "no key in any output" grep -l "$SECRET_PATTERN" "$T/stderr.all" "$T/p1" "$T/p2"
+done_testing
