@@ -35,7 +35,8 @@ ALTER TABLE pki.certinstances ADD COLUMN renew_at TIMESTAMP,
 	ADD COLUMN ari_check TIMESTAMP;
 
 CREATE TABLE pki.schedule (
-	certificate	int4		PRIMARY KEY
+	id		SERIAL		PRIMARY KEY,
+	certificate	int4		NOT NULL UNIQUE
 				REFERENCES Certificates
 				ON DELETE CASCADE ON UPDATE CASCADE,
 	created		dd.created,
