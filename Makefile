@@ -21,8 +21,11 @@ SANFLAGS ?=
 WARN	 = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wpointer-arith -Wformat=2 -Werror
 PKGS	 = openssl libpq jansson
-PKG_CFLAGS != pkg-config --cflags $(PKGS)
-PKG_LIBS   != pkg-config --libs $(PKGS)
+# Asked of pkg-config when first used, once: not when make reads this
+# file, so that "make deps" and "make demo" say nothing of packages that
+# they are about to install.
+PKG_CFLAGS = $(eval PKG_CFLAGS := $$(shell pkg-config --cflags $$(PKGS)))$(PKG_CFLAGS)
+PKG_LIBS   = $(eval PKG_LIBS := $$(shell pkg-config --libs $$(PKGS)))$(PKG_LIBS)
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) \
 	     -Icommon $(PKG_CFLAGS)
 ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
@@ -149,7 +152,15 @@ demo:
 	$(MAKE) all
 	sh sh/demo.sh
 
-bench: all
+# make bench installs its peers first (as root) when they are missing:
+# lego, certbot and certbot's rfc2136 plugin.
+BENCH_PKGS = lego certbot python3-certbot-dns-rfc2136
+
+bench:
+	@missing=$$(for p in $(DEB_PKGS) $(BENCH_PKGS); do \
+		dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then $(MAKE) deps DEB_PKGS="$(DEB_PKGS) $(BENCH_PKGS)"; fi
+	$(MAKE) all
 	sh bench/localca
 	sh bench/acme
 	sh bench/deploy

@@ -5,7 +5,8 @@
 #
 #   PKI_HOME                state: private database, CA passphrase (./var)
 #   PKI_DB                  libpq conninfo; unset: PG* variables, else the
-#                           private cluster under $PKI_HOME/pg
+#                           private cluster under $PKI_HOME/pg (or where
+#                           that links to, see db.sh)
 #   PKI_CA_PASSPHRASE_FILE  passphrase of the local CA key ($PKI_HOME/ca.pass)
 #   PKI_DB_PASSPHRASE_FILE  passphrase of keys at rest (encrypted mode)
 #   PKI_SPOOL               records pki-store could not store, stored by
@@ -104,9 +105,11 @@ pki_setup_env() {
 	[ -n "${PKI_DB_PASSPHRASE_FILE:-}" ] && export PKI_DB_PASSPHRASE_FILE
 	# Without a configured database, use the private cluster.
 	if [ -z "${PKI_DB:-}" ] && [ -z "${PGHOST:-}${PGDATABASE:-}${PGSERVICE:-}" ]; then
+		pki_db_dir private
 		PKI_PRIVATE_DB=1
 		PKI_DB=$(pki_db_private_conninfo)
 	else
+		pki_db_dir
 		PKI_PRIVATE_DB=0
 	fi
 	export PKI_DB PKI_PRIVATE_DB

@@ -1,20 +1,55 @@
 # db.sh - the database of the pki workflows: the private PostgreSQL
-# cluster under $PKI_HOME/pg and the numbered migrations in $PKI_SQLDIR.
+# cluster in $PKI_PG_DIR ($PKI_HOME/pg) and the numbered migrations in
+# $PKI_SQLDIR.
 # Sourced by pki after config.sh.  See pki(1), "pki db".
 #
 # The private cluster is used when no database is configured (no PKI_DB,
 # no PGHOST/PGDATABASE/PGSERVICE).  It listens only on its Unix socket in
-# $PKI_HOME/pg (listen_addresses is empty), with trust authentication on
+# $PKI_PG_DIR (listen_addresses is empty), with trust authentication on
 # that socket; the directory is 0700, so only its owner (and root) get in.
-# As root, the cluster runs as $PKI_PG_USER.
+# As root, the cluster runs as $PKI_PG_USER, which must be able to enter
+# the directory: when it cannot enter PKI_HOME (a checkout in /root, mode
+# 0700), the cluster lives in /var/lib/pki/pg-HASH and $PKI_HOME/pg is a
+# link to it (pki_db_dir).
 #
 #   PKI_PGBIN           directory of initdb and pg_ctl (found if unset)
 #   PKI_PG_OPTIONS      extra server options ("-c fsync=off ...")
 #   PKI_INITDB_OPTIONS  extra initdb options ("--no-sync")
 #   PKI_PG_USER         who runs the cluster when pki runs as root (postgres)
+#   PKI_PG_DIR          the cluster's directory ($PKI_HOME/pg, see above)
 #   RUNUSER             the command that runs a command as that user
 
 PKI_PG_PORT=5432
+
+# pki_db_reaches DIR: true if the cluster's owner can enter DIR, or the
+# directory nearest above it that exists.
+pki_db_reaches() {
+	_r=$1
+	while [ ! -e "$_r" ] && [ "$_r" != / ]; do
+		_r=$(dirname "$_r")
+	done
+	pki_db_as_owner test -x "$_r" 2>/dev/null
+}
+
+# pki_db_dir [private]: sets PKI_PG_DIR, the private cluster's directory
+# (unless set): $PKI_HOME/pg, or where that link points; with "private"
+# (the cluster is to be used), as root, for a cluster not made yet whose
+# owner cannot enter PKI_HOME, /var/lib/pki/pg-HASH (HASH: of PKI_HOME,
+# so that each checkout has its own).
+pki_db_dir() {
+	if [ -z "${PKI_PG_DIR:-}" ]; then
+		PKI_PG_DIR=$PKI_HOME/pg
+		if [ -L "$PKI_PG_DIR" ]; then
+			PKI_PG_DIR=$(readlink "$PKI_PG_DIR")
+		elif [ "${1:-}" = private ] && [ ! -e "$PKI_PG_DIR" ] &&
+			pki_db_root &&
+			! pki_db_reaches "$PKI_HOME"; then
+			PKI_PG_DIR=/var/lib/pki/pg-$(printf '%s' "$PKI_HOME" |
+				sha256sum | cut -c 1-12)
+		fi
+	fi
+	export PKI_PG_DIR
+}
 
 # The database role of the private cluster: postgres for root, else the
 # user's own name.
@@ -39,7 +74,7 @@ pki_db_conninfo_value() {
 # cluster's database DBNAME (pki).
 pki_db_private_conninfo() {
 	printf 'host=%s port=%s dbname=%s user=%s\n' \
-		"$(pki_db_conninfo_value "$PKI_HOME/pg")" "$PKI_PG_PORT" \
+		"$(pki_db_conninfo_value "$PKI_PG_DIR")" "$PKI_PG_PORT" \
 		"${1:-pki}" "$(pki_db_conninfo_value "$(pki_db_role)")"
 }
 
@@ -51,7 +86,7 @@ pki_db_is_private() {
 		[ "$PKI_DB" = "$(pki_db_private_conninfo)" ]
 		return
 	fi
-	[ "${PGHOST:-}" = "$PKI_HOME/pg" ]
+	[ "${PGHOST:-}" = "$PKI_PG_DIR" ]
 }
 
 # Sets PKI_PGBIN to the directory of initdb and pg_ctl: on PATH, else the
@@ -98,11 +133,11 @@ pki_db_runuser() {
 	fi
 }
 
-# Runs a command as the owner of the private cluster, in $PKI_HOME/pg.
+# Runs a command as the owner of the private cluster, in $PKI_PG_DIR.
 pki_db_as_owner() {
 	pki_db_root && pki_db_runuser
 	(
-		cd "$PKI_HOME/pg" 2>/dev/null || cd /
+		cd "$PKI_PG_DIR" 2>/dev/null || cd /
 		if pki_db_root; then
 			exec "$RUNUSER" -u "${PKI_PG_USER:-postgres}" -- "$@"
 		fi
@@ -112,24 +147,30 @@ pki_db_as_owner() {
 
 # True if the private cluster runs.
 pki_db_running() {
-	[ -f "$PKI_HOME/pg/data/postmaster.pid" ] || return 1
+	[ -f "$PKI_PG_DIR/data/postmaster.pid" ] || return 1
 	pki_db_pgbin
-	pki_db_as_owner "$PKI_PGBIN/pg_ctl" -D "$PKI_HOME/pg/data" status \
+	pki_db_as_owner "$PKI_PGBIN/pg_ctl" -D "$PKI_PG_DIR/data" status \
 		>/dev/null 2>&1
 }
 
-# Makes $PKI_HOME/pg, owned by the cluster's owner, or says in one line
+# Makes $PKI_PG_DIR, owned by the cluster's owner, or says in one line
 # why the owner cannot use it.
 pki_db_prepare_dir() {
-	_pg=$PKI_HOME/pg
+	_pg=$PKI_PG_DIR
 	case $_pg in
 	*[,\'\"\\]*)
-		pki_die 2 "PKI_HOME ($PKI_HOME) must not contain , ' \" or \\ for the private cluster" ;;
+		pki_die 2 "the private cluster's directory ($_pg) must not contain , ' \" or \\" ;;
 	esac
 	_sock=$_pg/.s.PGSQL.$PKI_PG_PORT
 	[ "${#_sock}" -le 107 ] ||
-		pki_die 2 "PKI_HOME ($PKI_HOME) is too long for the private cluster's socket path (at most 107 bytes): choose a shorter one"
+		pki_die 2 "the private cluster's directory ($_pg) is too long for its socket path (at most 107 bytes): choose a shorter PKI_HOME"
 	mkdir -p "$_pg" || pki_die 2 "cannot create $_pg"
+	if [ "$_pg" != "$PKI_HOME/pg" ] && [ ! -e "$PKI_HOME/pg" ]; then
+		if ! chmod 0755 "$(dirname "$_pg")" || ! mkdir -p "$PKI_HOME" ||
+			! ln -s "$_pg" "$PKI_HOME/pg"; then
+			pki_die 2 "cannot link $PKI_HOME/pg to $_pg"
+		fi
+	fi
 	if pki_db_root; then
 		id "${PKI_PG_USER:-postgres}" >/dev/null 2>&1 ||
 			pki_die 2 "no user ${PKI_PG_USER:-postgres} to run the private cluster as (postgres refuses root): install postgresql or set PKI_PG_USER"
@@ -146,7 +187,7 @@ pki_db_prepare_dir() {
 		[ "$_d" = / ] && break
 		_d=$(dirname "$_d")
 	done
-	pki_die 2 "the ${PKI_PG_USER:-postgres} user cannot enter $_bad, so it cannot run the private cluster in $_pg: run chmod o+x $(pki_quote "$_bad"), or set PKI_HOME below a directory it can enter"
+	pki_die 2 "the ${PKI_PG_USER:-postgres} user cannot enter $_bad, so it cannot run the private cluster in $_pg: run chmod o+x $(pki_quote "$_bad"), or set PKI_PG_DIR or PKI_HOME below a directory it can enter"
 }
 
 pki_db_no_private() {
@@ -158,7 +199,7 @@ pki_db_start() {
 	pki_db_is_private || { pki_db_no_private; return 0; }
 	pki_db_pgbin
 	pki_db_prepare_dir
-	_pg=$PKI_HOME/pg
+	_pg=$PKI_PG_DIR
 	_data=$_pg/data
 	if pki_db_running; then
 		pki_say "the private cluster already runs (socket in $_pg)"
@@ -194,9 +235,9 @@ pki_db_stop() {
 		pki_say "the private cluster is not running"
 		return 0
 	fi
-	pki_db_as_owner "$PKI_PGBIN/pg_ctl" -D "$PKI_HOME/pg/data" -m fast \
+	pki_db_as_owner "$PKI_PGBIN/pg_ctl" -D "$PKI_PG_DIR/data" -m fast \
 		-w -t 60 -s stop ||
-		pki_die 1 "cannot stop the private cluster (its log: $PKI_HOME/pg/server.log)"
+		pki_die 1 "cannot stop the private cluster (its log: $PKI_PG_DIR/server.log)"
 	pki_say "the private cluster stopped"
 }
 
@@ -223,11 +264,11 @@ pki_db_status() {
 	if ! pki_db_is_private; then
 		echo "private cluster: none (the database is configured by PKI_DB or PG* variables)"
 	elif pki_db_running; then
-		echo "private cluster: running ($PKI_HOME/pg/data, socket in $PKI_HOME/pg)"
-	elif [ -d "$PKI_HOME/pg/data" ]; then
-		echo "private cluster: stopped ($PKI_HOME/pg/data)"
+		echo "private cluster: running ($PKI_PG_DIR/data, socket in $PKI_PG_DIR)"
+	elif [ -d "$PKI_PG_DIR/data" ]; then
+		echo "private cluster: stopped ($PKI_PG_DIR/data)"
 	else
-		echo "private cluster: not created ($PKI_HOME/pg/data)"
+		echo "private cluster: not created ($PKI_PG_DIR/data)"
 	fi
 	if ! pki_db_reach; then
 		echo "database: not reachable: $_err"
@@ -327,7 +368,7 @@ EOF
 pki_db_env() {
 	if pki_db_is_private; then
 		printf 'export PGHOST=%s PGPORT=%s PGDATABASE=%s PGUSER=%s\n' \
-			"$(pki_quote "$PKI_HOME/pg")" "$PKI_PG_PORT" pki \
+			"$(pki_quote "$PKI_PG_DIR")" "$PKI_PG_PORT" pki \
 			"$(pki_quote "$(pki_db_role)")"
 		printf 'export PKI_DB=%s\n' \
 			"$(pki_quote "$(pki_db_private_conninfo)")"

@@ -158,16 +158,32 @@ like "$out" "usage: pki db *" "and shows the usage"
 
 # ------------------------------------------------------------ awkward homes
 if [ "$(id -u)" -eq 0 ]; then
+	# A checkout in root's home (mode 0700): the postgres user cannot
+	# enter it, so the cluster lives in /var/lib/pki, linked from there.
 	mkdir -m 0700 "$T/locked"
-	out=$(PKI_HOME=$T/locked/home pki db start 2>&1)
-	ok "start fails when the postgres user cannot enter PKI_HOME" test $? -ne 0
-	like "$out" "pki: the postgres user cannot enter $T/locked, so it cannot run the private cluster in $T/locked/home/pg: run chmod o+x '$T/locked', or set PKI_HOME *" \
+	lh=$T/locked/home
+	lpg=/var/lib/pki/pg-$(printf '%s' "$lh" | sha256sum | cut -c 1-12)
+	# shellcheck disable=SC2016 # expanded at exit
+	at_exit 'PKI_HOME=$lh pki db stop; rm -rf "$lpg"; rmdir /var/lib/pki'
+	ok "a PKI_HOME in a directory the postgres user cannot enter: pki db init" \
+		env PKI_HOME="$lh" pki -q db init
+	is "$(readlink "$lh/pg")" "$lpg" "... the cluster is in /var/lib/pki, linked from PKI_HOME/pg"
+	is "$(stat -c '%a %U' "$lpg")" "700 postgres" "... its directory 0700, the postgres user's"
+	out=$(PKI_HOME=$lh pki db status 2>&1)
+	like "$out" "*private cluster: running ($lpg/data, socket in $lpg)*database: reachable*migrations: $nmig*" \
+		"... pki db status finds it"
+	is "$(eval "$(PKI_HOME=$lh pki db env)"; psql -X -At -c 'select count(*) from pki.services')" \
+		"5" "... and pki db env"
+	ok "... pki db stop, start" sh -c "PKI_HOME='$lh' pki -q db stop && PKI_HOME='$lh' pki -q db start"
+	out=$(PKI_HOME=$lh PKI_PG_DIR=$T/locked/pg pki db start 2>&1)
+	ok "PKI_PG_DIR where the postgres user cannot enter: start fails" test $? -ne 0
+	like "$out" "pki: the postgres user cannot enter $T/locked, so it cannot run the private cluster in $T/locked/pg: run chmod o+x '$T/locked', or set PKI_PG_DIR or PKI_HOME *" \
 		"and says which directory and how to fix it"
 	is "$(printf '%s\n' "$out" | wc -l)" "1" "in one line"
 else
-	skip "not root: the postgres user's access is not tested"
-	skip "not root: the postgres user's access is not tested"
-	skip "not root: the postgres user's access is not tested"
+	for _ in 1 2 3 4 5 6 7 8; do
+		skip "not root: the postgres user's access is not tested"
+	done
 fi
 
 spaced="$T/a b/home"
@@ -181,6 +197,6 @@ is "$(eval "$(PKI_HOME=$spaced pki db env)"; psql -X -At -c 'select count(*) fro
 	"5" "a PKI_HOME with a space: env"
 ok "a PKI_HOME with a space: stop" env PKI_HOME="$spaced" pki -q db stop
 out=$(PKI_HOME="$T/it's" pki db start 2>&1)
-like "$out" "*PKI_HOME ($T/it's) must not contain*" "a PKI_HOME with a quote is refused"
+like "$out" "*directory ($T/it's/pg) must not contain*" "a PKI_HOME with a quote is refused"
 
 done_testing
