@@ -1,9 +1,13 @@
-# deploy.sh - pki distribute and pki consolidate: certificates to their
-# targets (serverPKI's -D and -K, with -s and -l), then (distribute, not
-# with -N) the TLSA RRsets that changed (tlsa.sh).
+# deploy.sh - pki distribute, pki roll and pki consolidate: certificates
+# to their targets (serverPKI's -D and -K, with -s and -l); distribute
+# (not with -N) prepublishes the TLSA records of renewals first and then
+# publishes the TLSA RRsets that changed (tlsa.sh); roll deploys only the
+# prepublished instances whose wait is over (ssl-mgr's roll).
 #
+#   pki-select --tlsa prepublish | pki-dnsup --tlsa | pki-store
 #   pki-select --distribute --with-keys | pki-deploy | pki-store
 #   pki-select --tlsa changed | pki-dnsup --tlsa | pki-store
+#   pki-select --distribute --roll --with-keys | pki-deploy | pki-store
 #   pki-select --consolidate --with-keys | pki-deploy --consolidate | pki-store
 #
 # Variables of pki.conf:
@@ -25,6 +29,10 @@
 #                        SSH), besides "localhost"; blank-separated
 #   PKI_DEPLOY_STALE     seconds after which a run's claim on a target is
 #                        void (3600); choose more than a run takes
+#   PKI_MIN_ROLL_MINS    the least minutes between a renewal's TLSA
+#                        records served beside the current ones and its
+#                        deployment (ssl-mgr's min_roll_mins, 90); the
+#                        wait is at least twice the TLSA TTL
 # shellcheck disable=SC2016 # jq programs are single-quoted on purpose
 
 # pki_deploy_flags: PKI_DEPLOY_FLAGS, pki-deploy's options from pki.conf,
@@ -58,7 +66,17 @@ pki_deploy_summary() {
 	(.deployed // {} | to_entries | map(.value)) as $d |
 	select(($quiet | not) or ((.errors // []) | length > 0) or
 		($d | any(.status != "ok"))) |
-	if (.errors // []) | length > 0 then
+	if .action == "wait" and ((.errors // []) | length == 0) then
+		if .roll.due then
+			"\(.name): instance \(.instance.id) prepublished at " +
+			"\(.roll.prepublished), rolls at \(.roll.due) UTC (twice " +
+			"the TTL of \(.roll.ttl) s, at least \(.roll.min_roll_mins) min)"
+		else
+			"\(.name): instance \(.instance.id) \(.instance.state), held " +
+			"until its TLSA records are prepublished beside the " +
+			"current ones (pki distribute)"
+		end
+	elif (.errors // []) | length > 0 then
 		"\(.name): FAILED: \(.errors | map(
 			(.stage // "?") + ": " +
 			(if .field then .field + ": " else "" end) +
@@ -93,19 +111,25 @@ EOF
 }
 
 # pki_deploy_run MODE [-aN] [-o NAME]... [-i NAME]... [-e NAME]...
-# [-s HOST]... [-l HOST]...: MODE distribute or consolidate (-N: distribute
-# only).  Distribute then publishes the TLSA RRsets that changed
-# (tlsa.sh): only once the instances are deployed, so that no client is
+# [-s HOST]... [-l HOST]...: MODE distribute, roll or consolidate (-N:
+# distribute only; -s and -l: not roll); roll takes pki-select's
+# --min-roll-mins and --now from _roll_flags (quoted for eval).
+# Distribute prepublishes the TLSA records of renewals first (tlsa.sh),
+# deploys what is not held back, then publishes the TLSA RRsets that
+# changed: only once the instances are deployed, so that no client is
 # shown a record of a certificate it is not served; -N leaves DNS alone.
+# Roll deploys and publishes only.
 pki_deploy_run() {
 	_mode=$1
 	shift
-	_n=
+	_n='' _hl='s:l:' _hu=' [-s HOST]... [-l HOST]...'
 	[ "$_mode" = distribute ] && _n=N
-	_usage="usage: pki $_mode [-a${_n}] [-o NAME]... [-i NAME]... [-e NAME]... [-s HOST]... [-l HOST]..."
+	[ "$_mode" = roll ] && _hl='' _hu=''
+	_usage="usage: pki $_mode [-a${_n}] [-o NAME]... [-i NAME]... [-e NAME]...$_hu"
+	[ "$_mode" = roll ] && _usage="usage: pki roll [--min-roll-mins N] [--now TIME] [-a] [-o NAME]... [-i NAME]... [-e NAME]..."
 	_sel='' _names='' _notlsa=''
 	OPTIND=1
-	while getopts "a${_n}o:i:e:s:l:" _o; do
+	while getopts "a${_n}o:i:e:$_hl" _o; do
 		case $_o in
 		a) _sel="$_sel -a" _names="$_names -a" ;;
 		N) _notlsa=1 ;;
@@ -120,10 +144,34 @@ pki_deploy_run() {
 	pki_run_dir
 	pki_run_begin "pki $_mode"
 	pki_spool_store || return 2
+	_drc=0
+	pki_tlsa_configured && [ -z "$_notlsa" ] || _notlsa=1
+	if [ "$_mode" = distribute ] && [ -z "$_notlsa" ]; then
+		pki_tlsa_prepublish "$_names" || _drc=$?
+	fi
+	_trc=0
+	pki_deploy_pipeline || _trc=$?
+	[ "$_trc" -gt "$_drc" ] && _drc=$_trc
+	if [ "$_mode" != consolidate ] && [ -z "$_notlsa" ]; then
+		_trc=0
+		pki_tlsa_publish changed "$_names" || _trc=$?
+		[ "$_trc" -gt "$_drc" ] && _drc=$_trc
+	fi
+	[ "${_spool_rc:-0}" -gt "$_drc" ] && _drc=$_spool_rc
+	return "$_drc"
+}
+
+# pki_deploy_pipeline: pki_deploy_run's deployment, of _mode and _sel;
+# the worst stage status.
+pki_deploy_pipeline() {
 	pki_deploy_flags
 	_stale="--stale $(pki_quote "${PKI_DEPLOY_STALE:-3600}")"
-	_cons=
-	[ "$_mode" = consolidate ] && _cons=--consolidate
+	_smode=--$_mode _cons=''
+	case $_mode in
+	consolidate) _cons=--consolidate ;;
+	distribute) _smode="--distribute${PKI_MIN_ROLL_MINS:+ --min-roll-mins $(pki_quote "$PKI_MIN_ROLL_MINS")}" ;;
+	roll) _smode="--distribute --roll${PKI_MIN_ROLL_MINS:+ --min-roll-mins $(pki_quote "$PKI_MIN_ROLL_MINS")} ${_roll_flags:-}" ;;
+	esac
 	# What pki-select claimed, for pki_deploy_release: read from a
 	# named pipe, so the records (with their keys) never touch a disk.
 	rm -f "$PKI_RUN_DIR/tap" "$PKI_RUN_DIR/claims"
@@ -133,25 +181,14 @@ pki_deploy_run() {
 		< "$PKI_RUN_DIR/tap" > "$PKI_RUN_DIR/claims" &
 	_tap=$!
 	# shellcheck disable=SC2086 # PKI_FLAGS and the rest are word lists
-	eval "pki_stage pki-select pki-select --$_mode --run $PKI_RUN --with-keys $_stale $PKI_FLAGS $_sel" |
+	eval "pki_stage pki-select pki-select $_smode --run $PKI_RUN --with-keys $_stale $PKI_FLAGS $_sel" |
 		tee "$PKI_RUN_DIR/tap" |
 		eval "pki_stage pki-deploy pki-deploy $_cons $PKI_DEPLOY_FLAGS $PKI_FLAGS" |
 		pki_stage pki-store pki-store $PKI_FLAGS --spool "$PKI_SPOOL" |
 		pki_stage summary pki_deploy_summary
 	wait "$_tap" || true
 	pki_deploy_release "$PKI_RUN_DIR/claims"
-	_drc=0
-	pki_stages_status pki-select pki-deploy pki-store summary || _drc=$?
-	# Without a TSIG key or include files no DNS is configured: TLSA
-	# records are stored, not published.
-	if [ "$_mode" = distribute ] && [ -z "$_notlsa" ] &&
-		[ -n "${PKI_TSIG_KEY_FILE:-}${PKI_DNS_INCLUDE_FILE:-}" ]; then
-		_trc=0
-		pki_tlsa_publish changed "$_names" || _trc=$?
-		[ "$_trc" -gt "$_drc" ] && _drc=$_trc
-	fi
-	[ "${_spool_rc:-0}" -gt "$_drc" ] && _drc=$_spool_rc
-	return "$_drc"
+	pki_stages_status pki-select pki-deploy pki-store summary
 }
 
 # pki distribute [...]: the instances to deploy to the targets that do
@@ -159,6 +196,28 @@ pki_deploy_run() {
 # every target holds it.
 pki_distribute() {
 	pki_deploy_run distribute "$@"
+}
+
+# pki roll [--min-roll-mins N] [--now TIME] [-a] [-o NAME]... [-i NAME]...
+# [-e NAME]...: deploy every prepublished instance whose wait is over
+# (ssl-mgr's roll), then publish the TLSA RRsets that changed (the
+# records of the instances before withdrawn); say when each one not due
+# will be.  --now TIME: act as at TIME (RFC 3339), for a dry look ahead.
+pki_roll() {
+	_roll_flags='' _rest=''
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--min-roll-mins | --now)
+			[ $# -ge 2 ] || pki_die 2 "$1 needs a value"
+			_roll_flags="$_roll_flags $1 $(pki_quote "$2")"
+			shift 2 ;;
+		--min-roll-mins=* | --now=*)
+			_roll_flags="$_roll_flags ${1%%=*} $(pki_quote "${1#*=}")"
+			shift ;;
+		*) _rest="$_rest $(pki_quote "$1")"; shift ;;
+		esac
+	done
+	eval "pki_deploy_run roll $_rest"
 }
 
 # pki consolidate [...]: what each target holds compared with the

@@ -140,7 +140,8 @@ pki_selection() {
 }
 
 # pki issue [-a] [-o NAME]... [-i NAME]... [-e NAME]...: issue the selected
-# certificates that have no valid instance (serverPKI -C).
+# certificates that have no valid instance (serverPKI -C); then the TLSA
+# records of those that renew a deployed one are prepublished (tlsa.sh).
 pki_issue() {
 	pki_selection "usage: pki issue [-a] [-o NAME]... [-i NAME]... [-e NAME]..." "$@"
 	pki_issue_run "pki issue" "$_sel"
@@ -200,10 +201,19 @@ pki_issue_pipeline() {
 		pki_stage summary pki_summary
 	pki_stages_status pki-select pki-keygen pki-csr pki-localca \
 		pki-dnsup-check pki-acme-order pki-store-checkpoint pki-dnsup \
-		pki-acme-finish pki-dnsup-remove pki-tlsa pki-store summary || {
-		_rc=$?
-		[ "$_orc" -gt "$_rc" ] && _rc=$_orc
-		return "$_rc"
-	}
+		pki-acme-finish pki-dnsup-remove pki-tlsa pki-store summary ||
+		_orc=$(pki_worst "$_orc" $?)
+	# The renewals stored now whose TLSA records DNS does not serve:
+	# prepublished, for the caller's selection (pki_selection's _sel).
+	pki_tlsa_prepublish "${_sel:-}" || _orc=$(pki_worst "$_orc" $?)
 	return "$_orc"
+}
+
+# pki_worst STATUS...: the worst exit status (2 beats 1 beats 0).
+pki_worst() {
+	_w=0
+	for _x in "$@"; do
+		[ "$_x" -gt "$_w" ] && _w=$_x
+	done
+	printf '%s\n' "$_w"
 }

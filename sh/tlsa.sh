@@ -1,14 +1,18 @@
-# tlsa.sh - the DANE TLSA RRsets in DNS: published by pki distribute once
-# an instance is deployed, put back by pki tlsa consolidate (serverPKI's
-# -T), emptied by pki tlsa remove (-R).
+# tlsa.sh - the DANE TLSA RRsets in DNS: a renewal's records prepublished
+# beside the current ones before it is deployed (pki issue, pki
+# distribute), published by pki distribute once an instance is deployed,
+# put back by pki tlsa consolidate (serverPKI's -T), emptied by pki tlsa
+# remove (-R).
 #
-#   pki-select --tlsa changed|all|remove | pki-dnsup --tlsa | pki-store
+#   pki-select --tlsa changed|all|remove|prepublish | pki-dnsup --tlsa |
+#       pki-store
 #
 # The RRset of each owner (_PORT._PROTO.NAME.) is that of the deployed and
 # prepublished instances of its certificate, from the records pki-store
 # kept when they were issued.  pki-dnsup waits until every authoritative
-# server serves it; pki-store then keeps it as published.  DNS is set by
-# the variables of dns.sh.
+# server serves it; pki-store then keeps it as published, and makes an
+# instance prepublished.  DNS is set by the variables of dns.sh; without
+# PKI_TSIG_KEY_FILE or PKI_DNS_INCLUDE_FILE nothing is published.
 # shellcheck disable=SC2016 # jq programs are single-quoted on purpose
 
 # One line per record, never a key; with -q only the failures.
@@ -17,11 +21,17 @@ pki_tlsa_summary() {
 	[ "${PKI_VERBOSE:-1}" -eq 0 ] && _quiet=true
 	"$JQ" -r --argjson quiet "$_quiet" '
 	select(((.errors // []) | length > 0) or ($quiet | not)) |
+	(if .action == "prepublish" then "prepublish of instance " +
+		"\(.instance.id)" else "TLSA" end) as $what |
 	if (.errors // []) | length > 0 then
-		"\(.name): TLSA FAILED: \(.errors | map(
+		"\(.name): \($what) FAILED: \(.errors | map(
 			(.stage // "?") + ": " +
 			(if .field then .field + ": " else "" end) +
 			(.message // "")) | join("; "))"
+	elif .action == "prepublish" then
+		"\(.name): instance \(.instance.id) \(.instance.state): " +
+		([(.tlsa // []) | group_by(.owner)[] |
+			"\(.[0].owner) \(length) record(s)"] | join(", "))
 	else
 		"\(.name): TLSA " + ([(.tlsa // []) | group_by(.owner)[] |
 			"\(.[0].owner) \(length) record(s)"] +
@@ -29,9 +39,16 @@ pki_tlsa_summary() {
 	end'
 }
 
+# pki_tlsa_configured: 0 if DNS is configured for TLSA (a TSIG key or
+# include files); else the records are stored, not published.
+pki_tlsa_configured() {
+	[ -n "${PKI_TSIG_KEY_FILE:-}${PKI_DNS_INCLUDE_FILE:-}" ]
+}
+
 # pki_tlsa_publish MODE [SELECTION]: publish the RRsets pki-select --tlsa
-# MODE gives (changed, all or remove) for SELECTION (-a -o -i -e, quoted
-# for eval).  Needs pki_run_dir; returns the worst stage status.
+# MODE gives (changed, all, remove or prepublish) for SELECTION (-a -o -i
+# -e, and for prepublish --now, quoted for eval).  Needs pki_run_dir;
+# returns the worst stage status.
 pki_tlsa_publish() {
 	pki_dns_env
 	_tdns=$(pki_dnsup_flags)
@@ -64,4 +81,12 @@ pki_tlsa() {
 	pki_tlsa_publish "$_tmode" "$_sel" || _trc=$?
 	[ "${_spool_rc:-0}" -gt "$_trc" ] && _trc=$_spool_rc
 	return "$_trc"
+}
+
+# pki_tlsa_prepublish [SELECTION]: the instances that need prepublish
+# (renewals whose TLSA records DNS does not serve beside the current
+# ones) prepublished, when DNS is configured; the worst stage status.
+pki_tlsa_prepublish() {
+	pki_tlsa_configured || return 0
+	pki_tlsa_publish prepublish "${1:-}"
 }

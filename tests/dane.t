@@ -16,59 +16,9 @@ command -v named >/dev/null 2>&1 || command -v /usr/sbin/named >/dev/null ||
 . "$(dirname "$0")/lib/named.sh"
 # shellcheck source=tests/lib/pg.sh
 . "$(dirname "$0")/lib/pg.sh"
-named_start
-pg_setup
-
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "SET search_path TO pki, dd" -c "$1"; }
-all=$T/all	# everything pki printed, checked for keys at the end
-capture() {	# capture CMD...: output in $out (stdout and stderr), status in $rc
-	rc=0
-	out=$("$@" 2>&1) || rc=$?
-	printf '%s\n' "$out" >> "$all"
-}
-# rrset PORT OWNER: the TLSA RRset at OWNER on the server at PORT, one
-# "U S M HEX" per line, sorted, the hex in upper case, on one line.
-rrset() {
-	dig +short +norec -p "$1" @127.0.0.1 TLSA "$2" |
-		awk '{ d = ""; for (i = 4; i <= NF; i++) d = d $i; print $1, $2, $3, toupper(d) }' |
-		sort | tr '\n' ',' | sed 's/,$//'
-}
-# both OWNER: the RRset on the primary and the secondary, "P | S".
-both() {
-	echo "$(rrset "$NAMED_PORT" "$1") | $(rrset "$NAMED2_PORT" "$1")"
-}
-# wanted NAME OWNER: the RRset the database wants at OWNER, as rrset.
-wanted() {
-	q "SELECT string_agg(concat_ws(' ', r->>'usage', r->>'selector', r->>'mtype', r->>'data'), ','
-		ORDER BY r->>'data') FROM jsonb_array_elements(tlsa_rrset('$1')) r"
-}
-serial() {
-	dig +short +norec -p "$NAMED_PORT" @127.0.0.1 SOA example.test | cut -d ' ' -f 3
-}
-state() {	# state NAME: the state of NAME's newest instance
-	q "SELECT state FROM certinstances WHERE id = (SELECT max(id) FROM inst WHERE name = '$1')"
-}
-newest() { q "SELECT max(id) FROM inst WHERE name = '$1'"; }
-# spki311 FILE: TLSA 3 1 1 data of the certificate in FILE, by openssl.
-spki311() {
-	openssl x509 -pubkey -noout -in "$1" | openssl pkey -pubin -outform DER |
-		openssl dgst -sha256 -r | cut -d ' ' -f 1 | tr a-f A-F
-}
-
-cat > "$T/pki.conf" <<EOF
-PKI_DNS_SERVER=127.0.0.1:$NAMED_PORT
-PKI_DNS_RESOLVER=127.0.0.1:$NAMED_PORT
-PKI_DNS_NS="127.0.0.1:$NAMED_PORT 127.0.0.1:$NAMED2_PORT"
-PKI_TSIG_KEY_FILE=$NAMED_TSIG_KEYFILE
-PKI_DNS_TIMEOUT=15
-EOF
-PKI_CONF=$T/pki.conf
-export PKI_CONF
-
-q "UPDATE localca_settings SET ca_algo = 'ec'"
-pki -q ca init >/dev/null
-PKI_CA_PASSPHRASE_FILE=$PKI_HOME/ca.pass
-export PKI_CA_PASSPHRASE_FILE
+# shellcheck source=tests/lib/dane.sh
+. "$(dirname "$0")/lib/dane.sh"
+dane_setup
 
 # ------------------------------------------------------------ configuration
 q "INSERT INTO disthosts (fqdn) VALUES ('localhost');
@@ -132,33 +82,6 @@ capture pki distribute -o a.example.test -o mail.example.test
 is "$rc:$out:$(serial)" "0::$s0" "a second run changes no DNS"
 
 # ------------------------------------------------------------ a DANE client
-# serve NAME PORT: openssl s_server on 127.0.0.1:PORT with NAME's deployed
-# certificate and key.
-serve() {
-	openssl s_server -accept "127.0.0.1:$2" -cert "$T/srv/$1/$1_server_cert.pem" \
-		-key "$T/srv/$1/$1_server_key.pem" -www -quiet >/dev/null 2>&1 </dev/null &
-	_srv=$!
-	at_exit "kill $_srv"
-	_n=0
-	until ss -Htln "( sport = :$2 )" | grep -q .; do
-		_n=$((_n + 1))
-		[ "$_n" -lt 100 ] || break
-		sleep 0.05
-	done
-}
-# dane NAME PORT RRDATA...: openssl s_client, DANE-verifying NAME at PORT
-# with the records; its output in $out, status in $rc.
-dane() {
-	_n=$1 _p=$2
-	shift 2
-	_args=
-	for _r in "$@"; do
-		_args="$_args -dane_tlsa_rrdata '$_r'"
-	done
-	rc=0
-	out=$(eval "openssl s_client -connect 127.0.0.1:$_p -servername $_n -dane_tlsa_domain $_n $_args -verify_return_error" \
-		</dev/null 2>&1) || rc=$?
-}
 free_port TLS_PORT
 serve a.example.test "$TLS_PORT"
 dane a.example.test "$TLS_PORT" "$(rrset "$NAMED2_PORT" "$A")"
@@ -169,14 +92,6 @@ dane a.example.test "$TLS_PORT" "3 1 1 $(printf '%064d' 0)"
 like "$rc:$out" "1:*no matching DANE TLSA records*" "a wrong record fails"
 
 # ------------------------------------------------------------ renewals
-# renew NAME [--reuse]: a new instance of NAME's deployed one (with its key
-# when --reuse), issued by hand as pki issue would.
-renew() {
-	pki-select --serial "$(q "SELECT id FROM certinstances i WHERE state = 'deployed'
-		AND certificate = (SELECT certificate FROM subjects WHERE name = '$1')")" --with-keys |
-		jq -c 'del(.cert, .csr, .instance, .action)' | pki-keygen ${2:+"$2"} | pki-csr |
-		pki-localca | pki-tlsa | pki-store >/dev/null 2>>"$all"
-}
 renew a.example.test --reuse
 q "SELECT 1 FROM certinstances WHERE id = $(newest a.example.test) AND state = 'issued'" >/dev/null
 s0=$(serial)
@@ -189,13 +104,20 @@ renew a.example.test
 a3=$(newest a.example.test)
 a3311=$(q "SELECT data FROM tlsa_records WHERE certinstance = $a3")
 capture pki distribute -N -o a.example.test
-is "$rc:$(state a.example.test):$(both "$A")" "0:deployed:3 1 1 $a311 | 3 1 1 $a311" \
-	"a new key, distributed with -N: deployed, DNS left as it was"
-is "$(pki-select --tlsa changed -o a.example.test | jq -r '.tlsa[] | .data')" "$a3311" \
-	"... and the new RRset is still to publish"
+is "$rc:$(state a.example.test):$(both "$A")" "0:issued:3 1 1 $a311 | 3 1 1 $a311" \
+	"a new key, distributed with -N: not deployed, as DNS serves a record of the current key only; DNS left as it was"
+like "$out" "*a.example.test: instance $a3 issued, held until its TLSA records are prepublished*" \
+	"the summary says why it waits"
+is "$(pki-select --tlsa prepublish -o a.example.test | jq -r '.tlsa[] | .data' | sort | tr '\n' ' ')" \
+	"$(printf '%s\n' "$a311" "$a3311" | sort | tr '\n' ' ')" \
+	"... and its prepublish is to do: the current record and the new one"
 capture pki -D -o a.example.test
-is "$rc:$(both "$A")" "0:3 1 1 $a3311 | 3 1 1 $a3311" \
-	"the next distribute (serverPKI's -D) publishes it: the RRset is the deployed instance's alone"
+is "$rc:$(state a.example.test):$(both "$A")" \
+	"0:prepublished:$(printf '3 1 1 %s\n' "$a311" "$a3311" | sort | tr '\n' ',' | sed 's/,$//') | $(printf '3 1 1 %s\n' "$a311" "$a3311" | sort | tr '\n' ',' | sed 's/,$//')" \
+	"the next distribute (serverPKI's -D) prepublishes it: both records on every server"
+capture pki roll -o a.example.test --now "$(date -u -d '+121 min' +%FT%TZ)"
+is "$rc:$(state a.example.test):$(both "$A")" "0:deployed:3 1 1 $a3311 | 3 1 1 $a3311" \
+	"pki roll after twice the TTL (3600 s): deployed, the RRset the deployed instance's alone"
 
 # ------------------------------------------------------------ (c) consolidate, remove
 # by_hand COMMANDS: an update of example.test with nsupdate, as a person
@@ -240,7 +162,7 @@ is "$rc" 2 "pki tlsa without a mode: exit 2"
 capture pki consolidate -N
 is "$rc" 2 "-N is distribute's: pki consolidate -N is a usage error"
 run pki-select --tlsa some
-like "$rc:$(cat "$T/err")" "2:*--tlsa: \"some\" is not changed, all or remove*" "pki-select --tlsa with a bad mode: exit 2"
+like "$rc:$(cat "$T/err")" "2:*--tlsa: \"some\" is not changed, all, remove or prepublish*" "pki-select --tlsa with a bad mode: exit 2"
 run pki-select --tlsa all --distribute
 like "$rc:$(cat "$T/err")" "2:*--tlsa selects certificates by name: no other mode*" "--tlsa with another mode: exit 2"
 
@@ -251,19 +173,31 @@ a4311=$(q "SELECT data FROM tlsa_records WHERE certinstance = $a4")
 sed 's/secret "[^"]*"/secret "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="/' "$NAMED_TSIG_KEYFILE" >"$T/wrong.key"
 chmod 0600 "$T/wrong.key"
 printf 'PKI_TSIG_KEY_FILE=%s\n' "$T/wrong.key" >>"$T/pki.conf"
-capture pki distribute -o a.example.test
+pki -q cert add n.example.test -a ec -S https:443
+q "SELECT add_target('n.example.test', 'localhost', NULL, 'srv')" >/dev/null
+pki -q issue -o n.example.test >/dev/null
+capture pki distribute -o a.example.test -o n.example.test
 is "$rc" 1 "a wrong TSIG key: exit 1"
-like "$out" "*a.example.test: TLSA FAILED: pki-dnsup: tlsa: zone example.test.: update refused by 127.0.0.1#$NAMED_PORT: NOTAUTH, TSIG error BADSIG*" \
+like "$out" "*a.example.test: prepublish of instance $a4 FAILED: pki-dnsup: tlsa: zone example.test.: update refused by 127.0.0.1#$NAMED_PORT: NOTAUTH, TSIG error BADSIG*" \
 	"the summary names the cause"
-is "$(state a.example.test):$(q "SELECT state FROM certinstances WHERE id = $a4")" "deployed:deployed" \
-	"the instance is deployed all the same, its state as the deployment left it"
+is "$(q "SELECT state FROM certinstances WHERE id = $a3"):$(state a.example.test)" "deployed:issued" \
+	"the renewal stays issued: neither prepublished nor deployed"
+is "$(state n.example.test)" deployed "a first certificate in the same run is deployed all the same"
 is "$(both "$A")" "3 1 1 $a3311 | 3 1 1 $a3311" "DNS is as it was"
 like "$(q "SELECT level || ' ' || stage || ' ' || message FROM events WHERE name = 'a.example.test' ORDER BY id DESC LIMIT 1")" \
 	"error pki-dnsup tlsa: zone example.test.: update refused by *BADSIG*" "the event log has the error with its cause"
+is "$(q "SELECT instance FROM events WHERE name = 'a.example.test' ORDER BY id DESC LIMIT 1")" "$a4" \
+	"... logged for the instance"
 nok "no key material in the event log" sh -c "psql -X -At -c 'SELECT message FROM pki.events' | grep -q AAAAAAAAAAAAAAA"
 sed -i '$d' "$T/pki.conf"
-capture pki distribute -o a.example.test
-is "$rc:$(both "$A")" "0:3 1 1 $a4311 | 3 1 1 $a4311" "the next run with the right key completes"
+capture pki distribute -o a.example.test -o n.example.test
+is "$rc:$(state a.example.test):$(both "$A" | tr ',' ' ')" \
+	"0:prepublished:$(printf '3 1 1 %s\n' "$a3311" "$a4311" | sort | tr '\n' ' ' | sed 's/ $//') | $(printf '3 1 1 %s\n' "$a3311" "$a4311" | sort | tr '\n' ' ' | sed 's/ $//')" \
+	"the next run with the right key prepublishes it"
+is "$(rrset "$NAMED2_PORT" _443._tcp.n.example.test.)" "$(wanted _443._tcp.n.example.test.)" \
+	"and publishes the first certificate's RRset"
+capture pki roll --now "$(date -u -d '+3 hours' +%FT%TZ)" -o a.example.test
+is "$rc:$(both "$A")" "0:3 1 1 $a4311 | 3 1 1 $a4311" "and pki roll completes it"
 
 # ------------------------------------------------------------ zone-file mode
 pki -q cert add z.inc.test -a ec -S https:443

@@ -3,8 +3,9 @@
  *
  * For each selected certificate, the instance to put on its targets
  * (pki.instance_to_distribute: the newest valid issued or prepublished
- * instance newer than the deployed one, else the deployed one while a
- * target lacks it) or to check on them (pki.instance_to_consolidate: the
+ * instance newer than the deployed one, unless the DANE roll holds it
+ * back (roll.c), else the deployed one while a target lacks it) or to
+ * check on them (pki.instance_to_consolidate: the
  * deployed one), with its certificates, chain and (--with-keys) keys, and
  * the targets to act on, each with its state in pki.deployments as
  * "deployment".  --distribute leaves out the targets that hold the
@@ -22,13 +23,15 @@
 
 /* $1..$4 the selection, $5 -s hosts, $6 -l hosts (NULL: all), $7 the
  * age of a void claim of no run, $8 'distribute' or 'consolidate', $9 with
- * keys, $10 the run (NULL: none).  A claim of a run that is gone is void.
+ * keys, $10 the run (NULL: none), $11 --now, $12 --min-roll-mins, $13
+ * --roll.  A claim of a run that is gone is void.
  * Columns: 0 record, 1 state, 2 algorithm, 3 certificate, 4 key,
  * 5 chain, 6 instance, 7 targets. */
 #define DEPLOY_QUERY \
 	"WITH sel AS (SELECT r.id AS cert, r.name, r.record, " \
 	"  CASE WHEN $8 = 'consolidate' THEN pki.instance_to_consolidate(r.id) " \
-	"  ELSE pki.instance_to_distribute(r.id) END AS inst " \
+	"  ELSE pki.instance_to_distribute(r.id, " NOW_PARAM(11) ", " \
+	"  make_interval(mins => $12::int), $13::bool) END AS inst " \
 	"  FROM cert_records r WHERE " SELECTED "), " \
 	"tg AS (SELECT sel.cert, sel.inst, t.value::jsonb AS target, t.ord, " \
 	"  (t.value->>'id')::int4 AS tid, d.status, d.attempts, d.last_error, " \
@@ -123,7 +126,7 @@ write_instances(PGresult *res, const struct selection *sel)
 
 /* Run the query and claim, in one transaction under the lock. */
 static PGresult *
-claim(PGconn *db, const char *const param[10])
+claim(PGconn *db, const char *const param[13])
 {
 	PGresult *res;
 
@@ -131,7 +134,7 @@ claim(PGconn *db, const char *const param[10])
 	    pki_db_cmd(db, "SELECT pg_advisory_xact_lock("
 	    "hashtext('pki-select --distribute'))") == -1)
 		return NULL;
-	if ((res = pki_db_exec(db, DEPLOY_QUERY, 10, param)) == NULL)
+	if ((res = pki_db_exec(db, DEPLOY_QUERY, 13, param)) == NULL)
 		return NULL;
 	if (pki_db_cmd(db, "COMMIT") == -1) {
 		pki_db_wipe(res);
@@ -144,8 +147,8 @@ claim(PGconn *db, const char *const param[10])
 int
 select_deploy(PGconn *db, struct selection *sel)
 {
-	const char *param[10];
-	char *bufs[5], all[2], stale[24], keys[2];
+	const char *param[13];
+	char *bufs[5], all[2], stale[24], keys[2], mins[24], roll[2];
 	PGresult *res;
 	int rc = PKI_EXIT_OK, i;
 
@@ -165,6 +168,10 @@ select_deploy(PGconn *db, struct selection *sel)
 	param[7] = sel->mode == 'K' ? "consolidate" : "distribute";
 	param[8] = strcpy(keys, sel->with_keys ? "t" : "f");
 	param[9] = sel->run;
+	param[10] = sel->now;
+	snprintf(mins, sizeof(mins), "%ld", sel->min_roll);
+	param[11] = mins;
+	param[12] = strcpy(roll, sel->roll ? "t" : "f");
 	res = claim(db, param);
 	for (i = 0; i < 5; i++)
 		free(bufs[i]);
@@ -173,5 +180,8 @@ select_deploy(PGconn *db, struct selection *sel)
 	i = write_instances(res, sel);
 	pki_db_wipe(res);
 	PQclear(res);
+	if (i != PKI_EXIT_FATAL && sel->mode == 'D' &&
+	    select_waits(db, sel) == PKI_EXIT_FATAL)
+		i = PKI_EXIT_FATAL;
 	return i != PKI_EXIT_OK ? i : rc;
 }

@@ -7,8 +7,8 @@
  * 'reserved' instance, so that two runs never issue the same certificate.
  * --serial writes one instance with its certificates (and keys on request).
  * --distribute and --consolidate write the instances to put on (or check
- * on) their targets (distribute.c); --tlsa the TLSA RRsets to publish
- * (tlsa.c).
+ * on) their targets (distribute.c), holding back what the DANE roll
+ * keeps waiting (roll.c); --tlsa the TLSA RRsets to publish (tlsa.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -26,12 +26,14 @@ static const char usage[] =
 "       pki-select --distribute | --consolidate [-ahqv] [-o NAME]...\n"
 "                  [-i NAME]... [-e NAME]... [-s HOST]... [-l HOST]...\n"
 "                  [--run ID] [--stale SECONDS] [--with-keys]\n"
-"                  [--passphrase-file FILE] [--syslog FACILITY]\n"
+"                  [--passphrase-file FILE] [--roll] [--min-roll-mins N]\n"
+"                  [--now TIME] [--syslog FACILITY]\n"
 "       pki-select --serial ID [-qv] [--with-keys] [--passphrase-file FILE]\n"
 "                  [--syslog FACILITY]\n"
 "       pki-select --orphans [-qv] [--stale SECONDS] [--syslog FACILITY]\n"
-"       pki-select --tlsa changed | all | remove [-ahqv] [-o NAME]...\n"
-"                  [-i NAME]... [-e NAME]... [--syslog FACILITY]\n";
+"       pki-select --tlsa changed | all | remove | prepublish [-ahqv]\n"
+"                  [-o NAME]... [-i NAME]... [-e NAME]... [--now TIME]\n"
+"                  [--syslog FACILITY]\n";
 
 /* The valid instances of certificate r.id at t.now plus DAYS. */
 #define VALID(DAYS) \
@@ -406,6 +408,8 @@ static const struct option longopts[] = {
 	{ "keep",		required_argument,	NULL, 'P' },
 	{ "remind",		no_argument,		NULL, 'R' },
 	{ "reuse",		no_argument,		NULL, 'E' },
+	{ "roll",		no_argument,		NULL, 'G' },
+	{ "min-roll-mins",	required_argument,	NULL, 'M' },
 	{ NULL,			0,			NULL, 0 }
 };
 
@@ -481,6 +485,13 @@ options(int argc, char *argv[], struct selection *sel, const char **serial,
 		case 'O': sel->orphans = 1; break;
 		case 'k': sel->with_keys = 1; break;
 		case 'p': *pass_file = optarg; break;
+		case 'G': sel->roll = 1; break;
+		case 'M':
+			if (pki_parse_long("--min-roll-mins", optarg, 0,
+			    525600, &sel->min_roll) == -1)
+				return -1;
+			sel->min_roll_set = 1;
+			break;
 		case 'T':
 			if (tlsa_mode_check(optarg) == -1)
 				return -1;
@@ -534,9 +545,14 @@ conflicts(const struct selection *sel, const char *serial)
 		why = "--schedule only lists: no other mode, --run, "
 		    "--with-keys, -s or -l with it";
 	else if (!sel->schedule && (sel->given_keep ||
-	    (!sel->create && (sel->now || sel->given_limit || sel->remind))))
-		why = "--now, --limit and --remind need --schedule or "
-		    "--create, --keep needs --schedule";
+	    (!sel->create && (sel->given_limit || sel->remind))))
+		why = "--limit and --remind need --schedule or --create, "
+		    "--keep needs --schedule";
+	else if (sel->now && !sel->schedule && !sel->create &&
+	    sel->mode != 'D' && (sel->tlsa == NULL ||
+	    strcmp(sel->tlsa, "prepublish") != 0))
+		why = "--now needs --schedule, --create, --distribute or "
+		    "--tlsa prepublish";
 	else if ((sel->claim != CLAIM_MISSING || sel->reuse) && !sel->create)
 		why = "--due, --force, --within and --reuse need --create";
 	else if (sel->tlsa != NULL && (serial != NULL || sel->create ||
@@ -544,6 +560,8 @@ conflicts(const struct selection *sel, const char *serial)
 	    sel->skip || sel->limit))
 		why = "--tlsa selects certificates by name: no other mode, "
 		    "--run, --with-keys, -s or -l with it";
+	else if ((sel->roll || sel->min_roll_set) && sel->mode != 'D')
+		why = "--roll and --min-roll-mins need --distribute";
 	else if (sel->orphans && (serial != NULL || sel->create || sel->all ||
 	    sel->only || sel->run || sel->include || sel->exclude ||
 	    sel->mode || sel->skip || sel->limit || sel->with_keys))
@@ -583,6 +601,7 @@ main(int argc, char *argv[])
 	sel.stale = 3600;
 	sel.limit_n = 1000000000;
 	sel.keep = 10;
+	sel.min_roll = 90;	/* ssl-mgr's min_roll_mins */
 	pki_init(argv[0]);
 	pass_file = getenv("PKI_DB_PASSPHRASE_FILE");
 	if (options(argc, argv, &sel, &serial, &pass_file) == -1 ||

@@ -34,6 +34,9 @@ struct selection {
 	int	 given_keep;
 	int	 remind;	/* --remind: local certificates not signed */
 	int	 reuse;		/* --reuse: a renewal keeps the key */
+	long	 min_roll;	/* --min-roll-mins (ssl-mgr's min_roll_mins) */
+	int	 min_roll_set;	/* ... given */
+	int	 roll;		/* --roll: prepublished instances only */
 };
 
 /* What --create claims: certificates with no valid instance, those due
@@ -56,6 +59,11 @@ enum { CLAIM_MISSING, CLAIM_DUE, CLAIM_FORCE, CLAIM_WITHIN };
 	"AND r.name NOT IN (SELECT json_array_elements_text($3::json)::citext) " \
 	"AND (NOT r.disabled OR $4::bool OR r.name IN " \
 	"    (SELECT json_array_elements_text($2::json)::citext)) "
+
+/* The time a query acts at, from parameter N: --now or now, UTC. */
+#define NOW_PARAM(n) \
+	"coalesce(($" #n "::timestamptz AT TIME ZONE 'UTC'), " \
+	"now() AT TIME ZONE 'UTC')"
 
 /* LIST as JSON text for a query parameter (NULL stays NULL); *BUF is
  * to be freed. */
@@ -93,6 +101,10 @@ int	 tlsa_mode_check(const char *mode);
 /* --schedule (schedule.c): a record per certificate and action due at
  * sel->now.  Returns the exit status. */
 int	 select_schedule(PGconn *db, const struct selection *sel);
+/* --distribute (roll.c): a record ("action" "wait") per selected
+ * certificate whose next instance is held back, saying why and until
+ * when.  Returns the exit status. */
+int	 select_waits(PGconn *db, const struct selection *sel);
 
 /* --orphans (orphans.c): a record per certificate whose ACME challenge
  * records a dead run left in DNS.  Returns the exit status. */

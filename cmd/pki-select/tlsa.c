@@ -15,6 +15,12 @@
  *            withheld: what pki distribute publishes
  *   all      every owner: what pki tlsa consolidate publishes
  *   remove   every owner, to be emptied (and withheld)
+ *   prepublish  a record per instance that needs prepublish
+ *            (sql/014-roll.sql: issued, its certificate deployed, DNS
+ *            serving at one of its owners an RRset without its records),
+ *            "action" "prepublish" and its "instance": at each such
+ *            owner the wanted RRset and the instance's records, for
+ *            pki-dnsup --tlsa, and pki-store then makes it prepublished
  */
 #include <stdlib.h>
 #include <string.h>
@@ -43,13 +49,31 @@
 	"FROM (SELECT DISTINCT cert, name FROM pick) c " \
 	"LEFT JOIN ent USING (cert) LEFT JOIN emp USING (cert) ORDER BY c.name"
 
+/* $1..$4 the selection, $5 --now; one row per instance. */
+#define PREPUBLISH_RECORDS \
+	"WITH c AS (SELECT r.id AS cert, r.name, pki.instance_next(r.id, " \
+	NOW_PARAM(5) ") AS inst FROM cert_records r WHERE " SELECTED "), " \
+	"n AS (SELECT * FROM c WHERE pki.instance_needs_prepublish(inst)), " \
+	"ent AS (SELECT n.cert, jsonb_agg(x.e || jsonb_build_object(" \
+	"  'owner', o) ORDER BY o, x.k) AS tlsa FROM n " \
+	"  CROSS JOIN LATERAL pki.tlsa_prepublish_owners(n.inst) o " \
+	"  CROSS JOIN LATERAL jsonb_array_elements(" \
+	"  pki.tlsa_prepublish_rrset(o, n.inst)) WITH ORDINALITY AS x(e, k) " \
+	"  GROUP BY n.cert) " \
+	"SELECT json_build_object('id', n.cert, 'name', n.name, " \
+	"  'action', 'prepublish', 'instance', json_build_object('id', " \
+	"  n.inst, 'state', 'issued'), 'tlsa', coalesce(ent.tlsa, '[]'), " \
+	"  'tlsa_empty', '[]'::json) " \
+	"FROM n LEFT JOIN ent USING (cert) ORDER BY n.name"
+
 int
 tlsa_mode_check(const char *mode)
 {
 	if (strcmp(mode, "changed") == 0 || strcmp(mode, "all") == 0 ||
-	    strcmp(mode, "remove") == 0)
+	    strcmp(mode, "remove") == 0 || strcmp(mode, "prepublish") == 0)
 		return 0;
-	pki_err("--tlsa: \"%s\" is not changed, all or remove", mode);
+	pki_err("--tlsa: \"%s\" is not changed, all, remove or prepublish",
+	    mode);
 	return -1;
 }
 
@@ -91,8 +115,14 @@ select_tlsa(PGconn *db, struct selection *sel)
 	param[1] = json_param(sel->include, &bufs[1]);
 	param[2] = json_param(sel->exclude, &bufs[2]);
 	param[3] = strcpy(all, sel->all ? "t" : "f");
-	param[4] = sel->tlsa;
-	if ((res = pki_db_exec(db, TLSA_RECORDS, 5, param)) != NULL) {
+	if (strcmp(sel->tlsa, "prepublish") == 0) {
+		param[4] = sel->now;
+		res = pki_db_exec(db, PREPUBLISH_RECORDS, 5, param);
+	} else {
+		param[4] = sel->tlsa;
+		res = pki_db_exec(db, TLSA_RECORDS, 5, param);
+	}
+	if (res != NULL) {
 		r = write_rows(res);
 		PQclear(res);
 	}

@@ -8,7 +8,9 @@
  * pki-select is cleared.  Each result is an event.  When every target of
  * the certificate holds the instance, an issued (or prepublished)
  * instance becomes 'deployed' and the one deployed before it 'expired'
- * (serverPKI's transition, but only once no target is missing).
+ * (serverPKI's transition, but only once no target is missing), and so
+ * does an older prepublished one (its TLSA records are withdrawn with
+ * the deployed one's).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,8 +81,9 @@
 	"  AND done.state IN ('issued', 'prepublished') " \
 	"  RETURNING i.id, i.certificate), " \
 	"old AS (UPDATE certinstances o SET state = 'expired' FROM new " \
-	"  WHERE o.certificate = new.certificate AND o.state = 'deployed' " \
-	"  AND o.id <> new.id RETURNING o.id), " \
+	"  WHERE o.certificate = new.certificate AND o.id <> new.id " \
+	"  AND (o.state = 'deployed' OR (o.state = 'prepublished' " \
+	"  AND o.id < new.id)) RETURNING o.id), " \
 	"ev AS (INSERT INTO events (certificate, instance, name, stage, " \
 	"  level, message) " \
 	"  SELECT new.certificate, new.id, $2, 'pki-store', 'info', " \

@@ -52,10 +52,8 @@ log_event(struct store *st, json_t *rec, const char *cert, const char *inst,
 	return res != NULL ? 0 : -1;
 }
 
-/* V as the text of a row id (a positive int4) into ID, "" if it is none:
- * a record's ids reach SQL only when the database can take them. */
-static void
-row_id(const json_t *v, char id[24])
+void
+store_row_id(const json_t *v, char id[24])
 {
 	json_int_t n = json_integer_value(v);
 
@@ -70,14 +68,14 @@ instance(const json_t *rec, char id[24])
 {
 	json_t *inst = json_object_get(rec, "instance");
 
-	row_id(json_object_get(inst, "id"), id);
+	store_row_id(json_object_get(inst, "id"), id);
 	return pki_str(inst, "state");
 }
 
 static void
 record_id(const json_t *rec, char id[24])
 {
-	row_id(json_object_get(rec, "id"), id);
+	store_row_id(json_object_get(rec, "id"), id);
 }
 
 void
@@ -495,7 +493,7 @@ record_claim(json_t *rec, char claim[24], char run[24])
 {
 	const char *state = instance(rec, claim);
 
-	row_id(json_object_get(json_object_get(rec, "instance"), "run"), run);
+	store_row_id(json_object_get(json_object_get(rec, "instance"), "run"), run);
 	if (state == NULL || strcmp(state, "reserved") != 0)
 		*claim = '\0';
 }

@@ -89,6 +89,10 @@ int	 store_has_key(const json_t *rec, const char *text);
 int	 store_schedule(struct store *st, json_t *rec,
 	    const struct outcome *out);
 
+/* V as the text of a row id (a positive int4) into ID, "" if it is none:
+ * a record's ids reach SQL only when the database can take them. */
+void	 store_row_id(const json_t *v, char id[24]);
+
 /* Forget what was cached of the database (after a rollback). */
 void	 store_forget(struct store *st);
 
@@ -114,8 +118,9 @@ int	 store_ari(struct store *st, json_t *rec, struct outcome *out);
 /* tlsa.c: REC's "tlsa" as the TLSA records of instance INST; 0 / -1
  * (an error in REC, the transaction may be lost). */
 int	 store_tlsa(struct store *st, json_t *rec, const char *inst);
-/* tlsa.c: a record of pki-select --tlsa ("action" "tlsa" or
- * "tlsa-remove"): its owners as published now.  1 when REC is not one. */
+/* tlsa.c: a record of pki-select --tlsa ("action" "tlsa", "tlsa-remove"
+ * or "prepublish"): its owners as published now, and a prepublish's
+ * instance prepublished.  1 when REC is not one. */
 int	 store_tlsa_dns(struct store *st, json_t *rec, struct outcome *out);
 
 /* spool.c: SP for directory DIR (NULL: no spool), made private if

@@ -11,6 +11,11 @@
  * RRset it has now, one event each.  One with an error is logged by
  * store_failure() and changes nothing here, so the next run publishes
  * its owners again.
+ *
+ * A record of pki-select --tlsa prepublish ("action" "prepublish") that
+ * comes through without an error makes its instance 'prepublished' as
+ * well, if it is still issued: stamped with the time and the TTL whose
+ * double the roll waits (sql/014-roll.sql), one event.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +60,31 @@
 	"  CASE WHEN $4::bool THEN ' (withheld until pki tlsa consolidate)' " \
 	"  ELSE '' END || ', served by every authoritative server' FROM up) " \
 	"SELECT count(*) FROM up"
+
+/*
+ * An instance prepublished: $1 the instance, $2 the record's "tlsa", $3
+ * its certificate, $4 its name.  The TTL kept is the largest of the
+ * RRsets replaced (as tlsa_published has them, read before PUT_PUBLISHED
+ * changes it) and published.  Returns the instances changed and the
+ * TTL.
+ */
+#define PUT_PREPUBLISHED \
+	"WITH t AS (SELECT e FROM jsonb_array_elements($2::jsonb) e), " \
+	"ttl AS (SELECT greatest((SELECT max((e->>'ttl')::int4) FROM t), " \
+	"  (SELECT max((x->>'ttl')::int4) FROM tlsa_published p, " \
+	"  jsonb_array_elements(p.rrset) x WHERE p.owner IN " \
+	"  (SELECT (e->>'owner')::citext FROM t))) AS ttl), " \
+	"up AS (UPDATE certinstances i SET state = 'prepublished', " \
+	"  prepublished = now() AT TIME ZONE 'UTC', " \
+	"  prepublish_ttl = coalesce(ttl.ttl, 0) FROM ttl " \
+	"  WHERE i.id = $1::int4 AND i.certificate = $3::int4 " \
+	"  AND i.state = 'issued' RETURNING i.id, i.prepublish_ttl), " \
+	"ev AS (INSERT INTO events (certificate, instance, name, stage, " \
+	"  level, message) SELECT $3::int4, up.id, $4, 'pki-store', 'info', " \
+	"  'instance ' || up.id || ' prepublished: its TLSA records are " \
+	"served beside the current ones; deployed after twice the TTL of ' " \
+	"  || up.prepublish_ttl || ' s at least' FROM up) " \
+	"SELECT count(*), max(prepublish_ttl) FROM up"
 
 /* Run the prepared statement NAME; on failure an error in REC's FIELD,
  * NULL. */
@@ -118,28 +148,64 @@ array_param(json_t *rec, const char *key, char **buf)
 	return *buf;
 }
 
+/* REC's instance prepublished, if still issued (into OUT); its "tlsa"
+ * is TLSA, of certificate CERT.  0 / -1. */
+static int
+prepublished(struct store *st, json_t *rec, const char *tlsa,
+    const char *cert, struct outcome *out)
+{
+	const char *p[4];
+	PGresult *res;
+	char inst[24];
+
+	store_row_id(json_object_get(json_object_get(rec, "instance"), "id"),
+	    inst);
+	if (*inst == '\0')
+		return pki_rec_error(rec, "instance", "a record of pki-select "
+		    "--tlsa prepublish needs its instance's id");
+	p[0] = inst;
+	p[1] = tlsa;
+	p[2] = cert;
+	p[3] = pki_str(rec, "name");
+	if ((res = query(st, rec, "instance", "tlsa_prepublished",
+	    PUT_PREPUBLISHED, 4, p)) == NULL)
+		return -1;
+	if (strcmp(PQgetvalue(res, 0, 0), "1") == 0) {
+		out->what = INSTANCE;
+		out->instance = atol(inst);
+		snprintf(out->state, sizeof(out->state), "prepublished");
+		pki_info("%s: instance %s prepublished (TTL %s s)",
+		    pki_rec_name(rec), inst, PQgetvalue(res, 0, 1));
+	} else
+		pki_info("%s: instance %s is not issued (any more): its "
+		    "state is left as it is", pki_rec_name(rec), inst);
+	PQclear(res);
+	return 0;
+}
+
 int
 store_tlsa_dns(struct store *st, json_t *rec, struct outcome *out)
 {
 	const char *action = pki_str(rec, "action"), *p[5];
-	json_t *id = json_object_get(rec, "id");
 	char cert[24], *bufs[2] = { NULL, NULL };
 	PGresult *res = NULL;
+	int pre;
 
-	(void)out;	/* no instance changes */
 	if (action == NULL || (strcmp(action, "tlsa") != 0 &&
-	    strcmp(action, "tlsa-remove") != 0))
+	    strcmp(action, "tlsa-remove") != 0 &&
+	    strcmp(action, "prepublish") != 0))
 		return 1;
-	if (!json_is_integer(id) || json_integer_value(id) <= 0 ||
-	    json_integer_value(id) > 2147483647)
+	pre = strcmp(action, "prepublish") == 0;
+	store_row_id(json_object_get(rec, "id"), cert);
+	if (*cert == '\0')
 		return pki_rec_error(rec, "id", "a record of pki-select --tlsa "
 		    "needs its certificate's id");
-	snprintf(cert, sizeof(cert), "%lld", (long long)json_integer_value(id));
 	p[0] = cert;
 	p[3] = strcmp(action, "tlsa-remove") == 0 ? "t" : "f";
 	p[4] = pki_str(rec, "name");
 	if ((p[1] = array_param(rec, "tlsa", &bufs[0])) != NULL &&
-	    (p[2] = array_param(rec, "tlsa_empty", &bufs[1])) != NULL)
+	    (p[2] = array_param(rec, "tlsa_empty", &bufs[1])) != NULL &&
+	    (!pre || prepublished(st, rec, p[1], cert, out) == 0))
 		res = query(st, rec, "tlsa", "tlsa_published", PUT_PUBLISHED,
 		    5, p);
 	free(bufs[0]);
