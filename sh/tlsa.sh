@@ -28,6 +28,9 @@ pki_tlsa_summary() {
 			(.stage // "?") + ": " +
 			(if .field then .field + ": " else "" end) +
 			(.message // "")) | join("; "))"
+	elif .action == "tlsa-backfill" then
+		"\(.name): instance \(.instance.id): \((.tlsa // []) | length) " +
+		"TLSA record(s) computed and stored"
 	elif .action == "prepublish" then
 		"\(.name): instance \(.instance.id) \(.instance.state): " +
 		([(.tlsa // []) | group_by(.owner)[] |
@@ -61,9 +64,24 @@ pki_tlsa_publish() {
 		tlsa-summary
 }
 
+# pki_tlsa_backfill [SELECTION]: the TLSA records of the deployed
+# instances that have none (stored before pki kept them) computed by
+# pki-tlsa and stored; the worst stage status.
+pki_tlsa_backfill() {
+	# shellcheck disable=SC2086 # PKI_FLAGS and the rest are word lists
+	eval "pki_stage pki-select-backfill pki-select --tlsa backfill $PKI_FLAGS ${1:-}" |
+		pki_stage pki-tlsa-backfill pki-tlsa $PKI_FLAGS |
+		pki_stage pki-store-backfill pki-store $PKI_FLAGS --spool "$PKI_SPOOL" |
+		pki_stage backfill-summary pki_tlsa_summary
+	pki_stages_status pki-select-backfill pki-tlsa-backfill \
+		pki-store-backfill backfill-summary
+}
+
 # pki tlsa consolidate|remove [-a] [-o NAME]... [-i NAME]... [-e NAME]...:
-# make DNS match the database (serverPKI -T), or empty the RRsets of the
-# selected certificates and keep them empty until a consolidate (-R).
+# make DNS match the database (serverPKI -T), the records of deployed
+# instances stored before pki kept them computed first; or empty the
+# RRsets of the selected certificates and keep them empty until a
+# consolidate (-R).
 pki_tlsa() {
 	_usage="usage: pki tlsa consolidate|remove [-a] [-o NAME]... [-i NAME]... [-e NAME]..."
 	case ${1:-} in
@@ -78,7 +96,8 @@ pki_tlsa() {
 	pki_run_begin "pki tlsa $_tmode"
 	pki_spool_store || return 2
 	_trc=0
-	pki_tlsa_publish "$_tmode" "$_sel" || _trc=$?
+	[ "$_tmode" = all ] && { pki_tlsa_backfill "$_sel" || _trc=$?; }
+	pki_tlsa_publish "$_tmode" "$_sel" || _trc=$(pki_worst "$_trc" $?)
 	[ "${_spool_rc:-0}" -gt "$_trc" ] && _trc=$_spool_rc
 	return "$_trc"
 }

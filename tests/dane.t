@@ -139,8 +139,30 @@ update delete _25._tcp.mail.example.test. TLSA"
 is "$(both "$A")" "$bogus | $bogus" "DNS changed by hand"
 capture pki distribute
 is "$(both "$A")" "$bogus | $bogus" "pki distribute does not look at DNS: it changes only what the database changed"
+# mail.example.test's deployed instance as if stored before pki kept
+# TLSA records (sql/012): pki tlsa consolidate computes them.
+m=$(q "SELECT id FROM certinstances WHERE state = 'deployed' AND certificate = cert_id('mail.example.test')")
+recs() {
+	q "SELECT string_agg(owner || ' ' || ttl || ' ' || usage || selector || mtype || ' ' || data, ','
+		ORDER BY owner) FROM tlsa_records WHERE certinstance = $m"
+}
+m_recs=$(recs)
+q "DELETE FROM tlsa_records WHERE certinstance = $m"
+is "$(pki-select --tlsa backfill 2>>"$all" | jq -c '[.name, .action, .instance.id, (.cert | keys)]')" \
+	"[\"mail.example.test\",\"tlsa-backfill\",$m,[\"ec\"]]" \
+	"pki-select --tlsa backfill: the deployed instance without TLSA records, with its certificate"
 capture pki tlsa consolidate -o a.example.test -o mail.example.test
 is "$rc" 0 "pki tlsa consolidate"
+is "$(recs)" "$m_recs" "it computes and stores the records of a deployed instance that had none first"
+like "$out" "*mail.example.test: instance $m: 10 TLSA record(s) computed and stored*" "... and says so"
+pki-select --tlsa backfill -o mail.example.test >"$T/backfill" 2>>"$all"
+is "$(cat "$T/backfill")" "" "... once"
+printf '%s\n' "{\"id\":$(q "SELECT cert_id('a.example.test')"),\"name\":\"a.example.test\",\"action\":\"tlsa-backfill\",\"instance\":{\"id\":$m},\"tlsa\":[]}" \
+	'{"name":"other","action":"status"}' >"$T/bad.json"
+run pki-store <"$T/bad.json"
+is "$rc:$(jq -r '.errors[0].field + ": " + .errors[0].message' "$T/out" | head -1):$(sed -n 2p "$T/out" | jq -r .name)" \
+	"1:instance: instance $m is not certificate $(q "SELECT cert_id('a.example.test')")'s:other" \
+	"pki-store: a backfill naming another certificate's instance fails alone"
 is "$(both "$A"):$(both _25._tcp.mail.example.test.)" \
 	"3 1 1 $a3311 | 3 1 1 $a3311:$(wanted _25._tcp.mail.example.test.) | $(wanted _25._tcp.mail.example.test.)" \
 	"puts back the wanted RRsets on every server: the hand-made record gone, the deleted one back"
@@ -162,7 +184,7 @@ is "$rc" 2 "pki tlsa without a mode: exit 2"
 capture pki consolidate -N
 is "$rc" 2 "-N is distribute's: pki consolidate -N is a usage error"
 run pki-select --tlsa some
-like "$rc:$(cat "$T/err")" "2:*--tlsa: \"some\" is not changed, all, remove or prepublish*" "pki-select --tlsa with a bad mode: exit 2"
+like "$rc:$(cat "$T/err")" "2:*--tlsa: \"some\" is not changed, all, remove, prepublish or backfill*" "pki-select --tlsa with a bad mode: exit 2"
 run pki-select --tlsa all --distribute
 like "$rc:$(cat "$T/err")" "2:*--tlsa selects certificates by name: no other mode*" "--tlsa with another mode: exit 2"
 

@@ -31,9 +31,9 @@ static const char usage[] =
 "       pki-select --serial ID [-qv] [--with-keys] [--passphrase-file FILE]\n"
 "                  [--syslog FACILITY]\n"
 "       pki-select --orphans [-qv] [--stale SECONDS] [--syslog FACILITY]\n"
-"       pki-select --tlsa changed | all | remove | prepublish [-ahqv]\n"
-"                  [-o NAME]... [-i NAME]... [-e NAME]... [--now TIME]\n"
-"                  [--syslog FACILITY]\n";
+"       pki-select --tlsa changed | all | remove | prepublish | backfill\n"
+"                  [-ahqv] [-o NAME]... [-i NAME]... [-e NAME]...\n"
+"                  [--now TIME] [--syslog FACILITY]\n";
 
 /* The valid instances of certificate r.id at t.now plus DAYS. */
 #define VALID(DAYS) \

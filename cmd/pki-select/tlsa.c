@@ -21,6 +21,11 @@
  *            "action" "prepublish" and its "instance": at each such
  *            owner the wanted RRset and the instance's records, for
  *            pki-dnsup --tlsa, and pki-store then makes it prepublished
+ *   backfill a record per deployed or prepublished instance that has no
+ *            TLSA records (stored before pki kept them) while its
+ *            certificate has services: its configuration and "cert",
+ *            "action" "tlsa-backfill", for pki-tlsa to compute them and
+ *            pki-store to keep them (pki tlsa consolidate)
  */
 #include <stdlib.h>
 #include <string.h>
@@ -66,15 +71,58 @@
 	"  'tlsa_empty', '[]'::json) " \
 	"FROM n LEFT JOIN ent USING (cert) ORDER BY n.name"
 
+/* $1..$4 the selection; rows as instance_material() reads them, column
+ * 6 the instance, those of an instance together. */
+#define BACKFILL_RECORDS \
+	"SELECT r.record, i.state, k.encryption_algo, " \
+	"  convert_from(k.cert, 'UTF8'), NULL, instance_chain(i.id), i.id " \
+	"FROM cert_records r JOIN certinstances i ON i.certificate = r.id " \
+	"  AND i.state IN ('deployed', 'prepublished') " \
+	"JOIN certkeydata k ON k.certinstance = i.id WHERE " SELECTED \
+	"AND json_array_length(r.record->'services') > 0 " \
+	"AND NOT EXISTS (SELECT 1 FROM tlsa_records t " \
+	"  WHERE t.certinstance = i.id) " \
+	"ORDER BY r.name, i.id, k.encryption_algo"
+
 int
 tlsa_mode_check(const char *mode)
 {
 	if (strcmp(mode, "changed") == 0 || strcmp(mode, "all") == 0 ||
-	    strcmp(mode, "remove") == 0 || strcmp(mode, "prepublish") == 0)
+	    strcmp(mode, "remove") == 0 || strcmp(mode, "prepublish") == 0 ||
+	    strcmp(mode, "backfill") == 0)
 		return 0;
-	pki_err("--tlsa: \"%s\" is not changed, all, remove or prepublish",
-	    mode);
+	pki_err("--tlsa: \"%s\" is not changed, all, remove, prepublish or "
+	    "backfill", mode);
 	return -1;
+}
+
+/* Write the record of each instance of RES (BACKFILL_RECORDS); 0 / -1
+ * (said). */
+static int
+write_backfill(PGresult *res)
+{
+	int i, n, rows = PQntuples(res), rc = 0;
+	json_t *rec;
+
+	for (i = 0; i < rows && rc == 0; i += n) {
+		for (n = 1; i + n < rows && strcmp(PQgetvalue(res, i, 6),
+		    PQgetvalue(res, i + n, 6)) == 0; n++)
+			continue;
+		if ((rec = json_loads(PQgetvalue(res, i, 0), 0, NULL)) == NULL) {
+			pki_err("cert_records: not a record");
+			return -1;
+		}
+		json_object_set_new(rec, "action", json_string("tlsa-backfill"));
+		json_object_set_new(rec, "instance", json_pack("{s:I, s:s}",
+		    "id", (json_int_t)atoll(PQgetvalue(res, i, 6)), "state",
+		    PQgetvalue(res, i, 1)));
+		instance_material(rec, res, i, n, 0, NULL);
+		pki_info("%s: instance %s has no TLSA records", pki_rec_name(rec),
+		    PQgetvalue(res, i, 6));
+		rc = pki_out(rec);
+		json_decref(rec);
+	}
+	return rc;
 }
 
 /* Write the record of each row of RES; 0 / -1 (said). */
@@ -115,7 +163,9 @@ select_tlsa(PGconn *db, struct selection *sel)
 	param[1] = json_param(sel->include, &bufs[1]);
 	param[2] = json_param(sel->exclude, &bufs[2]);
 	param[3] = strcpy(all, sel->all ? "t" : "f");
-	if (strcmp(sel->tlsa, "prepublish") == 0) {
+	if (strcmp(sel->tlsa, "backfill") == 0)
+		res = pki_db_exec(db, BACKFILL_RECORDS, 4, param);
+	else if (strcmp(sel->tlsa, "prepublish") == 0) {
 		param[4] = sel->now;
 		res = pki_db_exec(db, PREPUBLISH_RECORDS, 5, param);
 	} else {
@@ -123,7 +173,8 @@ select_tlsa(PGconn *db, struct selection *sel)
 		res = pki_db_exec(db, TLSA_RECORDS, 5, param);
 	}
 	if (res != NULL) {
-		r = write_rows(res);
+		r = strcmp(sel->tlsa, "backfill") == 0 ? write_backfill(res) :
+		    write_rows(res);
 		PQclear(res);
 	}
 	free(bufs[0]);

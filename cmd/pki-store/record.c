@@ -604,6 +604,7 @@ store_record(struct store *st, json_t *rec, struct outcome *out)
 	if ((r = store_acme(st, rec, out)) != 1 ||
 	    (r = store_deploy(st, rec, out)) != 1 ||
 	    (r = store_tlsa_dns(st, rec, out)) != 1 ||
+	    (r = store_tlsa_backfill(st, rec, out)) != 1 ||
 	    (r = store_ari(st, rec, out)) != 1)
 		return r;
 	state = instance(rec, id);

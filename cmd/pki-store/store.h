@@ -123,6 +123,12 @@ int	 store_tlsa(struct store *st, json_t *rec, const char *inst);
  * instance prepublished.  1 when REC is not one. */
 int	 store_tlsa_dns(struct store *st, json_t *rec, struct outcome *out);
 
+/* tlsa.c: a record of pki-select --tlsa backfill ("action"
+ * "tlsa-backfill"): its "tlsa" as its instance's records.  1 when REC is
+ * not one. */
+int	 store_tlsa_backfill(struct store *st, json_t *rec,
+	    struct outcome *out);
+
 /* spool.c: SP for directory DIR (NULL: no spool), made private if
  * missing; 0 / -1 (said). */
 int	 spool_open(struct spool *sp, const char *dir);

@@ -12,6 +12,10 @@
  * store_failure() and changes nothing here, so the next run publishes
  * its owners again.
  *
+ * A record of pki-select --tlsa backfill ("action" "tlsa-backfill") has
+ * its instance's records stored, as computed by pki-tlsa, if the
+ * instance is its certificate's.
+ *
  * A record of pki-select --tlsa prepublish ("action" "prepublish") that
  * comes through without an error makes its instance 'prepublished' as
  * well, if it is still issued: stamped with the time and the TTL whose
@@ -216,4 +220,35 @@ store_tlsa_dns(struct store *st, json_t *rec, struct outcome *out)
 	    pki_rec_name(rec), PQgetvalue(res, 0, 0));
 	PQclear(res);
 	return 0;
+}
+
+int
+store_tlsa_backfill(struct store *st, json_t *rec, struct outcome *out)
+{
+	const char *action = pki_str(rec, "action"), *p[2];
+	char cert[24], inst[24];
+	PGresult *res;
+	int mine;
+
+	(void)out;	/* the instance's state stays */
+	if (action == NULL || strcmp(action, "tlsa-backfill") != 0)
+		return 1;
+	store_row_id(json_object_get(rec, "id"), cert);
+	store_row_id(json_object_get(json_object_get(rec, "instance"), "id"),
+	    inst);
+	if (*cert == '\0' || *inst == '\0')
+		return pki_rec_error(rec, "instance", "a record of pki-select "
+		    "--tlsa backfill needs its certificate's and instance's id");
+	p[0] = inst;
+	p[1] = cert;
+	if ((res = query(st, rec, "instance", "tlsa_backfill", "SELECT 1 FROM "
+	    "certinstances WHERE id = $1::int4 AND certificate = $2::int4",
+	    2, p)) == NULL)
+		return -1;
+	mine = PQntuples(res) == 1;
+	PQclear(res);
+	if (!mine)
+		return pki_rec_error(rec, "instance", "instance %s is not "
+		    "certificate %s's", inst, cert);
+	return store_tlsa(st, rec, inst);
 }
