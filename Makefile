@@ -164,3 +164,4 @@ bench:
 	sh bench/localca
 	sh bench/acme
 	sh bench/deploy
+	sh bench/schedule

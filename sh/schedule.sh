@@ -174,7 +174,10 @@ pki_schedule() {
 	[ -n "$_now" ] && _nowf="--now $(pki_quote "$_now")"
 	# Local certificates are signed only where the CA key's passphrase is.
 	_remind=
-	[ -r "$PKI_CA_PASSPHRASE_FILE" ] || _remind=--remind
+	if [ ! -r "$PKI_CA_PASSPHRASE_FILE" ]; then
+		_remind=--remind
+		PKI_CA_PASSPHRASE_FILE=	# nothing of the CA key is read
+	fi
 	_keep="--keep $(pki_quote "${PKI_CLEAN_KEEP:-10}")"
 	_stale="--stale $(pki_quote "${PKI_SCHEDULE_STALE:-3600}")"
 	if [ -n "$_dry" ]; then

@@ -49,7 +49,7 @@ static const char usage[] =
  * backed off), "force" (all), "within" (no instance valid $9 days from
  * now); $10 local certificates are left alone.  A row per claim: the
  * record, the claim, whether it renews a valid instance, the newest
- * valid instance (for --reuse).
+ * valid instance and its certIDs (pki.ari.cert_ids, or NULL).
  */
 #define CLAIM \
 	"WITH t AS (SELECT coalesce($7::timestamptz AT TIME ZONE 'UTC', " \
@@ -71,10 +71,12 @@ static const char usage[] =
 	"  SELECT new.id, new.cert, 'reserved', c.ocsp_must_staple, new.id, " \
 	"  $6::int4 FROM new JOIN certificates c ON c.id = new.cert " \
 	"  RETURNING id, certificate) " \
-	"SELECT r.record, cl.id, cand.renew, (SELECT i.id FROM certinstances i " \
+	"SELECT r.record, cl.id, cand.renew, cur.id, cur.cert_ids " \
+	"FROM claimed cl LEFT JOIN LATERAL (SELECT i.id, a.cert_ids " \
+	"  FROM certinstances i LEFT JOIN ari a ON a.certinstance = i.id " \
 	"  WHERE i.certificate = cl.certificate AND i.state IN ('issued', " \
 	"  'prepublished', 'deployed') ORDER BY i.not_after DESC, i.id DESC " \
-	"  LIMIT 1) FROM t, claimed cl " \
+	"  LIMIT 1) cur ON true " \
 	"JOIN cert_records r ON r.id = cl.certificate " \
 	"JOIN cand ON cand.id = cl.certificate ORDER BY r.name"
 
@@ -147,10 +149,34 @@ check_names(PGconn *db, json_t *names, const char *opt)
 	return rc;
 }
 
+/* REC renews the instance of row I of RES (columns 3 and 4): "renews"
+ * for pki-acme order's replaces, and its keys with --reuse. */
+static void
+renews(PGconn *db, json_t *rec, PGresult *res, int i,
+    const struct selection *sel)
+{
+	json_t *r, *ids;
+
+	if (PQgetisnull(res, i, 3))
+		return;
+	r = json_pack("{s:I}", "instance", (json_int_t)atoll(PQgetvalue(res,
+	    i, 3)));
+	if (!PQgetisnull(res, i, 4) && (ids = json_loads(PQgetvalue(res, i,
+	    4), 0, NULL)) != NULL) {
+		if (json_object_size(ids) > 0)
+			json_object_set(r, "cert_id", ids);
+		json_decref(ids);
+	}
+	json_object_set_new(rec, "renews", r);
+	if (sel->reuse)
+		instance_keys(db, rec, PQgetvalue(res, i, 3), sel->pass);
+}
+
 /* Write each row's record (column 0), with the claim (column 1) if
  * CLAIMED (for run RUN, when not NULL) and its action (column 2 true:
- * renew, else issue); a renewal with the keys of the instance it renews
- * (column 3) if SEL says --reuse.  -1 if stdout cannot be written; a
+ * renew, else issue); a renewal names the instance it renews (column 3)
+ * and its certIDs (column 4) in "renews", and has its keys if SEL says
+ * --reuse.  -1 if stdout cannot be written; a
  * key that cannot be read is the record's error. */
 static int
 write_records(PGconn *db, PGresult *res, int claimed, const char *run,
@@ -176,9 +202,8 @@ write_records(PGconn *db, PGresult *res, int claimed, const char *run,
 				    "instance"), "run", json_integer(atoll(run)));
 			pki_info("%s: claimed as instance %s",
 			    pki_rec_name(rec), PQgetvalue(res, i, 1));
-			if (sel->reuse && *PQgetvalue(res, i, 2) == 't')
-				instance_keys(db, rec, PQgetvalue(res, i, 3),
-				    sel->pass);
+			if (*PQgetvalue(res, i, 2) == 't')
+				renews(db, rec, res, i, sel);
 		}
 		rc = pki_out(rec);
 		json_decref(rec);
