@@ -178,7 +178,7 @@ pki_status() {
 	for _a in "$@"; do
 		_names=$(printf '%s' "$_names" | "$JQ" -c --arg n "$_a" '. + [$n]')
 	done
-	pki_sql -v names="$_names" <<'EOF'
+	pki_sql -v names="$_names" -v minroll="${PKI_MIN_ROLL_MINS:-90}" <<'EOF'
 SET search_path TO pki, dd, public;
 \pset footer off
 \echo Certificates
@@ -209,6 +209,16 @@ SELECT * FROM tlsa_state
  WHERE :'names' = '[]' OR "Cert Name" IN
 	(SELECT json_array_elements_text(:'names')::citext)
  ORDER BY "Cert Name", "Owner", "Serial", "TLSA";
+\echo
+\echo Roll
+SELECT i.id AS "Serial", s.name AS "Cert Name",
+       i.prepublished AS "Prepublished", i.prepublish_ttl AS "TTL",
+       roll_due(i.id, make_interval(mins => :'minroll'::int)) AS "Rolls at"
+  FROM certinstances i
+  JOIN subjects s ON s.certificate = i.certificate AND NOT s.isaltname
+ WHERE i.state = 'prepublished' AND (:'names' = '[]' OR s.name IN
+	(SELECT json_array_elements_text(:'names')::citext))
+ ORDER BY s.name, i.id;
 EOF
 }
 

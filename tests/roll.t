@@ -94,6 +94,9 @@ is "$rc:$(istate "$r2"):$(target_sha r.example.test)" "0:prepublished:$(inst_sha
 like "$out" "*r.example.test: instance $r2 prepublished at *, rolls at $due UTC (twice the TTL of 3600 s, at least 90 min)*" \
 	"... and says when it will"
 is "$(serial)" "$s0" "... and changes no DNS"
+capture pki status r.example.test
+like "$out" "*Roll*$r2*r.example.test*3600*$(echo "$due" | tr T ' ' | tr -d Z)*" \
+	"pki status lists the prepublished instance and when it rolls"
 capture pki roll -o r.example.test
 is "$rc:$(istate "$r2")" "0:prepublished" "pki roll refuses before the wait is over (exit 0) ..."
 like "$out" "*r.example.test: instance $r2 prepublished at *, rolls at $due UTC*" "... and says when it will roll"
