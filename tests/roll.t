@@ -8,42 +8,16 @@
 # RRset failing; a renewal that keeps its key neither waits nor changes
 # DNS; a server that does not answer in time, and a run killed with
 # kill -9 during the wait, leave the renewal issued and the next run
-# finishes it; the roll in zone-file mode (the include file exact, one
-# reload per change); DANE-TA records across a local CA rollover.
+# finishes it.  roll-zone.t: zone-file mode, DANE-TA, two renewals.
 # shellcheck source=tests/lib/env.sh
 . "$(dirname "$0")/lib/env.sh"
-[ "$(id -u)" = 0 ] || skip_all "named runs as root here"
-command -v named >/dev/null 2>&1 || command -v /usr/sbin/named >/dev/null ||
-	skip_all "no BIND 9"
 command -v setsid >/dev/null 2>&1 || skip_all "no setsid"
-# shellcheck source=tests/lib/named.sh
-. "$(dirname "$0")/lib/named.sh"
-# shellcheck source=tests/lib/pg.sh
-. "$(dirname "$0")/lib/pg.sh"
 # shellcheck source=tests/lib/dane.sh
 . "$(dirname "$0")/lib/dane.sh"
 dane_setup
 
-# rrs U S M DATA...: the RRset of these records as rrset prints it.
-rrs() {
-	_u=$1 _s=$2 _m=$3
-	shift 3
-	printf "$_u $_s $_m %s\n" "$@" | sort | tr '\n' ',' | sed 's/,$//'
-}
-data() { q "SELECT data FROM tlsa_records WHERE certinstance = $1 AND owner = '$2'"; }
-target_sha() { openssl x509 -in "$T/srv/$1/$1_server_cert.pem" -noout -fingerprint -sha256; }
-inst_sha() {
-	pki-select --serial "$1" 2>/dev/null | jq -r '.cert.ec.pem' |
-		openssl x509 -noout -fingerprint -sha256
-}
-# at MINUTES: the time MINUTES from now, RFC 3339 UTC.
-at() { date -u -d "@$(( $(date +%s) + $1 * 60 ))" +%FT%TZ; }
-
-q "INSERT INTO disthosts (fqdn) VALUES ('localhost');
-   INSERT INTO places (name, cert_file_type, cert_path) VALUES ('srv', 'separate', '$T/srv/{}');
-   INSERT INTO services (name, port, tlsaprefix) VALUES
-	('fast', 4443, '_4443._tcp.{}. 2 IN TLSA 3 1 1'),
-	('ta', 5443, '_5443._tcp.{}. 3600 IN TLSA 2 1 1')"
+q "INSERT INTO services (name, port, tlsaprefix) VALUES
+	('fast', 4443, '_4443._tcp.{}. 2 IN TLSA 3 1 1')"
 pki -q cert add r.example.test -a ec -S https:443 -S smtp:25
 q "SELECT add_target('r.example.test', 'localhost', NULL, 'srv')" >/dev/null
 R=_443._tcp.r.example.test.
@@ -188,82 +162,6 @@ is "$rc:$(istate "$s3"):$(both "$S")" "0:prepublished:$(rrs 3 1 1 "$cur" "$nxt")
 	"the next run at once: prepublished, and every server serves both records"
 capture pki roll -o s.example.test --now "$(at 1)"
 is "$rc:$(istate "$s3"):$(both "$S")" "0:deployed:3 1 1 $nxt | 3 1 1 $nxt" "and rolled"
-
-# ------------------------------------------------------------ zone-file mode
-cat >"$T/reload.sh" <<EOF
-#!/bin/sh
-echo "\$1" >>"$T/reloads"
-exec sh "$T/named/reload.sh" "\$1"
-EOF
-pki -q cert add z.inc.test -a ec -S https:443
-q "SELECT add_target('z.inc.test', 'localhost', NULL, 'srv')" >/dev/null
-Z=_443._tcp.z.inc.test.
-zf() {	# zf COMMAND...: COMMAND in zone-file mode
-	env PKI_DNS_INCLUDE_FILE="$NAMED_INCLUDE_PATTERN" \
-		PKI_DNS_RELOAD_CMD="sh $T/reload.sh {}" "$@"
-}
-# include: the TLSA records of the include file, as rrset prints them.
-include() {
-	awk '$4 == "TLSA" || $3 == "TLSA" { for (i = 1; i <= NF; i++) if ($i == "TLSA") break;
-		d = ""; for (j = i + 4; j <= NF; j++) d = d $j; print $(i+1), $(i+2), $(i+3), toupper(d) }' \
-		"$NAMED_INCLUDE_FILE" | sort | tr '\n' ',' | sed 's/,$//'
-}
-reloads() { wc -l <"$T/reloads" 2>/dev/null | tr -d ' ' || echo 0; }
-capture zf pki issue -o z.inc.test
-capture zf pki distribute -o z.inc.test
-z1=$(newest z.inc.test)
-zc=$(data "$z1" "$Z")
-is "$rc:$(include):$(both "$Z"):$(reloads)" "0:3 1 1 $zc:3 1 1 $zc | 3 1 1 $zc:1" \
-	"zone-file mode, current: the include file holds the record, both servers serve it, one reload"
-renew z.inc.test
-z2=$(newest z.inc.test)
-zn=$(data "$z2" "$Z")
-capture zf pki distribute -o z.inc.test
-is "$rc:$(istate "$z2"):$(include):$(reloads)" "0:prepublished:$(rrs 3 1 1 "$zc" "$zn"):2" \
-	"current + next: exactly both records in the include file, one more reload"
-is "$(both "$Z")" "$(rrs 3 1 1 "$zc" "$zn") | $(rrs 3 1 1 "$zc" "$zn")" "... served by both servers"
-capture zf pki distribute -o z.inc.test
-is "$rc:$(istate "$z2"):$(reloads)" "0:prepublished:2" "a run before the roll is due changes nothing, reloads nothing"
-capture zf pki roll -o z.inc.test --now "$(at 121)"
-is "$rc:$(istate "$z2"):$(include):$(both "$Z"):$(reloads)" "0:deployed:3 1 1 $zn:3 1 1 $zn | 3 1 1 $zn:3" \
-	"next: the include file holds the next record alone, one more reload"
-
-# ------------------------------------------------------------ DANE-TA across a CA rollover
-pki -q cert add t.example.test -a ec -S https:443 -S ta:5443
-q "SELECT add_target('t.example.test', 'localhost', NULL, 'srv')" >/dev/null
-TA=_5443._tcp.t.example.test.
-TE=_443._tcp.t.example.test.
-capture pki issue -o t.example.test
-capture pki distribute -o t.example.test
-t1=$(newest t.example.test)
-ta1=$(data "$t1" "$TA")
-pki-select --serial "$t1" | jq -r '.cert.ec.chain' >"$T/ca1.pem"
-is "$(both "$TA")" "2 1 1 $ta1 | 2 1 1 $ta1" "DANE-TA: the CA's 2 1 1 record published"
-is "$ta1" "$(spki311 "$T/ca1.pem")" "... the issuing CA's public key, by the openssl CLI"
-capture pki ca roll
-is "$rc" 0 "pki ca roll: a new local CA"
-renew t.example.test --reuse
-t2=$(newest t.example.test)
-ta2=$(data "$t2" "$TA")
-pki-select --serial "$t2" | jq -r '.cert.ec.chain' >"$T/ca2.pem"
-is "$(data "$t2" "$TE"):$([ "$ta2" != "$ta1" ] && echo new)" "$(data "$t1" "$TE"):new" \
-	"the key kept: the same 3 1 1 record, but a new 2 1 1 one (the new CA)"
-capture pki distribute -o t.example.test
-is "$rc:$(istate "$t2"):$(both "$TA")" "0:prepublished:$(rrs 2 1 1 "$ta1" "$ta2") | $(rrs 2 1 1 "$ta1" "$ta2")" \
-	"the CA change is prepublished as a new key would be"
-free_port TA_PORT
-serve t.example.test "$TA_PORT" "$T/ca1.pem"
-dane_dig t.example.test "$TA_PORT" "$TA"
-like "$rc:$out" "0:*Verification: OK*DANE TLSA 2 1 1 *matched TA certificate*" \
-	"current + next: the live certificate passes DANE-TA"
-capture pki roll -o t.example.test --now "$(at 121)"
-is "$rc:$(istate "$t2"):$(both "$TA")" "0:deployed:2 1 1 $ta2 | 2 1 1 $ta2" "rolled: the new CA's record alone"
-serve t.example.test "$TA_PORT" "$T/ca2.pem"
-dane_dig t.example.test "$TA_PORT" "$TA"
-like "$rc:$out" "0:*Verification: OK*DANE TLSA 2 1 1 *matched TA certificate*" \
-	"next: the live certificate, of the new CA, passes DANE-TA"
-dane t.example.test "$TA_PORT" "2 1 1 $ta1"
-like "$rc:$out" "1:*no matching DANE TLSA records*" "the old CA's record alone fails"
 
 # ------------------------------------------------------------ bad input
 run pki-select --distribute --now yesterday-ish

@@ -3,18 +3,26 @@
 # and an openssl s_server / s_client pair that checks DANE.
 #
 #   . "$(dirname "$0")/lib/env.sh"
-#   . "$(dirname "$0")/lib/named.sh"
-#   . "$(dirname "$0")/lib/pg.sh"
 #   . "$(dirname "$0")/lib/dane.sh"
 #   dane_setup
 #
-# dane_setup starts BIND (named.sh) and PostgreSQL (pg.sh), writes
-# $T/pki.conf ($PKI_CONF) for them, and makes a local CA of EC keys.
+# Sourcing it skips the test unless BIND runs here (as root), and
+# sources named.sh and pg.sh.  dane_setup starts BIND and PostgreSQL,
+# writes $T/pki.conf ($PKI_CONF) for them, makes a local CA of EC keys,
+# and a place "srv" on the disthost "localhost".
 # Deployed certificates are read from $T/srv/NAME (a place "srv" with
 # cert_path $T/srv/{}, type separate).  Everything pki printed through
 # capture is kept in $all, searched for keys at the end.
 
 # shellcheck disable=SC2034 # rc and out are for the tests
+[ "$(id -u)" = 0 ] || skip_all "named runs as root here"
+command -v named >/dev/null 2>&1 || command -v /usr/sbin/named >/dev/null ||
+	skip_all "no BIND 9"
+# shellcheck source=tests/lib/named.sh
+. "$PKI_TOP/tests/lib/named.sh"
+# shellcheck source=tests/lib/pg.sh
+. "$PKI_TOP/tests/lib/pg.sh"
+
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "SET search_path TO pki, dd" -c "$1"; }
 all=$T/all
 capture() {	# capture CMD...: output in $out (stdout and stderr), status in $rc
@@ -102,6 +110,21 @@ dane_dig() {
 	dane "$@"
 }
 
+# rrs U S M DATA...: the RRset of these records as rrset prints it.
+rrs() {
+	_u=$1 _s=$2 _m=$3
+	shift 3
+	printf "$_u $_s $_m %s\n" "$@" | sort | tr '\n' ',' | sed 's/,$//'
+}
+data() { q "SELECT data FROM tlsa_records WHERE certinstance = $1 AND owner = '$2'"; }
+target_sha() { openssl x509 -in "$T/srv/$1/$1_server_cert.pem" -noout -fingerprint -sha256; }
+inst_sha() {
+	pki-select --serial "$1" 2>/dev/null | jq -r '.cert.ec.pem' |
+		openssl x509 -noout -fingerprint -sha256
+}
+# at MINUTES: the time MINUTES from now, RFC 3339 UTC.
+at() { date -u -d "@$(( $(date +%s) + $1 * 60 ))" +%FT%TZ; }
+
 dane_setup() {
 	named_start
 	pg_setup
@@ -118,4 +141,7 @@ EOF
 	pki -q ca init >/dev/null
 	PKI_CA_PASSPHRASE_FILE=$PKI_HOME/ca.pass
 	export PKI_CA_PASSPHRASE_FILE
+	q "INSERT INTO disthosts (fqdn) VALUES ('localhost');
+	   INSERT INTO places (name, cert_file_type, cert_path)
+		VALUES ('srv', 'separate', '$T/srv/{}')"
 }
