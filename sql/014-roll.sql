@@ -98,13 +98,20 @@ SELECT i.id FROM certinstances i
 $$;
 
 -- Whether THE_INST is to wait at THE_NOW before it is deployed: it needs
--- prepublish, or it is prepublished and its roll is not due.
+-- prepublish, or it is prepublished and its roll is not due; but never
+-- once the deployed instance expires within a day (serverPKI's switch
+-- margin): a DNS that refused the prepublish for so long must not leave
+-- every client, DANE or not, an expired certificate.
 CREATE FUNCTION pki.instance_held(the_inst int4, the_now timestamp,
 	the_min_roll interval) RETURNS boolean
 	LANGUAGE sql STABLE
 	SET search_path = pki, dd, public AS $$
-SELECT pki.instance_needs_prepublish(the_inst) OR
-	coalesce(pki.roll_due(the_inst, the_min_roll) > the_now, false)
+SELECT (pki.instance_needs_prepublish(the_inst) OR
+	coalesce(pki.roll_due(the_inst, the_min_roll) > the_now, false))
+   AND NOT EXISTS (SELECT 1 FROM certinstances n
+	 JOIN certinstances d ON d.certificate = n.certificate
+	 WHERE n.id = the_inst AND d.state = 'deployed'
+	   AND d.not_after <= the_now + interval '1 day')
 $$;
 
 -- The instance of certificate THE_CERT that pki distribute puts on its

@@ -112,5 +112,20 @@ is "$rc:$(istate "$d1"):$(istate "$d2"):$(istate "$d3"):$(both "$D")" \
 	"0:expired:expired:deployed:3 1 1 $(data "$d3" "$D") | 3 1 1 $(data "$d3" "$D")" \
 	"the roll deploys the newest; both before it expire, their records withdrawn"
 
+# ------------------------------------------------------------ the current one expiring
+pki -q cert add e.example.test -a ec -S https:443
+q "SELECT add_target('e.example.test', 'localhost', NULL, 'srv')" >/dev/null
+capture pki issue -o e.example.test
+capture pki distribute -o e.example.test
+e1=$(newest e.example.test)
+renew e.example.test
+e2=$(newest e.example.test)
+capture pki distribute -N -o e.example.test
+is "$rc:$(istate "$e2")" "0:issued" "a renewal that needs prepublish, -N: held back"
+q "UPDATE certinstances SET not_after = now() AT TIME ZONE 'UTC' + interval '23 hours' WHERE id = $e1"
+capture pki distribute -N -o e.example.test
+is "$rc:$(istate "$e2"):$(istate "$e1")" "0:deployed:expired" \
+	"but deployed once the current instance expires within a day"
+
 nok "no private key in anything pki printed" grep -q "$SECRET_PATTERN" "$all" "$T/stderr.all"
 done_testing
