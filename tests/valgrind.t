@@ -57,6 +57,33 @@ serial=$(jq -r 'select(.name == "v3.test") | .instance.id' "$T/6")
 vg serial pki-select --serial "$serial" --with-keys > "$T/7"
 is "$?" 0 "pki-select --serial --with-keys"
 ok "pki-select --serial: valgrind-clean" clean serial
+# The DANE roll: v1.test deployed with an RRset published, a renewal
+# with a new key prepublished, held back, and a deployed instance
+# without TLSA records backfilled.
+v1=$(jq -r 'select(.name == "v1.test") | .instance.id' "$T/6")
+psql -X -q -c "UPDATE pki.certinstances SET state = 'deployed' WHERE id = $v1" \
+	-c "INSERT INTO pki.tlsa_published (owner, rrset) SELECT owner,
+		pki.tlsa_rrset(owner) FROM pki.tlsa_records WHERE certinstance = $v1"
+pki-select --serial "$v1" --with-keys | jq -c 'del(.cert, .csr, .instance, .action)' |
+	pki-keygen | pki-csr | pki-localca | pki-tlsa | pki-store >/dev/null
+vg prepublish pki-select --tlsa prepublish > "$T/8"
+is "$?:$(jq -r .action "$T/8")" "0:prepublish" "pki-select --tlsa prepublish"
+ok "pki-select --tlsa prepublish: valgrind-clean" clean prepublish
+vg storepre pki-store < "$T/8" > "$T/9"
+is "$?:$(jq -r .instance.state "$T/9")" "0:prepublished" "pki-store of a prepublish"
+ok "pki-store of a prepublish: valgrind-clean" clean storepre
+vg waits pki-select --distribute > "$T/10"
+is "$?:$(jq -r 'select(.name == "v1.test") | .action' "$T/10")" "0:wait" "pki-select --distribute: a wait"
+ok "pki-select --distribute with a wait: valgrind-clean" clean waits
+psql -X -q -c "DELETE FROM pki.tlsa_records WHERE certinstance = $v1"
+vg backfill pki-select --tlsa backfill > "$T/11"
+is "$?:$(jq -r .action "$T/11")" "0:tlsa-backfill" "pki-select --tlsa backfill"
+ok "pki-select --tlsa backfill: valgrind-clean" clean backfill
+pki-tlsa < "$T/11" > "$T/12"
+vg storeback pki-store < "$T/12" > "$T/13"
+is "$?:$(psql -X -At -c "SELECT count(*) FROM pki.tlsa_records WHERE certinstance = $v1")" "0:2" \
+	"pki-store of a backfill"
+ok "pki-store of a backfill: valgrind-clean" clean storeback
 printf 'x\n' > "$T/p"
 chmod 600 "$T/p"
 vg init pki-localca --init --algo ec --ca-cert "$T/ca.pem" --ca-key "$T/ca.key" \
