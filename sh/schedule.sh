@@ -189,30 +189,30 @@ pki_schedule() {
 	fi
 	pki_run_begin "pki schedule"
 	pki_spool_store || return 2
-	_worst=$_spool_rc
+	_sch_worst=$_spool_rc
 	# shellcheck disable=SC2086 # word lists
 	eval "pki-select --schedule $PKI_FLAGS $_nowf $_remind $_keep $_stale $_sel" \
 		> "$PKI_RUN_DIR/due" || return 2
 	[ "${PKI_VERBOSE:-1}" -gt 1 ] && pki_schedule_print >&2
 	for _act in expire archive clean; do
-		_out=$(pki_schedule_sql "$_act") || { _worst=2; continue; }
+		_out=$(pki_schedule_sql "$_act") || { _sch_worst=2; continue; }
 		[ -n "$_out" ] && pki_say "$_out"
 	done
-	_src=0
-	pki_schedule_ari || _src=$?
-	[ "$_src" -gt "$_worst" ] && _worst=$_src
-	pki_schedule_remind || _worst=2
+	_sch_rc=0
+	pki_schedule_ari || _sch_rc=$?
+	[ "$_sch_rc" -gt "$_sch_worst" ] && _sch_worst=$_sch_rc
+	pki_schedule_remind || _sch_worst=2
 	if "$JQ" -e -s 'any(.[]; .action == "issue" or .action == "renew")' \
 		"$PKI_RUN_DIR/due" >/dev/null; then
 		PKI_STORE_NOW=$_nowf
-		_src=0
-		pki_issue_pipeline "--due $_remind $_nowf $_sel" || _src=$?
+		_sch_rc=0
+		pki_issue_pipeline "--due $_remind $_nowf $_sel" || _sch_rc=$?
 		PKI_STORE_NOW=
-		[ "$_src" -gt "$_worst" ] && _worst=$_src
+		[ "$_sch_rc" -gt "$_sch_worst" ] && _sch_worst=$_sch_rc
 	fi
 	# Whatever happened above, what is issued is deployed.
-	_src=0
-	eval "pki_distribute $_sel" || _src=$?
-	[ "$_src" -gt "$_worst" ] && _worst=$_src
-	return "$_worst"
+	_sch_rc=0
+	eval "pki_distribute $_sel" || _sch_rc=$?
+	[ "$_sch_rc" -gt "$_sch_worst" ] && _sch_worst=$_sch_rc
+	return "$_sch_worst"
 }

@@ -68,9 +68,17 @@ for h in $(seq 0 23); do
 		continue
 	fi
 	before=$(fails)
-	pki schedule -q --now "$now" -o fail.test -o ok.test >/dev/null 2>&1 || true
+	run pki schedule -q --now "$now" -o fail.test -o ok.test
 	[ "$(fails)" != "$before" ] && tries="$tries $h"
+	[ "$h" -eq 0 ] && { r0=$rc; o0=$(cat "$T/out" "$T/err"); }
 done
+# (2, not 1: pki-acme order finds no account for that CA, a setup error)
+is "$r0" 2 "a run in which a certificate failed says so in its exit status"
+like "$o0" "fail.test: FAILED: pki-acme: *" "-q still says the failure"
+case $o0 in
+*ok.test*) fail "and nothing of ok.test, which went well" ;;
+*) pass "and nothing of ok.test, which went well" ;;
+esac
 is "$due" " 0 1 3 7 15" "fail.test is due at 0, 1, 3, 7, 15 h (1 h, 2 h, 4 h, 8 h apart)"
 is "$tries" " 0 1 3 7 15" "fail.test tried at 0, 1, 3, 7, 15 h"
 is "$(q "SELECT failures || ' ' || (last_error LIKE 'pki-%') FROM schedule s
