@@ -84,6 +84,29 @@ vg storeback pki-store < "$T/12" > "$T/13"
 is "$?:$(psql -X -At -c "SELECT count(*) FROM pki.tlsa_records WHERE certinstance = $v1")" "0:2" \
 	"pki-store of a backfill"
 ok "pki-store of a backfill: valgrind-clean" clean storeback
+# The schedule: what is due, a renewal claimed with its key, a failure
+# counted against the backoff and a success that forgets it.
+vg schedule pki-select --schedule --now 2099-01-01T00:00:00Z > "$T/14"
+is "$?:$(jq -r .action "$T/14" | sort -u | tr '\n' ' ')" "0:expire issue " \
+	"pki-select --schedule"
+ok "pki-select --schedule: valgrind-clean" clean schedule
+vg renew pki-select --create --force --reuse -o v3.test > "$T/15"
+is "$?:$(jq -r '[.action, (.key | keys | join("+")), (.renews.instance | type)] |
+	join(" ")' "$T/15")" "0:renew ec+rsa number" "pki-select --create --force --reuse"
+ok "pki-select --create --reuse: valgrind-clean" clean renew
+jq -c '.errors = [{stage: "test", message: "failed"}]' "$T/15" > "$T/16"
+vg backoff pki-store --now 2099-01-01T00:00:00Z < "$T/16" > /dev/null
+is "$?:$(psql -X -At -c "SELECT failures FROM pki.schedule s JOIN pki.subjects n
+	ON n.certificate = s.certificate WHERE n.name = 'v3.test'")" "0:1" \
+	"pki-store of a failed renewal: one failure counted"
+ok "pki-store of a failed renewal: valgrind-clean" clean backoff
+pki-select --create --force --reuse -o v3.test | pki-keygen --reuse | pki-csr |
+	pki-localca > "$T/17"
+vg reset pki-store < "$T/17" > /dev/null
+is "$?:$(psql -X -At -c "SELECT failures FROM pki.schedule s JOIN pki.subjects n
+	ON n.certificate = s.certificate WHERE n.name = 'v3.test'")" "0:0" \
+	"pki-store of a renewal: failures forgotten"
+ok "pki-store of a renewal: valgrind-clean" clean reset
 printf 'x\n' > "$T/p"
 chmod 600 "$T/p"
 vg init pki-localca --init --algo ec --ca-cert "$T/ca.pem" --ca-key "$T/ca.key" \
