@@ -25,6 +25,28 @@ ALTER TABLE pki.certinstances
 	ADD COLUMN prepublished TIMESTAMP,
 	ADD COLUMN prepublish_ttl int4 CHECK (prepublish_ttl >= 0);
 
+-- The RRset wanted at THE_OWNER (012's, now with the roll's rule): the
+-- records of the deployed instances, and of the prepublished ones at an
+-- owner where a deployed instance of their certificate has records too.
+-- At an owner that only the renewal has (a service or name added since)
+-- its records wait for its deployment, as a first certificate's do: no
+-- client is shown a record the certificate it is served does not match.
+CREATE OR REPLACE FUNCTION pki.tlsa_rrset(the_owner citext) RETURNS jsonb
+	LANGUAGE sql STABLE
+	SET search_path = pki, dd, public AS $$
+WITH w AS (SELECT r.ttl, r.usage, r.selector, r.mtype, r.data
+	  FROM tlsa_records r JOIN certinstances i ON i.id = r.certinstance
+	 WHERE r.owner = the_owner AND (i.state = 'deployed'
+	    OR (i.state = 'prepublished' AND EXISTS (SELECT 1
+		  FROM tlsa_records r2
+		  JOIN certinstances d ON d.id = r2.certinstance
+		 WHERE r2.owner = the_owner AND d.state = 'deployed'
+		   AND d.certificate = i.certificate))))
+SELECT tlsa_norm(jsonb_agg(jsonb_build_object('ttl',
+	(SELECT min(ttl) FROM w), 'usage', w.usage, 'selector', w.selector,
+	'mtype', w.mtype, 'data', w.data))) FROM w
+$$;
+
 -- The owners of THE_INST's records where DNS serves a non-empty RRset
 -- (not withheld) that lacks one of them.
 CREATE FUNCTION pki.tlsa_prepublish_owners(the_inst int4)

@@ -55,12 +55,9 @@ is "$rc:$(istate "$z2"):$(include):$(both "$Z"):$(reloads)" "0:deployed:3 1 1 $z
 	"next: the include file holds the next record alone, one more reload"
 
 # ------------------------------------------------------------ DANE-TA across a CA rollover
-pki -q cert add t.example.test -a ec -S https:443 -S ta:5443
-q "SELECT add_target('t.example.test', 'localhost', NULL, 'srv')" >/dev/null
+first t.example.test -S https:443 -S ta:5443
 TA=_5443._tcp.t.example.test.
 TE=_443._tcp.t.example.test.
-capture pki issue -o t.example.test
-capture pki distribute -o t.example.test
 t1=$(newest t.example.test)
 ta1=$(data "$t1" "$TA")
 pki-select --serial "$t1" | jq -r '.cert.ec.chain' >"$T/ca1.pem"
@@ -92,11 +89,8 @@ dane t.example.test "$TA_PORT" "2 1 1 $ta1"
 like "$rc:$out" "1:*no matching DANE TLSA records*" "the old CA's record alone fails"
 
 # ------------------------------------------------------------ two renewals
-pki -q cert add d.example.test -a ec -S https:443
-q "SELECT add_target('d.example.test', 'localhost', NULL, 'srv')" >/dev/null
+first d.example.test -S https:443
 D=_443._tcp.d.example.test.
-capture pki issue -o d.example.test
-capture pki distribute -o d.example.test
 d1=$(newest d.example.test)
 renew d.example.test
 d2=$(newest d.example.test)
@@ -112,11 +106,25 @@ is "$rc:$(istate "$d1"):$(istate "$d2"):$(istate "$d3"):$(both "$D")" \
 	"0:expired:expired:deployed:3 1 1 $(data "$d3" "$D") | 3 1 1 $(data "$d3" "$D")" \
 	"the roll deploys the newest; both before it expire, their records withdrawn"
 
+# ------------------------------------------------------------ a service added
+first f.example.test -S https:443
+F=_443._tcp.f.example.test.
+F25=_25._tcp.f.example.test.
+f1=$(newest f.example.test)
+q "SELECT add_service('f.example.test', 'smtp', 25)" >/dev/null
+renew f.example.test
+f2=$(newest f.example.test)
+capture pki distribute -o f.example.test
+is "$rc:$(istate "$f2"):$(both "$F"):$(both "$F25")" \
+	"0:prepublished:$(rrs 3 1 1 "$(data "$f1" "$F")" "$(data "$f2" "$F")") | $(rrs 3 1 1 "$(data "$f1" "$F")" "$(data "$f2" "$F")"): | " \
+	"a renewal with a service added: prepublished where the current one has records, nothing where it has none"
+capture pki roll -o f.example.test --now "$(at 121)"
+is "$rc:$(istate "$f2"):$(both "$F"):$(both "$F25")" \
+	"0:deployed:3 1 1 $(data "$f2" "$F") | 3 1 1 $(data "$f2" "$F"):3 1 1 $(data "$f2" "$F25") | 3 1 1 $(data "$f2" "$F25")" \
+	"rolled: the new owner published after the deployment"
+
 # ------------------------------------------------------------ the current one expiring
-pki -q cert add e.example.test -a ec -S https:443
-q "SELECT add_target('e.example.test', 'localhost', NULL, 'srv')" >/dev/null
-capture pki issue -o e.example.test
-capture pki distribute -o e.example.test
+first e.example.test -S https:443
 e1=$(newest e.example.test)
 renew e.example.test
 e2=$(newest e.example.test)

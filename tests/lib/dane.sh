@@ -125,6 +125,17 @@ inst_sha() {
 # at MINUTES: the time MINUTES from now, RFC 3339 UTC.
 at() { date -u -d "@$(( $(date +%s) + $1 * 60 ))" +%FT%TZ; }
 
+# first NAME -S SERVICE:PORT...: a certificate NAME (EC) with these
+# services and the target "srv", issued and distributed.
+first() {
+	_fn=$1
+	shift
+	pki -q cert add "$_fn" -a ec "$@"
+	q "SELECT add_target('$_fn', 'localhost', NULL, 'srv')" >/dev/null
+	capture pki issue -o "$_fn"
+	capture pki distribute -o "$_fn"
+}
+
 dane_setup() {
 	named_start
 	pg_setup
