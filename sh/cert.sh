@@ -204,6 +204,18 @@ SELECT "Serial", "Cert Name", "Dist Host", "Jail", "Place", "Status",
 	(SELECT json_array_elements_text(:'names')::citext)
  ORDER BY "Cert Name", "Serial", "Dist Host", "Jail", "Place";
 \echo
+\echo Schedule
+SELECT n.name AS "Cert Name",
+       CASE WHEN s.renew_at = '-infinity' THEN 'now (no instance)'
+	    ELSE to_char(s.renew_at, 'YYYY-MM-DD HH24:MI') END AS "Renew at",
+       s.failures AS "Failures", s.next_attempt AS "Next attempt",
+       s.last_error AS "Last error"
+  FROM schedule s JOIN subjects n ON n.certificate = s.certificate
+	AND NOT n.isaltname AND n.type <> 'CA'
+ WHERE :'names' = '[]' OR n.name IN
+	(SELECT json_array_elements_text(:'names')::citext)
+ ORDER BY n.name;
+\echo
 \echo TLSA
 SELECT * FROM tlsa_state
  WHERE :'names' = '[]' OR "Cert Name" IN

@@ -85,6 +85,9 @@ is "$(q "SELECT failures || ' ' || (last_error LIKE 'pki-%') FROM schedule s
 	JOIN subjects n ON n.certificate = s.certificate WHERE n.name = 'fail.test'")" \
 	"5 true" "its failures and the last error are kept"
 is "$(valid ok.test)" 1 "ok.test was issued once, not held back"
+run pki status fail.test
+like "$(cat "$T/out")" "*Schedule*fail.test*|*5 |*pki-acme: *" \
+	"pki status shows the failures, the next attempt and the last error"
 q "UPDATE certificates SET type = 'local' WHERE id = (SELECT certificate
 	FROM subjects WHERE name = 'fail.test')"
 pki schedule -q -o fail.test --now "$(date -u -d "@$((t0 + 31 * 3600 + 60))" +%Y-%m-%dT%H:%M:%SZ)"
@@ -133,6 +136,15 @@ ok "without --reuse a new key" [ "$(q "SELECT encode(sha256(d.key), 'hex')
 	ORDER BY i.id DESC LIMIT 1")" != "$k1" ]
 run pki -r 400 -o r.test
 is "$rc:$(valid r.test)" "0:4" "pki -r 400: renews what expires within 400 days"
+
+# ------------------------------------------------------------ database away
+pki -q db stop
+run pki schedule -q
+is "$rc" 2 "the database away: exit 2"
+like "$(cat "$T/err")" "*cannot register the run in the database*" "says so"
+pki -q db start
+run pki schedule -q
+is "$rc" 0 "back: the next run goes on"
 
 # ------------------------------------------------------------ kill -9
 q "SELECT add_cert(('k' || n || '.test')::citext, 'server', 'local', 'ec', false, NULL,
