@@ -163,3 +163,22 @@ CREATE OR REPLACE FUNCTION pki.instance_to_distribute(the_cert int4)
 SELECT pki.instance_to_distribute(the_cert, (now() AT TIME ZONE 'UTC')::timestamp,
 	interval '90 minutes', false)
 $$;
+
+-- 012's view, with "Wanted" as tlsa_rrset() now decides it: a record of a
+-- prepublished instance at an owner only it has is not wanted yet.
+CREATE OR REPLACE VIEW pki.tlsa_state AS
+SELECT s.name AS "Cert Name", r.owner AS "Owner", i.id AS "Serial",
+       i.state AS "State", r.ttl AS "TTL",
+       r.usage || ' ' || r.selector || ' ' || r.mtype || ' ' ||
+	   r.data AS "TLSA",
+       pki.tlsa_rrset(r.owner) @> jsonb_build_array(jsonb_build_object(
+	   'usage', r.usage, 'selector', r.selector, 'mtype', r.mtype,
+	   'data', r.data)) AS "Wanted",
+       coalesce(p.rrset @> jsonb_build_array(jsonb_build_object(
+	   'usage', r.usage, 'selector', r.selector, 'mtype', r.mtype,
+	   'data', r.data)), false) AS "Published",
+       p.withheld AS "Withheld", p.published AS "Published at"
+  FROM tlsa_records r
+  JOIN certinstances i ON i.id = r.certinstance
+  JOIN subjects s ON s.certificate = i.certificate AND NOT s.isaltname
+  LEFT JOIN tlsa_published p ON p.owner = r.owner;

@@ -118,10 +118,14 @@ capture pki distribute -o f.example.test
 is "$rc:$(istate "$f2"):$(both "$F"):$(both "$F25")" \
 	"0:prepublished:$(rrs 3 1 1 "$(data "$f1" "$F")" "$(data "$f2" "$F")") | $(rrs 3 1 1 "$(data "$f1" "$F")" "$(data "$f2" "$F")"): | " \
 	"a renewal with a service added: prepublished where the current one has records, nothing where it has none"
+is "$(q "SELECT \"Wanted\" || ' ' || \"Published\" FROM tlsa_state WHERE \"Owner\" = '$F25' AND \"Serial\" = $f2")" \
+	"false false" "pki status: its record at the new owner neither wanted nor published yet"
 capture pki roll -o f.example.test --now "$(at 121)"
 is "$rc:$(istate "$f2"):$(both "$F"):$(both "$F25")" \
 	"0:deployed:3 1 1 $(data "$f2" "$F") | 3 1 1 $(data "$f2" "$F"):3 1 1 $(data "$f2" "$F25") | 3 1 1 $(data "$f2" "$F25")" \
 	"rolled: the new owner published after the deployment"
+is "$(q "SELECT \"Wanted\" || ' ' || \"Published\" FROM tlsa_state WHERE \"Owner\" = '$F25' AND \"Serial\" = $f2")" \
+	"true true" "pki status: now wanted and published"
 
 # ------------------------------------------------------------ the current one expiring
 first e.example.test -S https:443
