@@ -27,8 +27,8 @@
 	"  'due', to_char(pki.roll_due(i.id, make_interval(mins => $6::int)), " \
 	"  " TIME_FMT "))) " \
 	"FROM cert_records r " \
-	"JOIN certinstances i ON i.id = pki.instance_next(r.id, " \
-	NOW_PARAM(5) ") WHERE " SELECTED \
+	"JOIN certinstances i ON " HAS_NEXT " AND i.id = " \
+	"  pki.instance_next(r.id, " NOW_PARAM(5) ") WHERE " SELECTED \
 	"AND pki.instance_held(i.id, " NOW_PARAM(5) ", " \
 	"  make_interval(mins => $6::int)) ORDER BY r.name"
 

@@ -60,6 +60,13 @@ enum { CLAIM_MISSING, CLAIM_DUE, CLAIM_FORCE, CLAIM_WITHIN };
 	"AND (NOT r.disabled OR $4::bool OR r.name IN " \
 	"    (SELECT json_array_elements_text($2::json)::citext)) "
 
+/* Certificate r has an instance issued or prepublished: the only ones
+ * pki.instance_next() can name.  Checked first, on an index, so that
+ * the function runs only for those. */
+#define HAS_NEXT \
+	"EXISTS (SELECT 1 FROM certinstances n WHERE n.certificate = r.id " \
+	"  AND n.state IN ('issued', 'prepublished'))"
+
 /* The time a query acts at, from parameter N: --now or now, UTC. */
 #define NOW_PARAM(n) \
 	"coalesce(($" #n "::timestamptz AT TIME ZONE 'UTC'), " \
