@@ -524,6 +524,11 @@ while (1) {
 		my $n = sysread($s, my $buf, 65536);
 		if (!$n) { shut($s); next }
 		if (!$client{$s} && defined $want && seen() > $base) {
+			# What came may be an HTTP/2 control frame, not the
+			# answer: let Pebble finish the request on a connection
+			# still open (nothing goes to the client) before it is
+			# cut, so that the CA has surely acted on it.
+			select(undef, undef, undef, 0.5);
 			shut($s);	# the answer is lost
 			unlink $arm, "$arm.armed";
 			exit 0 if $stop;
