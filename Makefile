@@ -37,7 +37,7 @@ PROGS	 = $(notdir $(wildcard cmd/pki-*))
 LIBS_pki-acme	= libcurl
 LIBS_pki-dnsup	= ldns
 LIBS_pki-deploy	= libssh
-COMMON	 = log opt record batch name secret file crypto db clock
+COMMON	 = log opt record batch name persist secret file crypto db clock
 COMMON_OBJS = $(COMMON:%=$(BUILD)/common/%.o)
 BINS	 = $(PROGS:%=$(BUILD)/bin/%)
 TEST_BINS = $(BUILD)/tests/test-common $(BUILD)/tests/deploy-quote

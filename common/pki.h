@@ -230,6 +230,25 @@ json_t	*pki_rec_names(json_t *rec);
 /* 1 if S is "rsa" or "ec". */
 int	 pki_algo_valid(const char *s);
 
+/* ------------------------------------------------------------ persist.c */
+
+/* dns-persist-01 (draft-ietf-acme-dns-persist): the standing record of
+ * name N is a TXT record at _validation-persist.N. */
+#define PKI_PERSIST_LABEL	"_validation-persist."
+#define PKI_PERSIST_ACCOUNT_MAX	512	/* longest account URL written */
+
+/*
+ * The value of the standing record that names the CA by ISSUER (one of
+ * the challenge's issuer-domain-names, written in lower case) and the
+ * account of URL ACCOUNT, with "policy=wildcard" when WILDCARD and
+ * "persistUntil" when UNTIL (seconds since 1970) is above 0:
+ *	issuer.example; accounturi=https://ca.example/acct/1
+ * The caller frees it; NULL with WHY (a static text) when ISSUER is not
+ * a host name or ACCOUNT cannot stand in the record.
+ */
+char	*pki_persist_value(const char *issuer, const char *account,
+	    int wildcard, long long until, const char **why);
+
 /* ------------------------------------------------------------ secret.c */
 
 /* Wipe LEN bytes at P (cannot be optimised away). */

@@ -48,6 +48,8 @@ struct opts {
 	const char	*preferred_chain;
 	const char	*reason;
 	const char	*profile;	/* order: for records that name none */
+	long long	 persist_until;	/* order: dns-persist-01 records'
+					   persistUntil, 0: none */
 	const char	*pass;		/* the passphrase read, or NULL */
 	int		 pass_failed;	/* pass_file given but unreadable */
 	long		 timeout;
@@ -69,6 +71,9 @@ int	 b64u_valid(const char *s);
 /* 1 if S can be the name of an ACME profile (draft-ietf-acme-profiles):
  * 1 to 64 letters, digits, ".", "_" and "-". */
 int	 profile_valid(const char *s);
+/* 1 if S is a challenge type pki answers: dns-01, http-01 or
+ * dns-persist-01 (draft-ietf-acme-dns-persist). */
+int	 challenge_valid(const char *s);
 /* The record's entry of errors just added: set its "type" and "detail"
  * from the problem document PROBLEM. */
 void	 rec_error_problem(json_t *rec, const json_t *problem);

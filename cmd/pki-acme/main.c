@@ -23,8 +23,10 @@ static const char usage[] =
 "                [--timeout SECONDS] [--syslog FACILITY]\n"
 "       pki-acme order [-qv] [--directory URL]\n"
 "                [--account FILE | --account-key FILE --account-url URL]\n"
-"                [--passphrase-file FILE] [--challenge dns-01|http-01]\n"
-"                [--resume] [--preferred-chain ISSUER_CN] [--profile NAME]\n"
+"                [--passphrase-file FILE]\n"
+"                [--challenge dns-01|http-01|dns-persist-01]\n"
+"                [--persist-until TIME] [--resume]\n"
+"                [--preferred-chain ISSUER_CN] [--profile NAME]\n"
 "                [--ca-bundle FILE] [--timeout SECONDS] [--syslog FACILITY]\n"
 "       pki-acme finish [-qv] [--directory URL]\n"
 "                [--account FILE | --account-key FILE --account-url URL]\n"
@@ -47,7 +49,7 @@ enum {
 	O_DIRECTORY = OPT_BASE, O_EMAIL, O_AGREE, O_KEYTYPE, O_EABKID,
 	O_EABFILE, O_BUNDLE, O_ACCOUNT, O_ACCTKEY, O_ACCTURL, O_PASS,
 	O_CHALLENGE, O_ROOT, O_LISTEN, O_CHAIN, O_REASON, O_TIMEOUT, O_RESUME,
-	O_PROFILE
+	O_PROFILE, O_UNTIL
 };
 #define O_COMMON	(BIT(O_BUNDLE) | BIT(O_TIMEOUT))
 #define O_ACCT		(BIT(O_DIRECTORY) | BIT(O_ACCOUNT) | BIT(O_ACCTKEY) | \
@@ -74,6 +76,7 @@ static const struct option longopts[] = {
 	{ "timeout",		required_argument,	NULL, O_TIMEOUT },
 	{ "resume",		no_argument,		NULL, O_RESUME },
 	{ "profile",		required_argument,	NULL, O_PROFILE },
+	{ "persist-until",	required_argument,	NULL, O_UNTIL },
 	{ NULL,			0,			NULL, 0 }
 };
 
@@ -92,12 +95,29 @@ static const struct command {
 	{ "rollover", cmd_rollover, O_COMMON | O_ACCT | BIT(O_KEYTYPE), 0 },
 	{ "deactivate", cmd_deactivate, O_COMMON | O_ACCT, 0 },
 	{ "order", cmd_order, O_COMMON | O_ACCT | BIT(O_CHALLENGE) |
-	    BIT(O_RESUME) | BIT(O_CHAIN) | BIT(O_PROFILE), 1 },
+	    BIT(O_RESUME) | BIT(O_CHAIN) | BIT(O_PROFILE) | BIT(O_UNTIL), 1 },
 	{ "finish", cmd_finish, O_COMMON | O_ACCT | BIT(O_ROOT) |
 	    BIT(O_LISTEN) | BIT(O_CHAIN), 1 },
 	{ "revoke", cmd_revoke, O_COMMON | O_ACCT | BIT(O_REASON), 1 },
 	{ "ari", cmd_ari, O_COMMON | BIT(O_DIRECTORY), 1 },
 };
+
+/* --persist-until TIME (RFC 3339, after 1970) into O; 0 / -1 (said). */
+static int
+persist_until(struct opts *o, const char *arg)
+{
+	time_t t;
+
+	if (pki_parse_time("--persist-until", arg) == -1)
+		return -1;
+	if (pki_parse_rfc3339(arg, &t) == -1 || t <= 0) {
+		pki_err("--persist-until: \"%s\" is not a time after 1970",
+		    arg);
+		return -1;
+	}
+	o->persist_until = (long long)t;
+	return 0;
+}
 
 /* Store the value of option CH. */
 static int
@@ -124,6 +144,8 @@ set(struct opts *o, int ch, const char *arg)
 	case O_PROFILE: o->profile = arg; break;
 	case O_TIMEOUT:
 		return pki_parse_long("--timeout", arg, 1, 86400, &o->timeout);
+	case O_UNTIL:
+		return persist_until(o, arg);
 	default:
 		pki_usage(usage);
 	}
@@ -162,9 +184,8 @@ check(const struct opts *o, const struct command *c)
 	else if (o->key_type != NULL && strcmp(o->key_type, "ec") != 0 &&
 	    strcmp(o->key_type, "rsa") != 0)
 		why = "--key-type: use ec or rsa";
-	else if (o->challenge != NULL && strcmp(o->challenge, "dns-01") != 0 &&
-	    strcmp(o->challenge, "http-01") != 0)
-		why = "--challenge: use dns-01 or http-01";
+	else if (o->challenge != NULL && !challenge_valid(o->challenge))
+		why = "--challenge: use dns-01, http-01 or dns-persist-01";
 	else if (o->profile != NULL && !profile_valid(o->profile))
 		why = "--profile: not a profile name (letters, digits, "
 		    "\".\", \"_\" and \"-\", at most 64)";

@@ -16,6 +16,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "acme.h"
@@ -75,18 +76,68 @@ challenge_type(json_t *rec, const struct opts *o)
 		type = pki_str(rec, "challenge");
 	if (type == NULL)
 		return "dns-01";
-	if (strcmp(type, "dns-01") != 0 && strcmp(type, "http-01") != 0) {
-		pki_rec_error(rec, "challenge", "\"%s\" is not dns-01 or "
-		    "http-01", type);
+	if (!challenge_valid(type)) {
+		pki_rec_error(rec, "challenge", "\"%s\" is not dns-01, "
+		    "http-01 or dns-persist-01", type);
 		return NULL;
 	}
 	return type;
 }
 
-/* The entry of "challenges" for challenge CH of authorization AUTHZ. */
+/* 1 if the names ordered, NAMES, hold "*." IDENT: its standing record
+ * must say policy=wildcard, for the wildcard's authorization and the
+ * apex's alike (one record serves both). */
+static int
+wildcard_ordered(const json_t *names, const char *ident)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(names, i, v)
+		if (strncmp(json_string_value(v), "*.", 2) == 0 &&
+		    strcasecmp(json_string_value(v) + 2, ident) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * What pki-dnsup needs for the dns-persist-01 challenge CH into entry E:
+ * the owner, the value of the standing record (the CA's first issuer
+ * domain name and this account) and what it was made of.  0 / -1 (error
+ * added to REC).
+ */
+static int
+persist_entry(struct order_run *r, json_t *rec, json_t *e, const json_t *ch,
+    const char *ident, const json_t *names)
+{
+	const char *issuer = json_string_value(json_array_get(
+	    json_object_get(ch, "issuer-domain-names"), 0)), *why;
+	int wildcard = wildcard_ordered(names, ident);
+	char owner[300], *txt;
+
+	if ((txt = pki_persist_value(issuer, r->acct.url, wildcard,
+	    r->o->persist_until, &why)) == NULL)
+		return pki_rec_error(rec, "acme", "%s: no dns-persist-01 "
+		    "record for the CA's issuer \"%.80s\" and the account: "
+		    "%s", ident, issuer, why);
+	snprintf(owner, sizeof(owner), "%s%s.", PKI_PERSIST_LABEL, ident);
+	json_object_set_new(e, "owner", json_string(owner));
+	json_object_set_new(e, "txt", json_string(txt));
+	json_object_set_new(e, "issuer", json_string(issuer));
+	if (wildcard)
+		json_object_set_new(e, "policy", json_string("wildcard"));
+	if (r->o->persist_until > 0)
+		json_object_set_new(e, "persist_until",
+		    json_integer(r->o->persist_until));
+	free(txt);
+	return 0;
+}
+
+/* The entry of "challenges" for challenge CH of authorization AUTHZ of
+ * REC's NAMES; NULL (error added to REC when it is not memory). */
 static json_t *
-challenge_entry(struct order_run *r, const json_t *authz, const json_t *ch,
-    const char *url)
+challenge_entry(struct order_run *r, json_t *rec, const json_t *authz,
+    const json_t *ch, const char *url, const json_t *names)
 {
 	const char *ident = pki_str(json_object_get(authz, "identifier"),
 	    "value"), *token = pki_str(ch, "token"), *type = pki_str(ch, "type");
@@ -94,15 +145,23 @@ challenge_entry(struct order_run *r, const json_t *authz, const json_t *ch,
 	char keyauth[512], owner[300], *txt;
 	json_t *e;
 
-	snprintf(keyauth, sizeof(keyauth), "%s.%s", token, r->acct.thumb);
+	/* No token for dns-persist-01: the record names the account. */
+	if (token != NULL)
+		snprintf(keyauth, sizeof(keyauth), "%s.%s", token,
+		    r->acct.thumb);
 	/* One answered by a run that died is not answered again. */
-	e = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:s}",
+	e = json_pack("{s:s, s:s, s:s*, s:s*, s:s, s:s, s:b, s:s}",
 	    "identifier", ident, "type", type, "token", token,
-	    "key_authorization", keyauth, "url", pki_str(ch, "url"),
-	    "authorization", url, "wildcard",
+	    "key_authorization", token != NULL ? keyauth : NULL,
+	    "url", pki_str(ch, "url"), "authorization", url, "wildcard",
 	    json_is_true(json_object_get(authz, "wildcard")), "status",
 	    pki_str(ch, "status") != NULL && strcmp(pki_str(ch, "status"),
 	    "processing") == 0 ? "processing" : "pending");
+	if (e != NULL && strcmp(type, "dns-persist-01") == 0 &&
+	    persist_entry(r, rec, e, ch, ident, names) == -1) {
+		json_decref(e);
+		return NULL;
+	}
 	if (e == NULL || strcmp(type, "dns-01") != 0)
 		return e;
 	/* RFC 8555 8.4: the TXT record holds the digest. */
@@ -118,29 +177,68 @@ challenge_entry(struct order_run *r, const json_t *authz, const json_t *ch,
 	return e;
 }
 
+/* 1 if the dns-persist-01 challenge CH lists 1 to 10 issuer domain
+ * names (the draft's limit), each a host name. */
+static int
+issuers_valid(const json_t *ch)
+{
+	json_t *list = json_object_get(ch, "issuer-domain-names"), *v;
+	size_t i;
+
+	if (!json_is_array(list) || json_array_size(list) == 0 ||
+	    json_array_size(list) > 10)
+		return 0;
+	json_array_foreach(list, i, v)
+		if (pki_dns_name_check(json_string_value(v), 0) != NULL)
+			return 0;
+	return 1;
+}
+
+/* The types of AUTHZ's challenges, "a, b", into OUT. */
+static void
+offered(const json_t *authz, char *out, size_t len)
+{
+	json_t *ch;
+	size_t i, n = 0;
+
+	out[0] = '\0';
+	json_array_foreach(json_object_get(authz, "challenges"), i, ch)
+		if (pki_str(ch, "type") != NULL && n < len)
+			n += (size_t)snprintf(out + n, len - n, "%s%.40s",
+			    n > 0 ? ", " : "", pki_str(ch, "type"));
+}
+
 /* The challenge of TYPE among AUTHZ's, or NULL (error added to REC). */
 static const json_t *
 find_challenge(json_t *rec, const json_t *authz, const char *type,
     const char *ident)
 {
+	char list[256];
 	json_t *ch;
 	size_t i;
+	int ok;
 
 	json_array_foreach(json_object_get(authz, "challenges"), i, ch) {
 		if (pki_str(ch, "type") == NULL ||
 		    strcmp(pki_str(ch, "type"), type) != 0)
 			continue;
-		if (!b64u_valid(pki_str(ch, "token")) ||
-		    strlen(pki_str(ch, "token")) > 256 ||
-		    pki_str(ch, "url") == NULL) {
+		if (strcmp(type, "dns-persist-01") == 0)
+			ok = issuers_valid(ch);
+		else
+			ok = b64u_valid(pki_str(ch, "token")) &&
+			    strlen(pki_str(ch, "token")) <= 256;
+		if (!ok || pki_str(ch, "url") == NULL) {
 			pki_rec_error(rec, "acme", "%s: the CA's %s challenge "
-			    "has no usable token or URL", ident, type);
+			    "has no usable %s or URL", ident, type,
+			    strcmp(type, "dns-persist-01") == 0 ?
+			    "issuer-domain-names" : "token");
 			return NULL;
 		}
 		return ch;
 	}
-	pki_rec_error(rec, "challenge", "%s: the CA offers no %s challenge",
-	    ident, type);
+	offered(authz, list, sizeof(list));
+	pki_rec_error(rec, "challenge", "%s: the CA offers no %s challenge "
+	    "(it offers %s)", ident, type, *list != '\0' ? list : "none");
 	return NULL;
 }
 
@@ -194,7 +292,7 @@ authorization(struct order_run *r, json_t *rec, const char *url,
 	else if (has_challenge(challenges, url))
 		rc = 0;
 	else if ((ch = find_challenge(rec, authz, type, ident)) != NULL &&
-	    (e = challenge_entry(r, authz, ch, url)) != NULL)
+	    (e = challenge_entry(r, rec, authz, ch, url, names)) != NULL)
 		rc = json_array_append_new(challenges, e) == 0 ? 0 : -1;
 	json_decref(authz);
 	return rc;

@@ -193,3 +193,10 @@ profile_valid(const char *s)
 
 	return n > 0 && n <= 64 && s[n] == '\0';
 }
+
+int
+challenge_valid(const char *s)
+{
+	return s != NULL && (strcmp(s, "dns-01") == 0 ||
+	    strcmp(s, "http-01") == 0 || strcmp(s, "dns-persist-01") == 0);
+}

@@ -2,14 +2,15 @@
  * dnsup.h - the parts of pki-dnsup.
  *
  * main.c gathers the batch (the records with DNS work; the others pass
- * at once) and runs it; item.c turns the records' dns-01
- * challenges, TLSA records and published entries into items, field.c
- * writes back what became of them; zone.c finds the zone, the primary and the
- * authoritative servers of each owner, following CNAMEs; update.c changes
- * a zone with one RFC 2136 UPDATE signed with the TSIG key of tsig.c;
- * zonefile.c changes an include file instead and runs the reload command;
- * wait.c asks every authoritative server until each serves the change;
- * dns.c holds servers, queries and time.
+ * at once) and runs it; item.c turns the records' dns-01 and
+ * dns-persist-01 challenges, TLSA records and published entries into
+ * items, field.c writes back what became of them; zone.c finds the
+ * zone, the primary and the authoritative servers of each owner,
+ * following CNAMEs; update.c changes a zone with one RFC 2136 UPDATE
+ * signed with the TSIG key of tsig.c; zonefile.c changes an include file
+ * instead and runs the reload command; wait.c asks every authoritative
+ * server whether it serves a standing record already, and until each
+ * serves the change; dns.c holds servers, queries and time.
  */
 #ifndef DNSUP_H
 #define DNSUP_H
@@ -164,6 +165,10 @@ struct item {
 					   "tlsa_empty", no data */
 	struct zone	*zone;		/* the batch's */
 	json_t		*entry;		/* --remove: its dns.published entry */
+	int		 persist;	/* a dns-persist-01 standing record:
+					   published once, never withdrawn */
+	int		 standing;	/* ... that every authoritative
+					   server served already */
 	enum item_state	 state;
 };
 
@@ -273,6 +278,15 @@ void	 zonefile_change(struct batch *b, struct zone *z,
 	    const struct config *cfg);
 
 /* ------------------------------------------------------------ wait.c */
+
+/*
+ * dns-persist-01: each new standing-record item whose zone is known and
+ * that every authoritative server of the zone serves already is done
+ * and "standing": no update publishes it, no wait follows.  The truth is
+ * in DNS, not in the database: a record changed or deleted by hand is
+ * published again.
+ */
+void	 persist_standing(struct batch *b, const struct config *cfg);
 
 /*
  * Ask every authoritative server of each zone, every --interval until

@@ -5,7 +5,8 @@
  * Publishing adds an entry to dns.published for each RR published for
  * the record (an entry equal to one already there is not added twice);
  * withdrawing moves the entries of the RRs withdrawn from dns.published
- * to dns.removed.  dns.seen is wait.c's.
+ * to dns.removed.  A dns-persist-01 standing record, never withdrawn,
+ * goes to dns.persist instead.  dns.seen is wait.c's.
  */
 #include <stdlib.h>
 
@@ -56,7 +57,7 @@ record_published(json_t *dns, const struct item *it, size_t n)
 	int dup;
 
 	for (i = 0; i < n; i++) {
-		if (it[i].state != ITEM_DONE || it[i].empty)
+		if (it[i].state != ITEM_DONE || it[i].empty || it[i].persist)
 			continue;	/* an emptied RRset publishes nothing */
 		if ((e = item_entry(&it[i])) == NULL)
 			return -1;
@@ -67,6 +68,30 @@ record_published(json_t *dns, const struct item *it, size_t n)
 			json_decref(e);
 		else
 			json_array_append_new(pub, e);
+	}
+	return 0;
+}
+
+/* Add the done dns-persist-01 items N of a record at IT to its
+ * dns.persist, marked "standing" (served already) or "published" (now):
+ * not to dns.published, which --remove withdraws. */
+static int
+record_persist(json_t *dns, const struct item *it, size_t n)
+{
+	json_t *list = NULL, *e;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (it[i].state != ITEM_DONE || !it[i].persist)
+			continue;
+		if (list == NULL)
+			list = array_member(dns, "persist");
+		if ((e = item_entry(&it[i])) == NULL)
+			return -1;
+		json_object_set_new(e, "state", json_string(it[i].standing ?
+		    "standing" : "published"));
+		if (json_array_append_new(list, e) == -1)
+			return -1;
 	}
 	return 0;
 }
@@ -118,7 +143,8 @@ items_record(struct batch *b, const struct config *cfg)
 			continue;
 		}
 		if ((cfg->remove ? record_removed(dns, &b->items[i], n) :
-		    record_published(dns, &b->items[i], n)) == -1) {
+		    record_published(dns, &b->items[i], n) == -1 ? -1 :
+		    record_persist(dns, &b->items[i], n)) == -1) {
 			pki_err("out of memory");
 			return -1;
 		}

@@ -218,17 +218,86 @@ add_item(struct batch *b, const struct item *it)
 	return 0;
 }
 
+/* NULL if OWNER is PKI_PERSIST_LABEL and one of REC's names (a
+ * wildcard's without its "*."); else what is wrong. */
+static const char *
+persist_owner_check(json_t *rec, const char *owner)
+{
+	const size_t plen = sizeof(PKI_PERSIST_LABEL) - 1;
+	size_t len = strlen(owner), i;
+	const char *name, *why = "not " PKI_PERSIST_LABEL "NAME. for a "
+	    "name of the record";
+	json_t *names, *v;
+
+	if (strncasecmp(owner, PKI_PERSIST_LABEL, plen) != 0 ||
+	    len < plen + 2 || (names = pki_rec_names(rec)) == NULL)
+		return why;
+	json_array_foreach(names, i, v) {
+		name = json_string_value(v);
+		if (strncmp(name, "*.", 2) == 0)
+			name += 2;
+		if (strlen(name) == len - plen - 1 &&
+		    strncasecmp(name, owner + plen, len - plen - 1) == 0)
+			why = NULL;
+	}
+	json_decref(names);
+	return why;
+}
+
 /*
- * The dns-01 challenges of record I.  0; 1 after an error in the
- * record; -1 on memory exhaustion.
+ * The dns-persist-01 challenge C of record REC as item IT: its value must
+ * be the standing record that pki_persist_value() writes for the CA's
+ * issuer, the policy and persistUntil the entry names, and the record's
+ * own account (acme.account): pki-dnsup publishes no standing
+ * authorization for another account.  0 (*VALUE, IT's data, is the
+ * caller's to free), or -1 with WHY (the field and what is wrong).
+ */
+static int
+persist_item(json_t *rec, const json_t *c, struct item *it, char **value,
+    char *why, size_t len)
+{
+	const char *policy = pki_str(c, "policy"), *txt = pki_str(c, "txt"),
+	    *bad;
+	json_t *until = json_object_get(c, "persist_until");
+	long long u = 0;
+
+	if ((bad = persist_owner_check(rec, it->owner)) != NULL)
+		snprintf(why, len, "owner: %s", bad);
+	else if (policy != NULL && strcmp(policy, "wildcard") != 0)
+		snprintf(why, len, "policy: not \"wildcard\"");
+	else if (until != NULL && (!json_is_integer(until) ||
+	    (u = json_integer_value(until)) < 1))
+		snprintf(why, len, "persist_until: not a number of seconds "
+		    "since 1970");
+	else if ((*value = pki_persist_value(pki_str(c, "issuer"),
+	    pki_str(json_object_get(rec, "acme"), "account"), policy != NULL,
+	    u, &bad)) == NULL)
+		snprintf(why, len, "issuer or acme.account: %s", bad);
+	else if (txt == NULL || strcmp(txt, *value) != 0)
+		snprintf(why, len, "txt: not the standing record of the "
+		    "record's account (acme.account) and the CA's issuer");
+	else {
+		it->data = *value;
+		it->persist = 1;
+		return 0;
+	}
+	return -1;
+}
+
+/*
+ * The dns-01 challenges of record I, and when publishing its
+ * dns-persist-01 challenges (never withdrawn).  0; 1 after an error in
+ * the record; -1 on memory exhaustion.
  */
 int
 challenges_gather(struct batch *b, size_t i, const struct config *cfg)
 {
 	json_t *rec = json_array_get(b->recs, i), *list, *c;
+	char buf[300], *value = NULL;
 	struct item it;
 	const char *why, *type;
 	size_t j;
+	int rc;
 
 	list = json_object_get(rec, "challenges");
 	if (list == NULL || json_is_null(list))
@@ -239,6 +308,27 @@ challenges_gather(struct batch *b, size_t i, const struct config *cfg)
 	}
 	json_array_foreach(list, j, c) {
 		type = pki_str(c, "type");
+		if (type != NULL && strcmp(type, "dns-persist-01") == 0 &&
+		    !cfg->remove) {
+			it = (struct item){ .rec = i, .field = "challenges",
+			    .type = LDNS_RR_TYPE_TXT, .ttl = cfg->ttl };
+			if ((why = absolute(pki_str(c, "owner"), it.owner)) !=
+			    NULL)
+				snprintf(buf, sizeof(buf), "owner: %s", why);
+			if (why == NULL && persist_item(rec, c, &it, &value,
+			    buf, sizeof(buf)) == 0)
+				rc = add_item(b, &it);
+			else {
+				record_error(b, i, "challenges",
+				    "challenges[%zu]: %s", j, buf);
+				rc = 1;
+			}
+			free(value);
+			value = NULL;
+			if (rc != 0)
+				return rc;
+			continue;
+		}
 		if (type == NULL || strcmp(type, "dns-01") != 0)
 			continue;	/* http-01 and others are not ours */
 		it = (struct item){ .rec = i, .field = "challenges",
@@ -602,15 +692,36 @@ push(ldns_rr *rr, ldns_rdf *rdf)
 	return 0;
 }
 
-/* The rdata of IT (checked by txt_check() or tlsa_check()) pushed onto
- * RR; 0 / -1. */
+/* The TXT value D pushed onto RR as character-strings of at most 255
+ * octets (RFC 1035 3.3: a standing record may be longer); 0 / -1. */
+static int
+push_txt(ldns_rr *rr, const char *d)
+{
+	char part[256];
+	size_t len = strlen(d), n;
+
+	do {
+		n = len > 255 ? 255 : len;
+		memcpy(part, d, n);
+		part[n] = '\0';
+		if (push(rr, ldns_rdf_new_frm_str(LDNS_RDF_TYPE_STR, part)) ==
+		    -1)
+			return -1;
+		d += n;
+		len -= n;
+	} while (len > 0);
+	return 0;
+}
+
+/* The rdata of IT (checked by txt_check(), tlsa_check() or made by
+ * pki_persist_value()) pushed onto RR; 0 / -1. */
 static int
 push_rdata(ldns_rr *rr, const struct item *it)
 {
 	const char *d = it->data;
 
 	if (it->type == LDNS_RR_TYPE_TXT)
-		return push(rr, ldns_rdf_new_frm_str(LDNS_RDF_TYPE_STR, d));
+		return push_txt(rr, d);
 	if (push(rr, ldns_native2rdf_int8(LDNS_RDF_TYPE_INT8,
 	    (uint8_t)(d[0] - '0'))) == -1 ||
 	    push(rr, ldns_native2rdf_int8(LDNS_RDF_TYPE_INT8,

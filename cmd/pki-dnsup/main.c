@@ -4,7 +4,9 @@
  * dynamic UPDATE signed with TSIG, or in zone include files; wait until
  * every authoritative server of each zone serves them; withdraw them
  * later (--remove), and the challenges a dead run left (records of
- * pki-select --orphans).  --check publishes nothing: before an order is
+ * pki-select --orphans).  The standing records of dns-persist-01
+ * challenges are published only when an authoritative server lacks
+ * them, and never withdrawn.  --check publishes nothing: before an order is
  * placed, it finds the zone of each name's challenge and has its primary
  * take an update that changes nothing, so that a record whose challenges
  * could not be published fails before the CA is asked for anything.
@@ -340,6 +342,8 @@ act(json_t *held, void *ctx)
 	(void)held;
 	cfg->deadline = pki_now() + cfg->timeout;
 	zones_locate(b, cfg);	/* what dns.published does not place */
+	if (!cfg->check && !cfg->remove)
+		persist_standing(b, cfg);	/* no update for those */
 	for (i = 0; i < b->nzones; i++) {
 		if (!zone_has_new(b, b->zones[i]))
 			continue;

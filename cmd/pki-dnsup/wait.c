@@ -104,7 +104,7 @@ watches_build(struct watches *ws, const struct batch *b)
 	size_t i;
 
 	for (i = 0; i < b->nitems; i++) {
-		if (b->items[i].state != ITEM_DONE ||
+		if (b->items[i].state != ITEM_DONE || b->items[i].standing ||
 		    b->items[i].zone->error != NULL)
 			continue;	/* a reload failed: no use waiting */
 		if ((w = watch_for(ws, &b->items[i])) == NULL)
@@ -301,7 +301,7 @@ wait_seen(struct batch *b, const struct config *cfg)
 	}
 	poll_all(&ws, cfg);
 	for (i = 0; i < b->nitems; i++) {
-		if (b->items[i].state != ITEM_DONE ||
+		if (b->items[i].state != ITEM_DONE || b->items[i].standing ||
 		    b->items[i].zone->error != NULL || watched_before(b, i, &ws))
 			continue;
 		if ((w = find_watch(&ws, &b->items[i])) != NULL)
@@ -309,4 +309,49 @@ wait_seen(struct batch *b, const struct config *cfg)
 	}
 	watches_free(&ws);
 	return 0;
+}
+
+/* 1 if every authoritative server of IT's zone serves IT's RR now. */
+static int
+served_everywhere(const struct item *it, const struct config *cfg)
+{
+	struct watch w = { it->zone, it->owner, it->type, 0,
+	    ldns_rr_list_new(), NULL, 0 };
+	ldns_rr *rr = NULL;
+	size_t j;
+	int all = 0;
+
+	if (w.want == NULL || (rr = item_rr(it, 0)) == NULL ||
+	    !ldns_rr_list_push_rr(w.want, rr)) {
+		ldns_rr_free(rr);
+		goto out;
+	}
+	all = it->zone->ns.n > 0;
+	for (j = 0; all && j < it->zone->ns.n; j++)
+		all = served(&w, &it->zone->ns.v[j], cfg->deadline) == 1;
+out:
+	ldns_rr_list_deep_free(w.want);
+	return all;
+}
+
+void
+persist_standing(struct batch *b, const struct config *cfg)
+{
+	struct item *it;
+	size_t i;
+
+	for (i = 0; i < b->nitems; i++) {
+		it = &b->items[i];
+		if (!it->persist || it->state != ITEM_NEW || it->zone == NULL ||
+		    !it->zone->ready || it->zone->error != NULL)
+			continue;
+		if (served_everywhere(it, cfg)) {
+			pki_info("%s: %s: the standing record is served by "
+			    "every authoritative server: nothing to publish",
+			    pki_rec_name(json_array_get(b->recs, it->rec)),
+			    it->owner);
+			it->state = ITEM_DONE;
+			it->standing = 1;
+		}
+	}
 }
