@@ -12,8 +12,11 @@
 #                           (else pki register --agree-tos)
 #   PKI_ACME_EAB_KID        External Account Binding: the key id the CA
 #   PKI_ACME_EAB_HMAC_FILE  gave, and a file (mode 0600) with its HMAC key
-#   PKI_ACME_CHALLENGE      dns-01 or http-01: overrides every
-#                           certificate's own challenge type
+#   PKI_ACME_CHALLENGE      dns-01, http-01 or dns-persist-01:
+#                           overrides every certificate's own challenge
+#                           type (pki cert add -C, pki cert set --challenge)
+#   PKI_ACME_PERSIST_UNTIL  dns-persist-01: the persistUntil of the
+#                           standing records (RFC 3339); unset: none
 #   PKI_ACME_PROFILE        the profile new orders ask for
 #                           (draft-ietf-acme-profiles; Let's Encrypt:
 #                           classic, tlsserver, shortlived) when the
@@ -51,6 +54,8 @@ pki_acme_order_flags() {
 		_af="$_af --challenge $(pki_quote "$PKI_ACME_CHALLENGE")"
 	[ -n "${PKI_ACME_PROFILE:-}" ] &&
 		_af="$_af --profile $(pki_quote "$PKI_ACME_PROFILE")"
+	[ -n "${PKI_ACME_PERSIST_UNTIL:-}" ] &&
+		_af="$_af --persist-until $(pki_quote "$PKI_ACME_PERSIST_UNTIL")"
 	[ -n "${PKI_ACME_TIMEOUT:-}" ] &&
 		_af="$_af --timeout $(pki_quote "$PKI_ACME_TIMEOUT")"
 	printf '%s\n' "$_af"

@@ -30,7 +30,7 @@ pki_cert() {
 	esac
 }
 
-_cert_add_usage="usage: pki cert add NAME [-t server|client] [-c local|acme] [-a rsa|ec|rsa_plus_ec] [-m] [-C dns-01|http-01] [-P PROFILE] [-A ALTNAME]... [-S SERVICE:PORT]..."
+_cert_add_usage="usage: pki cert add NAME [-t server|client] [-c local|acme] [-a rsa|ec|rsa_plus_ec] [-m] [-C dns-01|http-01|dns-persist-01] [-P PROFILE] [-A ALTNAME]... [-S SERVICE:PORT]..."
 
 # pki cert add NAME [options]: a new certificate (add_cert, add_altname,
 # add_service in one transaction).
@@ -101,11 +101,13 @@ EOF
 	pki_say "certificate $_name added"
 }
 
-_cert_set_usage="usage: pki cert set NAME --renew-before DAYS | --renew-fraction F | --renew-default"
+_cert_set_usage="usage: pki cert set NAME --renew-before DAYS | --renew-fraction F | --renew-default | --challenge dns-01|http-01|dns-persist-01"
 
 # pki cert set NAME --renew-before DAYS|--renew-fraction F|--renew-default:
 # when NAME renews: DAYS before expiry, or with the fraction F of its
 # lifetime left, or by the default rule (a third; half under 10 days).
+# pki cert set NAME --challenge TYPE: how its names are proven to an ACME
+# CA from its next order on.
 pki_cert_set() {
 	[ $# -ge 2 ] || pki_die 2 "$_cert_set_usage"
 	_name=$1 _days='' _frac=''
@@ -113,6 +115,11 @@ pki_cert_set() {
 	--renew-before) [ $# -eq 3 ] || pki_die 2 "$_cert_set_usage"; _days=$3 ;;
 	--renew-fraction) [ $# -eq 3 ] || pki_die 2 "$_cert_set_usage"; _frac=$3 ;;
 	--renew-default) [ $# -eq 2 ] || pki_die 2 "$_cert_set_usage" ;;
+	--challenge)
+		[ $# -eq 3 ] || pki_die 2 "$_cert_set_usage"
+		pki_cert_set_challenge "$_name" "$3"
+		return
+		;;
 	*) pki_die 2 "$_cert_set_usage" ;;
 	esac
 	_n=$(pki_sql -At -v name="$_name" -v days="$_days" -v frac="$_frac" <<'EOF'
@@ -133,6 +140,25 @@ EOF
 	else
 		pki_say "certificate $_name renews by the default rule"
 	fi
+}
+
+# pki_cert_set_challenge NAME TYPE: the ACME challenge of NAME.
+pki_cert_set_challenge() {
+	case $2 in
+	dns-01 | http-01 | dns-persist-01) ;;
+	*) pki_die 2 "--challenge $2: use dns-01, http-01 or dns-persist-01" ;;
+	esac
+	_n=$(pki_sql -At -v name="$1" -v challenge="$2" <<'EOF'
+SET search_path TO pki, dd, public;
+\set QUIET on
+UPDATE certificates SET acme_challenge = :'challenge'
+ WHERE id = (SELECT certificate FROM subjects
+	      WHERE name = :'name' AND NOT isaltname)
+RETURNING id;
+EOF
+) || return 1
+	[ -n "$_n" ] || { pki_say "no certificate $1"; return 1; }
+	pki_say "certificate $1 is validated by $2"
 }
 
 pki_cert_remove() {

@@ -171,10 +171,15 @@ pki_issue_pipeline() {
 	_order=$(pki_acme_order_flags)
 	_finish=$(pki_acme_finish_flags)
 	_dns=$(pki_dnsup_flags)
-	# Before an order is placed, whether its challenges can be published
-	# (the zone, its primary, the TSIG key): not for http-01 only.
+	# Before an order is placed, whether its dns-01 challenges can be
+	# published (the zone, its primary, the TSIG key).  Not for http-01,
+	# nor for dns-persist-01, whose standing record, once there, needs no
+	# update: one that cannot be published fails in pki-dnsup, before
+	# its challenge is answered.
 	_check="pki-dnsup --check $PKI_FLAGS $_dns"
-	[ "${PKI_ACME_CHALLENGE:-}" = http-01 ] && _check='cat'
+	case ${PKI_ACME_CHALLENGE:-} in
+	http-01 | dns-persist-01) _check='cat' ;;
+	esac
 	# A renewal that keeps the key: pki-select gives the claim the key
 	# of the instance it renews, and pki-keygen keeps it.
 	_reuse=
