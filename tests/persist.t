@@ -129,7 +129,7 @@ rec() {	# rec NAME [JQ]: a dns-persist-01 record of the ACME CA
 }
 # pki-acme with the account of the database (PKI_DB)
 order() { pki-acme order --ca-bundle "$CA" "$@"; }
-finish() { pki-acme finish --ca-bundle "$CA" "$@"; }
+finish() { pki-acme finish --ca-bundle "$CA"; }
 dnsup() {
 	pki-dnsup --key-file "$NAMED_TSIG_KEYFILE" --resolver "127.0.0.1:$NAMED_PORT" \
 		--server "127.0.0.1:$NAMED_PORT" --interval 0.1 --timeout 10 "$@"
@@ -198,7 +198,7 @@ is "$(updates)" "$u2" "... and nothing was sent to the primary"
 zf() {
 	pki-dnsup --resolver "127.0.0.1:$NAMED_PORT" --interval 0.1 --timeout 10 \
 		--include-file "$NAMED_INCLUDE_PATTERN" --reload-cmd "$NAMED_RELOAD_CMD" \
-		--ns "127.0.0.1:$NAMED_PORT" --ns "127.0.0.1:$NAMED2_PORT" "$@"
+		--ns "127.0.0.1:$NAMED_PORT" --ns "127.0.0.1:$NAMED2_PORT"
 }
 for i in 1 2; do
 	rec zf.inc.test | pki-keygen 2>>"$err" | pki-csr 2>>"$err" |
