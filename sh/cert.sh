@@ -122,17 +122,9 @@ pki_cert_set() {
 		;;
 	*) pki_die 2 "$_cert_set_usage" ;;
 	esac
-	_n=$(pki_sql -At -v name="$_name" -v days="$_days" -v frac="$_frac" <<'EOF'
-SET search_path TO pki, dd, public;
-\set QUIET on
-UPDATE certificates SET renew_before_days = nullif(:'days', '')::numeric,
-       renew_fraction = nullif(:'frac', '')::numeric
- WHERE id = (SELECT certificate FROM subjects
-	      WHERE name = :'name' AND NOT isaltname)
-RETURNING id;
-EOF
-) || return 1
-	[ -n "$_n" ] || { pki_say "no certificate $_name"; return 1; }
+	pki_cert_update "$_name" "renew_before_days = nullif(:'days', '')::numeric,
+	renew_fraction = nullif(:'frac', '')::numeric" \
+		-v days="$_days" -v frac="$_frac" || return 1
 	if [ -n "$_days" ]; then
 		pki_say "certificate $_name renews $_days days before it expires"
 	elif [ -n "$_frac" ]; then
@@ -148,17 +140,27 @@ pki_cert_set_challenge() {
 	dns-01 | http-01 | dns-persist-01) ;;
 	*) pki_die 2 "--challenge $2: use dns-01, http-01 or dns-persist-01" ;;
 	esac
-	_n=$(pki_sql -At -v name="$1" -v challenge="$2" <<'EOF'
+	pki_cert_update "$1" "acme_challenge = :'challenge'" \
+		-v challenge="$2" || return 1
+	pki_say "certificate $1 is validated by $2"
+}
+
+# pki_cert_update NAME SET [-v VAR=VALUE]...: UPDATE certificates SET SET
+# (columns of this file's, the values psql variables) for the certificate
+# NAME; says so and returns 1 when there is none.
+pki_cert_update() {
+	_cu_name=$1 _cu_set=$2
+	shift 2
+	_n=$(pki_sql -At -v name="$_cu_name" "$@" <<EOF
 SET search_path TO pki, dd, public;
 \set QUIET on
-UPDATE certificates SET acme_challenge = :'challenge'
+UPDATE certificates SET $_cu_set
  WHERE id = (SELECT certificate FROM subjects
 	      WHERE name = :'name' AND NOT isaltname)
 RETURNING id;
 EOF
 ) || return 1
-	[ -n "$_n" ] || { pki_say "no certificate $1"; return 1; }
-	pki_say "certificate $1 is validated by $2"
+	[ -n "$_n" ] || { pki_say "no certificate $_cu_name"; return 1; }
 }
 
 pki_cert_remove() {
