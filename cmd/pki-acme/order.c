@@ -3,7 +3,10 @@
  * of the ACME CA (RFC 8555 7.4), its authorizations fetched (7.5), and
  * what must be published for the pending ones added to the record's
  * "challenges".  A stream: each record is written before the next is
- * read.  Valid authorizations are reused: they need no challenge.
+ * read.  Valid authorizations are reused: they need no challenge.  A
+ * dns-persist-01 challenge gets the standing record that names the CA
+ * and the account at every order: whether DNS has it is pki-dnsup's to
+ * find out.
  *
  * With --resume an order stored for the certificate and algorithm
  * (stored.c) is taken up again when the CA still has it to finish

@@ -187,9 +187,10 @@ struct batch {
 /* Free everything BATCH holds but BATCH itself. */
 void	 batch_free(struct batch *b);
 /*
- * The items of record I: its dns-01 challenges (and, with --tlsa, its
- * TLSA records) to publish, or with --remove the entries of its
- * dns.published.  A record with a bad entry gets an error and no item
+ * The items of record I: its dns-01 and dns-persist-01 challenges
+ * (and, with --tlsa, its TLSA records) to publish, or with --remove the
+ * entries of its dns.published.  A record with a bad entry gets an
+ * error and no item
  * for it (when publishing, no item at all).  0; 1 when the record got an
  * error; -1 on memory exhaustion (reported; the record has no item).
  */
@@ -228,8 +229,8 @@ int	 probe_gather(struct batch *b, size_t i);
 /* 1 if record REC is one of pki-select --orphans: challenge records
  * that a dead run left, to withdraw ("action": "withdraw"). */
 int	 withdraw_record(const json_t *rec);
-/* The dns-01 challenges of record I as items (to withdraw); as
- * items_gather(). */
+/* The dns-01 challenges of record I as items (to withdraw; when
+ * publishing, its dns-persist-01 challenges too); as items_gather(). */
 int	 challenges_gather(struct batch *b, size_t i, const struct config *cfg);
 
 /* ------------------------------------------------------------ field.c */
