@@ -190,9 +190,9 @@ void	 batch_free(struct batch *b);
  * The items of record I: its dns-01 and dns-persist-01 challenges
  * (and, with --tlsa, its TLSA records) to publish, or with --remove the
  * entries of its dns.published.  A record with a bad entry gets an
- * error and no item
- * for it (when publishing, no item at all).  0; 1 when the record got an
- * error; -1 on memory exhaustion (reported; the record has no item).
+ * error and no item for it (when publishing, no item at all).  0; 1
+ * when the record got an error; -1 on memory exhaustion (reported; the
+ * record has no item).
  */
 int	 items_gather(struct batch *b, size_t i, const struct config *cfg);
 /* The zone NAME of the batch (with --remove: of that FILE or PRIMARY
