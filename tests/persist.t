@@ -111,14 +111,35 @@ is "$(txt _acme-challenge.plain.example.test)" "" \
 ok "the first issue sent updates" test "$(updates)" -gt "$u0"
 
 # ------------------------------------------------------------ renewal
+# A renewal, killed (SIGKILL) in pki-acme finish after its orders were
+# stored and its challenges found standing; the next run takes its claims
+# over, resumes the orders and issues: no second order, and not one DNS
+# update in either run.
+mkdir "$T/bin"
+ln -s "$PKI_BUILD"/bin/* "$T/bin/"
+rm "$T/bin/pki-acme"
+cat > "$T/bin/pki-acme" <<EOF
+#!/bin/sh
+[ "\$1" = finish ] && kill -9 \$\$
+exec "$PKI_BUILD/bin/pki-acme" "\$@"
+EOF
+chmod +x "$T/bin/pki-acme"
+orders() { grep -c "Added order" "$PEBBLE_LOG"; }
 s1=$(serial example.test)
 u1=$(updates)
+o1=$(orders)
+capture env PKI_BINDIR="$T/bin" pki -q renew --force -o one.example.test -o wild.example.test
+is "$rc:$(instances one.example.test):$(instances wild.example.test):$(orders)" \
+	"2:1:1:$((o1 + 2))" \
+	"a renewal of the dns-persist-01 certificates killed in pki-acme finish: exit 2, their orders placed"
 start=$(date +%s)
 capture pki -q renew --force -o one.example.test -o wild.example.test
-is "$rc" 0 "pki renew --force of the dns-persist-01 certificates"
+is "$rc" 0 "pki renew --force again"
 diag "renewal: $(($(date +%s) - start)) s"
-is "$(instances one.example.test):$(instances wild.example.test)" "2:2" \
-	"... both renewed: validated by the standing records"
+is "$(instances one.example.test):$(instances wild.example.test):$(orders)" "2:2:$((o1 + 2))" \
+	"... both renewed, validated by the standing records, the orders resumed (no new one)"
+is "$(q "SELECT count(*) FROM certinstances WHERE state = 'reserved'")" 0 \
+	"... no claim left behind"
 is "$(serial example.test):$(serial example.test "$NAMED2_PORT")" "$s1:$s1" \
 	"... the zone's serial did not change"
 is "$(updates)" "$u1" "... the primary got no UPDATE at all (not even --check's probe)"
