@@ -214,6 +214,39 @@ test_names(void)
 }
 
 static void
+test_persist(void)
+{
+	const char *why = NULL;
+	char *v, acct[PKI_PERSIST_ACCOUNT_MAX + 2];
+
+	v = pki_persist_value("CA.Example", "https://ca.example/acct/1", 0, 0,
+	    &why);
+	ok(v != NULL && strcmp(v, "ca.example; accounturi="
+	    "https://ca.example/acct/1") == 0, "persist: issuer (lower "
+	    "case) and accounturi");
+	free(v);
+	v = pki_persist_value("ca.example", "https://ca.example/acct/1", 1,
+	    1721952000, &why);
+	ok(v != NULL && strcmp(v, "ca.example; accounturi="
+	    "https://ca.example/acct/1; policy=wildcard; "
+	    "persistUntil=1721952000") == 0, "persist: policy=wildcard and "
+	    "persistUntil, in the draft's order");
+	free(v);
+	ok(pki_persist_value("ca example", "https://ca.example/a", 0, 0,
+	    &why) == NULL && why != NULL, "persist: an issuer that is no "
+	    "host name is refused");
+	ok(pki_persist_value("ca.example", "https://ca.example/a;policy="
+	    "wildcard", 0, 0, &why) == NULL && pki_persist_value("ca.example",
+	    "https://ca.example/a b", 0, 0, &why) == NULL &&
+	    pki_persist_value("ca.example", "", 0, 0, &why) == NULL,
+	    "persist: an account URL with \";\", a blank, or none is refused");
+	memset(acct, 'a', sizeof(acct) - 1);
+	acct[sizeof(acct) - 1] = '\0';
+	ok(pki_persist_value("ca.example", acct, 0, 0, &why) == NULL,
+	    "persist: an account URL too long is refused");
+}
+
+static void
 test_rec_names(void)
 {
 	json_t *rec, *names;
@@ -475,6 +508,7 @@ main(void)
 	test_output();
 	test_errors();
 	test_names();
+	test_persist();
 	test_rec_names();
 	test_secrets();
 	test_secret_files();
