@@ -285,7 +285,8 @@ void	 zonefile_change(struct batch *b, struct zone *z,
  * that every authoritative server of the zone serves already is done
  * and "standing": no update publishes it, no wait follows.  The truth is
  * in DNS, not in the database: a record changed or deleted by hand is
- * published again.
+ * published again, and so is one that a server which does not answer
+ * may lack (that server is asked nothing more here; the wait tells).
  */
 void	 persist_standing(struct batch *b, const struct config *cfg);
 

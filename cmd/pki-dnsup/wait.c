@@ -311,15 +311,18 @@ wait_seen(struct batch *b, const struct config *cfg)
 	return 0;
 }
 
-/* 1 if every authoritative server of IT's zone serves IT's RR now. */
+/* 1 if every authoritative server of IT's zone serves IT's RR now; a
+ * server that does not answer joins DOWN, and is not asked again. */
 static int
-served_everywhere(const struct item *it, const struct config *cfg)
+served_everywhere(const struct item *it, struct servers *down,
+    const struct config *cfg)
 {
 	struct watch w = { it->zone, it->owner, it->type, 0,
 	    ldns_rr_list_new(), NULL, 0 };
+	const struct server *srv;
 	ldns_rr *rr = NULL;
 	size_t j;
-	int all = 0;
+	int all = 0, r;
 
 	if (w.want == NULL || (rr = item_rr(it, 0)) == NULL ||
 	    !ldns_rr_list_push_rr(w.want, rr)) {
@@ -327,8 +330,16 @@ served_everywhere(const struct item *it, const struct config *cfg)
 		goto out;
 	}
 	all = it->zone->ns.n > 0;
-	for (j = 0; all && j < it->zone->ns.n; j++)
-		all = served(&w, &it->zone->ns.v[j], cfg->deadline) == 1;
+	for (j = 0; all && j < it->zone->ns.n; j++) {
+		srv = &it->zone->ns.v[j];
+		if (servers_have(down, srv->text) ||
+		    (r = served(&w, srv, cfg->deadline)) == 0)
+			all = 0;
+		else if (r == -1) {
+			servers_add(down, srv->addr, srv->port);
+			all = 0;
+		}
+	}
 out:
 	ldns_rr_list_deep_free(w.want);
 	return all;
@@ -337,6 +348,7 @@ out:
 void
 persist_standing(struct batch *b, const struct config *cfg)
 {
+	struct servers down = { NULL, 0 };
 	struct item *it;
 	size_t i;
 
@@ -345,7 +357,7 @@ persist_standing(struct batch *b, const struct config *cfg)
 		if (!it->persist || it->state != ITEM_NEW || it->zone == NULL ||
 		    !it->zone->ready || it->zone->error != NULL)
 			continue;
-		if (served_everywhere(it, cfg)) {
+		if (served_everywhere(it, &down, cfg)) {
 			pki_info("%s: %s: the standing record is served by "
 			    "every authoritative server: nothing to publish",
 			    pki_rec_name(json_array_get(b->recs, it->rec)),
@@ -354,4 +366,5 @@ persist_standing(struct batch *b, const struct config *cfg)
 			it->standing = 1;
 		}
 	}
+	servers_free(&down);
 }
