@@ -215,6 +215,26 @@ is "$(field fine.example.test '[.dns.persist[0].state, (.errors // [] | length)]
 	"... the record beside them goes on"
 is "$(updates)" "$u2" "... and nothing was sent to the primary"
 
+# A server away (the secondary stopped): a standing record it may lack is
+# not taken as standing; it is published (a no-op for the primary) and
+# waited for until the timeout, which says which server lacks it; the
+# server is asked once, not once per record.  Back, all is standing.
+jq -c 'select(.name == "good.example.test") | .errors = null | .cert = null' \
+	"$T/ordered" > "$T/two"
+jq -c '.name = "good2.example.test" | .altnames = ["good.example.test"]' "$T/two" >> "$T/two"
+kill -STOP "$NAMED2_PID"
+start=$(date +%s)
+run dnsup --ns "127.0.0.1:$NAMED_PORT" --ns "127.0.0.1:$NAMED2_PORT" --timeout 2 < "$T/two"
+took=$(($(date +%s) - start))
+kill -CONT "$NAMED2_PID"
+is "$rc:$(jq -r '.errors[0].message' "$T/out" | sort -u)" \
+	"1:_validation-persist.good.example.test.: not served by 127.0.0.1#$NAMED2_PORT within 2 s" \
+	"a server away: not standing, published, and its absence said after the timeout"
+ok "... in one wait for both records ($took s)" test "$took" -le 4
+run dnsup --ns "127.0.0.1:$NAMED_PORT" --ns "127.0.0.1:$NAMED2_PORT" < "$T/two"
+is "$rc:$(jq -r '.dns.persist[0].state' "$T/out" | tr '\n' ' ')" "0:standing standing " \
+	"... the server back: standing again"
+
 # ------------------------------------------------------------ zone-file mode
 zf() {
 	pki-dnsup --resolver "127.0.0.1:$NAMED_PORT" --interval 0.1 --timeout 10 \
