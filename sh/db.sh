@@ -303,16 +303,24 @@ EOF
 pki_db_migrate() {
 	pki_db_need
 	[ -d "$PKI_SQLDIR" ] || pki_die 2 "no SQL directory $PKI_SQLDIR"
+	# What is applied, asked once: a database that is up to date costs
+	# one connection, not one per migration (each pending one is asked
+	# again under the lock).
+	_done=" $(pki_psql -At -c 'SELECT version FROM public.pki_migrations' \
+		2>/dev/null | tr '\n' ' ') " || _done=' '
 	_n=0 _applied=0 _prev=
 	for _f in "$PKI_SQLDIR"/[0-9][0-9][0-9]-*.sql; do
 		[ -f "$_f" ] || continue
 		_name=${_f##*/}
-		_v=$(printf '%s\n' "${_name%%-*}" | sed 's/^0*//')
-		_v=${_v:-0}
+		_v=${_name%%-*}
+		while [ "${_v#0}" != "$_v" ] && [ -n "${_v#0}" ]; do
+			_v=${_v#0}
+		done
 		[ "$_v" != "$_prev" ] ||
 			pki_die 2 "two migrations numbered $_v in $PKI_SQLDIR"
 		_prev=$_v
 		_n=$((_n + 1))
+		case $_done in *" $_v "*) continue ;; esac
 		_out=$(pki_psql -At -v version="$_v" -v name="$_name" \
 			-v file="$_f" <<'EOF'
 \o /dev/null

@@ -8,6 +8,13 @@
 # the database, migrate), exports the PG* variables and PKI_DB of that
 # database, and stops the cluster when the test ends.  Durability is
 # traded for speed: the cluster is thrown away with $T.
+#
+# initdb and the migrations cost seconds of CPU, every test file again:
+# the first test of a version of sql/ makes a template cluster under
+# $TMPDIR, and the others start from a copy of it ("pki db init" then
+# finds the database there and every migration applied).  A template
+# that cannot be made costs nothing but the time: "pki db init" makes
+# the cluster as before.
 
 pg_setup() {
 	PKI_HOME=$T/home
@@ -15,10 +22,51 @@ pg_setup() {
 	PKI_INITDB_OPTIONS=--no-sync
 	export PKI_HOME PKI_PG_OPTIONS PKI_INITDB_OPTIONS
 	at_exit "pki db stop"
+	[ -n "${PKI_PG_NO_TEMPLATE:-}" ] || pg_from_template || true
 	if ! pki -q db init; then
 		echo "Bail out! pki db init failed"
 		exit 1
 	fi
 	eval "$(pki db env)"
 	export PKI_DB
+}
+
+# pg_from_template: $PKI_HOME/pg/data a copy of the template cluster of
+# this sql/ (and of this user, whose role owns it), made first if there
+# is none.  Several tests at once: one makes it (a lock directory naming
+# its pid), the others wait for it, or for the lock of a maker that died.
+pg_from_template() {
+	_key=$({ cat "$PKI_TOP"/sql/*.sql "$PKI_TOP/sh/db.sh"; id -u; } |
+		sha256sum | cut -c 1-16)
+	_tpl=${TMPDIR:-/tmp}/pki-pg-template.$_key
+	if [ ! -d "$_tpl/data" ] && mkdir "$_tpl.lock" 2>/dev/null; then
+		echo $$ > "$_tpl.lock/pid"
+		pg_make_template "$_tpl"
+		rm -rf "$_tpl.lock"
+	fi
+	_n=0
+	while [ ! -d "$_tpl/data" ] && [ -d "$_tpl.lock" ] && [ "$_n" -lt 3000 ]; do
+		_pid=$(cat "$_tpl.lock/pid" 2>/dev/null) || _pid=
+		[ -n "$_pid" ] && ! kill -0 "$_pid" 2>/dev/null && break
+		sleep 0.1
+		_n=$((_n + 1))
+	done
+	[ -d "$_tpl/data" ] || return 1
+	mkdir -p "$PKI_HOME/pg" && chmod 0700 "$PKI_HOME/pg" || return 1
+	[ "$(id -u)" -ne 0 ] || chown postgres "$PKI_HOME/pg" || return 1
+	cp -a "$_tpl/data" "$PKI_HOME/pg/data"
+}
+
+# pg_make_template DIR: DIR/data, a stopped cluster with every migration.
+pg_make_template() {
+	_mk=$1.new.$$
+	rm -rf "$_mk"
+	mkdir -p "$_mk" && chmod 0711 "$_mk" || return 1
+	if (PKI_HOME=$_mk/home PKI_PG_DIR=$_mk/pg
+	    export PKI_HOME PKI_PG_DIR
+	    pki -q db init && pki -q db stop) >"$_mk.log" 2>&1; then
+		mkdir -p "$1" && chmod 0711 "$1" &&
+			mv "$_mk/pg/data" "$1/data.$$" && mv "$1/data.$$" "$1/data"
+	fi
+	rm -rf "$_mk" "$_mk.log"
 }
