@@ -50,6 +50,10 @@ AllowUsers root
 MaxStartups 200
 Subsystem sftp internal-sftp
 LogLevel VERBOSE
+# Debian's bash, run by sshd, reads the user's ~/.bashrc unless it is a
+# shell below another (SHLVL): root's may start anything (pyenv, say),
+# which costs every command of every session, and is not pki's to test.
+SetEnv SHLVL=1
 EOF
 }
 
