@@ -478,7 +478,9 @@ pki_subject_name(const char *name)
 
 	if ((subj = X509_NAME_new()) == NULL)
 		return NULL;
-	if (strlen(name) <= 64 && !X509_NAME_add_entry_by_txt(subj, "CN",
+	/* An address is only in subjectAltName (as Let's Encrypt does). */
+	if (strlen(name) <= 64 && !pki_ip_name(name, NULL) &&
+	    !X509_NAME_add_entry_by_txt(subj, "CN",
 	    MBSTRING_UTF8, (const unsigned char *)name, -1, -1, 0)) {
 		X509_NAME_free(subj);
 		return NULL;
@@ -491,11 +493,12 @@ pki_san_ext(const json_t *names, int critical, X509_EXTENSION **out)
 {
 	GENERAL_NAMES *gens;
 	GENERAL_NAME *gen;
-	ASN1_IA5STRING *ia5;
+	ASN1_STRING *value;
+	unsigned char addr[16];
 	const char *name;
 	json_t *v;
 	size_t i;
-	int type, rc = -1;
+	int type, len, rc = -1;
 
 	*out = NULL;
 	if ((gens = sk_GENERAL_NAME_new_null()) == NULL)
@@ -504,19 +507,23 @@ pki_san_ext(const json_t *names, int critical, X509_EXTENSION **out)
 		name = json_string_value(v);
 		if (name == NULL)
 			continue;
-		if (pki_dns_name_check(name, 1) == NULL)
+		if ((len = pki_ip_name(name, addr)) != 0)
+			type = GEN_IPADD;
+		else if (pki_dns_name_check(name, 1) == NULL)
 			type = GEN_DNS;
 		else if (strchr(name, '@') != NULL)
 			type = GEN_EMAIL;
 		else
 			continue;
-		if ((gen = GENERAL_NAME_new()) == NULL ||
-		    (ia5 = ASN1_IA5STRING_new()) == NULL) {
+		if ((gen = GENERAL_NAME_new()) == NULL || (value = type ==
+		    GEN_IPADD ? ASN1_OCTET_STRING_new() :
+		    ASN1_IA5STRING_new()) == NULL) {
 			GENERAL_NAME_free(gen);
 			goto out;
 		}
-		GENERAL_NAME_set0_value(gen, type, ia5);
-		if (!ASN1_STRING_set(ia5, name, -1) ||
+		GENERAL_NAME_set0_value(gen, type, value);
+		if (!(type == GEN_IPADD ? ASN1_STRING_set(value, addr, len) :
+		    ASN1_STRING_set(value, name, -1)) ||
 		    !sk_GENERAL_NAME_push(gens, gen)) {
 			GENERAL_NAME_free(gen);
 			goto out;

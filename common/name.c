@@ -2,6 +2,7 @@
  * name.c - the checks every name passes before it reaches a certificate, a
  * DNS packet, a path, a shell command or SQL.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
@@ -48,10 +49,48 @@ pki_dns_name_check(const char *name, int allow_wildcard)
 			return "label longer than 63 characters";
 		if (label[0] == '-' || p[-1] == '-')
 			return "label starts or ends with a hyphen";
+		/* RFC 3696 2: no top-level name is all digits; 192.0.2.01
+		 * is neither an address nor a host name. */
+		if (*p == '\0' && strspn(label, "0123456789") == len)
+			return "the last label is all digits (not a host name, "
+			    "nor an IP address as 192.0.2.1 or 2001:db8::1)";
 		if (*p == '\0')
 			return NULL;
 		label = p + 1;
 	}
+}
+
+int
+pki_ip_name(const char *name, unsigned char addr[16])
+{
+	unsigned char buf[16];
+
+	if (name == NULL)
+		return 0;
+	if (addr == NULL)
+		addr = buf;
+	if (inet_pton(AF_INET, name, addr) == 1)
+		return 4;
+	if (strchr(name, ':') != NULL && inet_pton(AF_INET6, name, addr) == 1)
+		return 16;
+	return 0;
+}
+
+const char *
+pki_host_check(const char *name, int allow_wildcard)
+{
+	unsigned char addr[16];
+	char text[INET6_ADDRSTRLEN];
+	int len;
+
+	if ((len = pki_ip_name(name, addr)) == 0)
+		return pki_dns_name_check(name, allow_wildcard);
+	if (inet_ntop(len == 4 ? AF_INET : AF_INET6, addr, text,
+	    sizeof(text)) == NULL || strcmp(text, name) != 0)
+		return "IP address not in its canonical form (RFC 5952: "
+		    "lower case, no leading zeros, :: for the longest run "
+		    "of zeros)";
+	return NULL;
 }
 
 const char *
@@ -60,7 +99,7 @@ pki_subject_check(const char *subject_type, const char *name)
 	const char *p;
 
 	if (subject_type == NULL || strcmp(subject_type, "server") == 0)
-		return pki_dns_name_check(name, 1);
+		return pki_host_check(name, 1);
 	if (strcmp(subject_type, "client") != 0 &&
 	    strcmp(subject_type, "CA") != 0)
 		return "subject_type is not server, client or CA";
@@ -128,7 +167,7 @@ pki_rec_names(json_t *rec)
 		if (!json_is_string(v))
 			why = "not a string";
 		else
-			why = pki_dns_name_check(json_string_value(v), 1);
+			why = pki_host_check(json_string_value(v), 1);
 		if (why != NULL) {
 			json_decref(names);
 			pki_rec_error(rec, field, "%s", why);

@@ -217,6 +217,18 @@ int	 pki_batch(const struct pki_batch *b, json_t *held, void *ctx);
  * static text saying what is wrong.
  */
 const char *pki_dns_name_check(const char *name, int allow_wildcard);
+/*
+ * The address of NAME into ADDR (4 or 16 bytes) if NAME is an IPv4
+ * address in dotted-quad form or an IPv6 address (RFC 8738); its length,
+ * or 0 if NAME is no address.  ADDR may be NULL.
+ */
+int	 pki_ip_name(const char *name, unsigned char addr[16]);
+/*
+ * NULL if NAME may name a server: a host name (pki_dns_name_check) or an
+ * IP address written as RFC 5952 writes it (the form in which ACME
+ * identifiers are compared), else what is wrong.
+ */
+const char *pki_host_check(const char *name, int allow_wildcard);
 /* The same for the subject of SUBJECT_TYPE ("server", "client", "CA"):
  * servers need host names; client and CA names are 1-64 characters of
  * letters, digits, " ._@-" that start with a letter or digit. */

@@ -240,8 +240,14 @@ find_challenge(json_t *rec, const json_t *authz, const char *type,
 		return ch;
 	}
 	offered(authz, list, sizeof(list));
-	pki_rec_error(rec, "challenge", "%s: the CA offers no %s challenge "
-	    "(it offers %s)", ident, type, *list != '\0' ? list : "none");
+	if (strncmp(type, "dns-", 4) == 0 && pki_ip_name(ident, NULL))
+		pki_rec_error(rec, "challenge", "%s: an IP address is "
+		    "validated by http-01 or tls-alpn-01, not %s "
+		    "(RFC 8738 7)", ident, type);
+	else
+		pki_rec_error(rec, "challenge", "%s: the CA offers no %s "
+		    "challenge (it offers %s)", ident, type,
+		    *list != '\0' ? list : "none");
 	return NULL;
 }
 
@@ -280,7 +286,7 @@ authorization(struct order_run *r, json_t *rec, const char *url,
 		/* Nothing of it is published: a CA's mistake (or lie) must
 		 * not make pki-dnsup write a name that was not ordered. */
 		authz_foreign(rec, authz, url);
-	else if ((why = pki_dns_name_check(ident, 0)) != NULL)
+	else if ((why = pki_host_check(ident, 0)) != NULL)
 		pki_rec_error(rec, "acme", "the CA's identifier \"%.80s\": %s",
 		    ident, why);
 	else if (strcmp(status, "valid") == 0) {
@@ -308,9 +314,11 @@ identifiers(const json_t *names)
 	json_t *ids = json_array(), *v;
 	size_t i;
 
+	/* RFC 8738: an address is an identifier of type "ip". */
 	json_array_foreach(names, i, v)
 		json_array_append_new(ids, json_pack("{s:s, s:O}", "type",
-		    "dns", "value", v));
+		    pki_ip_name(json_string_value(v), NULL) ?
+		    "ip" : "dns", "value", v));
 	return json_pack("{s:o}", "identifiers", ids);
 }
 

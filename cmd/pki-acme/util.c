@@ -159,10 +159,13 @@ authz_ordered(const json_t *authz, const json_t *names)
 	const char *name;
 	size_t i;
 
-	if (type == NULL || strcmp(type, "dns") != 0 || value == NULL)
+	if (type == NULL || value == NULL)
 		return 0;
 	json_array_foreach(names, i, v) {
 		if ((name = json_string_value(v)) == NULL)
+			continue;
+		/* RFC 8738: an address is ordered as "ip", a name as "dns" */
+		if (strcmp(type, pki_ip_name(name, NULL) ? "ip" : "dns") != 0)
 			continue;
 		if (wild && strncmp(name, "*.", 2) == 0 &&
 		    strcasecmp(name + 2, value) == 0)

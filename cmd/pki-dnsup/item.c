@@ -591,6 +591,13 @@ probe_gather(struct batch *b, size_t i)
 	}
 	json_array_foreach(names, j, v) {
 		name = json_string_value(v);
+		if (pki_ip_name(name, NULL)) {
+			/* RFC 8738 7: no dns-01 for an address */
+			record_error(b, i, "challenge", "%s: an IP address "
+			    "is validated by http-01, not dns-01", name);
+			rc = 1;
+			break;
+		}
 		if (strncmp(name, "*.", 2) == 0)
 			name += 2;	/* RFC 8555 8.4: the same owner */
 		it = (struct item){ .rec = i, .field = "dns",

@@ -13,6 +13,7 @@
  * run's is checked against the database where the record is stored
  * (record.c).
  */
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -63,7 +64,23 @@ add_cn(json_t *names, X509 *cert)
 	return rc;
 }
 
-/* The names CERT covers: its DNS and e-mail subjectAltNames and its CN. */
+/* An iPAddress name in the text form RFC 5952 gives it (the form the
+ * database keeps); -1 if it is no address. */
+static int
+add_address(json_t *names, const ASN1_OCTET_STRING *ip)
+{
+	char text[INET6_ADDRSTRLEN];
+	int len = ASN1_STRING_length(ip);
+
+	if ((len != 4 && len != 16) || inet_ntop(len == 4 ? AF_INET : AF_INET6,
+	    ASN1_STRING_get0_data(ip), text, sizeof(text)) == NULL)
+		return -1;
+	return add_name(names, (const unsigned char *)text,
+	    (int)strlen(text));
+}
+
+/* The names CERT covers: its DNS, e-mail and IP address subjectAltNames
+ * and its CN. */
 static json_t *
 cert_names(X509 *cert)
 {
@@ -78,6 +95,8 @@ cert_names(X509 *cert)
 		if (g->type == GEN_DNS || g->type == GEN_EMAIL)
 			rc = add_name(names, ASN1_STRING_get0_data(g->d.ia5),
 			    ASN1_STRING_length(g->d.ia5));
+		else if (g->type == GEN_IPADD)
+			rc = add_address(names, g->d.iPAddress);
 	}
 	GENERAL_NAMES_free(gens);
 	if (rc == -1 || add_cn(names, cert) == -1) {

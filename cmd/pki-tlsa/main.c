@@ -131,8 +131,10 @@ add_rrs(json_t *out, const struct der *cert, const char *algo,
 		return -1;
 	json_array_foreach(names, i, v) {
 		name = json_string_value(v);
-		if (strncmp(name, "*.", 2) == 0)
-			continue;	/* no TLSA owner can stand for a wildcard */
+		/* No TLSA owner can stand for a wildcard or an address. */
+		if (strncmp(name, "*.", 2) == 0 ||
+		    pki_ip_name(name, NULL))
+			continue;
 		snprintf(owner, sizeof(owner), "_%u._%s.%s.", p->port,
 		    p->proto, name);
 		json_array_append_new(out, json_pack(
