@@ -190,22 +190,152 @@ SELECT * FROM certs WHERE :'name' = '' OR "Cert Name" = :'name';
 EOF
 }
 
-# pki status [-o NAME]... [NAME]...: serverPKI's -n -v listing, the
-# certificates, their instances, and the instances' deployments.
+_status_usage="usage: pki status [--json] [--expiring DAYS] [--now TIME] [-o NAME]... [NAME]..."
+
+# pki status [--json] [--expiring DAYS] [--now TIME] [-o NAME]...
+# [NAME]...: serverPKI's -n -v listing, the certificates, their
+# instances, and the instances' deployments; --json a JSON object per
+# certificate; --expiring only the certificates that expire within DAYS
+# days (or have no valid instance), exit 1 when there are any.
 pki_status() {
-	_names='[]'
+	_names='[]' _json='' _expiring='' _now='' _rest=''
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--json) _json=1 ;;
+		--expiring | --now)
+			[ $# -ge 2 ] || pki_die 2 "$_status_usage"
+			if [ "$1" = --now ]; then
+				_now=$2
+			else
+				case $2 in
+				'' | *[!0-9]*) pki_die 2 "status --expiring: \"$2\" is not a number of days" ;;
+				esac
+				_expiring=$2
+			fi
+			shift ;;
+		--) shift; break ;;
+		*) _rest="$_rest $(pki_quote "$1")" ;;
+		esac
+		shift
+	done
+	for _a in "$@"; do
+		_rest="$_rest $(pki_quote "$_a")"
+	done
+	eval "set -- $_rest"
 	OPTIND=1
 	while getopts 'o:aie:' _o; do
 		case $_o in
 		o) _names=$(printf '%s' "$_names" | "$JQ" -c --arg n "$OPTARG" '. + [$n]') ;;
 		a | i | e) ;;	# serverPKI selection flags: everything is listed
-		*) pki_die 2 "usage: pki status [-o NAME]... [NAME]..." ;;
+		*) pki_die 2 "$_status_usage" ;;
 		esac
 	done
 	shift $((OPTIND - 1))
 	for _a in "$@"; do
 		_names=$(printf '%s' "$_names" | "$JQ" -c --arg n "$_a" '. + [$n]')
 	done
+	if [ -n "$_json" ]; then
+		pki_status_json
+	elif [ -n "$_expiring" ]; then
+		pki_status_expiring
+	else
+		[ -z "$_now" ] || pki_die 2 "status --now: only with --json or --expiring"
+		pki_status_listing
+	fi
+}
+
+# pki_status_json: pki status --json, a JSON object per certificate (of
+# _names, or every one; with _expiring only those expiring, exit 1 when
+# there are any), as at _now; made by PostgreSQL (json_build_object).
+# The due action is pki-select --schedule's (pki.due_action()), as a run
+# here would see it: remind when the CA key's passphrase cannot be read.
+pki_status_json() {
+	_remind=false
+	[ -r "$PKI_CA_PASSPHRASE_FILE" ] || _remind=true
+	_out=$(pki_sql -At -v names="$_names" -v now="$_now" \
+		-v days="$_expiring" -v remind="$_remind" <<'EOF'
+SET search_path TO pki, dd, public;
+WITH t AS (SELECT coalesce(nullif(:'now', '')::timestamptz AT TIME ZONE
+	'UTC', now() AT TIME ZONE 'UTC') AS now)
+SELECT json_build_object(
+	'name', s.name,
+	'type', s.type,
+	'ca', CASE c.type WHEN 'LE' THEN 'acme' ELSE 'local' END,
+	'algo', c.encryption_algo,
+	'disabled', c.disabled,
+	'altnames', coalesce((SELECT json_agg(a.name ORDER BY a.name)
+		FROM subjects a WHERE a.certificate = c.id AND a.isaltname), '[]'),
+	'instances', coalesce((SELECT json_agg(json_build_object(
+		'id', i.id, 'state', i.state,
+		'not_before', rfc3339(i.not_before),
+		'not_after', rfc3339(i.not_after),
+		'renew_at', rfc3339(i.renew_at),
+		'hash', (SELECT json_object_agg(k.encryption_algo, k.hash
+			ORDER BY k.encryption_algo) FROM certkeydata k
+			WHERE k.certinstance = i.id)) ORDER BY i.id)
+		FROM certinstances i WHERE i.certificate = c.id), '[]'),
+	'expires', (SELECT rfc3339(max(i.not_after)) FROM certinstances i
+		WHERE i.certificate = c.id AND i.not_after > t.now
+		  AND i.state IN ('issued', 'prepublished', 'deployed')),
+	'due', json_build_object(
+		'action', due_action(c.id, t.now, :'remind'::bool),
+		'at', rfc3339(sc.due_at)),
+	'failures', sc.failures,
+	'last_failure', rfc3339(sc.last_failure),
+	'last_error', sc.last_error,
+	'next_attempt', rfc3339(sc.next_attempt),
+	'targets', coalesce((SELECT json_agg(json_build_object(
+		'host', h.fqdn, 'jail', j.name, 'place', p.name,
+		'instance', d.certinstance, 'status', d.status,
+		'attempts', d.attempts, 'reload_status', d.reload_status,
+		'last_error', d.last_error, 'tried', rfc3339(d.tried),
+		'deployed', rfc3339(d.deployed))
+		ORDER BY h.fqdn, j.name NULLS FIRST, p.name NULLS FIRST)
+		FROM targets tg JOIN disthosts h ON h.id = tg.disthost
+		LEFT JOIN jails j ON j.id = tg.jail
+		LEFT JOIN places p ON p.id = tg.place
+		LEFT JOIN LATERAL (SELECT * FROM deployments dp
+			WHERE dp.target = tg.id ORDER BY dp.certinstance DESC
+			LIMIT 1) d ON true
+		WHERE tg.certificate = c.id), '[]'))
+  FROM t, certificates c
+  JOIN subjects s ON s.certificate = c.id AND NOT s.isaltname
+   AND s.type NOT IN ('CA', 'reserved')
+  JOIN schedule sc ON sc.certificate = c.id
+ WHERE (:'names' = '[]' OR s.name IN
+	(SELECT json_array_elements_text(:'names')::citext))
+   AND (:'days' = '' OR c.id IN (SELECT e.certificate
+	FROM expiring(t.now, nullif(:'days', '')::numeric) e))
+ ORDER BY s.name;
+EOF
+) || return 2
+	[ -z "$_out" ] || printf '%s\n' "$_out"
+	[ -z "$_expiring" ] || [ -z "$_out" ]
+}
+
+# pki_status_expiring: pki status --expiring, a line per certificate
+# (of _names, or every one) that expires within _expiring days of _now,
+# or has no valid instance (pki.expiring()); exit 1 when there are any.
+pki_status_expiring() {
+	_out=$(pki_sql -At -v names="$_names" -v now="$_now" \
+		-v days="$_expiring" <<'EOF'
+SET search_path TO pki, dd, public;
+SELECT name || ': ' || coalesce('expires ' || rfc3339(not_after),
+	'no valid instance')
+  FROM expiring(coalesce(nullif(:'now', '')::timestamptz AT TIME ZONE
+	'UTC', now() AT TIME ZONE 'UTC'), :'days'::numeric)
+ WHERE :'names' = '[]' OR name IN
+	(SELECT json_array_elements_text(:'names')::citext)
+ ORDER BY not_after NULLS FIRST, name;
+EOF
+) || return 2
+	[ -z "$_out" ] && return 0
+	printf '%s\n' "$_out"
+	return 1
+}
+
+# pki_status_listing: the tables of pki status for _names.
+pki_status_listing() {
 	pki_sql -v names="$_names" -v minroll="${PKI_MIN_ROLL_MINS:-90}" <<'EOF'
 SET search_path TO pki, dd, public;
 \pset footer off

@@ -11,11 +11,14 @@
 #   PKI_DB_PASSPHRASE_FILE  passphrase of keys at rest (encrypted mode)
 #   PKI_SPOOL               records pki-store could not store, stored by
 #                           the next run first ($PKI_HOME/spool)
-#   PKI_SYSLOG              syslog facility for the programs, e.g. local6
+#   PKI_SYSLOG              syslog facility of the programs and the
+#                           workflows' lines, e.g. local6 (alert.sh)
+#   PKI_ALERT_MAIL, PKI_ALERT_FROM, PKI_ALERT_DAYS, PKI_SENDMAIL
+#                           the alert mail (alert.sh)
 #   PKI_VERBOSE             0 quiet, 1 normal, 2 verbose
 #   PKI_CLEAN_KEEP          pki schedule: archived instances kept (10)
 #   PKI_SCHEDULE_STALE      pki schedule: seconds a claim of no run lasts
-#   PSQL, JQ                the commands used for psql and jq
+#   PSQL, JQ, AWK, LOGGER   the commands used for psql, jq, awk, logger
 
 pki_die() {
 	_rc=$1
@@ -117,13 +120,17 @@ pki_setup_env() {
 }
 
 # pki_flags: PKI_FLAGS, the programs' common flags, from PKI_VERBOSE and
-# PKI_SYSLOG.
+# PKI_SYSLOG (one of the facilities the programs know, or exit 2).
 pki_flags() {
 	PKI_FLAGS=
 	[ "$PKI_VERBOSE" -eq 0 ] && PKI_FLAGS="-q"
 	[ "$PKI_VERBOSE" -ge 2 ] && PKI_FLAGS="-v"
 	[ "$PKI_VERBOSE" -ge 3 ] && PKI_FLAGS="-v -v"
-	[ -n "${PKI_SYSLOG:-}" ] && PKI_FLAGS="$PKI_FLAGS --syslog $PKI_SYSLOG"
+	case ${PKI_SYSLOG:-} in
+	'' ) ;;
+	daemon | user | local[0-7]) PKI_FLAGS="$PKI_FLAGS --syslog $PKI_SYSLOG" ;;
+	*) pki_die 2 "PKI_SYSLOG: unknown syslog facility \"$PKI_SYSLOG\" (daemon, user, local0 ... local7)" ;;
+	esac
 	export PKI_VERBOSE
 	return 0
 }

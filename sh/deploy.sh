@@ -60,14 +60,10 @@ pki_deploy_flags() {
 # One line per record leaving the pipeline, never a key; with -q
 # (PKI_VERBOSE 0) only the lines of records that failed somewhere.
 pki_deploy_summary() {
-	_quiet=false
-	[ "${PKI_VERBOSE:-1}" -eq 0 ] && _quiet=true
-	"$JQ" -r --argjson quiet "$_quiet" '
+	pki_jq_report '
 	(.deployed // {} | to_entries | map(.value)) as $d |
-	select(($quiet | not) or ((.errors // []) | length > 0) or
-		($d | any(.status != "ok"))) |
 	if .action == "wait" and ((.errors // []) | length == 0) then
-		if .roll.due then
+		"info\t" + if .roll.due then
 			"\(.name): instance \(.instance.id) prepublished at " +
 			"\(.roll.prepublished), rolls at \(.roll.due) UTC (twice " +
 			"the TTL of \(.roll.ttl) s, at least \(.roll.min_roll_mins) min)"
@@ -77,13 +73,14 @@ pki_deploy_summary() {
 			"current ones (pki distribute)"
 		end
 	elif (.errors // []) | length > 0 then
-		"\(.name): FAILED: \(.errors | map(
+		"err\t\(.name): FAILED: \(.errors | map(
 			(.stage // "?") + ": " +
 			(if .field then .field + ": " else "" end) +
 			(.message // "")) | join("; "))"
 	else
 		($d | map(select(.status == "ok"))) as $ok |
-		"\(.name): instance \(.instance.id) \(.instance.state // "?"): " +
+		(if $d | any(.status != "ok") then "notice" else "info" end) +
+		"\t\(.name): instance \(.instance.id) \(.instance.state // "?"): " +
 		"\($ok | length) of \($d | length) target(s) ok" +
 		([$d[] | select(.drift) | "\(.host): fixed \(.drift)"] +
 		 [$d[] | select(.status != "ok") | .error] |
@@ -193,9 +190,17 @@ pki_deploy_pipeline() {
 
 # pki distribute [...]: the instances to deploy to the targets that do
 # not hold them yet (serverPKI -D); an instance becomes deployed when
-# every target holds it.
+# every target holds it.  The alert mail when it failed, unless it is a
+# part of pki schedule, which sends its own (PKI_ALERT_HELD).
 pki_distribute() {
-	pki_deploy_run distribute "$@"
+	if [ -n "${PKI_ALERT_HELD:-}" ]; then
+		pki_deploy_run distribute "$@"
+		return
+	fi
+	pki_alert_config
+	_dsrc=0
+	pki_deploy_run distribute "$@" || _dsrc=$?
+	pki_alert_mail "pki distribute" "$_dsrc"
 }
 
 # pki roll [--min-roll-mins N] [--now TIME] [-a] [-o NAME]... [-i NAME]...

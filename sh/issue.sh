@@ -76,7 +76,7 @@ pki_stages_status() {
 		if [ "$_rc" -eq 1 ]; then
 			pki_say "$_s: some records failed (exit 1)"
 		else
-			printf 'pki: %s failed (exit %s)\n' "$_s" "$_rc" >&2
+			pki_log err "$_s failed (exit $_rc)"
 		fi
 		[ "$_rc" -gt "$_worst" ] && _worst=$_rc
 	done
@@ -85,23 +85,20 @@ pki_stages_status() {
 }
 
 # The human summary of records leaving a workflow: one line each, never
-# a key; with -q only the failures.
+# a key, at its level (alert.sh); with -q only the failures.
 pki_summary() {
-	_quiet=false
-	[ "${PKI_VERBOSE:-1}" -eq 0 ] && _quiet=true
-	# shellcheck disable=SC2016 # $quiet is jq's
-	"$JQ" -r --argjson quiet "$_quiet" '
-	select(((.errors // []) | length > 0) or ($quiet | not)) |
+	# shellcheck disable=SC2016 # jq's program
+	pki_jq_report '
 	if (.errors // []) | length > 0 then
-		"\(.name): FAILED: \(.errors | map(
+		"err\t\(.name): FAILED: \(.errors | map(
 			(.stage // "?") + ": " +
 			(if .field then .field + ": " else "" end) +
 			(.message // "")) | join("; "))"
 	elif .instance.state == "issued" then
-		"\(.name): issued instance \(.instance.id) (\(.cert | keys |
+		"info\t\(.name): issued instance \(.instance.id) (\(.cert | keys |
 			join("+"))), valid until \([.cert[].not_after] | min)"
 	else
-		"\(.name): \(.action // "passed") \(.instance.state // "")"
+		"info\t\(.name): \(.action // "passed") \(.instance.state // "")"
 	end'
 }
 
@@ -149,15 +146,20 @@ pki_issue() {
 
 # pki_issue_run COMMAND CLAIM: run COMMAND (registered as the run) through
 # the issue pipeline for what pki-select --create CLAIM (its selection
-# and how it claims, quoted for eval) claims.  Returns the worst status.
+# and how it claims, quoted for eval) claims; the alert mail when it
+# failed.  Returns the worst status.
 pki_issue_run() {
 	pki_run_dir
+	pki_alert_config
 	pki_run_begin "$1"
-	pki_spool_store || return 2
 	_orc=0
-	pki_issue_pipeline "$2" || _orc=$?
-	[ "$_spool_rc" -gt "$_orc" ] && _orc=$_spool_rc
-	return "$_orc"
+	if pki_spool_store; then
+		pki_issue_pipeline "$2" || _orc=$?
+		[ "$_spool_rc" -gt "$_orc" ] && _orc=$_spool_rc
+	else
+		_orc=2
+	fi
+	pki_alert_mail "$1" "$_orc"
 }
 
 # pki_issue_pipeline CLAIM: the issue pipeline (after the run is begun

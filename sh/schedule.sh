@@ -117,29 +117,31 @@ pki_schedule_ari() {
 	done < "$PKI_RUN_DIR/ari" |
 		pki_stage pki-acme-ari pki-acme ari $PKI_FLAGS |
 		pki_stage pki-store-ari pki-store $PKI_FLAGS |
-		pki_stage ari-summary "$JQ" -r --argjson v "${PKI_VERBOSE:-1}" '
+		pki_stage ari-summary pki_jq_report '
 		if (.errors // []) | length > 0 then
-			"\(.name): renewal information: FAILED: \(.errors |
+			"err\t\(.name): renewal information: FAILED: \(.errors |
 				map(.message) | join("; "))"
-		elif $v > 1 then
-			"\(.name): renewal information: \(.ari.status)\(
+		else
+			"debug\t\(.name): renewal information: \(.ari.status)\(
 				if .ari.renew_at then ", renew at " +
 				.ari.renew_at else "" end)"
-		else empty end'
+		end'
 	pki_stages_status pki-acme-ari pki-store-ari ari-summary
 }
 
 # pki_schedule_remind: the local certificates due that this run cannot
-# sign, said once per renewal (serverPKI's reminder mail; the time is
-# kept in Certificates.authorized_until, as serverPKI does).
+# sign, said once per renewal at notice level, so in the alert mail too
+# (serverPKI's reminder mail; the time is kept in
+# Certificates.authorized_until, as serverPKI does).
 pki_schedule_remind() {
 	_names=$("$JQ" -c -s '[.[] | select(.action == "remind" and
 		(.reminded == null or (.due != null and .reminded < .due)))
 		| .name]' "$PKI_RUN_DIR/due")
 	[ "$_names" = '[]' ] && return 0
-	printf '%s' "$_names" | "$JQ" -r '.[] | "\(.): local certificate due:
-  the CA key passphrase is not available to this run; run
-  pki renew -o \(.) where it is"' >&2
+	printf '%s' "$_names" | "$JQ" -r '.[] | "notice\t" + ("\(.): local
+		certificate due: the CA key passphrase is not available to this
+		run; run pki renew -o \(.) where it is" | gsub("\\s+"; " "))' |
+		pki_report 'pki: ' >&2
 	pki_sql -v names="$_names" <<'EOF'
 SET search_path TO pki, dd, public;
 \set QUIET on
@@ -162,13 +164,15 @@ pki_schedule_print() {
 
 # pki schedule [-anq] [--dry-run] [--now TIME] [selection]: everything
 # that is due, once: store the spool, expire, archive, clean, refresh
-# renewal windows, issue and renew, distribute.  Exit 1 if something
-# failed; with -q nothing is printed unless something did.
+# renewal windows, issue and renew, distribute; then the alert mail if
+# something needs a person.  Exit 1 if something failed; with -q
+# nothing is printed unless something did.
 pki_schedule() {
 	pki_long_options "$_schedule_usage" "$@"
 	[ -z "$_reuse$_how" ] || pki_die 2 "$_schedule_usage"
 	eval "pki_selection \"\$_schedule_usage\" $_rest"
 	pki_flags
+	[ -n "$_dry" ] || pki_alert_config
 	pki_run_dir
 	_nowf=
 	[ -n "$_now" ] && _nowf="--now $(pki_quote "$_now")"
@@ -188,15 +192,28 @@ pki_schedule() {
 		return 0
 	fi
 	pki_run_begin "pki schedule"
+	_sch_status=0
+	pki_schedule_run || _sch_status=$?
+	pki_alert_mail "pki schedule" "$_sch_status" "$_now"
+}
+
+# pki_schedule_run: the run of pki schedule, its options and selection
+# parsed; returns the worst status.
+pki_schedule_run() {
 	pki_spool_store || return 2
 	_sch_worst=$_spool_rc
+	_sch_rc=0
 	# shellcheck disable=SC2086 # word lists
 	eval "pki-select --schedule $PKI_FLAGS $_nowf $_remind $_keep $_stale $_sel" \
-		> "$PKI_RUN_DIR/due" || return 2
+		> "$PKI_RUN_DIR/due" || _sch_rc=$?
+	if [ "$_sch_rc" -ne 0 ]; then
+		pki_log err "pki-select --schedule failed (exit $_sch_rc)"
+		return 2
+	fi
 	[ "${PKI_VERBOSE:-1}" -gt 1 ] && pki_schedule_print >&2
 	for _act in expire archive clean; do
 		_out=$(pki_schedule_sql "$_act") || { _sch_worst=2; continue; }
-		[ -n "$_out" ] && pki_say "$_out"
+		[ -n "$_out" ] && pki_log info "$_out"
 	done
 	_sch_rc=0
 	pki_schedule_ari || _sch_rc=$?
@@ -210,9 +227,12 @@ pki_schedule() {
 		PKI_STORE_NOW=
 		[ "$_sch_rc" -gt "$_sch_worst" ] && _sch_worst=$_sch_rc
 	fi
-	# Whatever happened above, what is issued is deployed.
+	# Whatever happened above, what is issued is deployed; the mail is
+	# pki schedule's.
 	_sch_rc=0
+	PKI_ALERT_HELD=1
 	eval "pki_distribute $_sel" || _sch_rc=$?
+	PKI_ALERT_HELD=
 	[ "$_sch_rc" -gt "$_sch_worst" ] && _sch_worst=$_sch_rc
 	return "$_sch_worst"
 }

@@ -17,18 +17,15 @@
 
 # One line per record, never a key; with -q only the failures.
 pki_tlsa_summary() {
-	_quiet=false
-	[ "${PKI_VERBOSE:-1}" -eq 0 ] && _quiet=true
-	"$JQ" -r --argjson quiet "$_quiet" '
-	select(((.errors // []) | length > 0) or ($quiet | not)) |
+	pki_jq_report '
 	(if .action == "prepublish" then "prepublish of instance " +
 		"\(.instance.id)" else "TLSA" end) as $what |
 	if (.errors // []) | length > 0 then
-		"\(.name): \($what) FAILED: \(.errors | map(
+		"err\t\(.name): \($what) FAILED: \(.errors | map(
 			(.stage // "?") + ": " +
 			(if .field then .field + ": " else "" end) +
 			(.message // "")) | join("; "))"
-	elif .action == "tlsa-backfill" then
+	else "info\t" + if .action == "tlsa-backfill" then
 		"\(.name): instance \(.instance.id): \((.tlsa // []) | length) " +
 		"TLSA record(s) computed and stored"
 	elif .action == "prepublish" then
@@ -39,7 +36,7 @@ pki_tlsa_summary() {
 		"\(.name): TLSA " + ([(.tlsa // []) | group_by(.owner)[] |
 			"\(.[0].owner) \(length) record(s)"] +
 			[(.tlsa_empty // [])[] | "\(.) emptied"] | join(", "))
-	end'
+	end end'
 }
 
 # pki_tlsa_configured: 0 if DNS is configured for TLSA (a TSIG key or

@@ -10,6 +10,8 @@
  *   renew    the renewal time of its newest valid instance has passed
  *   remind   issue or renew of a local certificate that this run cannot
  *            sign (--remind: the CA key's passphrase is not here)
+ *   (which of the three: pki.due_action() of sql/017-alerts.sql, which
+ *   pki status --json asks too)
  *   expire   instances issued, prepublished or deployed past not_after
  *   archive  instances expired (superseded) past not_after
  *   ari      instances of ACME certificates whose renewal window is to
@@ -37,13 +39,9 @@
 #define SCHEDULE \
 	"WITH t AS (SELECT coalesce($5::timestamptz AT TIME ZONE 'UTC', " \
 	"  now() AT TIME ZONE 'UTC') AS now), " \
-	"due AS (SELECT s.certificate AS cert, s.due_at AS due, CASE " \
-	"  WHEN c.type = 'local' AND $9::bool THEN 'remind' " \
-	"  WHEN EXISTS (SELECT 1 FROM certinstances i " \
-	"    WHERE i.certificate = s.certificate AND i.state IN ('issued', " \
-	"    'prepublished', 'deployed') AND i.not_after > t.now) " \
-	"  THEN 'renew' ELSE 'issue' END AS action, NULL::int4[] AS insts " \
-	"  FROM t, schedule s JOIN certificates c ON c.id = s.certificate " \
+	"due AS (SELECT s.certificate AS cert, s.due_at AS due, " \
+	"  due_action(s.certificate, t.now, $9::bool) AS action, " \
+	"  NULL::int4[] AS insts FROM t, schedule s " \
 	"  WHERE s.due_at <= " NOW " AND NOT EXISTS (SELECT 1 FROM " \
 	"  certinstances i WHERE i.certificate = s.certificate " \
 	"  AND i.state = 'reserved' AND " LIVE_CLAIM ")), " \
