@@ -4,6 +4,7 @@
 # reaches psql as a variable (-v name=value) and the SQL quotes it
 # (:'name'): nothing typed on the command line is spliced into SQL.
 # shellcheck disable=SC2016 # jq programs are single-quoted on purpose
+# shellcheck disable=SC2154 # _rest, _json, _expiring ... are set by pki_long_options (schedule.sh)
 
 # pki_sql [psql args]: run SQL from stdin; a failure prints the server's
 # message (without psql's decoration) and returns 1.
@@ -198,29 +199,12 @@ _status_usage="usage: pki status [--json] [--expiring DAYS] [--now TIME] [-o NAM
 # certificate; --expiring only the certificates that expire within DAYS
 # days (or have no valid instance), exit 1 when there are any.
 pki_status() {
-	_names='[]' _json='' _expiring='' _now='' _rest=''
-	while [ $# -gt 0 ]; do
-		case $1 in
-		--json) _json=1 ;;
-		--expiring | --now)
-			[ $# -ge 2 ] || pki_die 2 "$_status_usage"
-			if [ "$1" = --now ]; then
-				_now=$2
-			else
-				case $2 in
-				'' | *[!0-9]*) pki_die 2 "status --expiring: \"$2\" is not a number of days" ;;
-				esac
-				_expiring=$2
-			fi
-			shift ;;
-		--) shift; break ;;
-		*) _rest="$_rest $(pki_quote "$1")" ;;
-		esac
-		shift
-	done
-	for _a in "$@"; do
-		_rest="$_rest $(pki_quote "$_a")"
-	done
+	_names='[]'
+	pki_long_options "$_status_usage" "$@"
+	[ -z "$_dry$_reuse$_how" ] || pki_die 2 "$_status_usage"
+	case $_expiring in
+	*[!0-9]*) pki_die 2 "status --expiring: \"$_expiring\" is not a number of days" ;;
+	esac
 	eval "set -- $_rest"
 	OPTIND=1
 	while getopts 'o:aie:' _o; do

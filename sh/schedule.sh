@@ -14,25 +14,28 @@
 _schedule_usage="usage: pki schedule [-anq] [--dry-run] [--now TIME] [-o NAME]... [-i NAME]... [-e NAME]..."
 _renew_usage="usage: pki renew [-a] [--reuse] [--force | --within DAYS] [-o NAME]... [-i NAME]... [-e NAME]..."
 
-# pki_long_options USAGE ARGS...: the long options of pki schedule and
-# pki renew out of ARGS: _dry, _now, _reuse, _how; the rest, quoted for
-# eval, in _rest.
+# pki_long_options USAGE ARGS...: the long options of pki schedule, pki
+# renew and pki status out of ARGS: _dry, _now, _reuse, _how, _json,
+# _expiring; the rest, quoted for eval, in _rest.  Each command refuses
+# those that are not its own.
 pki_long_options() {
 	_usage=$1
 	shift
-	_dry='' _now='' _reuse='' _how='' _rest=''
+	_dry='' _now='' _reuse='' _how='' _json='' _expiring='' _rest=''
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--dry-run) _dry=1 ;;
 		--reuse) _reuse=--reuse ;;
 		--force) _how=--force ;;
-		--now | --within)
+		--json) _json=1 ;;
+		--now | --within | --expiring)
 			[ $# -ge 2 ] || pki_die 2 "$_usage"
-			if [ "$1" = --now ]; then
-				_now=$2
-			else
-				_how="--within $(pki_quote "$2")"
-			fi
+			case $1 in
+			--now) _now=$2 ;;
+			--within) _how="--within $(pki_quote "$2")" ;;
+			*) _expiring=$2
+			   [ -n "$2" ] || pki_die 2 "--expiring: \"\" is not a number of days" ;;
+			esac
 			shift ;;
 		-n) _dry=1 ;;
 		-q) PKI_VERBOSE=0 ;;
@@ -52,7 +55,7 @@ pki_long_options() {
 # the key with --reuse.
 pki_renew() {
 	pki_long_options "$_renew_usage" "$@"
-	[ -z "$_dry$_now" ] || pki_die 2 "$_renew_usage"
+	[ -z "$_dry$_now$_json$_expiring" ] || pki_die 2 "$_renew_usage"
 	eval "pki_selection \"\$_renew_usage\" $_rest"
 	pki_flags
 	pki_issue_run "pki renew" "${_how:---due} $_reuse $_sel"
@@ -169,7 +172,7 @@ pki_schedule_print() {
 # nothing is printed unless something did.
 pki_schedule() {
 	pki_long_options "$_schedule_usage" "$@"
-	[ -z "$_reuse$_how" ] || pki_die 2 "$_schedule_usage"
+	[ -z "$_reuse$_how$_json$_expiring" ] || pki_die 2 "$_schedule_usage"
 	eval "pki_selection \"\$_schedule_usage\" $_rest"
 	pki_flags
 	[ -n "$_dry" ] || pki_alert_config
