@@ -230,37 +230,65 @@ pki_status() {
 
 # pki_status_json: pki status --json, a JSON object per certificate (of
 # _names, or every one; with _expiring only those expiring, exit 1 when
-# there are any), as at _now; made by PostgreSQL (json_build_object).
+# there are any), as at _now; made by PostgreSQL (json_build_object),
+# each part in one pass over the selected certificates, a cursor at a
+# time (FETCH_COUNT), so that memory does not grow with the database.
 # The due action is pki-select --schedule's (pki.due_action()), as a run
 # here would see it: remind when the CA key's passphrase cannot be read.
 pki_status_json() {
+	pki_run_dir
 	_remind=false
 	[ -r "$PKI_CA_PASSPHRASE_FILE" ] || _remind=true
-	_out=$(pki_sql -At -v names="$_names" -v now="$_now" \
-		-v days="$_expiring" -v remind="$_remind" <<'EOF'
+	pki_sql -At -v names="$_names" -v now="$_now" -v days="$_expiring" \
+		-v remind="$_remind" > "$PKI_RUN_DIR/status" <<'EOF' || return 2
 SET search_path TO pki, dd, public;
+\set FETCH_COUNT 1000
 WITH t AS (SELECT coalesce(nullif(:'now', '')::timestamptz AT TIME ZONE
-	'UTC', now() AT TIME ZONE 'UTC') AS now)
+	'UTC', now() AT TIME ZONE 'UTC') AS now),
+sel AS (SELECT s.certificate AS id, s.name, s.type FROM subjects s
+	 WHERE NOT s.isaltname AND s.type NOT IN ('CA', 'reserved')
+	   AND s.certificate IN (SELECT certificate FROM subjects
+		WHERE :'names' = '[]' UNION ALL SELECT certificate FROM subjects
+		WHERE name IN (SELECT json_array_elements_text(:'names')::citext))
+	   AND (:'days' = '' OR s.certificate IN (SELECT e.certificate FROM t,
+		expiring(t.now, nullif(:'days', '')::numeric) e))),
+alt AS (SELECT a.certificate AS id, json_agg(a.name ORDER BY a.name) AS list
+	  FROM subjects a JOIN sel ON sel.id = a.certificate
+	 WHERE a.isaltname GROUP BY a.certificate),
+hash AS (SELECT k.certinstance AS id, json_object_agg(k.encryption_algo,
+	k.hash ORDER BY k.encryption_algo) AS hash
+	  FROM certkeydata k JOIN certinstances i ON i.id = k.certinstance
+	  JOIN sel ON sel.id = i.certificate GROUP BY k.certinstance),
+inst AS (SELECT i.certificate AS id, json_agg(json_build_object(
+	'id', i.id, 'state', i.state, 'not_before', rfc3339(i.not_before),
+	'not_after', rfc3339(i.not_after), 'renew_at', rfc3339(i.renew_at),
+	'hash', h.hash) ORDER BY i.id) AS list,
+	max(i.not_after) FILTER (WHERE i.not_after > t.now
+	  AND i.state IN ('issued', 'prepublished', 'deployed')) AS expires
+	  FROM t, certinstances i JOIN sel ON sel.id = i.certificate
+	  LEFT JOIN hash h ON h.id = i.id GROUP BY i.certificate),
+tgt AS (SELECT tg.certificate AS id, json_agg(json_build_object(
+	'host', h.fqdn, 'jail', j.name, 'place', p.name,
+	'instance', d.certinstance, 'status', d.status,
+	'attempts', d.attempts, 'reload_status', d.reload_status,
+	'last_error', d.last_error, 'tried', rfc3339(d.tried),
+	'deployed', rfc3339(d.deployed))
+	ORDER BY h.fqdn, j.name NULLS FIRST, p.name NULLS FIRST) AS list
+	  FROM targets tg JOIN sel ON sel.id = tg.certificate
+	  JOIN disthosts h ON h.id = tg.disthost
+	  LEFT JOIN jails j ON j.id = tg.jail
+	  LEFT JOIN places p ON p.id = tg.place
+	  LEFT JOIN LATERAL (SELECT * FROM deployments dp
+		WHERE dp.target = tg.id ORDER BY dp.certinstance DESC
+		LIMIT 1) d ON true
+	 GROUP BY tg.certificate)
 SELECT json_build_object(
-	'name', s.name,
-	'type', s.type,
+	'name', sel.name, 'type', sel.type,
 	'ca', CASE c.type WHEN 'LE' THEN 'acme' ELSE 'local' END,
-	'algo', c.encryption_algo,
-	'disabled', c.disabled,
-	'altnames', coalesce((SELECT json_agg(a.name ORDER BY a.name)
-		FROM subjects a WHERE a.certificate = c.id AND a.isaltname), '[]'),
-	'instances', coalesce((SELECT json_agg(json_build_object(
-		'id', i.id, 'state', i.state,
-		'not_before', rfc3339(i.not_before),
-		'not_after', rfc3339(i.not_after),
-		'renew_at', rfc3339(i.renew_at),
-		'hash', (SELECT json_object_agg(k.encryption_algo, k.hash
-			ORDER BY k.encryption_algo) FROM certkeydata k
-			WHERE k.certinstance = i.id)) ORDER BY i.id)
-		FROM certinstances i WHERE i.certificate = c.id), '[]'),
-	'expires', (SELECT rfc3339(max(i.not_after)) FROM certinstances i
-		WHERE i.certificate = c.id AND i.not_after > t.now
-		  AND i.state IN ('issued', 'prepublished', 'deployed')),
+	'algo', c.encryption_algo, 'disabled', c.disabled,
+	'altnames', coalesce(alt.list, '[]'),
+	'instances', coalesce(inst.list, '[]'),
+	'expires', rfc3339(inst.expires),
 	'due', json_build_object(
 		'action', due_action(c.id, t.now, :'remind'::bool),
 		'at', rfc3339(sc.due_at)),
@@ -268,33 +296,16 @@ SELECT json_build_object(
 	'last_failure', rfc3339(sc.last_failure),
 	'last_error', sc.last_error,
 	'next_attempt', rfc3339(sc.next_attempt),
-	'targets', coalesce((SELECT json_agg(json_build_object(
-		'host', h.fqdn, 'jail', j.name, 'place', p.name,
-		'instance', d.certinstance, 'status', d.status,
-		'attempts', d.attempts, 'reload_status', d.reload_status,
-		'last_error', d.last_error, 'tried', rfc3339(d.tried),
-		'deployed', rfc3339(d.deployed))
-		ORDER BY h.fqdn, j.name NULLS FIRST, p.name NULLS FIRST)
-		FROM targets tg JOIN disthosts h ON h.id = tg.disthost
-		LEFT JOIN jails j ON j.id = tg.jail
-		LEFT JOIN places p ON p.id = tg.place
-		LEFT JOIN LATERAL (SELECT * FROM deployments dp
-			WHERE dp.target = tg.id ORDER BY dp.certinstance DESC
-			LIMIT 1) d ON true
-		WHERE tg.certificate = c.id), '[]'))
-  FROM t, certificates c
-  JOIN subjects s ON s.certificate = c.id AND NOT s.isaltname
-   AND s.type NOT IN ('CA', 'reserved')
-  JOIN schedule sc ON sc.certificate = c.id
- WHERE (:'names' = '[]' OR s.name IN
-	(SELECT json_array_elements_text(:'names')::citext))
-   AND (:'days' = '' OR c.id IN (SELECT e.certificate
-	FROM expiring(t.now, nullif(:'days', '')::numeric) e))
- ORDER BY s.name;
+	'targets', coalesce(tgt.list, '[]'))
+  FROM t, sel JOIN certificates c ON c.id = sel.id
+  JOIN schedule sc ON sc.certificate = sel.id
+  LEFT JOIN alt ON alt.id = sel.id
+  LEFT JOIN inst ON inst.id = sel.id
+  LEFT JOIN tgt ON tgt.id = sel.id
+ ORDER BY sel.name;
 EOF
-) || return 2
-	[ -z "$_out" ] || printf '%s\n' "$_out"
-	[ -z "$_expiring" ] || [ -z "$_out" ]
+	cat "$PKI_RUN_DIR/status"
+	[ -z "$_expiring" ] || [ ! -s "$PKI_RUN_DIR/status" ]
 }
 
 # pki_status_expiring: pki status --expiring, a line per certificate
