@@ -10,7 +10,7 @@
  *   renew    the renewal time of its newest valid instance has passed
  *   remind   issue or renew of a local certificate that this run cannot
  *            sign (--remind: the CA key's passphrase is not here)
- *   (which of the three: pki.due_action() of sql/017-alerts.sql, which
+ *   (which of the three: pki.due_action() of sql/019-alerts.sql, which
  *   pki status --json asks too)
  *   expire   instances issued, prepublished or deployed past not_after
  *   archive  instances expired (superseded) past not_after
