@@ -1,4 +1,4 @@
--- 017-alerts.sql - what a person is told: the action a certificate is
+-- 019-alerts.sql - what a person is told: the action a certificate is
 -- due for, and the certificates that expire soon with no renewal, each
 -- decided once here for pki-select --schedule, pki status --json and
 -- --expiring, and the alert mail of pki schedule (sh/alert.sh).
