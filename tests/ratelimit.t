@@ -62,6 +62,7 @@ u=$(until_of r3.test)
 left=$(($(date -u -d "$u" +%s) - $(date -u +%s)))
 ok "... which is the Retry-After from now ($left s)" test "$left" -ge 25 -a "$left" -le 30
 is "$(jq -s '[.[] | select(.acme.orders.ec)] | length' "$T/out")" 0 "... and no order in any record"
+cp "$T/out" "$T/limited"
 
 # ------------------------------------------------------------ 503 without Retry-After
 echo "503 0 serverInternal" > "$state/limit"
@@ -85,6 +86,39 @@ is "$(jq -s '[.[] | select(.acme.orders.ec.url)] | length' "$T/out")" 3 "... and
 echo "400 0 malformed" > "$state/limit"
 order "$T/three"
 is "$rc:$posts" "1:3" "an order refused for another cause (400 malformed) pauses nothing: each record tries"
+
+# ------------------------------------------------------------ the schedule
+# pki-store makes a certificate that failed for the CA's limit wait until
+# the time the CA named, when that is later than the backoff's, but at
+# most a week: the refused records as pki schedule's renewals, with the
+# CA's "until" 2 days away, a year away (a time that lies), none, and
+# one that is no time.
+# shellcheck source=tests/lib/pg.sh
+. "$(dirname "$0")/lib/pg.sh"
+pg_setup
+for n in 1 2 3 4; do pki -q cert add "r$n.test" -c acme; done
+now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+at() { date -u -d "$now $1" +%Y-%m-%dT%H:%M:%SZ; }
+jq -c --arg d2 "$(at '+2 days')" --arg y "$(at '+1 year')" '
+	. + {action: "renew"} | .errors[-1].until = ({"r1.test": $d2,
+	"r2.test": $y, "r3.test": null}[.name])' "$T/limited" > "$T/renew"
+{
+	cat "$T/renew"
+	jq -c 'select(.name == "r1.test") | .name = "r4.test" |
+		.errors[-1].until = "soon"' "$T/renew"
+} > "$T/renew2"
+rc=0
+pki-store --now "$now" < "$T/renew2" > "$T/stored" 2>>"$err" || rc=$?
+is "$(wc -l < "$T/stored")" 4 "pki-store: every record goes on (exit $rc)"
+next() {
+	psql -X -At -c "SELECT to_char(next_attempt, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')
+		FROM pki.schedule s JOIN pki.subjects n ON n.certificate = s.certificate
+		WHERE n.name = '$1'"
+}
+is "$(next r1.test)" "$(at '+2 days')" "the CA's time 2 days away: the next attempt then, not in the backoff's hour"
+is "$(next r2.test)" "$(at '+7 days')" "a year away: a week at most"
+is "$(next r3.test)" "$(at '+1 hour')" "no time named: the backoff's hour"
+is "$(next r4.test)" "$(at '+1 hour')" "a time that is no time: the backoff's hour"
 
 nok "no private key in anything printed" grep -q "PRIVATE KEY" "$err"
 done_testing
