@@ -13,7 +13,8 @@ command -v python3 >/dev/null 2>&1 || skip_all "no python3"
 . "$(dirname "$0")/lib/pebble.sh"
 
 err=$T/stderr.all
-pebble_start PEBBLE_AUTHZREUSE=100
+# (no nonce rejected at random: each newOrder POST is counted)
+pebble_start PEBBLE_AUTHZREUSE=100 PEBBLE_WFE_NONCEREJECT=0
 CA=$PEBBLE_CA_BUNDLE
 state=$T/proxy
 mkdir -p "$state"

@@ -62,9 +62,14 @@ pg_make_template() {
 	_mk=$1.new.$$
 	rm -rf "$_mk"
 	mkdir -p "$_mk" && chmod 0711 "$_mk" || return 1
-	if (PKI_HOME=$_mk/home PKI_PG_DIR=$_mk/pg
-	    export PKI_HOME PKI_PG_DIR
-	    pki -q db init && pki -q db stop) >"$_mk.log" 2>&1; then
+	# (env, not a subshell that sets PKI_HOME: shellcheck would take it
+	# for a change lost in every test that sources this file)
+	_ok=0
+	env PKI_HOME="$_mk/home" PKI_PG_DIR="$_mk/pg" pki -q db init \
+		>"$_mk.log" 2>&1 || _ok=1
+	env PKI_HOME="$_mk/home" PKI_PG_DIR="$_mk/pg" pki -q db stop \
+		>>"$_mk.log" 2>&1 || _ok=1
+	if [ "$_ok" -eq 0 ]; then
 		mkdir -p "$1" && chmod 0711 "$1" &&
 			mv "$_mk/pg/data" "$1/data.$$" && mv "$1/data.$$" "$1/data"
 	fi
