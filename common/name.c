@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -177,4 +178,45 @@ pki_rec_names(json_t *rec)
 			json_array_append(names, v);
 	}
 	return names;
+}
+
+/* The CRLReason codes of RFC 5280 5.3.1 a subscriber may give (7 is
+ * unused, 8 removeFromCRL only for delta CRLs). */
+static const struct {
+	const char	*name;
+	int		 code;
+} crl_reasons[] = {
+	{ "unspecified", 0 }, { "keyCompromise", 1 },
+	{ "cACompromise", 2 }, { "affiliationChanged", 3 },
+	{ "superseded", 4 }, { "cessationOfOperation", 5 },
+	{ "certificateHold", 6 }, { "privilegeWithdrawn", 9 },
+	{ "aACompromise", 10 },
+};
+
+const char *
+pki_crl_reason_name(const char *s)
+{
+	size_t i;
+
+	if (s == NULL)
+		return NULL;
+	for (i = 0; i < sizeof(crl_reasons) / sizeof(crl_reasons[0]); i++)
+		if (strcmp(s, crl_reasons[i].name) == 0 ||
+		    (s[0] != '\0' && strspn(s, "0123456789") == strlen(s) &&
+		    strlen(s) <= 2 && atoi(s) == crl_reasons[i].code))
+			return crl_reasons[i].name;
+	return NULL;
+}
+
+int
+pki_crl_reason(const char *s)
+{
+	size_t i;
+
+	if ((s = pki_crl_reason_name(s)) == NULL)
+		return -1;
+	for (i = 0; i < sizeof(crl_reasons) / sizeof(crl_reasons[0]); i++)
+		if (strcmp(s, crl_reasons[i].name) == 0)
+			return crl_reasons[i].code;
+	return -1;
 }

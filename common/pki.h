@@ -241,6 +241,10 @@ const char *pki_subject_check(const char *subject_type, const char *name);
 json_t	*pki_rec_names(json_t *rec);
 /* 1 if S is "rsa" or "ec". */
 int	 pki_algo_valid(const char *s);
+/* The RFC 5280 CRLReason name of S (a name like "keyCompromise" or its
+ * number), NULL if S is neither; and its code, -1 if none. */
+const char *pki_crl_reason_name(const char *s);
+int	 pki_crl_reason(const char *s);
 
 /* ------------------------------------------------------------ persist.c */
 

@@ -1,4 +1,5 @@
-# cert.sh - pki cert add|remove|list, pki status, pki export, pki ca.
+# cert.sh - pki cert add|remove|list, pki status, pki export, pki ca
+# (pki ca crl is in revoke.sh).
 #
 # Configuration goes through serverPKI's SQL functions.  Every value
 # reaches psql as a variable (-v name=value) and the SQL quotes it
@@ -426,7 +427,8 @@ pki_ca() {
 	[ $# -gt 0 ] && shift
 	case $_sub in
 	init | roll) ;;
-	*) pki_die 2 "usage: pki ca init|roll [--algo rsa|ec] [--days DAYS] [--subject DN]" ;;
+	crl) pki_ca_crl "$@"; return ;;
+	*) pki_die 2 "usage: pki ca init|roll [--algo rsa|ec] [--days DAYS] [--subject DN] | crl [FILE]" ;;
 	esac
 	_valid=$(pki_sql -At <<'EOF'
 SET search_path TO pki, dd, public;

@@ -329,8 +329,6 @@ char	*cert_csr_b64u(json_t *rec, const char *algo);
 
 /* The filter pki-acme revoke; exit status. */
 int	 cmd_revoke(const struct opts *o);
-/* The CRLReason code (RFC 5280 5.3.1) of reason NAME, -1 if unknown. */
-int	 revoke_reason(const char *name);
 
 /* ------------------------------------------------------------ ari.c */
 

@@ -189,7 +189,7 @@ check(const struct opts *o, const struct command *c)
 	else if (o->profile != NULL && !profile_valid(o->profile))
 		why = "--profile: not a profile name (letters, digits, "
 		    "\".\", \"_\" and \"-\", at most 64)";
-	else if (revoke_reason(o->reason) == -1)
+	else if (pki_crl_reason(o->reason) == -1)
 		why = "--reason: unknown (see pki-acme(1))";
 	if (why != NULL)
 		pki_err("%s", why);

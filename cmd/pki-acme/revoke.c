@@ -12,29 +12,6 @@
 
 #define ALREADY	ACME_PROBLEM "alreadyRevoked"
 
-/* The CRLReason codes of RFC 5280 5.3.1 a subscriber may give. */
-static const struct {
-	const char	*name;
-	int		 code;
-} reasons[] = {
-	{ "unspecified", 0 }, { "keyCompromise", 1 },
-	{ "cACompromise", 2 }, { "affiliationChanged", 3 },
-	{ "superseded", 4 }, { "cessationOfOperation", 5 },
-	{ "certificateHold", 6 }, { "privilegeWithdrawn", 9 },
-	{ "aACompromise", 10 },
-};
-
-int
-revoke_reason(const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
-		if (strcmp(name, reasons[i].name) == 0)
-			return reasons[i].code;
-	return -1;
-}
-
 struct revoke_run {
 	const struct opts	*o;
 	struct account		 acct;
@@ -73,7 +50,7 @@ revoke_one(struct revoke_run *r, json_t *rec, const char *algo,
 	b = b64u_encode(der, (size_t)len);
 	OPENSSL_free(der);
 	payload = json_pack("{s:s, s:i}", "certificate", b ? b : "",
-	    "reason", revoke_reason(r->o->reason));
+	    "reason", pki_crl_reason(r->o->reason));
 	free(b);
 	/* Sent again after a lost answer, it is "alreadyRevoked". */
 	rc = acme_post_repeatable(&r->a, url, payload, NULL, &resp, &got);
@@ -119,7 +96,7 @@ revoke_record(json_t *rec, void *ctx)
 			return -1;
 	pki_unix_rfc3339(time(NULL), at);
 	json_object_set_new(rec, "revoked", json_pack("{s:s, s:s}", "reason",
-	    r->o->reason, "at", at));
+	    pki_crl_reason_name(r->o->reason), "at", at));
 	pki_info("%s: revoked (%s)", pki_rec_name(rec), r->o->reason);
 	return 0;
 }

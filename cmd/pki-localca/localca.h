@@ -69,4 +69,13 @@ int	 add_ext(X509 *cert, X509 *issuer, int nid, const char *value);
 int	 sign_record(json_t *rec, struct ca *ca, const struct settings *st,
 	    long days);
 
+/* crl.c */
+
+/* --revoke: mark REC revoked for REASON (an RFC 5280 name) when it is a
+ * certificate of the local CA not revoked yet; 0. */
+int	 revoke_record(json_t *rec, const char *reason);
+/* --crl: write FILE, the CRL of CA valid DAYS days listing the revoked
+ * instances of the database it issued.  Returns an exit status. */
+int	 crl_write(struct ca *ca, const char *file, long days);
+
 #endif

@@ -1,6 +1,7 @@
 /*
  * pki-localca - the local CA: signs the CSRs of records whose CA is
- * "local", and makes a new CA (--init).
+ * "local", makes a new CA (--init), marks its certificates revoked
+ * (--revoke) and writes its CRL (--crl).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,13 +14,17 @@ static const char usage[] =
 "                   [--passphrase-file FILE] [--days DAYS] [--syslog FACILITY]\n"
 "       pki-localca --init [-qv] [--ca-cert FILE --ca-key FILE]\n"
 "                   [--passphrase-file FILE] [--algo ALGO] [--days DAYS]\n"
-"                   [--subject DN] [--syslog FACILITY]\n";
+"                   [--subject DN] [--syslog FACILITY]\n"
+"       pki-localca --revoke [-qv] [--reason REASON] [--syslog FACILITY]\n"
+"       pki-localca --crl FILE [-qv] [--passphrase-file FILE] [--days DAYS]\n"
+"                   [--syslog FACILITY]\n";
 
 struct run {
 	struct ca	 ca;
 	struct settings	 st;
 	struct opts	 o;
 	const char	*pass;
+	const char	*reason;	/* --revoke */
 	int		 no_ca;		/* the CA could not be loaded */
 };
 
@@ -42,6 +47,8 @@ localca(json_t *rec, void *ctx)
 	struct run *r = ctx;
 	long days;
 
+	if (r->reason != NULL)
+		return revoke_record(rec, r->reason);
 	if (!is_local(rec))
 		return 0;
 	if (ca_load(&r->ca, &r->st, &r->o, r->pass) == -1) {
@@ -53,10 +60,18 @@ localca(json_t *rec, void *ctx)
 }
 
 static int
-run(struct run *r, int init)
+run(struct run *r, int init, const char *crl)
 {
 	PGconn *db;
 	int rc;
+
+	if (crl != NULL) {
+		if (ca_load(&r->ca, &r->st, &r->o, r->pass) == -1)
+			return PKI_EXIT_FATAL;
+		rc = crl_write(&r->ca, crl, r->o.days > 0 ? r->o.days : 7);
+		ca_free(&r->ca);
+		return rc;
+	}
 
 	if (init) {
 		/* Without files the settings (and the CA) live in the DB. */
@@ -89,11 +104,15 @@ main(int argc, char *argv[])
 		{ "days",		required_argument,	NULL, 'd' },
 		{ "algo",		required_argument,	NULL, 'a' },
 		{ "subject",		required_argument,	NULL, 's' },
+		{ "revoke",		no_argument,		NULL, 'R' },
+		{ "reason",		required_argument,	NULL, 'r' },
+		{ "crl",		required_argument,	NULL, 'C' },
 		{ NULL,			0,			NULL, 0 }
 	};
 	static char pass[PKI_PASS_MAX];
 	struct run r;
-	int ch, init = 0, rc;
+	const char *crl = NULL, *reason = NULL;
+	int ch, init = 0, revoke = 0, rc;
 
 	memset(&r, 0, sizeof(r));
 	settings_default(&r.st);
@@ -104,6 +123,9 @@ main(int argc, char *argv[])
 	    usage)) != -1) {
 		switch (ch) {
 		case 'I': init = 1; break;
+		case 'R': revoke = 1; break;
+		case 'r': reason = optarg; break;
+		case 'C': crl = optarg; break;
 		case 'c': r.o.ca_cert_file = optarg; break;
 		case 'k': r.o.ca_key_file = optarg; break;
 		case 'p': r.o.pass_file = optarg; break;
@@ -130,6 +152,20 @@ main(int argc, char *argv[])
 		pki_err("--ca-cert and --ca-key go together");
 		return PKI_EXIT_FATAL;
 	}
+	if (init + revoke + (crl != NULL) > 1) {
+		pki_err("--init, --revoke and --crl go alone");
+		return PKI_EXIT_FATAL;
+	}
+	if (reason != NULL && !revoke) {
+		pki_err("--reason needs --revoke");
+		return PKI_EXIT_FATAL;
+	}
+	if (revoke && (r.reason = pki_crl_reason_name(reason != NULL ?
+	    reason : "unspecified")) == NULL) {
+		pki_err("--reason: unknown reason \"%s\" (an RFC 5280 "
+		    "CRLReason name like keyCompromise, or its number)", reason);
+		return PKI_EXIT_FATAL;
+	}
 	if (!init && (r.o.algo != NULL || r.o.subject != NULL)) {
 		pki_err("--algo and --subject need --init");
 		return PKI_EXIT_FATAL;
@@ -147,7 +183,7 @@ main(int argc, char *argv[])
 			    "CA passphrase file %s", r.o.pass_file);
 		}
 	}
-	rc = run(&r, init);
+	rc = run(&r, init, crl);
 	pki_wipe(pass, sizeof(pass));
 	return rc;
 }

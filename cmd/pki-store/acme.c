@@ -5,7 +5,8 @@
  *    "account": {...}}) are inserted into acme_accounts or update the row
  *    of their "url"; the key is stored encrypted when the database keeps
  *    keys encrypted (Revision.keysEncrypted);
- *  - revoked records (pki-acme revoke: "revoked" and an "instance") set
+ *  - revoked records (pki-acme revoke, pki-localca --revoke: "revoked"
+ *    and an "instance") set
  *    their instance's state to 'revoked';
  *  - an ACME record with "acme"."authorized_until" updates serverPKI's
  *    Certificates.authorized_until on its way, and is then stored like
@@ -142,8 +143,10 @@ store_account(struct store *st, json_t *rec, const json_t *acct)
 
 /* The instance of a revoked record becomes 'revoked', with an event. */
 #define REVOKE \
-	"WITH r AS (UPDATE certinstances SET state = 'revoked' " \
-	"  WHERE id = $1::int4 RETURNING id, certificate) " \
+	"WITH r AS (UPDATE certinstances SET state = 'revoked', " \
+	"  revoked_at = now() AT TIME ZONE 'UTC', revoke_reason = $3 " \
+	"  WHERE id = $1::int4 AND state <> 'revoked' " \
+	"  RETURNING id, certificate) " \
 	"INSERT INTO events (certificate, instance, name, stage, level, " \
 	"  message) SELECT certificate, id, $2, 'pki-store', 'info', " \
 	"  'revoked instance ' || id || ' (' || $3 || ')' FROM r " \
@@ -169,7 +172,8 @@ store_revoked(struct store *st, json_t *rec, struct outcome *out)
 		return -1;
 	if (PQntuples(res) != 1) {
 		PQclear(res);
-		return pki_rec_error(rec, "instance", "no instance %s", inst);
+		return pki_rec_error(rec, "instance", "no instance %s that "
+		    "is not revoked already", inst);
 	}
 	PQclear(res);
 	out->what = INSTANCE;
@@ -211,9 +215,10 @@ store_acme(struct store *st, json_t *rec, struct outcome *out)
 	    strcmp(action, "rollover") == 0 ||
 	    strcmp(action, "deactivate") == 0))
 		return store_account(st, rec, acct);
-	if (ca == NULL || strcmp(ca, "acme") != 0)
-		return 1;
+	/* Revoked by pki-acme revoke or pki-localca --revoke. */
 	if (json_is_object(json_object_get(rec, "revoked")))
 		return store_revoked(st, rec, out);
+	if (ca == NULL || strcmp(ca, "acme") != 0)
+		return 1;
 	return note_authorized(st, rec) == 0 ? 1 : -1;
 }
