@@ -16,8 +16,8 @@ static const char usage[] =
 "                   [--passphrase-file FILE] [--algo ALGO] [--days DAYS]\n"
 "                   [--subject DN] [--syslog FACILITY]\n"
 "       pki-localca --revoke [-qv] [--reason REASON] [--syslog FACILITY]\n"
-"       pki-localca --crl FILE [-qv] [--passphrase-file FILE] [--days DAYS]\n"
-"                   [--syslog FACILITY]\n";
+"       pki-localca --crl FILE [-qv] [--ca-cert FILE --ca-key FILE]\n"
+"                   [--passphrase-file FILE] [--days DAYS] [--syslog FACILITY]\n";
 
 struct run {
 	struct ca	 ca;
