@@ -125,6 +125,12 @@ ok "verifies with the CA" quiet openssl crl -in "$T/crl2.pem" -noout -out /dev/n
 
 # ------------------------------------------------------------ rollover
 t1=$(thumb)
+# The filter by hand, its output a terminal: refused before the CA is
+# asked, without the key (script(1) gives it a pseudo-terminal).
+capture script -qec "pki-acme rollover --directory $PEBBLE_DIRECTORY" /dev/null
+is "$rc" 2 "pki-acme rollover to a terminal: exit 2"
+like "$out" "*carries the account key*not a terminal*" "says why"
+is "$(thumb)" "$t1" "and the key is not changed"
 capture pki account rollover --bogus
 is "$rc" 2 "rollover with an unknown option: exit 2"
 capture pki account rollover

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "acme.h"
 
@@ -252,6 +253,15 @@ main(int argc, char *argv[])
 		o.profile = NULL;
 	if (check(&o, c) == -1)
 		return PKI_EXIT_FATAL;
+	/* The account record of register and rollover carries the key. */
+	if ((strcmp(c->name, "register") == 0 ||
+	    strcmp(c->name, "rollover") == 0) && isatty(STDOUT_FILENO)) {
+		pki_err("%s: the account record carries the account key: "
+		    "pipe it into pki-store or redirect it to a file of mode "
+		    "0600, not a terminal (pki account rollover does it)",
+		    c->name);
+		return PKI_EXIT_FATAL;
+	}
 	if ((c->allowed & BIT(O_PASS)) && o.pass_file != NULL &&
 	    *o.pass_file != '\0') {
 		if (pki_read_passphrase(o.pass_file, pass, sizeof(pass)) == 0)
