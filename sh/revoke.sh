@@ -192,7 +192,7 @@ EOF
 		_keep=$PKI_HOME/rollover-$(date -u +%Y%m%dT%H%M%SZ).json
 		(umask 077 && mkdir -p "$PKI_HOME" && cp "$_rec" "$_keep") ||
 			pki_die 2 "account rollover: cannot keep the new key in $_keep"
-		pki_log err "account rollover: the CA's answer is unknown; the record with the new key is kept in $_keep (mode 0600): once the CA tells which key is the account's, store it with pki-store (its errors removed) or delete it"
+		pki_log err "account rollover: the CA's answer is unknown; the new key is kept in $_keep (mode 0600): once the CA tells which key is the account's, store that record with pki-store (its errors removed) or delete it"
 		return 1
 	fi
 	[ -s "$_rec" ] || return "$_rc"

@@ -144,6 +144,34 @@ capture pki issue -o after.example.test
 is "$rc" 0 "an order with the new key works"
 like "$out" "*after.example.test: issued instance*" "and issues"
 
+# When the CA's answer to the key change is lost and pki-acme cannot
+# learn the outcome (acme.t makes that happen through a relay), it exits
+# 1 with a record that carries the new key and an error; here a stand-in
+# pki-acme writes such a record, to show that the workflow keeps it in a
+# private file, prints no key and stores nothing.
+mkdir "$T/bin"
+for p in "$PKI_BUILD"/bin/*; do ln -s "$p" "$T/bin/"; done
+rm "$T/bin/pki-acme"
+cat > "$T/bin/pki-acme" <<'EOF'
+#!/bin/sh
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 2>/dev/null |
+	jq -Rsc --arg d "$PKI_ACME_DIRECTORY" '{action: "rollover",
+	account: {directory: $d, url: "https://acme.invalid/acct/1", key: .,
+		key_type: "ec", status: "valid"},
+	errors: [{stage: "pki-acme", field: "account", message:
+		"the outcome of the key change is unknown"}]}'
+echo "pki-acme: rollover: the outcome of the key change is unknown" >&2
+exit 1
+EOF
+chmod +x "$T/bin/pki-acme"
+capture env PKI_BINDIR="$T/bin" pki account rollover
+is "$rc" 1 "rollover, its outcome unknown: exit 1"
+kept=$(ls "$T"/home/rollover-*.json 2>/dev/null)
+like "$out" "*the new key is kept in $kept (mode 0600)*" "says where the new key is kept"
+is "$(stat -c %a "$kept" 2>/dev/null)" 600 "in a file only its owner reads"
+like "$(jq -r .account.key "$kept")" "*BEGIN PRIVATE KEY*" "which has the new key"
+is "$(thumb)" "$t2" "and the stored key is left alone"
+
 # ------------------------------------------------------------ deactivate
 capture pki account deactivate </dev/null
 is "$rc" 2 "deactivate without --yes and no terminal: exit 2"
