@@ -1,5 +1,5 @@
 -- 021-revoke.sql - when and why an instance was revoked, for the local
--- CA's CRL (pki-localca --crl) and pki status.  pki-store sets both when
+-- CA's CRL (pki-localca --crl).  pki-store sets both when
 -- it marks an instance 'revoked' (pki revoke); an instance revoked
 -- before this migration has neither, and its CRL entry takes the time
 -- of its last update and no reason.
