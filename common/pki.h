@@ -292,6 +292,10 @@ char	*pki_read_secret(const char *what, const char *file, size_t max,
  * naming the file only; BUF wiped).
  */
 int	 pki_read_passphrase(const char *file, char *buf, size_t size);
+/* The same for the file of WHAT (named in messages): -1 with the reason
+ * in WHY (WHYLEN bytes) instead of reported, when WHY is not NULL. */
+int	 pki_passphrase_from(const char *what, const char *file, char *buf,
+	    size_t size, char *why, size_t whylen);
 
 /* ------------------------------------------------------------ file.c */
 

@@ -162,28 +162,43 @@ pki_read_secret(const char *what, const char *file, size_t max, size_t *len,
 }
 
 int
-pki_read_passphrase(const char *file, char *buf, size_t size)
+pki_passphrase_from(const char *what, const char *file, char *buf,
+    size_t size, char *why, size_t whylen)
 {
-	char *text;
+	char msg[PATH_MAX + 256], *text;
 	size_t len, line;
 	int rc = -1;
 
+	if (why == NULL) {
+		why = msg;
+		whylen = sizeof(msg);
+	}
 	pki_wipe(buf, size);
 	/* One line: the passphrase and its newline ("\r\n" too). */
-	if ((text = pki_read_secret("passphrase file", file, size + 1, &len,
-	    NULL, 0)) == NULL)
-		return -1;
+	if ((text = pki_read_secret(what, file, size + 1, &len, why,
+	    whylen)) == NULL)
+		goto out;
 	line = strcspn(text, "\r\n");
 	if (line >= size)
-		pki_err("passphrase file %s: passphrase longer than %zu bytes",
-		    file, size - 1);
+		snprintf(why, whylen, "%s %s: passphrase longer than %zu "
+		    "bytes", what, file, size - 1);
 	else if (line == 0)
-		pki_err("passphrase file %s: empty passphrase", file);
+		snprintf(why, whylen, "%s %s: empty passphrase", what, file);
 	else {
 		memcpy(buf, text, line);
 		rc = 0;
 	}
 	pki_wipe(text, len);
 	free(text);
+out:
+	if (rc == -1 && why == msg)
+		pki_err("%s", msg);
 	return rc;
+}
+
+int
+pki_read_passphrase(const char *file, char *buf, size_t size)
+{
+	return pki_passphrase_from("passphrase file", file, buf, size, NULL,
+	    0);
 }

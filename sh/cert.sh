@@ -388,10 +388,40 @@ SELECT i.id AS "Serial", s.name AS "Cert Name",
 EOF
 }
 
-# pki export SERIAL DIR: the instance's files, DIR/NAME/ALGO/{cert,chain,
-# fullchain,key}.pem (serverPKI -E); a wildcard's "*" becomes "_".
+# pki export [--format pem|der|fullchain|bundle|p12] [--passphrase-file
+# FILE] SERIAL DIR (serverPKI -E): the files of instance SERIAL in
+# DIR/NAME/ALGO.  pem: cert.pem, chain.pem, fullchain.pem, key.pem; any
+# other format: the files a certbot place of that format gets, written by
+# pki-deploy (pki-deploy(1), "Formats"); p12 encrypted with the
+# passphrase of FILE, which never is on a command line.
 pki_export() {
-	[ $# -eq 2 ] || pki_die 2 "usage: pki export SERIAL DIR"
+	_xfmt=pem _xpass=''
+	_xusage="usage: pki export [--format pem|der|fullchain|bundle|p12] [--passphrase-file FILE] SERIAL DIR"
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--format | --passphrase-file)
+			[ $# -ge 2 ] || pki_die 2 "$1 needs a value"
+			[ "$1" = --format ] && _xfmt=$2 || _xpass=$2
+			shift 2 ;;
+		--format=*) _xfmt=${1#*=}; shift ;;
+		--passphrase-file=*) _xpass=${1#*=}; shift ;;
+		--) shift; break ;;
+		-*) pki_die 2 "$_xusage" ;;
+		*) break ;;
+		esac
+	done
+	[ $# -eq 2 ] || pki_die 2 "$_xusage"
+	case $_xfmt in
+	pem | der | fullchain | bundle | p12) ;;
+	*) pki_die 2 "export: --format \"$_xfmt\": not pem, der, fullchain, bundle or p12" ;;
+	esac
+	if [ "$_xfmt" = p12 ] && [ -z "$_xpass" ]; then
+		pki_die 2 "export: --format p12 needs --passphrase-file FILE"
+	fi
+	if [ -n "$_xpass" ]; then
+		[ "$_xfmt" = p12 ] || pki_die 2 "export: --passphrase-file is for --format p12"
+		case $_xpass in /*) ;; *) _xpass=$(pwd)/$_xpass ;; esac
+	fi
 	# The record, keys included, stays in memory: never a file in /tmp.
 	# shellcheck disable=SC2086 # PKI_FLAGS is a word list
 	_rec=$(pki-select $PKI_FLAGS --serial "$1" --with-keys) || return $?
@@ -399,19 +429,46 @@ pki_export() {
 		pki_die 1 "export $1: $(pki_rec_jq -r '.errors | map(.message) | join("; ")')"
 	fi
 	_name=$(pki_rec_jq -r '.name | gsub("\\*"; "_")')
+	mkdir -p "$2"
+	_xdir=$(cd "$2" && pwd)
 	for _algo in $(pki_rec_jq -r '.cert | keys[]'); do
-		_d=$2/$_name/$_algo
+		_d=$_xdir/$_name/$_algo
 		mkdir -p "$_d"
-		pki_rec_jq -r --arg a "$_algo" '.cert[$a].pem' > "$_d/cert.pem"
-		pki_rec_jq -r --arg a "$_algo" '.cert[$a].chain' > "$_d/chain.pem"
-		cat "$_d/cert.pem" "$_d/chain.pem" > "$_d/fullchain.pem"
-		chmod 0644 "$_d/cert.pem" "$_d/chain.pem" "$_d/fullchain.pem"
-		if pki_rec_jq -e --arg a "$_algo" '.key[$a]' >/dev/null; then
-			(umask 077 && pki_rec_jq -r --arg a "$_algo" '.key[$a]' \
-				> "$_d/key.pem.tmp" && mv "$_d/key.pem.tmp" "$_d/key.pem")
+		if [ "$_xfmt" = pem ]; then
+			pki_export_pem
+		else
+			pki_export_format || return $?
 		fi
 		pki_say "exported $_name ($_algo) to $_d"
 	done
+}
+
+# pki_export_pem: the PEM files of $_algo of the record $_rec in $_d.
+pki_export_pem() {
+	pki_rec_jq -r --arg a "$_algo" '.cert[$a].pem' > "$_d/cert.pem"
+	pki_rec_jq -r --arg a "$_algo" '.cert[$a].chain' > "$_d/chain.pem"
+	cat "$_d/cert.pem" "$_d/chain.pem" > "$_d/fullchain.pem"
+	chmod 0644 "$_d/cert.pem" "$_d/chain.pem" "$_d/fullchain.pem"
+	if pki_rec_jq -e --arg a "$_algo" '.key[$a]' >/dev/null; then
+		(umask 077 && pki_rec_jq -r --arg a "$_algo" '.key[$a]' \
+			> "$_d/key.pem.tmp" && mv "$_d/key.pem.tmp" "$_d/key.pem")
+	fi
+}
+
+# pki_export_format: the files of $_algo in format $_xfmt in $_d, by
+# pki-deploy to a certbot place on this machine (key files 0600).
+pki_export_format() {
+	# shellcheck disable=SC2086 # PKI_FLAGS is a word list
+	_xout=$(pki_rec_jq -c --arg a "$_algo" --arg d "$_d" --arg f "$_xfmt" \
+		--arg p "$_xpass" '{name, subject_type, ca, cert: {($a): .cert[$a]},
+		key: (if .key[$a] then {($a): .key[$a]} else {} end),
+		targets: [{id: 0, disthost: "localhost", place: ({name: "export",
+		cert_file_type: "certbot", cert_path: $d, mode: 600, format: $f}
+		+ (if $p == "" then {} else {p12_passphrase_file: $p} end))}]}' |
+		pki-deploy $PKI_FLAGS | "$JQ" -r '[(.errors // [])[].message,
+		((.deployed // {})[] | .error // empty)] | join("; ")') ||
+		pki_die 1 "export $_name ($_algo): pki-deploy failed"
+	[ -z "$_xout" ] || pki_die 1 "export $_name ($_algo): $_xout"
 }
 
 # pki_rec_jq JQ-ARGS...: jq on the record in $_rec.

@@ -230,3 +230,63 @@ pki_roll() {
 pki_consolidate() {
 	pki_deploy_run consolidate "$@"
 }
+
+_place_usage="usage: pki place add|set NAME [--type TYPE] [--cert-path PATH] [--key-path PATH] [--mode MODE] [--reload COMMAND] [--format pem|der|fullchain|bundle|p12] [--p12-passphrase-file FILE]"
+
+# pki place add|set NAME [options]: a new place (add needs --cert-path),
+# or the given columns of one (set).  Every value goes to psql as a
+# variable; the checks of Places refuse what does not fit.
+pki_place() {
+	[ $# -ge 2 ] || pki_die 2 "$_place_usage"
+	case $1 in
+	add) _pl_sub=add _pl_done=added ;;
+	set) _pl_sub=set _pl_done=changed ;;
+	*) pki_die 2 "$_place_usage" ;;
+	esac
+	_pl_name=$2
+	shift 2
+	_pl_vars='' _pl_set='' _pl_path=''
+	while [ $# -gt 0 ]; do
+		[ $# -ge 2 ] || pki_die 2 "$_place_usage"
+		case $1 in
+		--type) _pl_col="cert_file_type = :'type'::dd.place_cert_file_type" _pl_var=type ;;
+		--cert-path) _pl_col="cert_path = :'cert_path'" _pl_var=cert_path _pl_path=1 ;;
+		--key-path) _pl_col="key_path = nullif(:'key_path', '')" _pl_var=key_path ;;
+		--mode) _pl_col="mode = nullif(:'mode', '')::int2" _pl_var=mode ;;
+		--reload) _pl_col="reload_command = nullif(:'reload', '')" _pl_var=reload ;;
+		--format)
+			case $2 in
+			pem | der | fullchain | bundle | p12) ;;
+			*) pki_die 1 "place $_pl_name: --format \"$2\": not pem, der, fullchain, bundle or p12" ;;
+			esac
+			_pl_col="format = :'format'" _pl_var=format ;;
+		--p12-passphrase-file)
+			case $2 in
+			/* | '') ;;
+			*) pki_die 1 "place $_pl_name: --p12-passphrase-file \"$2\": not an absolute path" ;;
+			esac
+			_pl_col="p12_passphrase_file = nullif(:'pass_file', '')" _pl_var=pass_file ;;
+		*) pki_die 2 "$_place_usage" ;;
+		esac
+		_pl_vars="$_pl_vars -v $_pl_var=$(pki_quote "$2")"
+		_pl_set="$_pl_set, $_pl_col"
+		shift 2
+	done
+	_pl_sql=''
+	if [ "$_pl_sub" = add ]; then
+		[ -n "$_pl_path" ] || pki_die 2 "place $_pl_name: add needs --cert-path"
+		_pl_sql="INSERT INTO places (name, cert_path) VALUES (:'name', :'cert_path');"
+	fi
+	[ -n "$_pl_set" ] || pki_die 2 "$_place_usage"
+	_n=$(eval "pki_sql -At -v ON_ERROR_STOP=1 -v name=\"\$_pl_name\" $_pl_vars" <<EOF
+SET search_path TO pki, dd, public;
+\set QUIET on
+BEGIN;
+$_pl_sql
+UPDATE places SET ${_pl_set#, } WHERE name = :'name' RETURNING id;
+COMMIT;
+EOF
+) || return 1
+	[ -n "$_n" ] || { pki_say "no place $_pl_name"; return 1; }
+	pki_say "place $_pl_name $_pl_done"
+}

@@ -241,6 +241,27 @@ int	 target_link(struct target *t, char *path, const char *contents);
 /* Free a file's memory, wiping its contents if it holds a key. */
 void	 dfile_clear(struct dfile *);
 
+/* ------------------------------------------------------------ format.c */
+
+/* A place's format (Places.format), as format_parse() numbers them. */
+enum { FMT_PEM, FMT_DER, FMT_FULLCHAIN, FMT_BUNDLE, FMT_P12 };
+
+/* The format named S (NULL: pem), or -1 if there is no such format. */
+int	 format_parse(const char *s);
+/* The first certificate of PEM in DER (caller frees), its length in
+ * *LEN; NULL if it cannot be read or encoded. */
+char	*format_cert_der(const char *pem, size_t *len);
+/* The clear private key PEM as a PKCS#8 PrivateKeyInfo in DER (caller
+ * wipes and frees), its length in *LEN; NULL if it cannot be read. */
+char	*format_key_der(const char *pem, size_t *len);
+/* A PKCS#12 file (DER) of the key, the certificate and the chain (every
+ * certificate of CHAIN_PEM, which may be NULL), the certificate's
+ * friendly name NAME, encrypted and MACed with PASS; caller wipes and
+ * frees; NULL if one of them cannot be read or the file not made. */
+char	*format_p12(const char *key_pem, const char *cert_pem,
+	    const char *chain_pem, const char *name, const char *pass,
+	    size_t *len);
+
 /* ------------------------------------------------------------ atomic.c */
 
 /*

@@ -28,6 +28,9 @@ struct place {
 	long	 uid, gid;
 	int	 chown_both, pg_link;
 	int	 atomic;	/* a new version and one link swapped */
+	int	 format;	/* FMT_PEM ... (format.c) */
+	const char *pass_file;	/* p12_passphrase_file */
+	char	 pass[PKI_PASS_MAX + 1];	/* p12: its passphrase */
 };
 
 /* What building one target's files needs. */
@@ -97,40 +100,119 @@ concat(const char *const parts[3], size_t *len)
 }
 
 /*
- * Add the file DIR/NAME (DIR inside the jail) holding KEY, CERT and
- * CHAIN (each may be NULL); a file with a key gets the place's key mode
- * and owner, the others 0644 and the owner only with chown_both.
+ * Add the file DIR/NAME (DIR inside the jail) holding the LEN bytes of
+ * DATA, which it owns from now on, whatever happens (NULL: out of
+ * memory); a SECRET file (it holds a key) gets the place's key mode and
+ * owner, the others 0644 and the owner only with chown_both.
  */
 static struct dfile *
-add_file(struct build *b, const char *dir, const char *name,
-    const char *key, const char *cert, const char *chain)
+add_data(struct build *b, const char *dir, const char *name, char *data,
+    size_t len, int secret)
 {
-	const char *parts[3] = { key, cert, chain };
 	struct target *t = b->t;
 	struct dfile *f = &t->files[t->nfiles];
 	char path[PATH_MAX];
 	unsigned char md[32];
 
+	if (data == NULL) {
+		target_fail(t, "out of memory");
+		return NULL;
+	}
 	if (t->nfiles >= MAX_FILES ||
 	    path_join(path, sizeof(path), t->root, dir, name) == -1 ||
 	    path_problem(path) != NULL) {
+		if (secret)
+			pki_wipe(data, len);
+		free(data);
 		target_fail(t, "%s/%s: path too long or not acceptable", dir,
 		    name);
 		return NULL;
 	}
 	t->nfiles++;
-	if ((f->path = strdup(path)) == NULL ||
-	    (f->data = concat(parts, &f->len)) == NULL) {
+	f->data = data;
+	f->len = len;
+	f->secret = secret;
+	if ((f->path = strdup(path)) == NULL) {
 		target_fail(t, "out of memory");
 		return NULL;
 	}
-	f->secret = key != NULL;
 	f->mode = f->secret ? b->pl->key_mode : 0644;
 	f->uid = f->secret || b->pl->chown_both ? b->pl->uid : -1;
 	f->gid = f->secret || b->pl->chown_both ? b->pl->gid : -1;
 	EVP_Digest(f->data, f->len, md, NULL, EVP_sha256(), NULL);
 	pki_hex(md, sizeof(md), f->sha256);
 	return f;
+}
+
+/* Add the file DIR/NAME holding KEY, CERT and CHAIN (each may be NULL)
+ * in PEM, as add_data() does; a secret file if it holds a key. */
+static struct dfile *
+add_file(struct build *b, const char *dir, const char *name,
+    const char *key, const char *cert, const char *chain)
+{
+	const char *parts[3] = { key, cert, chain };
+	size_t len = 0;
+	char *data = concat(parts, &len);
+
+	return add_data(b, dir, name, data, len, key != NULL);
+}
+
+/*
+ * The files of ALGO in a format other than PEM (pki-deploy(1),
+ * "Formats"): in DIR, or KEYDIR for a key of its own, each named PREFIX
+ * and the format's name; KEYNAME is "key" (serverPKI) or "privkey"
+ * (certbot).  A cert only place gets no key file where the format has
+ * one of its own.
+ */
+static int
+formatted(struct build *b, const char *algo, const char *dir,
+    const char *keydir, const char *prefix, const char *keyname)
+{
+	json_t *entry = json_object_get(json_object_get(b->rec, "cert"), algo);
+	const char *cert = pki_str(entry, "pem"), *chain = pki_str(entry, "chain");
+	const char *key = pki_str(json_object_get(b->rec, "key"), algo);
+	int fmt = b->pl->format, with_key = fmt == FMT_BUNDLE ||
+	    fmt == FMT_P12 || strcmp(b->pl->type, "cert only") != 0;
+	char n[400], k[400], *data = NULL;
+	size_t len = 0;
+
+	if (cert == NULL || (with_key && key == NULL))
+		return target_fail(b->t, "%s: no %s", algo, cert ? "key" :
+		    "certificate");
+	snprintf(k, sizeof(k), "%s%s.%s", prefix, keyname,
+	    fmt == FMT_DER ? "der" : "pem");
+#define NAME(s) (snprintf(n, sizeof(n), "%s%s", prefix, s), n)
+	switch (fmt) {
+	case FMT_DER:
+		if ((data = format_cert_der(cert, &len)) == NULL)
+			return target_fail(b->t, "%s: the certificate cannot "
+			    "be written in DER", algo);
+		if (add_data(b, dir, NAME("cert.der"), data, len, 0) == NULL)
+			return -1;
+		if (with_key && (data = format_key_der(key, &len)) == NULL)
+			return target_fail(b->t, "%s: the key cannot be "
+			    "written in DER", algo);
+		if (with_key && add_data(b, keydir, k, data, len, 1) == NULL)
+			return -1;
+		return 0;
+	case FMT_FULLCHAIN:
+		if (add_file(b, dir, NAME("fullchain.pem"), NULL, cert,
+		    chain) == NULL || (with_key &&
+		    add_file(b, keydir, k, key, NULL, NULL) == NULL))
+			return -1;
+		return 0;
+	case FMT_BUNDLE:
+		return add_file(b, dir, NAME("bundle.pem"), key, cert,
+		    chain) == NULL ? -1 : 0;
+	default:
+		if ((data = format_p12(key, cert, chain, b->base,
+		    b->pl->pass, &len)) == NULL)
+			return target_fail(b->t, "%s: no PKCS#12 file could "
+			    "be made of key, certificate and chain", algo);
+		return add_data(b, dir, NAME("cert.p12"), data, len, 1) ==
+		    NULL ? -1 : 0;
+	}
+#undef NAME
 }
 
 int
@@ -193,6 +275,10 @@ serverpki(struct build *b, const char *algo, int first)
 
 	snprintf(p, sizeof(p), "%s_%s%s%s", b->base, b->type,
 	    b->nalgos > 1 ? "_" : "", b->nalgos > 1 ? algo : "");
+	if (b->pl->format != FMT_PEM) {
+		snprintf(n, sizeof(n), "%s_", p);
+		return formatted(b, algo, b->certdir, b->keydir, n, "key");
+	}
 #define NAME(suffix) (snprintf(n, sizeof(n), "%s" suffix, p), n)
 	if (strcmp(type, "cert only") == 0)
 		cf = add_file(b, b->certdir, NAME("_cert.pem"), NULL, cert, NULL);
@@ -235,6 +321,8 @@ certbot_set(struct build *b, const char *dir, const char *algo)
 	const char *cert = pki_str(entry, "pem"), *chain = pki_str(entry, "chain");
 	const char *key = pki_str(json_object_get(b->rec, "key"), algo);
 
+	if (b->pl->format != FMT_PEM)
+		return formatted(b, algo, dir, dir, "", "privkey");
 	if (add_file(b, dir, "cert.pem", NULL, cert, NULL) == NULL ||
 	    add_file(b, dir, "chain.pem", NULL, chain, NULL) == NULL ||
 	    add_file(b, dir, "fullchain.pem", NULL, cert, chain) == NULL ||
@@ -361,6 +449,32 @@ owner(json_t *v, long *out)
 	return 0;
 }
 
+/* The format of the place PJ into PL, and for p12 the passphrase; -1
+ * (target failed) if the format is unknown or the passphrase cannot be
+ * read. */
+static int
+place_format(struct target *t, json_t *pj, struct place *pl)
+{
+	json_t *v = json_object_get(pj, "format");
+	char why[PATH_MAX + 256];
+
+	if (v != NULL && !json_is_null(v) && (!json_is_string(v) ||
+	    (pl->format = format_parse(json_string_value(v))) == -1))
+		return target_fail(t, "place %s: format \"%.32s\": not pem, "
+		    "der, fullchain, bundle or p12", t->place,
+		    json_is_string(v) ? json_string_value(v) : "");
+	if (pl->format != FMT_P12)
+		return 0;
+	pl->pass_file = pki_str(pj, "p12_passphrase_file");
+	if (pl->pass_file == NULL || *pl->pass_file == '\0')
+		return target_fail(t, "place %s: p12_passphrase_file: "
+		    "missing (format p12 needs a passphrase)", t->place);
+	if (pki_passphrase_from("p12_passphrase_file", pl->pass_file,
+	    pl->pass, sizeof(pl->pass), why, sizeof(why)) == -1)
+		return target_fail(t, "place %s: %s", t->place, why);
+	return 0;
+}
+
 static const char *const file_types[] = { "cert only", "separate",
     "combine key", "combine cacert", "combine both", "certbot",
     "certbot live", NULL };
@@ -397,7 +511,7 @@ place_read(struct target *t, json_t *pj, struct place *pl)
 		return target_fail(t, "place %s: atomic: not true or false",
 		    t->place);
 	pl->atomic = json_is_true(v);
-	return 0;
+	return place_format(t, pj, pl);
 }
 
 /* The jail's root below its disthost's jailroot; -1 (target failed) if
@@ -494,13 +608,16 @@ plan_place(struct target *t, json_t *rec, json_t *pj)
 {
 	const char *cmd;
 	struct place pl;
+	int rc;
 
 	if (!json_is_object(pj))
 		return target_fail(t, "no place: nothing says where the files "
 		    "go");
 	if (t->place == NULL)
 		return target_fail(t, "place without a name");
-	if (place_read(t, pj, &pl) == -1 || build(t, rec, &pl) == -1)
+	rc = place_read(t, pj, &pl) == -1 || build(t, rec, &pl) == -1;
+	pki_wipe(pl.pass, sizeof(pl.pass));
+	if (rc)
 		return -1;
 	cmd = pki_str(pj, "reload_command");
 	if (cmd != NULL && *cmd != '\0' &&

@@ -139,14 +139,17 @@ plan_record(struct batch *b, json_t *rec, size_t index)
 	struct target *t;
 	const char *type;
 	size_t i;
-	int need_key = 0;
+	int need_key = 0, fmt;
 
 	json_array_foreach(targets, i, tj) {
 		if (!json_is_integer(json_object_get(tj, "id")))
 			return pki_rec_error(rec, "targets", "target %zu: not "
 			    "an object with an integer \"id\"", i);
 		type = pki_str(json_object_get(tj, "place"), "cert_file_type");
-		if (type != NULL && strcmp(type, "cert only") != 0)
+		fmt = format_parse(pki_str(json_object_get(tj, "place"),
+		    "format"));
+		if ((type != NULL && strcmp(type, "cert only") != 0) ||
+		    fmt == FMT_BUNDLE || fmt == FMT_P12)
 			need_key = 1;
 	}
 	if (check_record(rec, need_key) == -1)
