@@ -19,6 +19,7 @@ capture() {	# capture CMD...: output in $out (stdout and stderr), status in $rc
 	printf '%s\n' "$out" >> "$all"
 }
 mode() { stat -c %a "$1"; }
+names() { for f in "$@"; do printf '%s ' "${f##*/}"; done; }	# names FILE...: the last parts
 # certs FILE: how many certificates the PEM FILE holds
 certs() { grep -c -- '-----BEGIN CERTIFICATE-----' "$1"; }
 # pubkey CMD...: the SHA-256 of the public key the command's PEM output holds
@@ -97,7 +98,7 @@ is "$(pubkey openssl pkey -inform DER -in "$d/private/f.test_server_key.der")" \
 	"der: the key (PKCS#8 DER, in key_path) is the certificate's"
 is "$(mode "$d/f.test_server_cert.der") $(mode "$d/private/f.test_server_key.der")" "644 640" \
 	"der: certificate 0644, key the place's mode"
-is "$(ls "$d" | tr '\n' ' ')$(ls "$d/private")" "f.test_server_cert.der private f.test_server_key.der" \
+is "$(names "$d"/* "$d"/private/*)" "f.test_server_cert.der private f.test_server_key.der " \
 	"der: no PEM beside them"
 
 d=$T/fullchain/f.test
@@ -128,7 +129,7 @@ nok "p12: a wrong passphrase does not open it" \
 is "$(mode "$f")" 640 "p12: the place's key mode"
 
 d=$T/cbder/f.test
-is "$(ls "$d" | tr '\n' ' ')" "cert.der privkey.der " "certbot in der: cert.der and privkey.der"
+is "$(names "$d"/*)" "cert.der privkey.der " "certbot in der: cert.der and privkey.der"
 is "$(mode "$d/privkey.der")" 400 "with the default key mode 0400"
 
 capture pki consolidate -a
@@ -152,7 +153,7 @@ for f in pem der fullchain bundle; do
 done
 capture pki export --format p12 --passphrase-file "$T/p12.pass" "$serial" "$x/p12"
 is "$rc:$out" "0:pki: exported f.test (ec) to $x/p12/f.test/ec" "pki export --format p12"
-is "$(ls "$x/pem/f.test/ec" | tr '\n' ' ')" "cert.pem chain.pem fullchain.pem key.pem " \
+is "$(names "$x"/pem/f.test/ec/*)" "cert.pem chain.pem fullchain.pem key.pem " \
 	"pem: the files as before"
 ok "der: x509 -inform DER" openssl x509 -inform DER -in "$x/der/f.test/ec/cert.der" -noout
 ok "der: pkey -inform DER" openssl pkey -inform DER -in "$x/der/f.test/ec/privkey.der" -noout
