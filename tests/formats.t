@@ -137,6 +137,12 @@ is "$(q "SELECT \"Place\" || ' ' || \"Status\" FROM deploy_state WHERE \"Status\
 	"nopass failed" "pki consolidate finds the formatted files as written"
 
 # ------------------------------------------------------------ a record by hand
+jq -c '.targets |= map(select(.place.name == "fp12" or .place.name == "fder"))' \
+	"$T/sel" > "$T/again"
+run pki-deploy < "$T/again"
+is "$rc:$(jq -r '[.deployed[] | "\(.place) \(.status) \(.written)"] | join(",")' "$T/out")" \
+	"0:fder ok false,fp12 ok false" \
+	"deployed again: the same DER and PKCS#12 bytes, nothing rewritten"
 jq -c '.targets |= map(select(.place.name == "fder") | .place.format = "xml")' \
 	"$T/sel" > "$T/bad"
 run pki-deploy < "$T/bad"
