@@ -429,8 +429,11 @@ pki_export() {
 		pki_die 1 "export $1: $(pki_rec_jq -r '.errors | map(.message) | join("; ")')"
 	fi
 	_name=$(pki_rec_jq -r '.name | gsub("\\*"; "_")')
-	mkdir -p "$2"
-	_xdir=$(cd "$2" && pwd)
+	_xdir=$2
+	if [ "$_xfmt" != pem ]; then	# pki-deploy wants absolute paths
+		mkdir -p "$2"
+		_xdir=$(cd "$2" && pwd)
+	fi
 	for _algo in $(pki_rec_jq -r '.cert | keys[]'); do
 		_d=$_xdir/$_name/$_algo
 		mkdir -p "$_d"
