@@ -46,7 +46,9 @@ q "INSERT INTO places (name, cert_file_type, cert_path, key_path, mode, format) 
 	('ffullchain', 'separate', '$T/fullchain/{}', '$T/fullchain/{}/private', 640, 'fullchain'),
 	('fbundle', 'separate', '$T/bundle/{}', '$T/bundle/{}/private', 640, 'bundle'),
 	('cbder', 'certbot', '$T/cbder/{}', NULL, NULL, 'der'),
-	('nopass', 'separate', '$T/nopass/{}', NULL, NULL, 'p12')"
+	('abundle', 'separate', '$T/abundle/{}', NULL, 640, 'bundle'),
+	('nopass', 'separate', '$T/nopass/{}', NULL, NULL, 'p12');
+   UPDATE places SET atomic = true WHERE name = 'abundle'"
 
 capture pki place set fpem --format xml
 is "$rc:$out" "1:pki: place fpem: --format \"xml\": not pem, der, fullchain, bundle or p12" \
@@ -56,7 +58,7 @@ is "$rc" 1 "a relative passphrase file is refused"
 capture psql -X -q -v ON_ERROR_STOP=1 -c "UPDATE pki.places SET format = 'xml' WHERE name = 'fpem'"
 like "$out" "*places_format*" "the database refuses it too (CHECK places_format)"
 is "$(q "SELECT string_agg(name || '=' || format, ' ' ORDER BY name) FROM places")" \
-	"cbder=der fbundle=bundle fder=der ffullchain=fullchain fp12=p12 fpem=pem nopass=p12" \
+	"abundle=bundle cbder=der fbundle=bundle fder=der ffullchain=fullchain fp12=p12 fpem=pem nopass=p12" \
 	"the formats are stored"
 is "$(q "SELECT count(*) FROM places WHERE p12_passphrase_file IS NOT NULL")" 1 \
 	"only the passphrase file's path is stored"
@@ -66,21 +68,21 @@ nok "the passphrase is nowhere in the database" \
 # ------------------------------------------------------------ distribute
 q "INSERT INTO disthosts (fqdn) VALUES ('localhost')" >/dev/null
 pki -q cert add f.test -a ec
-for p in fpem fder ffullchain fbundle fp12 cbder nopass; do
+for p in fpem fder ffullchain fbundle fp12 cbder abundle nopass; do
 	q "SELECT add_target('f.test', 'localhost', NULL, '$p')" >/dev/null
 done
 pki -q issue >/dev/null
 serial=$(q "SELECT max(id) FROM inst WHERE name = 'f.test'")
 pki-select --serial "$serial" --with-keys > "$T/sel" 2>>"$all"
 is "$(jq -r '[.targets[].place | .format // "-"] | join(" ")' "$T/sel")" \
-	"der bundle der fullchain p12 pem p12" \
+	"bundle der bundle der fullchain p12 pem p12" \
 	"the record carries each place's format"
 is "$(jq -r '[.targets[].place.p12_passphrase_file // empty] | length' "$T/sel")" 1 \
 	"and the p12 place's passphrase file"
 capture pki distribute -a
 is "$rc" 1 "pki distribute: exit 1 (one target failed)"
 is "$(q "SELECT \"Place\" || ' ' || \"Status\" FROM deploy_state ORDER BY 1" | tr '\n' ,)" \
-	"cbder ok,fbundle ok,fder ok,ffullchain ok,fp12 ok,fpem ok,nopass failed," \
+	"abundle ok,cbder ok,fbundle ok,fder ok,ffullchain ok,fp12 ok,fpem ok,nopass failed," \
 	"every other target got its files"
 is "$(q "SELECT \"Last Error\" FROM deploy_state WHERE \"Place\" = 'nopass'")" \
 	"place nopass: p12_passphrase_file: missing (format p12 needs a passphrase)" \
@@ -131,6 +133,12 @@ is "$(mode "$f")" 640 "p12: the place's key mode"
 d=$T/cbder/f.test
 is "$(names "$d"/*)" "cert.der privkey.der " "certbot in der: cert.der and privkey.der"
 is "$(mode "$d/privkey.der")" 400 "with the default key mode 0400"
+
+f=$T/abundle/f.test/f.test_server_bundle.pem
+is "$(readlink "$f")" ".pki-f.test/current/f.test_server_bundle.pem" \
+	"an atomic place in a format: its file a link into the version swapped in"
+is "$(grep -c -- '^-----BEGIN' "$f") $(stat -L -c %a "$f")" "3 640" \
+	"the bundle behind it, with the place's key mode"
 
 capture pki consolidate -a
 is "$(q "SELECT \"Place\" || ' ' || \"Status\" FROM deploy_state WHERE \"Status\" <> 'ok'")" \
