@@ -1,6 +1,7 @@
 /*
  * deploy.h - the parts of pki-deploy: the batch (main.c), the files a
- * target gets (files.c; an atomic place's versions in atomic.c), the
+ * target gets (files.c, by its place as place.c reads it; an atomic
+ * place's versions in atomic.c; formats other than PEM in format.c), the
  * checks before anything is written (check.c), the connections to hosts
  * (conn.c; ssh.c and sshexec.c with their ssh.h, and the watchdog in
  * watch.c; local.c), the reload commands (reload.c), paths (path.c) and
@@ -214,6 +215,26 @@ void	 watch_stop(void);
 
 /* A connection to this machine itself (no SSH); NULL if out of memory. */
 struct conn *local_open(void);
+
+/* ------------------------------------------------------------ place.c */
+
+/* A place as pki-deploy uses it. */
+struct place {
+	const char *type;	/* cert_file_type */
+	const char *cert_path, *key_path;
+	mode_t	 key_mode;
+	long	 uid, gid;
+	int	 chown_both, pg_link;
+	int	 atomic;	/* a new version and one link swapped */
+	int	 format;	/* FMT_PEM ... (format.c) */
+	const char *pass_file;	/* p12_passphrase_file */
+	char	 pass[PKI_PASS_MAX + 1];	/* p12: its passphrase */
+};
+
+/* Read the place PJ of target T into PL (a p12 place's passphrase
+ * included: the caller wipes PL->pass); -1 (T failed, its error naming
+ * the place and the field) if it is not usable. */
+int	 place_read(struct target *t, json_t *pj, struct place *pl);
 
 /* ------------------------------------------------------------ files.c */
 
