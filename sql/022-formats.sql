@@ -1,4 +1,4 @@
--- 021-formats.sql - the format a place writes a certificate in.
+-- 022-formats.sql - the format a place writes a certificate in.
 -- Applied by "pki db migrate" inside one transaction.
 --
 -- Places.format: 'pem' (the file set of cert_file_type, as before),
