@@ -42,34 +42,54 @@ static const char usage[] =
 	"  AND i.not_after > t.now + " DAYS ")"
 
 /*
- * Claim up to $5 of what --create selects for run $6, in one statement
- * under a lock that serializes claims: a second run sees the first one's
- * claims.  $7 now (NULL: the clock); $8 what is claimed: "missing" (no
- * valid instance), "due" (pki.schedule.due_at passed: renewal time, not
- * backed off), "force" (all), "within" (no instance valid $9 days from
- * now); $10 local certificates are left alone.  A row per claim: the
- * record, the claim, whether it renews a valid instance, the newest
- * valid instance and its certIDs (pki.ari.cert_ids, or NULL).
+ * What --create selects, for the claims: $1..$4 the selection, $5 now
+ * (NULL: the clock), $6 what is claimed: "missing" (no valid instance),
+ * "due" (pki.schedule.due_at passed: renewal time, not backed off),
+ * "force" (all), "within" (no instance valid $7 days from now); $8 local
+ * certificates are left alone.  Those with a claim are not.
  */
-#define CLAIM \
-	"WITH t AS (SELECT coalesce($7::timestamptz AT TIME ZONE 'UTC', " \
-	"  now() AT TIME ZONE 'UTC') AS now), " \
-	"cand AS (SELECT r.id, r.name, " VALID("'0 s'") " AS renew " \
-	"  FROM t, cert_records r JOIN schedule s ON s.certificate = r.id " \
-	"  JOIN certificates c ON c.id = r.id WHERE " SELECTED \
-	"  AND NOT EXISTS (SELECT 1 FROM certinstances i " \
-	"    WHERE i.certificate = r.id AND i.state = 'reserved') " \
-	"  AND NOT ($10::bool AND c.type = 'local') AND CASE $8::text " \
+#define CLAIM_NOW \
+	"WITH t AS (SELECT coalesce($5::timestamptz AT TIME ZONE 'UTC', " \
+	"  now() AT TIME ZONE 'UTC') AS now) "
+#define CANDIDATES \
+	"FROM t, (SELECT c.id, n.name, n.type AS subject_type, c.disabled, " \
+	"  c.type FROM certificates c JOIN subjects n ON n.certificate = c.id " \
+	"  AND NOT n.isaltname) r JOIN schedule s ON s.certificate = r.id " \
+	"WHERE " SELECTED "AND NOT EXISTS (SELECT 1 FROM certinstances i " \
+	"  WHERE i.certificate = r.id AND i.state = 'reserved') " \
+	"AND NOT ($8::bool AND r.type = 'local') AND CASE $6::text " \
 	"  WHEN 'missing' THEN NOT " VALID("'0 s'") \
 	"  WHEN 'due' THEN s.due_at <= t.now WHEN 'force' THEN true " \
-	"  ELSE NOT " VALID("make_interval(days => $9::int)") " END " \
-	"  ORDER BY r.name LIMIT $5::int), " \
+	"  ELSE NOT " VALID("make_interval(days => $7::int)") " END "
+
+/*
+ * Lock the schedule rows of the first $9 candidates (by name) that no
+ * other transaction has locked: runs that claim at the same time take
+ * different slices instead of waiting for each other.  A row per
+ * certificate: its id.
+ */
+#define CLAIM_LOCK \
+	CLAIM_NOW "SELECT r.id " CANDIDATES \
+	"ORDER BY r.name LIMIT $9::int FOR UPDATE OF s SKIP LOCKED"
+
+/*
+ * Claim for run $10 the certificates of $9 (a JSON array of ids, locked
+ * by CLAIM_LOCK) that are still candidates: asked again, in a statement
+ * that sees what a run whose lock went before ours committed (it may
+ * have claimed one, or even stored its instance already).  A row per
+ * claim: the record, the claim, whether it renews a valid instance, the
+ * newest valid instance and its certIDs (pki.ari.cert_ids, or NULL).
+ */
+#define CLAIM \
+	CLAIM_NOW ", cand AS (SELECT r.id, r.name, " VALID("'0 s'") \
+	"  AS renew " CANDIDATES "AND r.id IN (SELECT " \
+	"  json_array_elements_text($9::json)::int4)), " \
 	"new AS (SELECT nextval(pg_get_serial_sequence(" \
 	"    'pki.certinstances', 'id')) AS id, cand.id AS cert FROM cand), " \
 	"claimed AS (INSERT INTO certinstances " \
 	"  (id, certificate, state, ocsp_must_staple, cacert, run) " \
 	"  SELECT new.id, new.cert, 'reserved', c.ocsp_must_staple, new.id, " \
-	"  $6::int4 FROM new JOIN certificates c ON c.id = new.cert " \
+	"  $10::int4 FROM new JOIN certificates c ON c.id = new.cert " \
 	"  RETURNING id, certificate) " \
 	"SELECT r.record, cl.id, cand.renew, cur.id, cur.cert_ids " \
 	"FROM claimed cl LEFT JOIN LATERAL (SELECT i.id, a.cert_ids " \
@@ -211,9 +231,14 @@ write_records(PGconn *db, PGresult *res, int claimed, const char *run,
 	return rc;
 }
 
-/* Claims are made and written in chunks, so the pipeline starts on the
- * first certificates while the next are claimed. */
-#define CHUNK	500
+/* Claims are made and written a chunk at a time, so the pipeline starts
+ * on the first certificates while the next are claimed.  The first
+ * chunks are small, so that runs that claim at the same time share the
+ * batch in slices (a run gets ahead of its pipeline by no more than the
+ * pipes hold: pki-select blocks on writing), and grow, so that a large
+ * batch costs few statements. */
+#define CHUNK_FIRST	50
+#define CHUNK_MAX	500
 
 /*
  * Say what the rows of RES (who, count, first names) are: "took over"
@@ -281,60 +306,94 @@ static const char *const claim_mode[] = {
 };
 
 /*
- * Claim what --create selects (sel->claim) for RUN (param[5], may be
- * NULL), at most sel->limit_n, a chunk per transaction, and write it.
- * The first transaction takes over the claims of runs that are gone; at
- * the end the certificates that a live run has claimed are named, so
- * that none is skipped silently.
+ * Lock a chunk of what --create selects with the parameters P (P[8] the
+ * chunk's size) and claim those still to be claimed (P[8] their ids, P[9]
+ * the run) in one transaction; the claims of runs that are gone are
+ * taken over first, so that a run that dies is relieved by those still
+ * claiming.  Returns the rows of CLAIM (caller PQclear()s), or NULL
+ * (said); *LOCKED how many were locked.
  */
-static int
-claim(PGconn *db, const char *param[10], const struct selection *sel)
+static PGresult *
+claim_chunk(PGconn *db, const char *p[10], const struct selection *sel,
+    int *locked)
 {
-	char limit[24], age[24];
-	const char *p[1] = { age };
-	PGresult *res;
-	long left = sel->limit_n;
-	int n, first;
+	char age[24], *ids = NULL;
+	const char *pa[1] = { age };
+	PGresult *res = NULL, *lk = NULL;
+	json_t *list = json_array();
+	int i;
 
 	snprintf(age, sizeof(age), "%ld", sel->stale);
-	param[4] = limit;
-	param[6] = sel->now;
-	param[7] = claim_mode[sel->claim];
-	param[8] = sel->within;
-	param[9] = sel->remind ? "t" : "f";
-	if (run_alive(db, param[5]) == -1)
+	if (pki_db_cmd(db, "BEGIN") == -1 ||
+	    report(db, TAKE_OVER, 1, pa, 1) == -1 ||
+	    (lk = pki_db_exec(db, CLAIM_LOCK, 9, p)) == NULL)
+		goto out;
+	*locked = PQntuples(lk);
+	for (i = 0; i < *locked; i++)
+		json_array_append_new(list, json_integer(atoll(PQgetvalue(lk,
+		    i, 0))));
+	p[8] = json_param(list, &ids);
+	if ((res = pki_db_exec(db, CLAIM, 10, p)) != NULL &&
+	    pki_db_cmd(db, "COMMIT") == -1) {
+		PQclear(res);
+		res = NULL;
+	}
+out:
+	PQclear(lk);
+	free(ids);
+	json_decref(list);
+	return res;
+}
+
+/*
+ * Claim what --create selects (sel->claim) for the run sel->run (may be
+ * NULL), at most sel->limit_n, a chunk per transaction, and write it
+ * (P[0..3] the selection).  At the end the certificates that a live run
+ * has claimed are named, so that none is skipped silently.
+ */
+static int
+claim(PGconn *db, const char *sel_param[4], const struct selection *sel)
+{
+	char limit[24];
+	const char *p[10];
+	PGresult *res;
+	long left = sel->limit_n, chunk;
+	int n, locked = 0;
+
+	memcpy(p, sel_param, 4 * sizeof(p[0]));
+	p[4] = sel->now;
+	p[5] = claim_mode[sel->claim];
+	p[6] = sel->within;
+	p[7] = sel->remind ? "t" : "f";
+	p[9] = sel->run;
+	if (run_alive(db, sel->run) == -1)
 		return -1;
-	for (first = 1; left > 0; first = 0) {
-		snprintf(limit, sizeof(limit), "%ld", left < CHUNK ? left :
-		    CHUNK);
-		if (pki_db_cmd(db, "BEGIN") == -1 ||
-		    pki_db_cmd(db, "SELECT pg_advisory_xact_lock("
-		    "hashtext('pki-select --create'))") == -1 ||
-		    (first && report(db, TAKE_OVER, 1, p, 1) == -1))
+	for (chunk = CHUNK_FIRST; left > 0; chunk = chunk * 2 > CHUNK_MAX ?
+	    CHUNK_MAX : chunk * 2) {
+		if (chunk > left)
+			chunk = left;
+		snprintf(limit, sizeof(limit), "%ld", chunk);
+		p[8] = limit;
+		if ((res = claim_chunk(db, p, sel, &locked)) == NULL)
 			return -1;
-		if ((res = pki_db_exec(db, CLAIM, 10, param)) == NULL ||
-		    pki_db_cmd(db, "COMMIT") == -1) {
-			PQclear(res);
-			return -1;
-		}
 		n = PQntuples(res);
 		left -= n;
-		if (write_records(db, res, 1, param[5], sel) == -1) {
+		if (write_records(db, res, 1, sel->run, sel) == -1) {
 			PQclear(res);
 			return -1;
 		}
 		PQclear(res);
-		if (n < CHUNK)
+		if (locked < chunk)
 			break;
 	}
-	param[4] = param[5];
-	return report(db, CLAIMED_ELSEWHERE, 5, param, 0);
+	p[4] = sel->run;
+	return report(db, CLAIMED_ELSEWHERE, 5, p, 0);
 }
 
 static int
 select_certs(PGconn *db, struct selection *sel)
 {
-	const char *param[10];
+	const char *param[4];
 	char *bufs[3], all[2];
 	PGresult *res;
 	int rc = PKI_EXIT_OK, r;
@@ -346,7 +405,6 @@ select_certs(PGconn *db, struct selection *sel)
 	param[1] = json_param(sel->include, &bufs[1]);
 	param[2] = json_param(sel->exclude, &bufs[2]);
 	param[3] = strcpy(all, sel->all ? "t" : "f");
-	param[5] = sel->run;
 	if (sel->create)
 		r = claim(db, param, sel);
 	else if ((res = pki_db_exec(db, "SELECT r.record FROM cert_records r "
