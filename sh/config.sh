@@ -51,10 +51,13 @@ pki_load_config() {
 		*) break ;;
 		esac
 	done
-	# serverPKI's -f may also come after its action flags.
+	# serverPKI's -f (--config_file) may also come after its action flags.
 	_prev=
 	for _a in "$@"; do
-		[ "$_prev" = -f ] && _conf=$_a
+		case $_prev:$_a in
+		-f:* | --config_file:* | --config-file:*) _conf=$_a ;;
+		*:--config_file=* | *:--config-file=*) _conf=${_a#*=} ;;
+		esac
 		_prev=$_a
 	done
 	if [ -z "$_conf" ]; then

@@ -40,9 +40,11 @@ pki_tlsa_summary() {
 }
 
 # pki_tlsa_configured: 0 if DNS is configured for TLSA (a TSIG key or
-# include files); else the records are stored, not published.
+# include files) and the run may change it (PKI_NOTLSA, set by
+# serverPKI's -N, is empty); else the records are stored, not published.
 pki_tlsa_configured() {
-	[ -n "${PKI_TSIG_KEY_FILE:-}${PKI_DNS_INCLUDE_FILE:-}" ]
+	[ -z "${PKI_NOTLSA:-}" ] &&
+		[ -n "${PKI_TSIG_KEY_FILE:-}${PKI_DNS_INCLUDE_FILE:-}" ]
 }
 
 # pki_tlsa_publish MODE [SELECTION]: publish the RRsets pki-select --tlsa

@@ -118,7 +118,7 @@ s=$(q "SELECT max(id) FROM inst WHERE name = 's.example.test'")
 capture pki -E "$s"
 is "$rc" 0 "pki -E SERIAL exports (serverPKI -E)"
 ok "into PKI_HOME/export" test -s "$PKI_HOME/export/s.example.test/ec/key.pem"
-capture pki -X
+capture pki -W
 is "$rc" 2 "an unknown serverPKI option: exit 2"
 capture pki frobnicate
 is "$rc" 2 "an unknown command: exit 2"
