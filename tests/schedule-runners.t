@@ -46,28 +46,15 @@ by_run() {
 # The start line: a session holds pki.schedule locked against the row
 # locks of the claims until every run waits for it, so that the runs
 # claim at the same moment whatever the load of the machine.
-barrier_hold() {
-	mkfifo "$T/barrier"
-	psql -X -q -At < "$T/barrier" > /dev/null &
-	barrier_pid=$!
-	exec 8> "$T/barrier"
-	echo "BEGIN; LOCK TABLE pki.schedule IN EXCLUSIVE MODE;" >&8
-	at_exit "kill $barrier_pid"
-}
-waiting() {	# how many sessions wait for a lock
-	q "SELECT count(DISTINCT pid) FROM pg_locks WHERE NOT granted"
-}
+barrier_hold() { pg_hold "BEGIN; LOCK TABLE pki.schedule IN EXCLUSIVE MODE;"; }
 barrier_release() {	# barrier_release N: once N runs wait, let them go
 	_n=0
-	until [ "$(waiting)" -ge "$1" ] || [ $_n -ge 600 ]; do
+	until [ "$(pg_waiting)" -ge "$1" ] || [ $_n -ge 600 ]; do
 		sleep 0.05
 		_n=$((_n + 1))
 	done
-	is "$(waiting)" "$1" "$1 runs wait at the start line"
-	echo "COMMIT;" >&8
-	exec 8>&-
-	wait "$barrier_pid"
-	rm -f "$T/barrier"
+	is "$(pg_waiting)" "$1" "$1 runs wait at the start line"
+	pg_release
 }
 pid1='' rc1='' rc2='' rc3=''
 # start K: pki schedule in a session of its own, its pid in $pidK,

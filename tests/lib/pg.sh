@@ -75,3 +75,26 @@ pg_make_template() {
 	fi
 	rm -rf "$_mk" "$_mk.log"
 }
+
+# pg_hold SQL: a session that runs SQL (say "BEGIN; LOCK TABLE ...") and
+# holds what it took until pg_release; only one at a time.  Start the
+# processes that are to wait for it with 8>&- (the session ends when no
+# process holds fd 8 open).  pg_waiting: how many sessions wait for a
+# lock.  pg_release: the session commits and ends.
+pg_hold() {
+	mkfifo "$T/pg_hold"
+	psql -X -q -At < "$T/pg_hold" > /dev/null &
+	_pg_hold_pid=$!
+	exec 8> "$T/pg_hold"
+	printf '%s\n' "$1" >&8
+	at_exit "kill $_pg_hold_pid"
+}
+pg_waiting() {
+	psql -X -q -At -c "SELECT count(DISTINCT pid) FROM pg_locks WHERE NOT granted"
+}
+pg_release() {
+	echo "COMMIT;" >&8
+	exec 8>&-
+	wait "$_pg_hold_pid"
+	rm -f "$T/pg_hold"
+}
