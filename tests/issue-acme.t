@@ -6,17 +6,9 @@
 # leaves nothing behind.
 # shellcheck source=tests/lib/env.sh
 . "$(dirname "$0")/lib/env.sh"
-command -v pebble >/dev/null 2>&1 || skip_all "no pebble"
-[ "$(id -u)" -eq 0 ] || skip_all "named -g needs root"
-# shellcheck source=tests/lib/named.sh
-. "$(dirname "$0")/lib/named.sh"
-# shellcheck source=tests/lib/pebble.sh
-. "$(dirname "$0")/lib/pebble.sh"
-# shellcheck source=tests/lib/pg.sh
-. "$(dirname "$0")/lib/pg.sh"
-named_start
-pebble_start PEBBLE_AUTHZREUSE=0
-pg_setup
+# shellcheck source=tests/lib/acmedns.sh
+. "$(dirname "$0")/lib/acmedns.sh"
+acmedns_setup PEBBLE_AUTHZREUSE=0
 
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "SET search_path TO pki, dd" -c "$1"; }
 capture() {	# capture CMD...: output in $out (stdout and stderr), status in $rc
@@ -28,18 +20,7 @@ txt() {	# txt OWNER: the TXT values the primary serves
 	dig +short +norecurse -p "$NAMED_PORT" @127.0.0.1 TXT "$1"
 }
 
-cat > "$T/pki.conf" <<EOF
-PKI_ACME_DIRECTORY=$PEBBLE_DIRECTORY
-PKI_ACME_CA_BUNDLE=$PEBBLE_CA_BUNDLE
-PKI_ACME_EMAIL=admin@example.test
-PKI_ACME_HTTP_LISTEN=127.0.0.1:$PEBBLE_HTTP_PORT
-PKI_DNS_SERVER=127.0.0.1:$NAMED_PORT
-PKI_DNS_RESOLVER=127.0.0.1:$NAMED_PORT
-PKI_DNS_NS="127.0.0.1:$NAMED_PORT 127.0.0.1:$NAMED2_PORT"
-PKI_TSIG_KEY_FILE=$NAMED_TSIG_KEYFILE
-PKI_DNS_TIMEOUT=15
-PKI_ACME_TIMEOUT=60
-EOF
+{ acmedns_conf; echo "PKI_ACME_HTTP_LISTEN=127.0.0.1:$PEBBLE_HTTP_PORT"; } > "$T/pki.conf"
 PKI_CONF=$T/pki.conf
 export PKI_CONF
 

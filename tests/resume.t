@@ -11,24 +11,11 @@
 # are replaced by a new order, not resumed.
 # shellcheck source=tests/lib/env.sh
 . "$(dirname "$0")/lib/env.sh"
-command -v pebble >/dev/null 2>&1 || skip_all "no pebble"
-command -v setsid >/dev/null 2>&1 || skip_all "no setsid"
-[ "$(id -u)" -eq 0 ] || skip_all "named -g needs root"
-# shellcheck source=tests/lib/named.sh
-. "$(dirname "$0")/lib/named.sh"
-# shellcheck source=tests/lib/pebble.sh
-. "$(dirname "$0")/lib/pebble.sh"
-# shellcheck source=tests/lib/pg.sh
-. "$(dirname "$0")/lib/pg.sh"
-named_start
-pebble_start PEBBLE_AUTHZREUSE=0 PEBBLE_WFE_NONCEREJECT=0
-pg_setup
-TMPDIR=$T
-export TMPDIR
+# shellcheck source=tests/lib/acmedns.sh
+. "$(dirname "$0")/lib/acmedns.sh"
+acmedns_setup PEBBLE_AUTHZREUSE=0 PEBBLE_WFE_NONCEREJECT=0
 
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "SET search_path TO pki, dd" -c "$1"; }
-pebble_log=$(dirname "$PEBBLE_ROOT")/log
-orders() { grep -c 'Added order' "$pebble_log"; }
 issued() { grep -c 'Issued certificate serial' "$pebble_log"; }
 names() {	# names SET: every name of the certificates of SET
 	printf '%s\n' "a.$1.example.test" "www.a.$1.example.test" \
@@ -43,35 +30,11 @@ txt_all() {	# txt_all SET: the challenge TXT values both servers serve
 		done
 	done
 }
-# wait_for SECONDS CMD...: poll CMD every 20 ms until it succeeds.
-wait_for() {
-	_n=$(($1 * 50))
-	shift
-	until "$@"; do
-		_n=$((_n - 1))
-		[ "$_n" -gt 0 ] || return 1
-		sleep 0.02
-	done
-}
 at_least() { [ "$($1)" -ge "$2" ]; }
 in_err() { [ "$(grep -c -- "$1" "$T/killed.err")" -ge "$2" ]; }
 has_txt() { [ -n "$(dig +short +norecurse -p "$NAMED_PORT" @127.0.0.1 TXT "$1")" ]; }
 
-cat > "$T/pki.conf" <<EOF
-PKI_ACME_DIRECTORY=$PEBBLE_DIRECTORY
-PKI_ACME_CA_BUNDLE=$PEBBLE_CA_BUNDLE
-PKI_ACME_EMAIL=admin@example.test
-PKI_ACME_AGREE_TOS=yes
-PKI_DNS_SERVER=127.0.0.1:$NAMED_PORT
-PKI_DNS_RESOLVER=127.0.0.1:$NAMED_PORT
-PKI_DNS_NS="127.0.0.1:$NAMED_PORT 127.0.0.1:$NAMED2_PORT"
-PKI_TSIG_KEY_FILE=$NAMED_TSIG_KEYFILE
-PKI_DNS_TIMEOUT=15
-PKI_ACME_TIMEOUT=60
-EOF
-PKI_CONF=$T/pki.conf
-export PKI_CONF
-pki -q register >/dev/null || { echo "Bail out! pki register"; exit 1; }
+acmedns_account
 pki -q ca init >/dev/null || { echo "Bail out! pki ca init"; exit 1; }
 
 # certs SET: five ACME certificates named for SET, the first with an
@@ -95,16 +58,7 @@ killed() {
 	certs "$_set"
 	_o0=$(orders) _i0=$(issued)
 	setsid pki -v issue > "$T/killed.out" 2> "$T/killed.err" &
-	_pid=$!
-	if wait_for 30 "$@"; then
-		kill -9 "-$_pid"
-		pass "$_moment: pki issue killed with -9"
-	else
-		kill -9 "-$_pid" 2>/dev/null
-		fail "$_moment: the moment to kill never came"
-		sed 's/^/# /' "$T/killed.err"
-	fi
-	wait "$_pid" 2>/dev/null
+	kill_when "$_moment: pki issue" $! "$T/killed.err" "$@"
 	diag "$_moment: when killed: $(($(orders) - _o0)) orders, $(($(issued) - _i0)) certificates at the CA, $(q "SELECT count(*) FROM acme_orders") orders stored, $(txt_all "$_set" | wc -l) TXT served"
 	rc=0
 	pki issue > "$T/rerun.out" 2> "$T/rerun.err" || rc=$?

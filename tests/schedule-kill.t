@@ -16,51 +16,13 @@
 # for a test.
 # shellcheck source=tests/lib/env.sh
 . "$(dirname "$0")/lib/env.sh"
-command -v pebble >/dev/null 2>&1 || skip_all "no pebble"
-command -v setsid >/dev/null 2>&1 || skip_all "no setsid"
-[ "$(id -u)" -eq 0 ] || skip_all "named -g needs root"
-# shellcheck source=tests/lib/named.sh
-. "$(dirname "$0")/lib/named.sh"
-# shellcheck source=tests/lib/pebble.sh
-. "$(dirname "$0")/lib/pebble.sh"
-# shellcheck source=tests/lib/pg.sh
-. "$(dirname "$0")/lib/pg.sh"
-named_start
-pebble_start PEBBLE_AUTHZREUSE=0 PEBBLE_WFE_NONCEREJECT=0
-pg_setup
-TMPDIR=$T
-export TMPDIR
+# shellcheck source=tests/lib/acmedns.sh
+. "$(dirname "$0")/lib/acmedns.sh"
+acmedns_setup PEBBLE_AUTHZREUSE=0 PEBBLE_WFE_NONCEREJECT=0
+acmedns_account
 
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "SET search_path TO pki, dd" -c "$1"; }
-pebble_log=$(dirname "$PEBBLE_ROOT")/log
-orders() { grep -c 'Added order' "$pebble_log"; }
-# wait_for SECONDS CMD...: poll CMD every 20 ms until it succeeds.
-wait_for() {
-	_n=$(($1 * 50))
-	shift
-	until "$@"; do
-		_n=$((_n - 1))
-		[ "$_n" -gt 0 ] || return 1
-		sleep 0.02
-	done
-}
 waits() { [ "$(pg_waiting)" -gt 0 ]; }
-
-cat > "$T/pki.conf" <<EOF
-PKI_ACME_DIRECTORY=$PEBBLE_DIRECTORY
-PKI_ACME_CA_BUNDLE=$PEBBLE_CA_BUNDLE
-PKI_ACME_EMAIL=admin@example.test
-PKI_ACME_AGREE_TOS=yes
-PKI_DNS_SERVER=127.0.0.1:$NAMED_PORT
-PKI_DNS_RESOLVER=127.0.0.1:$NAMED_PORT
-PKI_DNS_NS="127.0.0.1:$NAMED_PORT 127.0.0.1:$NAMED2_PORT"
-PKI_TSIG_KEY_FILE=$NAMED_TSIG_KEYFILE
-PKI_DNS_TIMEOUT=15
-PKI_ACME_TIMEOUT=60
-EOF
-PKI_CONF=$T/pki.conf
-export PKI_CONF
-pki -q register >/dev/null || { echo "Bail out! pki register"; exit 1; }
 
 # Every certificate goes to this machine, where the reload command waits
 # while $T/hold-reload exists (and then fails, as a command killed
@@ -99,16 +61,7 @@ killed() {
 	_o0=$(orders) _r0=$(wc -l < "$T/reloads")
 	setsid env ${BIN:+PKI_BINDIR="$BIN"} pki -v schedule \
 		> "$T/killed.out" 2>&1 8>&- &
-	_pid=$!
-	if wait_for 60 "$@"; then
-		kill -9 "-$_pid"
-		pass "$_moment: pki schedule killed with -9"
-	else
-		kill -9 "-$_pid" 2>/dev/null
-		fail "$_moment: the moment to kill never came"
-		sed 's/^/# /' "$T/killed.out"
-	fi
-	wait "$_pid" 2>/dev/null
+	kill_when "$_moment: pki schedule" $! "$T/killed.out" "$@"
 	cat "$T/killed.out" >> "$T/all"
 	rm -f "$T/hold-keygen" "$T/hold-reload" "$T/in-keygen" "$T/in-reload"
 	[ -n "${HOLD:-}" ] && pg_release
