@@ -86,6 +86,7 @@ $(BUILD)/tests/deploy-quote: $(BUILD)/tests/deploy-quote.o \
 # longest first, so that two jobs end together rather than one waiting
 # for the other's last long file.
 SLOW_TESTS = deploy distribute valgrind roll-zone roll schedule-run resume \
+	schedule-runners schedule-kill \
 	recover dane schedule db sql
 TESTS = $(SLOW_TESTS:%=tests/%.t) \
 	$(filter-out $(SLOW_TESTS:%=tests/%.t),$(sort $(wildcard tests/*.t)))
