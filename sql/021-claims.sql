@@ -1,4 +1,4 @@
--- 017-claims.sql - one claim per certificate, kept by the database.
+-- 021-claims.sql - one claim per certificate, kept by the database.
 --
 -- pki-select --create claims certificates a chunk at a time: it locks
 -- their pki.schedule rows FOR UPDATE SKIP LOCKED, so that runs claiming
