@@ -15,20 +15,12 @@
 # the challenge, fails the record that asks for it, and only that one.
 # shellcheck source=tests/lib/env.sh
 . "$(dirname "$0")/lib/env.sh"
-command -v pebble >/dev/null 2>&1 || skip_all "no pebble"
 [ -x "$PKI_BUILD/bin/pki-dnsup" ] || skip_all "no pki-dnsup"
-[ "$(id -u)" -eq 0 ] || skip_all "named -g needs root"
-# shellcheck source=tests/lib/pebble.sh
-. "$(dirname "$0")/lib/pebble.sh"
+# shellcheck source=tests/lib/acmedns.sh
+. "$(dirname "$0")/lib/acmedns.sh"
 pebble_new_available ||
 	skip_all "no Pebble 2.10 in $PEBBLE_NEW (make deps fetches it)"
-# shellcheck source=tests/lib/named.sh
-. "$(dirname "$0")/lib/named.sh"
-# shellcheck source=tests/lib/pg.sh
-. "$(dirname "$0")/lib/pg.sh"
-named_start
-pebble_start VERSION=2.10 PEBBLE_AUTHZREUSE=0	# asks the primary
-pg_setup
+acmedns_setup VERSION=2.10 PEBBLE_AUTHZREUSE=0	# asks the primary
 
 err=$T/stderr.all
 CA=$PEBBLE_CA_BUNDLE
@@ -63,17 +55,7 @@ instances() {	# instances NAME: how many instances NAME has
 		WHERE s.name = '$1' AND i.state = 'issued'"
 }
 
-cat > "$T/pki.conf" <<EOF
-PKI_ACME_DIRECTORY=$PEBBLE_DIRECTORY
-PKI_ACME_CA_BUNDLE=$PEBBLE_CA_BUNDLE
-PKI_ACME_EMAIL=admin@example.test
-PKI_DNS_SERVER=127.0.0.1:$NAMED_PORT
-PKI_DNS_RESOLVER=127.0.0.1:$NAMED_PORT
-PKI_DNS_NS="127.0.0.1:$NAMED_PORT 127.0.0.1:$NAMED2_PORT"
-PKI_TSIG_KEY_FILE=$NAMED_TSIG_KEYFILE
-PKI_DNS_TIMEOUT=15
-PKI_ACME_TIMEOUT=30
-EOF
+{ acmedns_conf; echo PKI_ACME_TIMEOUT=30; } > "$T/pki.conf"
 PKI_CONF=$T/pki.conf
 export PKI_CONF
 pki -q register --agree-tos > /dev/null 2>>"$err"
