@@ -26,7 +26,7 @@ pki -q ca init
 # Certificates a.test ... (d.test and e.test disabled), each deployed
 # to localhost and here.test; n.test has a TLSA service.
 q "SELECT add_cert((n || '.test')::citext, 'server', 'local', 'ec', false, NULL,
-	NULL, NULL, NULL) FROM unnest('{a,b,c,d,e,f,n,v,w,y}'::text[]) n;
+	NULL, NULL, NULL) FROM unnest('{a,b,c,d,e,f,n,v,w}'::text[]) n;
    UPDATE certificates SET disabled = true WHERE id IN (SELECT certificate
 	FROM subjects WHERE name IN ('d.test', 'e.test'));
    INSERT INTO disthosts (fqdn) VALUES ('localhost'), ('here.test');
@@ -72,18 +72,16 @@ chmod 0600 "$T/tsig.key"
 cat > "$T/table" <<'EOF'
 0 | -h | -h prints the options | like_out "*serverPKI's options*-I (ca roll)*"
 0 | --create-certs --distribute-certs --only b.test | --create-certs --distribute-certs: issue, then distribute | [ "$(valid a.test):$(state b.test):$(on b.test)" = "0:deployed:here.test localhost" ]
-0 | --create-certs --all --only d.test --only c.test --exclude c.test | --all: disabled ones too; --exclude NAME: not that one | [ "$(valid d.test):$(valid e.test):$(valid c.test)" = 1:0:0 ]
-0 | --create-certs --include e.test --only e.test --only c.test | --include NAME: that one even if disabled | [ "$(valid e.test):$(valid c.test):$(valid f.test)" = 1:1:0 ]
+0 | --create-certs --include e.test --only e.test --only c.test --only d.test --exclude d.test | --include NAME: that one even if disabled; --exclude NAME: not that one | [ "$(valid e.test):$(valid c.test):$(valid d.test):$(valid f.test)" = 1:1:0:0 ]
 0 | --distribute-certs --limit-to-disthost localhost -o c.test | --limit-to-disthost HOST: only to HOST | [ "$(on c.test)" = localhost ]
-0 | -f "$T/dns.conf" -C -D --no-TLSA-records -o n.test | --no-TLSA-records: distributed, DNS left alone | [ "$(state n.test)" = deployed ]
+0 | -f "$T/dns.conf" -C -D --no-TLSA-records --quiet -o n.test | --no-TLSA-records: distributed, DNS left alone; --quiet: nothing said when all went well | [ -z "$out" ] && [ "$(state n.test)" = deployed ]
 1 | --consolidate-certs --consolidate-TLSAs -o n.test --config_file="$T/dns.conf" | --consolidate-certs --consolidate-TLSAs: the targets checked, then DNS; --config_file=FILE after the action, read: its DNS server fails | like_out "*n.test: instance * deployed: 2 of 2 target(s) ok*n.test: TLSA FAILED: pki-dnsup: *"
 0 | --renew-local-certs=400 -C -D -o b.test | --renew-local-certs=DAYS -C -D: renew what expires within DAYS days, then distribute | [ "$(insts b.test):$(state b.test):$(on b.test)" = "2:deployed:here.test localhost" ]
 0 | --schedule-actions --check-only -o f.test | --schedule-actions --check-only: what would be done | [ "$out" = "f.test: issue" ]
-0 | -S -q -a -e n.test -e v.test -e w.test -e y.test | -S -q -a, the cron line: every due one, silently | [ -z "$out" ] && [ "$(state f.test):$(state e.test):$(on c.test)" = "deployed:deployed:here.test localhost" ]
+0 | -S -q -a -e n.test -e v.test -e w.test | -S -q -a, the cron line: every due one, silently; disabled ones too | [ -z "$out" ] && [ "$(state f.test):$(state d.test):$(state e.test):$(on c.test)" = "deployed:deployed:deployed:here.test localhost" ]
 0 | -v -C -o v.test | -v: the programs say what they do | like_out "*v.test: claimed as instance*"
 0 | --debug --create-certs --only w.test | --debug: the same | like_out "*w.test: claimed as instance*"
-0 | -C --quiet -o y.test | --quiet: nothing when all went well | [ -z "$out" ] && [ "$(valid y.test)" = 1 ]
-0 | --export-cert-and-key="$(q "SELECT max(id) FROM inst WHERE name = 'y.test'")" "$T/export" | --export-cert-and-key=SERIAL [DIR]: the files | [ -s "$T/export/y.test/ec/key.pem" ]
+0 | --export-cert-and-key="$(q "SELECT max(id) FROM inst WHERE name = 'b.test'")" "$T/export" | --export-cert-and-key=SERIAL [DIR]: the files | [ -s "$T/export/b.test/ec/key.pem" ]
 0 | --issue-local-CAcert | --issue-local-CAcert: a new local CA | [ "$(cas)" = 2 ]
 0 | --encrypt-keys | --encrypt-keys: every key at rest encrypted | [ "$(encrypted)" = t ]
 2 | --register | --register: an ACME account (acme.t makes one; here no CA) | like_out "*register: set PKI_ACME_DIRECTORY*"
