@@ -159,7 +159,7 @@ pki_serverpki() {
 	X) pki_db encrypt || _sp_rc=$? ;;
 	Y) pki_db decrypt || _sp_rc=$? ;;
 	I) pki_ca roll || _sp_rc=$? ;;
-	E) pki_export "$_serial" "${1:-$PKI_HOME/export}" || _sp_rc=$? ;;
+	E) pki_export -- "$_serial" "${1:-$PKI_HOME/export}" || _sp_rc=$? ;;
 	esac
 	return "$_sp_rc"
 }

@@ -4,7 +4,7 @@
 # exactly once and each takes a share (pki-select --create claims in
 # chunks, locking FOR UPDATE SKIP LOCKED); a run killed with -9 leaves
 # claims that two runs at once take over, each claim once; the database
-# refuses a second claim of a certificate (sql/021-claims.sql).
+# refuses a second claim of a certificate (sql/023-claims.sql).
 # shellcheck source=tests/lib/env.sh
 . "$(dirname "$0")/lib/env.sh"
 command -v setsid >/dev/null 2>&1 || skip_all "no setsid"
@@ -135,14 +135,14 @@ claim() { q "INSERT INTO certinstances (id, certificate, state, cacert)
 	'pki.certinstances', 'id')) n RETURNING id" 2>/dev/null; }
 first=$(claim)
 nok "the database refuses a second claim of a certificate" claim
-# sql/021-claims.sql on a database that has two (the index as it was):
+# sql/023-claims.sql on a database that has two (the index as it was):
 # the first is kept, the other removed with an event.
 q "DROP INDEX certinstances_reserved; CREATE INDEX certinstances_reserved
 	ON certinstances (certificate) WHERE state = 'reserved'"
 second=$(claim)
-psql -X -q -v ON_ERROR_STOP=1 -f "$PKI_TOP/sql/021-claims.sql" >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -f "$PKI_TOP/sql/023-claims.sql" >/dev/null
 is "$?:$(q "SELECT string_agg(id::text, ' ') FROM certinstances
-	WHERE certificate = $cert")" "0:$first" "021-claims.sql keeps the first of two claims"
+	WHERE certificate = $cert")" "0:$first" "023-claims.sql keeps the first of two claims"
 is "$(q "SELECT name || ': ' || message FROM events WHERE stage = 'pki db migrate'")" \
 	"d1.test: claim $second removed: a second claim of its certificate" \
 	"and says which it removed"

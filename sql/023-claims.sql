@@ -1,4 +1,4 @@
--- 021-claims.sql - one claim per certificate, kept by the database.
+-- 023-claims.sql - one claim per certificate, kept by the database.
 --
 -- pki-select --create claims certificates a chunk at a time: it locks
 -- their pki.schedule rows FOR UPDATE SKIP LOCKED, so that runs claiming
