@@ -90,9 +90,10 @@ SLOW_TESTS = deploy distribute valgrind roll-zone roll schedule-run resume \
 	recover dane schedule db sql
 TESTS = $(SLOW_TESTS:%=tests/%.t) \
 	$(filter-out $(SLOW_TESTS:%=tests/%.t),$(sort $(wildcard tests/*.t)))
-# Three at once on two CPUs: a third of the time a test waits (for a
-# server, a timeout, a kill), and the suite passes at a load of 10.
-JOBS	?= 3
+# Two at once: with three, acme.t's lost key change (a relay that cuts
+# the request) flaked under ASan, and the suite gained 4 % (585 s
+# against 608 s): the tests are bound by the CPU.
+JOBS	?= 2
 check: all
 	PKI_BUILD=$(CURDIR)/$(BUILD) prove -j$(JOBS) --timer $(TESTS)
 # The sanitizers add nothing to the files that test only shell, SQL and
