@@ -687,7 +687,6 @@ is "$(jq -r '.cert.ec.chain' "$T/a2" | grep -c 'BEGIN CERTIFICATE')" 2 \
 
 # ------------------------------------------------------------ the database
 pg_setup
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "SET search_path TO pki, dd" -c "$1"; }
 pebble_start PEBBLE_AUTHZREUSE=100
 LISTEN=127.0.0.1:$PEBBLE_HTTP_PORT
 PKI_ACME_DIRECTORY=$PEBBLE_DIRECTORY PKI_ACME_CA_BUNDLE=$CA

@@ -13,13 +13,7 @@
 sshd_setup 3
 pg_setup
 
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "SET search_path TO pki, dd" -c "$1"; }
 all=$T/all	# everything pki printed, checked for keys at the end
-capture() {	# capture CMD...: output in $out (stdout and stderr), status in $rc
-	rc=0
-	out=$("$@" 2>&1) || rc=$?
-	printf '%s\n' "$out" >> "$all"
-}
 state() {	# state NAME: the state of NAME's newest instance
 	q "SELECT state FROM certinstances WHERE id = (SELECT max(id) FROM inst WHERE name = '$1')"
 }

@@ -11,13 +11,7 @@
 . "$(dirname "$0")/lib/pg.sh"
 pg_setup
 
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "SET search_path TO pki, dd" -c "$1"; }
 all=$T/all	# everything pki printed, checked for keys at the end
-capture() {	# capture CMD...: output in $out (stdout and stderr), status in $rc
-	rc=0
-	out=$("$@" 2>&1) || rc=$?
-	printf '%s\n' "$out" >> "$all"
-}
 mode() { stat -c %a "$1"; }
 names() { for f in "$@"; do printf '%s ' "${f##*/}"; done; }	# names FILE...: the last parts
 # certs FILE: how many certificates the PEM FILE holds

@@ -15,12 +15,6 @@ command -v pebble >/dev/null 2>&1 || skip_all "no pebble"
 pebble_start PEBBLE_WFE_NONCEREJECT=0
 pg_setup
 
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "SET search_path TO pki, dd" -c "$1"; }
-capture() {	# capture CMD...: output in $out (stdout and stderr), status in $rc
-	rc=0
-	out=$("$@" 2>&1) || rc=$?
-	printf '%s\n' "$out" >> "$T/all"
-}
 lines() { printf '%s\n' "$1" | grep -c .; }
 inst() { q "SELECT max(id) FROM inst WHERE name = '$1'"; }
 # The RFC 7638 thumbprint of the stored account key (EC P-256: x and y

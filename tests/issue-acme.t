@@ -10,12 +10,6 @@
 . "$(dirname "$0")/lib/acmedns.sh"
 acmedns_setup PEBBLE_AUTHZREUSE=0
 
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "SET search_path TO pki, dd" -c "$1"; }
-capture() {	# capture CMD...: output in $out (stdout and stderr), status in $rc
-	rc=0
-	out=$("$@" 2>&1) || rc=$?
-	printf '%s\n' "$out" >> "$T/all"
-}
 txt() {	# txt OWNER: the TXT values the primary serves
 	dig +short +norecurse -p "$NAMED_PORT" @127.0.0.1 TXT "$1"
 }

@@ -25,12 +25,6 @@ acmedns_setup VERSION=2.10 PEBBLE_AUTHZREUSE=0	# asks the primary
 err=$T/stderr.all
 CA=$PEBBLE_CA_BUNDLE
 ISSUER=pebble.letsencrypt.org	# Pebble's issuer-domain-names
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "SET search_path TO pki, dd" -c "$1"; }
-capture() {	# capture CMD...: output in $out (stdout and stderr), status in $rc
-	rc=0
-	out=$("$@" 2>&1) || rc=$?
-	printf '%s\n' "$out" >> "$err"
-}
 txt() {	# txt OWNER [PORT]: the TXT values a server serves, sorted, one line
 	dig +short +norecurse -p "${2:-$NAMED_PORT}" @127.0.0.1 TXT "$1" |
 		sort | tr '\n' ' '
@@ -264,5 +258,5 @@ like "$(errmsg old.example.test)" "pki-acme: challenge: old.example.test: the CA
 is "$(field dns01.example.test '[.challenges[0].type, (.errors // [] | length)]')" '["dns-01",0]' \
 	"... the other record is ordered"
 
-nok "no private key on stderr" grep -q "$SECRET_PATTERN" "$err"
+nok "no private key on stderr or in any output" grep -q "$SECRET_PATTERN" "$err" "$T/all"
 done_testing

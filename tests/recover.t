@@ -11,7 +11,6 @@
 . "$(dirname "$0")/lib/pg.sh"
 pg_setup
 
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "SET search_path TO pki, dd" -c "$1"; }
 err=$T/stderr
 ok "pki ca init" quiet pki -q ca init
 PKI_CA_PASSPHRASE_FILE=$PKI_HOME/ca.pass

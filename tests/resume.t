@@ -15,7 +15,6 @@
 . "$(dirname "$0")/lib/acmedns.sh"
 acmedns_setup PEBBLE_AUTHZREUSE=0 PEBBLE_WFE_NONCEREJECT=0
 
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "SET search_path TO pki, dd" -c "$1"; }
 issued() { grep -c 'Issued certificate serial' "$pebble_log"; }
 names() {	# names SET: every name of the certificates of SET
 	printf '%s\n' "a.$1.example.test" "www.a.$1.example.test" \

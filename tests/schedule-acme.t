@@ -16,7 +16,6 @@ pebble_new_available ||
 . "$(dirname "$0")/lib/pg.sh"
 pg_setup
 
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "SET search_path TO pki, dd" -c "$1"; }
 utc() { date -u -d "@$(($(date +%s) + $1))" +%Y-%m-%dT%H:%M:%SZ; }
 
 pebble_start VERSION=2.10 VALIDITY=518400 PEBBLE_WFE_NONCEREJECT=0

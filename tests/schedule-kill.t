@@ -21,7 +21,6 @@
 acmedns_setup PEBBLE_AUTHZREUSE=0 PEBBLE_WFE_NONCEREJECT=0
 acmedns_account
 
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "SET search_path TO pki, dd" -c "$1"; }
 waits() { [ "$(pg_waiting)" -gt 0 ]; }
 
 # Every certificate goes to this machine, where the reload command waits

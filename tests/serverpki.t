@@ -14,7 +14,6 @@
 . "$(dirname "$0")/lib/pg.sh"
 pg_setup
 
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "SET search_path TO pki, dd" -c "$1"; }
 cat > "$T/pki.conf" <<EOF
 PKI_DEPLOY_LOCAL=here.test
 EOF

@@ -9,7 +9,6 @@
 . "$(dirname "$0")/lib/pg.sh"
 pg_setup
 
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "SET search_path TO pki, dd" -c "$1"; }
 err=$T/stderr	# every stage's stderr, checked for keys at the end
 names() { jq -r .name | sort | tr '\n' ' '; }
 issue() {	# the issue pipeline after pki-select

@@ -8,13 +8,7 @@
 . "$(dirname "$0")/lib/pg.sh"
 pg_setup
 
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "SET search_path TO pki, dd" -c "$1"; }
 all=$T/all	# everything pki printed, checked for keys at the end
-capture() {	# capture CMD...: output in $out (stdout and stderr), status in $rc
-	rc=0
-	out=$("$@" 2>&1) || rc=$?
-	printf '%s\n' "$out" >> "$all"
-}
 
 # ------------------------------------------------------------ the CA
 q "UPDATE localca_settings SET ca_algo = 'ec'"

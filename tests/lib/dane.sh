@@ -23,13 +23,7 @@ command -v named >/dev/null 2>&1 || command -v /usr/sbin/named >/dev/null ||
 # shellcheck source=tests/lib/pg.sh
 . "$PKI_TOP/tests/lib/pg.sh"
 
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "SET search_path TO pki, dd" -c "$1"; }
 all=$T/all
-capture() {	# capture CMD...: output in $out (stdout and stderr), status in $rc
-	rc=0
-	out=$("$@" 2>&1) || rc=$?
-	printf '%s\n' "$out" >> "$all"
-}
 # rrset PORT OWNER: the TLSA RRset at OWNER on the server at PORT, one
 # "U S M HEX" per RR, sorted, the hex in upper case, on one line.
 rrset() {

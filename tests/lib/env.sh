@@ -52,6 +52,15 @@ run() {
 	cat "$T/err" >>"$T/stderr.all"
 }
 
+# capture CMD...: CMD's stdout and stderr in $out, its exit status in
+# $rc; the output kept in $T/all too, which tests search for keys.
+# shellcheck disable=SC2034 # out and rc are for the tests
+capture() {
+	rc=0
+	out=$("$@" 2>&1) || rc=$?
+	printf '%s\n' "$out" >> "$T/all"
+}
+
 # free_port VAR: set VAR to a random TCP and UDP port of 127.0.0.0/8 that
 # nothing listens on and this test has not handed out before.
 _pki_ports=" "

@@ -16,6 +16,10 @@
 # that cannot be made costs nothing but the time: "pki db init" makes
 # the cluster as before.
 
+# q SQL: SQL in the test's database, with pki's schemas first; the rows
+# unaligned, without headers.
+q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "SET search_path TO pki, dd" -c "$1"; }
+
 pg_setup() {
 	PKI_HOME=$T/home
 	PKI_PG_OPTIONS="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"

@@ -4,7 +4,6 @@
 # instances now, and the database aged by DAYS.
 # shellcheck shell=sh
 
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "SET search_path TO pki, dd" -c "$1"; }
 # the time D days (may be fractional) after the not_before of NAME's
 # newest instance
 at() {
