@@ -50,11 +50,6 @@ pki_dns_name_check(const char *name, int allow_wildcard)
 			return "label longer than 63 characters";
 		if (label[0] == '-' || p[-1] == '-')
 			return "label starts or ends with a hyphen";
-		/* RFC 3696 2: no top-level name is all digits; 192.0.2.01
-		 * is neither an address nor a host name. */
-		if (*p == '\0' && strspn(label, "0123456789") == len)
-			return "the last label is all digits (not a host name, "
-			    "nor an IP address as 192.0.2.1 or 2001:db8::1)";
 		if (*p == '\0')
 			return NULL;
 		label = p + 1;
@@ -82,10 +77,24 @@ pki_host_check(const char *name, int allow_wildcard)
 {
 	unsigned char addr[16];
 	char text[INET6_ADDRSTRLEN];
+	const char *why, *last;
 	int len;
 
-	if ((len = pki_ip_name(name, addr)) == 0)
-		return pki_dns_name_check(name, allow_wildcard);
+	if ((len = pki_ip_name(name, addr)) == 0) {
+		if ((why = pki_dns_name_check(name, allow_wildcard)) != NULL)
+			return why;
+		/* RFC 3696 2: no top-level name is all digits, so that
+		 * 192.0.2.01 is taken for neither an address nor a name. */
+		if ((last = strrchr(name, '.')) == NULL)
+			last = name;
+		else
+			last++;
+		if (last[strspn(last, "0123456789")] == '\0')
+			return "the last label is all digits (not a host "
+			    "name, nor an IP address as 192.0.2.1 or "
+			    "2001:db8::1)";
+		return NULL;
+	}
 	if (inet_ntop(len == 4 ? AF_INET : AF_INET6, addr, text,
 	    sizeof(text)) == NULL || strcmp(text, name) != 0)
 		return "IP address not in its canonical form (RFC 5952: "

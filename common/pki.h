@@ -224,8 +224,9 @@ const char *pki_dns_name_check(const char *name, int allow_wildcard);
  */
 int	 pki_ip_name(const char *name, unsigned char addr[16]);
 /*
- * NULL if NAME may name a server: a host name (pki_dns_name_check) or an
- * IP address written as RFC 5952 writes it (the form in which ACME
+ * NULL if NAME may name a server: a host name (pki_dns_name_check) whose
+ * last label is not all digits, or an IP address written as RFC 5952
+ * writes it (the form in which ACME
  * identifiers are compared), else what is wrong.
  */
 const char *pki_host_check(const char *name, int allow_wildcard);
