@@ -38,20 +38,24 @@ pg_setup() {
 # pg_from_template: $PKI_HOME/pg/data a copy of the template cluster of
 # this sql/ (and of this user, whose role owns it), made first if there
 # is none.  Several tests at once: one makes it (a lock directory naming
-# its pid), the others wait for it, or for the lock of a maker that died.
+# its pid), the others wait for it; the lock of a maker that died is
+# taken away and the template made again.
 pg_from_template() {
 	_key=$({ cat "$PKI_TOP"/sql/*.sql "$PKI_TOP/sh/db.sh"; id -u; } |
 		sha256sum | cut -c 1-16)
 	_tpl=${TMPDIR:-/tmp}/pki-pg-template.$_key
-	if [ ! -d "$_tpl/data" ] && mkdir "$_tpl.lock" 2>/dev/null; then
-		echo $$ > "$_tpl.lock/pid"
-		pg_make_template "$_tpl"
-		rm -rf "$_tpl.lock"
-	fi
 	_n=0
-	while [ ! -d "$_tpl/data" ] && [ -d "$_tpl.lock" ] && [ "$_n" -lt 3000 ]; do
+	while [ ! -d "$_tpl/data" ] && [ "$_n" -lt 3000 ]; do
+		if mkdir "$_tpl.lock" 2>/dev/null; then
+			echo $$ > "$_tpl.lock/pid"
+			pg_make_template "$_tpl"
+			rm -rf "$_tpl.lock"
+			break
+		fi
 		_pid=$(cat "$_tpl.lock/pid" 2>/dev/null) || _pid=
-		[ -n "$_pid" ] && ! kill -0 "$_pid" 2>/dev/null && break
+		if [ -n "$_pid" ] && ! kill -0 "$_pid" 2>/dev/null; then
+			rm -rf "$_tpl.lock"
+		fi
 		sleep 0.1
 		_n=$((_n + 1))
 	done
@@ -75,9 +79,10 @@ pg_make_template() {
 		>>"$_mk.log" 2>&1 || _ok=1
 	if [ "$_ok" -eq 0 ]; then
 		mkdir -p "$1" && chmod 0711 "$1" &&
-			mv "$_mk/pg/data" "$1/data.$$" && mv "$1/data.$$" "$1/data"
+			mv "$_mk/pg/data" "$1/data.$$" &&
+			mv -T "$1/data.$$" "$1/data"	# not into another's
 	fi
-	rm -rf "$_mk" "$_mk.log"
+	rm -rf "$_mk" "$_mk.log" "$1/data.$$"
 }
 
 # pg_hold SQL: a session that runs SQL (say "BEGIN; LOCK TABLE ...") and
