@@ -95,6 +95,17 @@ like "$out" "*division by zero*999-broken.sql failed*" "it says which and why"
 is "$(q "select to_regclass('pki.half_done') is null")" "t" "nothing of it was applied"
 is "$(q 'select count(*) from public.pki_migrations')" "$nmig" "and it is not recorded"
 
+# A database that lacks only the newest migration gets that one alone
+# (pki db migrate asks once what is applied).
+rm "$T/sql/999-broken.sql"
+printf 'CREATE TABLE pki.pending_one (x int);\n' >"$T/sql/998-pending.sql"
+out=$(PKI_SQLDIR=$T/sql pki db migrate 2>&1)
+is "$(printf '%s\n' "$out" | grep -c '^pki: applied ')" 1 \
+	"a new migration on an up-to-date database: one applied, no other again"
+like "$out" "*applied 998-pending.sql*" "... the new one"
+is "$(q "select to_regclass('pki.pending_one') is not null")" t "... which took effect"
+q "drop table pki.pending_one; delete from public.pki_migrations where version = 998"
+
 # ------------------------------------------------------------ status, env
 out=$(pki db status 2>&1)
 ok "pki db status succeeds" test $? -eq 0
