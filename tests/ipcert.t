@@ -84,6 +84,15 @@ jq -c 'select(.name == "192.0.2.1") |
 is "$(jq -r '.tlsa[].owner' "$T/tlsa")" "_443._tcp.www.ip.test." \
 	"pki-tlsa: an owner for the host name only, none for the addresses"
 
+# ------------------------------------------------------------ pki-dnsup
+# Its probe before an order (--check) refuses dns-01 for an address
+# before it asks any server (none listens at port 9).
+jq -c 'select(.name == "192.0.2.1") | .ca = "acme"' "$T/csr" |
+	pki-dnsup --check --ns 127.0.0.1:9 --timeout 1 > "$T/probe" 2>>"$err"
+is "$(errs 192.0.2.1 "$T/probe")" \
+	"challenge: 192.0.2.1: an IP address is validated by http-01 or tls-alpn-01, not dns-01 (RFC 8738 7)" \
+	"pki-dnsup --check: no dns-01 for an address, said on the record's challenge"
+
 # ------------------------------------------------------------ ACME (Pebble)
 if ! command -v pebble >/dev/null 2>&1; then
 	for _ in 1 2 3 4 5; do skip "no pebble"; done

@@ -594,7 +594,8 @@ probe_gather(struct batch *b, size_t i)
 		if (pki_ip_name(name, NULL)) {
 			/* RFC 8738 7: no dns-01 for an address */
 			record_error(b, i, "challenge", "%s: an IP address "
-			    "is validated by http-01, not dns-01", name);
+			    "is validated by http-01 or tls-alpn-01, not "
+			    "dns-01 (RFC 8738 7)", name);
 			rc = 1;
 			break;
 		}
