@@ -4,6 +4,7 @@
 #   make check        run the test suite (prove, TAP)
 #   make asan         build with AddressSanitizer + UBSan into build-asan/bin
 #   make check-asan   run the suite against the asan build
+#   make fuzz         run the fuzz targets under libFuzzer (FUZZ_TIME=600 s each)
 #   make install      PREFIX=/usr/local DESTDIR=
 #   make deps         install the Debian packages (as root)
 #   make demo         set up a private database and issue certificates
@@ -37,14 +38,22 @@ PROGS	 = $(notdir $(wildcard cmd/pki-*))
 LIBS_pki-acme	= libcurl
 LIBS_pki-dnsup	= ldns
 LIBS_pki-deploy	= libssh
-COMMON	 = log opt record batch name persist secret file crypto db clock
+COMMON	 = log opt record batch name persist secret file crypto db clock \
+	   rfc3339
 COMMON_OBJS = $(COMMON:%=$(BUILD)/common/%.o)
 BINS	 = $(PROGS:%=$(BUILD)/bin/%)
-TEST_BINS = $(BUILD)/tests/test-common $(BUILD)/tests/deploy-quote
+# The fuzz targets (tests/fuzz/), below: stages that need no server or
+# whose servers are the input's.
+FUZZ_STAGES = csr tlsa keygen localca dnsup acme-order acme-finish
+FUZZ_TARGETS = record pem http01 acme-headers store-check tsig-key \
+	$(FUZZ_STAGES:%=stage-%)
+TEST_BINS = $(BUILD)/tests/test-common $(BUILD)/tests/deploy-quote \
+	$(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
 
 .SECONDARY:
 .SECONDEXPANSION:
-.PHONY: all check asan check-asan install uninstall clean deps demo bench lint
+.PHONY: all check asan check-asan install uninstall clean deps demo bench lint \
+	fuzz
 
 all: $(BINS) $(TEST_BINS)
 
@@ -81,6 +90,96 @@ $(BUILD)/tests/deploy-quote.o: cmd/pki-deploy/deploy.h
 $(BUILD)/tests/deploy-quote: $(BUILD)/tests/deploy-quote.o \
 		$(BUILD)/cmd/pki-deploy/quote.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
+
+# Fuzz targets (tests/fuzz/): each built with tests/fuzz/driver.c, which
+# runs it over its corpus in the suite (tests/fuzz.t), and by "make fuzz"
+# with libFuzzer instead.  A stage target is the program itself, its
+# main() renamed fuzz_main(), fed one input as stdin.
+FUZZ_DRIVER ?= $(BUILD)/fuzz/driver.o
+FUZZ_LINK ?=
+FUZZ_OBJS = $(FUZZ_DRIVER) $(BUILD)/fuzz/util.o
+
+# A target of one program's parts (not its main()): FUZZ_PROG_target.
+FUZZ_PROG_http01 = pki-acme
+FUZZ_PROG_acme-headers = pki-acme
+FUZZ_PROG_store-check = pki-store
+FUZZ_PROG_tsig-key = pki-dnsup
+# A stage target's program (pki-STEM unless said) and setup file
+# (tests/fuzz/setup-STEM.c, else setup-plain.c).
+STAGE_PROG_acme-order = acme
+STAGE_PROG_acme-finish = acme
+STAGE_SETUP_acme-order = acme
+STAGE_SETUP_acme-finish = acme
+stage_prog = pki-$(or $(STAGE_PROG_$(1)),$(1))
+stage_setup = tests/fuzz/setup-$(or $(STAGE_SETUP_$(1)),$(if $(wildcard tests/fuzz/setup-$(1).c),$(1),plain)).c
+# What stands in for a program's network and clock (the input's servers).
+FUZZ_NET_pki-dnsup = $(BUILD)/fuzz/dns-net.o $(BUILD)/fuzz/clock.o
+FUZZ_NET_pki-acme = $(BUILD)/fuzz/acme-net.o $(BUILD)/fuzz/clock.o
+FUZZ_DROP_pki-acme = %/http.o
+# (A % in a pattern rule's prerequisites would be the stem: hence MAIN_O.)
+MAIN_O = %/main.o
+prog_objs = $(filter-out $(MAIN_O) $(FUZZ_DROP_$(1)),$(addprefix $(BUILD)/,$(subst .c,.o,$(wildcard cmd/$(1)/*.c)))) \
+	$(FUZZ_NET_$(1))
+prog_cflags = $(if $(1),-Icmd/$(1) $(if $(LIBS_$(1)),$(shell pkg-config --cflags $(LIBS_$(1)))))
+prog_libs = $(if $(LIBS_$(1)),$(shell pkg-config --libs $(LIBS_$(1))))
+
+$(BUILD)/fuzz/dns-net.o: FUZZ_PROG_dns-net = pki-dnsup
+$(BUILD)/fuzz/acme-net.o: FUZZ_PROG_acme-net = pki-acme
+$(BUILD)/fuzz/%.o: tests/fuzz/%.c tests/fuzz/fuzz.h common/pki.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Itests/fuzz $(call prog_cflags,$(FUZZ_PROG_$*)) \
+		-c -o $@ $<
+
+$(BUILD)/fuzz/%: $(BUILD)/fuzz/%.o $$(call prog_objs,$$(FUZZ_PROG_$$*)) \
+		$(FUZZ_OBJS) $(BUILD)/libpki.a
+	$(CC) $(ALL_LDFLAGS) $(FUZZ_LINK) -o $@ $(filter %.o,$^) \
+		$(BUILD)/libpki.a $(call prog_libs,$(FUZZ_PROG_$*)) $(PKG_LIBS)
+
+# A stage target: the program's main() as fuzz_main(), what it needs set
+# up, and the rest of the program.
+$(BUILD)/fuzz/main-%.o: cmd/%/main.c common/pki.h tests/fuzz/fuzz.h \
+		$$(wildcard cmd/$$*/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Dmain=fuzz_main -include tests/fuzz/fuzz.h \
+		$(call prog_cflags,$*) -c -o $@ $<
+$(BUILD)/fuzz/setup-%.o: $$(call stage_setup,$$*) tests/fuzz/fuzz.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Itests/fuzz $(call prog_cflags,$(call stage_prog,$*)) \
+		-DFUZZ_PROG='"$(call stage_prog,$*)"' \
+		-DFUZZ_ACME='"$(patsubst acme-%,%,$*)"' -c -o $@ $<
+
+$(BUILD)/fuzz/stage-%: $(BUILD)/fuzz/stage.o $(BUILD)/fuzz/setup-%.o \
+		$(BUILD)/fuzz/main-$$(call stage_prog,$$*).o \
+		$$(call prog_objs,$$(call stage_prog,$$*)) \
+		$(FUZZ_OBJS) $(BUILD)/libpki.a
+	$(CC) $(ALL_LDFLAGS) $(FUZZ_LINK) -o $@ $(filter %.o,$^) \
+		$(BUILD)/libpki.a $(call prog_libs,$(call stage_prog,$*)) \
+		$(PKG_LIBS)
+
+# make fuzz: every target under libFuzzer with ASan and UBSan (Debian's
+# clang) for FUZZ_TIME seconds each, from its corpus; what it finds goes
+# to build-fuzz/found/ (copy it to tests/fuzz/corpus/TARGET/ once fixed).
+FUZZ_TIME ?= 600
+fuzz:
+	@dpkg -s clang >/dev/null 2>&1 || $(MAKE) deps DEB_PKGS="$(DEB_PKGS) clang"
+	$(MAKE) CC=clang BUILD=build-fuzz CFLAGS="-O1 -g" FUZZ_DRIVER= \
+		SANFLAGS="-fsanitize=address,undefined,fuzzer-no-link -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+		FUZZ_LINK=-fsanitize=fuzzer \
+		$(FUZZ_TARGETS:%=build-fuzz/fuzz/%)
+	@mkdir -p build-fuzz/found; failed=; \
+	for t in $(FUZZ_TARGETS); do \
+		mkdir -p build-fuzz/corpus/$$t; \
+		echo "fuzz: $$t for $(FUZZ_TIME) s"; \
+		build-fuzz/fuzz/$$t -max_total_time=$(FUZZ_TIME) \
+			-close_fd_mask=3 -timeout=20 -rss_limit_mb=2048 \
+			-artifact_prefix=build-fuzz/found/$$t- \
+			build-fuzz/corpus/$$t tests/fuzz/corpus/$$t || \
+			failed="$$failed $$t"; \
+	done; \
+	if [ -n "$$failed" ]; then \
+		echo "fuzz: found something in:$$failed (build-fuzz/found/)"; \
+		exit 1; \
+	fi
 
 # The suite: every tests/*.t under prove, against $(BUILD)/bin; the
 # longest first, so that two jobs end together rather than one waiting
@@ -142,7 +241,7 @@ lint:
 	shellcheck -x -s sh sh/pki sh/*.sh tests/*.t tests/lib/*.sh bench/*
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 # Debian packages to build, run and test pki.
 DEB_PKGS = build-essential pkg-config libssl-dev libpq-dev libjansson-dev \

@@ -129,10 +129,8 @@ pki_key_from_pem(const char *pem, const char *pass, const char **why)
 	return key;
 }
 
-/* The contents of memory BIO as a NUL-terminated string; the BIO is freed
- * (OpenSSL wipes its buffer). */
-static char *
-bio_string(BIO *bio)
+char *
+pki_bio_string(BIO *bio)
 {
 	char *data, *s;
 	long len;
@@ -193,7 +191,7 @@ pki_key_to_pem(EVP_PKEY *key, const char *pass)
 		pki_ssl_err("cannot write key");
 		return NULL;
 	}
-	return bio_string(bio);
+	return pki_bio_string(bio);
 }
 
 const char *
@@ -358,7 +356,7 @@ pki_cert_to_pem(X509 *cert)
 		pki_ssl_err("cannot write certificate");
 		return NULL;
 	}
-	return bio_string(bio);
+	return pki_bio_string(bio);
 }
 
 void
@@ -418,7 +416,7 @@ name_string(const X509_NAME *name)
 		BIO_free(bio);
 		return NULL;
 	}
-	return bio_string(bio);
+	return pki_bio_string(bio);
 }
 
 static char *

@@ -51,12 +51,15 @@ wiping_free(void *q)
 void
 pki_init(const char *name)
 {
+	static int initialized;
 	const char *slash;
 
 	if (name != NULL) {
 		slash = strrchr(name, '/');
 		progname = slash != NULL ? slash + 1 : name;
 	}
+	if (initialized++)	/* once, however often called */
+		return;
 	signal(SIGPIPE, SIG_IGN);
 	json_set_alloc_funcs(wiping_malloc, wiping_free);
 	atexit(pki_rec_error_summary);
@@ -95,7 +98,7 @@ pki_log_syslog(const char *facility)
 	return -1;
 }
 
-static void
+static void __attribute__((format(printf, 3, 0)))
 vlog(int level, int min_verbosity, const char *fmt, va_list ap)
 {
 	char msg[2048];

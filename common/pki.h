@@ -334,6 +334,10 @@ EVP_PKEY *pki_key_from_pem(const char *pem, const char *pass,
  * pki_free_secret().  NULL after reporting.
  */
 char	*pki_key_to_pem(EVP_PKEY *key, const char *pass);
+/* The contents of memory BIO as a NUL-terminated string (caller frees);
+ * the BIO is freed either way (OpenSSL wipes its buffer).  NULL when out
+ * of memory. */
+char	*pki_bio_string(BIO *bio);
 /* "rsa" or "ec" for KEY's type, NULL for anything else. */
 const char *pki_key_algo(const EVP_PKEY *key);
 /* 1 if the PEM text is an encrypted PKCS#8 key. */
@@ -400,6 +404,9 @@ void	 pki_hex(const unsigned char *buf, size_t len, char *out);
 double	 pki_now(void);
 /* Sleep until pki_now() reaches T (at once if it has). */
 void	 pki_sleep_until(double t);
+
+/* ------------------------------------------------------------ rfc3339.c */
+
 /* An RFC 3339 time S (offset or Z, fractions ignored) into *T; 0 / -1 if
  * S is not one. */
 int	 pki_parse_rfc3339(const char *s, time_t *t);

@@ -120,6 +120,10 @@ int	 http_open(struct http *h, const char *ca_bundle);
 void	 http_close(struct http *h);
 /* Empty R (free what it holds). */
 void	 resp_free(struct resp *r);
+/* Take one header line of R's response (DATA, LEN bytes, not
+ * NUL-terminated, as libcurl gives it); R->url resolves relative links.
+ * 0, or -1 when out of memory. */
+int	 resp_header(struct resp *r, const char *data, size_t len);
 /*
  * One exchange: METHOD "GET", "HEAD" or "POST" (BODY, as
  * application/jose+json) on URL, ACCEPT the Accept header or NULL, within
@@ -370,6 +374,11 @@ int	 http01_listen(struct http01 *h, const char *addrport, json_t *tokens);
 int	 http01_webroot(struct http01 *h, const char *root, json_t *tokens);
 /* Stop the responder and remove the files written. */
 void	 http01_stop(struct http01 *h);
+/* The answer to the request head in BUF (NUL-terminated; changed): its
+ * status code, with its reason and body (the key authorization of a
+ * token of TOKENS for GET /.well-known/acme-challenge/TOKEN). */
+int	 http01_reply(char *buf, const json_t *tokens, const char **reason,
+	    const char **body);
 
 
 #endif

@@ -162,24 +162,17 @@ choose(const json_t *chains, const char *preferred, const char *name)
 static char *
 issuers_pem(STACK_OF(X509) *certs)
 {
-	char *data, *s = NULL;
-	long len;
 	BIO *bio;
 	int i;
 
 	if ((bio = BIO_new(BIO_s_mem())) == NULL)
 		return NULL;
 	for (i = 1; i < sk_X509_num(certs); i++)
-		if (!PEM_write_bio_X509(bio, sk_X509_value(certs, i)))
-			break;
-	len = BIO_get_mem_data(bio, &data);
-	if (i == sk_X509_num(certs) && len >= 0 &&
-	    (s = malloc((size_t)len + 1)) != NULL) {
-		memcpy(s, data, (size_t)len);
-		s[len] = '\0';
-	}
-	BIO_free(bio);
-	return s;
+		if (!PEM_write_bio_X509(bio, sk_X509_value(certs, i))) {
+			BIO_free(bio);
+			return NULL;
+		}
+	return pki_bio_string(bio);
 }
 
 /* The "cert" entry of chain PEM for the record's CSR of ALGO; NULL

@@ -116,9 +116,9 @@ respond(int fd, int code, const char *reason, const char *body)
 	send_all(fd, body, strlen(body));
 }
 
-/* Answer the request head in BUF (NUL-terminated), which it changes. */
-static void
-answer(int fd, char *buf, const json_t *tokens)
+int
+http01_reply(char *buf, const json_t *tokens, const char **reason,
+    const char **body)
 {
 	char *sp, *path, *ver;
 	const char *keyauth;
@@ -127,22 +127,39 @@ answer(int fd, char *buf, const json_t *tokens)
 	if ((sp = strchr(buf, ' ')) == NULL ||
 	    (ver = strchr(sp + 1, ' ')) == NULL ||
 	    strncmp(ver + 1, "HTTP/1.", 7) != 0) {
-		respond(fd, 400, "Bad Request", "bad request\n");
-		return;
+		*reason = "Bad Request";
+		*body = "bad request\n";
+		return 400;
 	}
 	*sp = *ver = '\0';
 	path = sp + 1;
 	if (strcmp(buf, "GET") != 0) {
-		respond(fd, 405, "Method Not Allowed", "GET only\n");
-		return;
+		*reason = "Method Not Allowed";
+		*body = "GET only\n";
+		return 405;
 	}
 	keyauth = strncmp(path, WELL_KNOWN, strlen(WELL_KNOWN)) == 0 &&
 	    b64u_valid(path + strlen(WELL_KNOWN)) ? pki_str(tokens,
 	    path + strlen(WELL_KNOWN)) : NULL;
-	if (keyauth == NULL)
-		respond(fd, 404, "Not Found", "not found\n");
-	else
-		respond(fd, 200, "OK", keyauth);
+	if (keyauth == NULL) {
+		*reason = "Not Found";
+		*body = "not found\n";
+		return 404;
+	}
+	*reason = "OK";
+	*body = keyauth;
+	return 200;
+}
+
+/* Answer the request head in BUF (NUL-terminated), which it changes. */
+static void
+answer(int fd, char *buf, const json_t *tokens)
+{
+	const char *reason, *body;
+	int code;
+
+	code = http01_reply(buf, tokens, &reason, &body);
+	respond(fd, code, reason, body);
 }
 
 /* Close connection C and free its slot. */

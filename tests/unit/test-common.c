@@ -495,6 +495,31 @@ test_numbers(void)
 	    "rejects junk, empty, out of range, overflow");
 }
 
+static void
+test_rfc3339(void)
+{
+	static const char *const bad[] = { "", "2026-12-05", "2026-12-05T04:00:00",
+	    "2026-12-05T-1:00:00Z", "2026-12-05T 4:00:00Z", "2026-13-05T04:00:00Z",
+	    "2026-12-05T24:00:00Z", "2026-12-05T04:00:00+05:00x",
+	    "2026-12-05T04:00:00+5:00", "+026-12-05T04:00:00Z",
+	    "2026-12-05T04:00:00.Z", "2026-12-05T04:00:00Zz", NULL };
+	time_t t;
+	size_t i;
+
+	ok(pki_parse_rfc3339("2026-12-05T04:00:00Z", &t) == 0 &&
+	    t == 1796443200, "an RFC 3339 time in UTC");
+	ok(pki_parse_rfc3339("2026-12-05T09:30:00.123+05:30", &t) == 0 &&
+	    t == 1796443200, "with a fraction and an offset");
+	ok(pki_parse_rfc3339("2026-12-04t23:00:00-05:00", &t) == 0 &&
+	    t == 1796443200, "lower-case t and a negative offset");
+	for (i = 0; bad[i] != NULL; i++) {
+		char what[96];
+
+		snprintf(what, sizeof(what), "not a time: \"%s\"", bad[i]);
+		ok(pki_parse_rfc3339(bad[i], &t) == -1, what);
+	}
+}
+
 int
 main(void)
 {
@@ -515,6 +540,7 @@ main(void)
 	test_secret_report();
 	test_files();
 	test_numbers();
+	test_rfc3339();
 	printf("1..%d\n", tests);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) == -1)
