@@ -17,12 +17,23 @@ struct settings {
 	long	 ca_days;
 	long	 leaf_days;
 	long	 backdate;		/* seconds not_before lies in the past */
+	char	 root_name[65];		/* the root CA's Subjects row */
+	char	 root_dn[256];
+	long	 root_days;
+};
+
+/* What --init makes (and which CA --import brings in). */
+enum ca_role {
+	CA_SINGLE,		/* a self-signed CA that signs certificates */
+	CA_ROOT,		/* a self-signed root that signs intermediates */
+	CA_INTERMEDIATE		/* an intermediate signed by the root */
 };
 
 struct ca {
 	X509		*cert;
 	EVP_PKEY	*key;
-	char		*cert_pem;	/* the chain of every certificate */
+	char		*cert_pem;	/* the chain of every certificate: the
+					 * CA and the CAs above it */
 	int		 tried;		/* loading was attempted */
 	char		 why[512];	/* why loading failed, if it did */
 };
@@ -34,6 +45,9 @@ struct opts {
 	long		 days;		/* -1: from the settings */
 	const char	*algo;		/* --init --algo, NULL: settings */
 	const char	*subject;	/* --init --subject, NULL: settings */
+	enum ca_role	 role;		/* --root, --intermediate */
+	const char	*root_cert_file; /* --root-cert: the root in files */
+	const char	*root_key_file;
 };
 
 /* ca.c */
@@ -43,19 +57,33 @@ void	 settings_default(struct settings *st);
 /* Read localca_settings from DB into ST; 0 / -1 (reported). */
 int	 settings_read(PGconn *db, struct settings *st);
 /*
- * Load the CA into CA: from the files of OPTS, else the newest valid local
- * CA instance of the database (reading its settings into ST).  On failure CA->why says why (once) and -1
- * is returned on every later call.  PASS is the passphrase or NULL.
+ * Load the CA into CA: from the files of OPTS (the certificate file may
+ * hold the CAs above it too), else the newest valid local CA instance of
+ * the database that has its key, with the chain above it (reading its
+ * settings into ST).  On failure CA->why says why (once) and -1 is
+ * returned on every later call.  PASS is the passphrase or NULL.
  */
 int	 ca_load(struct ca *ca, struct settings *st, const struct opts *o,
 	    const char *pass);
 void	 ca_free(struct ca *ca);
 /*
- * Make a new self-signed CA per ST and OPTS.  With files in OPTS write them
- * (the key encrypted with PASS, mode 0600); else write a CA record for
+ * Make a new CA per ST and OPTS: a self-signed one (CA_SINGLE, CA_ROOT)
+ * or an intermediate signed by the root (of --root-cert and --root-key,
+ * else the database's, whose key must be there).  With files in OPTS write
+ * them (the key encrypted with PASS, mode 0600; an intermediate's
+ * certificate file holds the root too); else write a CA record for
  * pki-store to stdout.  Returns an exit status.
  */
 int	 ca_init(const struct settings *st, const struct opts *o,
+	    const char *pass);
+/*
+ * --import: the CA certificate and key of OPTS's files, made elsewhere,
+ * as a CA record for pki-store (the key encrypted with PASS), named as
+ * ST says for OPTS's role (the root for CA_ROOT, else the CA that signs).
+ * Refuses garbage, a key that does not belong to the certificate and a
+ * certificate that is not a CA's.  Returns an exit status.
+ */
+int	 ca_import(const struct settings *st, const struct opts *o,
 	    const char *pass);
 
 /* sign.c */
