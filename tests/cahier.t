@@ -164,7 +164,8 @@ ok "a new instance" test "$i2" -gt "$i1"
 is "$(q "SELECT cacert FROM certinstances WHERE id = $i2")" "$r1" \
 	"signed by the same root"
 pki -q cert add c.example.test -a ec
-capture pki issue -o c.example.test
+pki -q cert add d.example.test -a ec
+capture pki issue -o c.example.test -o d.example.test
 is "$rc" 0 "issue after the roll"
 c1=$(inst c.example.test)
 pem "$c1" "$T/c1.pem"
@@ -189,17 +190,28 @@ capture pki ca crl "$T/crl.pem"
 is "$rc" 0 "pki ca crl"
 like "$(openssl crl -in "$T/crl.pem" -noout -issuer)" "issuer=CN = Local CA" \
 	"the CRL is the intermediate's"
-ok "signed by the new intermediate" quiet openssl crl -in "$T/crl.pem" -noout \
+ok "signed by the new intermediate" quiet openssl crl -in "$T/crl.pem" -noout 2>/dev/null \
 	-CAfile "$T/i2.pem"
 cat "$T/root.pem" "$T/i2.pem" > "$T/trust.pem"
 capture openssl verify -crl_check -CAfile "$T/trust.pem" -CRLfile "$T/crl.pem" "$T/c1.pem"
 nok "openssl verify -crl_check refuses the revoked certificate" test "$rc" -eq 0
 like "$out" "*certificate revoked*" "as revoked"
-pki -q cert add d.example.test -a ec
-pki -q issue -o d.example.test
 pem "$(inst d.example.test)" "$T/d1.pem"
 ok "and accepts another of the intermediate" quiet openssl verify -crl_check \
 	-CAfile "$T/trust.pem" -CRLfile "$T/crl.pem" "$T/d1.pem"
+# A certificate of the rolled intermediate: in that one's CRL.
+capture pki revoke "$a1"
+is "$rc" 0 "pki revoke of a certificate of the old intermediate"
+is "$(grep -c 'BEGIN X509 CRL' "$T/home/crl.pem")" 2 \
+	"the CRL file holds a CRL of each intermediate"
+cat "$T/root.pem" "$T/i1.pem" > "$T/trust1.pem"
+capture openssl verify -crl_check -CAfile "$T/trust1.pem" -CRLfile "$T/home/crl.pem" "$T/a1.pem"
+like "$rc:$out" "[12]:*certificate revoked*" "openssl verify -crl_check refuses it as revoked"
+pem "$(inst b.example.test)" "$T/b1.pem"
+ok "and accepts another of the old intermediate" quiet openssl verify -crl_check \
+	-CAfile "$T/trust1.pem" -CRLfile "$T/home/crl.pem" "$T/b1.pem"
+ok "and still refuses the new one's revoked certificate" sh -c "! openssl verify \
+	-crl_check -CAfile '$T/trust.pem' -CRLfile '$T/home/crl.pem' '$T/c1.pem' >/dev/null 2>&1"
 
 # ------------------------------------------------------------ import ca
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \

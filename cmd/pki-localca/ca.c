@@ -66,6 +66,14 @@ settings_read(PGconn *db, struct settings *st)
 void
 ca_free(struct ca *ca)
 {
+	struct ca *older, *next;
+
+	for (older = ca->older; older != NULL; older = next) {
+		next = older->older;
+		older->older = NULL;
+		ca_free(older);
+		free(older);
+	}
 	X509_free(ca->cert);
 	EVP_PKEY_free(ca->key);
 	free(ca->cert_pem);
@@ -198,19 +206,24 @@ ca_from_files(struct ca *ca, const char *cert_file, const char *key_file,
 }
 
 /*
- * The newest valid instance of the local CA NAME, with the chain above it.
- * ROOT: it is the root, whose key may be offline (said so); else the
- * newest one that has its key.
+ * The newest valid instance of the local CA NAME (older than instance
+ * BEFORE, unless 0), with the chain above it.  ROOT: it is the root, whose
+ * key may be offline (said so); else the newest one that has its key.
+ * 0; 1 when there is none; -1 (both with ca->why set).
  */
 static int
 ca_from_db(struct ca *ca, PGconn *db, const char *name, int root,
-    const char *pass)
+    long before, const char *pass)
 {
-	const char *param[2] = { name, root ? "t" : "f" };
+	const char *param[3];
 	PGresult *res;
-	char where[64];
+	char where[64], below[24];
 	int rc = -1;
 
+	snprintf(below, sizeof(below), "%ld", before);
+	param[0] = name;
+	param[1] = root ? "t" : "f";
+	param[2] = before > 0 ? below : NULL;
 	res = pki_db_exec(db, "SELECT i.id, convert_from(d.cert, 'UTF8'), "
 	    "convert_from(d.key, 'UTF8'), instance_chain(i.id) "
 	    "FROM certinstances i "
@@ -222,30 +235,64 @@ ca_from_db(struct ca *ca, PGconn *db, const char *name, int root,
 	    "AND i.not_before <= now() AT TIME ZONE 'UTC' "
 	    "AND i.not_after > now() AT TIME ZONE 'UTC' "
 	    "AND ($2::bool OR length(d.key) > 0) "
-	    "ORDER BY i.id DESC LIMIT 1", 2, param);
+	    "AND ($3::int4 IS NULL OR i.id < $3::int4) "
+	    "ORDER BY i.id DESC LIMIT 1", 3, param);
 	if (res == NULL) {
 		snprintf(ca->why, sizeof(ca->why), "cannot read the CA");
 		return -1;
 	}
-	if (PQntuples(res) == 0)
+	if (PQntuples(res) == 0) {
 		snprintf(ca->why, sizeof(ca->why), "no valid local CA \"%s\" "
 		    "in the database (pki ca init%s makes one)", name,
 		    root ? " --intermediate" : "");
-	else if (*PQgetvalue(res, 0, 2) == '\0')
+		rc = 1;
+	} else if (*PQgetvalue(res, 0, 2) == '\0')
 		snprintf(ca->why, sizeof(ca->why), "the key of the root CA "
 		    "\"%s\" (instance %s) is offline: pki ca root import-key "
 		    "FILE brings it back", name, PQgetvalue(res, 0, 0));
 	else {
-		snprintf(where, sizeof(where), "CA instance %s",
-		    PQgetvalue(res, 0, 0));
+		ca->instance = atol(PQgetvalue(res, 0, 0));
+		snprintf(where, sizeof(where), "CA instance %ld", ca->instance);
 		rc = ca_take(ca, PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 3),
 		    PQgetvalue(res, 0, 2), pass, where);
-		if (rc == 0 && !root)
+		if (rc == 0 && !root && before == 0)
 			pki_info("signing with %s", where);
 	}
 	pki_db_wipe(res);
 	PQclear(res);
 	return rc;
+}
+
+int
+ca_load_older(struct ca *ca, const struct settings *st, const char *pass)
+{
+	struct ca *last = ca, *next;
+	PGconn *db;
+	int rc = 0;
+
+	if (ca->instance == 0)
+		return 0;	/* a CA of files */
+	if ((db = pki_db_connect()) == NULL)
+		return -1;
+	while (rc == 0) {
+		if ((next = calloc(1, sizeof(*next))) == NULL) {
+			rc = -1;
+			break;
+		}
+		rc = ca_from_db(next, db, st->subject_name, 0, last->instance,
+		    pass);
+		if (rc != 0) {
+			if (rc == -1)
+				pki_err("%s", next->why);
+			ca_free(next);
+			free(next);
+			break;
+		}
+		last->older = next;
+		last = next;
+	}
+	PQfinish(db);
+	return rc == -1 ? -1 : 0;
 }
 
 /* The CA that signs certificates, from the database. */
@@ -263,7 +310,8 @@ ca_signing_from_db(struct ca *ca, struct settings *st, const char *pass)
 	if (settings_read(db, st) == -1)
 		snprintf(ca->why, sizeof(ca->why), "cannot read localca_settings");
 	else
-		rc = ca_from_db(ca, db, st->subject_name, 0, pass);
+		rc = ca_from_db(ca, db, st->subject_name, 0, 0, pass) == 0 ?
+		    0 : -1;
 	PQfinish(db);
 	return rc;
 }
@@ -307,7 +355,8 @@ root_load(struct ca *root, const struct settings *st, const struct opts *o,
 		snprintf(root->why, sizeof(root->why), "no database for the "
 		    "root CA (or give --root-cert and --root-key)");
 	else {
-		rc = ca_from_db(root, db, st->root_name, 1, pass);
+		rc = ca_from_db(root, db, st->root_name, 1, 0, pass) == 0 ?
+		    0 : -1;
 		PQfinish(db);
 	}
 	if (rc == -1)

@@ -34,6 +34,9 @@ struct ca {
 	EVP_PKEY	*key;
 	char		*cert_pem;	/* the chain of every certificate: the
 					 * CA and the CAs above it */
+	long		 instance;	/* its instance, 0: of files */
+	struct ca	*older;		/* older CAs that still sign CRLs
+					 * (ca_load_older()), newest first */
 	int		 tried;		/* loading was attempted */
 	char		 why[512];	/* why loading failed, if it did */
 };
@@ -65,6 +68,12 @@ int	 settings_read(PGconn *db, struct settings *st);
  */
 int	 ca_load(struct ca *ca, struct settings *st, const struct opts *o,
 	    const char *pass);
+/* Load into CA->older the older valid instances of the database's CA
+ * that have their key (rolled intermediates whose certificates are still
+ * out there); 0 / -1 (reported). */
+int	 ca_load_older(struct ca *ca, const struct settings *st,
+	    const char *pass);
+/* Free what CA holds, its older CAs too. */
 void	 ca_free(struct ca *ca);
 /*
  * Make a new CA per ST and OPTS: a self-signed one (CA_SINGLE, CA_ROOT)
@@ -102,8 +111,9 @@ int	 sign_record(json_t *rec, struct ca *ca, const struct settings *st,
 /* --revoke: mark REC revoked for REASON (an RFC 5280 name) when it is a
  * certificate of the local CA not revoked yet; 0. */
 int	 revoke_record(json_t *rec, const char *reason);
-/* --crl: write FILE, the CRL of CA valid DAYS days listing the revoked
- * instances of the database it issued.  Returns an exit status. */
+/* --crl: write FILE, the CRL of CA (then one of each of its older CAs)
+ * valid DAYS days listing the revoked instances of the database it
+ * issued.  Returns an exit status. */
 int	 crl_write(struct ca *ca, const char *file, long days);
 
 #endif

@@ -84,8 +84,11 @@ run(struct run *r, int init, int import, const char *crl)
 	int rc;
 
 	if (crl != NULL) {
-		if (ca_load(&r->ca, &r->st, &r->o, r->pass) == -1)
+		if (ca_load(&r->ca, &r->st, &r->o, r->pass) == -1 ||
+		    ca_load_older(&r->ca, &r->st, r->pass) == -1) {
+			ca_free(&r->ca);
 			return PKI_EXIT_FATAL;
+		}
 		rc = crl_write(&r->ca, crl, r->o.days > 0 ? r->o.days : 7);
 		ca_free(&r->ca);
 		return rc;
