@@ -213,6 +213,30 @@ ok "and accepts another of the old intermediate" quiet openssl verify -crl_check
 ok "and still refuses the new one's revoked certificate" sh -c "! openssl verify \
 	-crl_check -CAfile '$T/trust.pem' -CRLfile '$T/home/crl.pem' '$T/c1.pem' >/dev/null 2>&1"
 
+# ------------------------------------------------------------ by hand
+# The hierarchy in files, no database: pki-localca run by hand.
+export PKI_CA_PASSPHRASE_FILE="$T/home/ca.pass"
+run pki-localca --init --intermediate --root-cert "$T/f-root.pem" --algo ec
+is "$rc:$(cat "$T/err")" "2:pki-localca: --root-cert and --root-key go together" \
+	"--root-cert without --root-key: refused"
+run pki-localca --init --root --root-cert "$T/x" --root-key "$T/y" \
+	--ca-cert "$T/f-i.pem" --ca-key "$T/f-i.key"
+is "$rc:$(cat "$T/err")" "2:pki-localca: --root-cert and --root-key need --intermediate" \
+	"--root-cert with --root: refused"
+run pki-localca --init --root --algo ec --ca-cert "$T/f-root.pem" --ca-key "$T/f-root.key"
+is "$rc" 0 "pki-localca --init --root with files"
+run pki-localca --init --intermediate --algo ec --root-cert "$T/f-root.pem" \
+	--root-key "$T/f-root.key" --ca-cert "$T/f-i.pem" --ca-key "$T/f-i.key"
+is "$rc" 0 "pki-localca --init --intermediate with the root's files"
+is "$(grep -c 'BEGIN CERTIFICATE' "$T/f-i.pem")" 2 "its certificate file: it and the root"
+echo '{"name":"f.example.test","algos":["ec"]}' | pki-keygen -q | pki-csr -q |
+	pki-localca -q --ca-cert "$T/f-i.pem" --ca-key "$T/f-i.key" > "$T/f.json"
+jq -r '.cert.ec.pem' "$T/f.json" > "$T/f.pem"
+jq -r '.cert.ec.chain' "$T/f.json" > "$T/f.pem.chain"
+cp "$T/f-root.pem" "$T/root.pem"
+ok "a certificate it signs verifies with its chain" verify "$T/f.pem"
+unset PKI_CA_PASSPHRASE_FILE
+
 # ------------------------------------------------------------ import ca
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 	-keyout "$T/ext.key" -out "$T/ext.pem" -subj "/CN=serverPKI CA" -days 3650 \

@@ -534,6 +534,16 @@ ca_init_out(const struct settings *st, const struct opts *o, X509 *cert,
 	return rc;
 }
 
+/* No passphrase for the key WHAT, which is stored encrypted: said; the
+ * exit status. */
+static int
+no_pass(const char *what)
+{
+	pki_err("%s is encrypted: give its passphrase with --passphrase-file "
+	    "FILE or PKI_CA_PASSPHRASE_FILE", what);
+	return PKI_EXIT_FATAL;
+}
+
 int
 ca_init(const struct settings *st, const struct opts *o, const char *pass)
 {
@@ -548,12 +558,8 @@ ca_init(const struct settings *st, const struct opts *o, const char *pass)
 	int rc = -1;
 
 	memset(&root, 0, sizeof(root));
-	if (pass == NULL) {
-		pki_err("--init: the new CA key is encrypted: give its "
-		    "passphrase with --passphrase-file FILE or "
-		    "PKI_CA_PASSPHRASE_FILE");
-		return PKI_EXIT_FATAL;
-	}
+	if (pass == NULL)
+		return no_pass("--init: the new CA key");
 	if (o->days > 0)
 		days = o->days;
 	if (o->ca_cert_file != NULL && (access(o->ca_cert_file, F_OK) == 0 ||
@@ -609,12 +615,8 @@ ca_import(const struct settings *st, const struct opts *o, const char *pass)
 	int rc = -1;
 
 	memset(&ca, 0, sizeof(ca));
-	if (pass == NULL) {
-		pki_err("--import: the CA key is stored encrypted: give the CA "
-		    "passphrase with --passphrase-file FILE or "
-		    "PKI_CA_PASSPHRASE_FILE");
-		return PKI_EXIT_FATAL;
-	}
+	if (pass == NULL)
+		return no_pass("--import: the CA key");
 	if (ca_from_files(&ca, o->ca_cert_file, o->ca_key_file, pass) == -1)
 		pki_err("--import: %s", ca.why);
 	else if ((why = not_a_ca(ca.cert)) != NULL)
