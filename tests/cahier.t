@@ -248,16 +248,21 @@ q "SELECT convert_from(key, 'UTF8') FROM certkeydata WHERE certinstance = $(inst
 echo garbage > "$T/garbage.pem"
 chmod 0600 "$T"/*.key "$T/garbage.pem"
 n=$(q "SELECT count(*) FROM certinstances")
-for bad in "ext.pem wrong.key:does not belong to the certificate" \
-	"d1.pem d1.key:no basicConstraints CA:TRUE" \
+capture pki import ca --cert "$T/ext.pem" --key "$T/wrong.key"
+is "$rc" 2 "pki import ca with a key that is not the certificate's: refused"
+like "$out" "*does not belong to the certificate*" "says why"
+# The others where pki import ca finds them, in pki-localca --import.
+export PKI_CA_PASSPHRASE_FILE="$T/home/ca.pass"
+for bad in "d1.pem d1.key:no basicConstraints CA:TRUE" \
 	"noku.pem noku.key:no keyUsage keyCertSign" \
 	"garbage.pem ext.key:no PEM certificate" \
 	"ext.pem garbage.pem:not a PEM private key"; do
 	files=${bad%%:*} why=${bad#*:}
-	capture pki import ca --cert "$T/${files% *}" --key "$T/${files#* }"
-	is "$rc" 2 "pki import ca $files: refused"
-	like "$out" "*$why*" "because $why"
+	run pki-localca --import --ca-cert "$T/${files% *}" --ca-key "$T/${files#* }"
+	is "$rc:$(wc -c < "$T/out")" 2:0 "pki-localca --import $files: refused, no record"
+	like "$(cat "$T/err")" "*$why*" "because $why"
 done
+unset PKI_CA_PASSPHRASE_FILE
 is "$(q "SELECT count(*) FROM certinstances")" "$n" "nothing stored"
 capture pki import ca --cert "$T/ext.pem"
 is "$rc" 2 "pki import ca without --key: usage"
