@@ -1,6 +1,6 @@
 /*
  * localca.h - the parts of pki-localca: the CA (files or database), its
- * creation, and signing.
+ * creation or import, signing and revocation.
  */
 #ifndef LOCALCA_H
 #define LOCALCA_H
@@ -75,6 +75,21 @@ int	 ca_load_older(struct ca *ca, const struct settings *st,
 	    const char *pass);
 /* Free what CA holds, its older CAs too. */
 void	 ca_free(struct ca *ca);
+/* The CA of CERT_FILE (public, read as any file; further certificates in
+ * it are its chain) and KEY_FILE (a secret file); 0 / -1 with ca->why
+ * set. */
+int	 ca_from_files(struct ca *ca, const char *cert_file,
+	    const char *key_file, const char *pass);
+/* The root that signs a new intermediate: of --root-cert and --root-key
+ * in O, else the database's, whose key must be there; 0 / -1 (reported). */
+int	 root_load(struct ca *root, const struct settings *st,
+	    const struct opts *o, const char *pass);
+/* Why CERT is not a CA's: no basicConstraints CA:TRUE or no keyUsage
+ * keyCertSign (RFC 5280 4.2.1.3, 4.2.1.9); NULL if it is one. */
+const char *not_a_ca(X509 *cert);
+
+/* make.c */
+
 /*
  * Make a new CA per ST and OPTS: a self-signed one (CA_SINGLE, CA_ROOT)
  * or an intermediate signed by the root (of --root-cert and --root-key,
