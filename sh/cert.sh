@@ -1,5 +1,5 @@
-# cert.sh - pki cert add|remove|list, pki status, pki export, pki ca
-# (pki ca crl is in revoke.sh).
+# cert.sh - pki cert add|remove|list, pki status, pki export
+# (pki ca is in ca.sh, pki ca crl in revoke.sh).
 #
 # Configuration goes through serverPKI's SQL functions.  Every value
 # reaches psql as a variable (-v name=value) and the SQL quotes it
@@ -477,42 +477,4 @@ pki_export_format() {
 # pki_rec_jq JQ-ARGS...: jq on the record in $_rec.
 pki_rec_jq() {
 	printf '%s\n' "$_rec" | "$JQ" "$@"
-}
-
-# pki ca init|roll [--algo rsa|ec] [--days DAYS] [--subject DN]: make the
-# local CA (serverPKI -I).  init refuses when a valid CA exists; roll makes
-# a new CA instance that signs every new certificate from then on.
-pki_ca() {
-	_sub=${1:-}
-	[ $# -gt 0 ] && shift
-	case $_sub in
-	init | roll) ;;
-	crl) pki_ca_crl "$@"; return ;;
-	*) pki_die 2 "usage: pki ca init|roll [--algo rsa|ec] [--days DAYS] [--subject DN] | crl [FILE]" ;;
-	esac
-	_valid=$(pki_sql -At <<'EOF'
-SET search_path TO pki, dd, public;
-SELECT count(*) FROM certinstances i
-  JOIN subjects s ON s.certificate = i.certificate AND NOT s.isaltname
-  JOIN localca_settings l ON s.name = l.subject_name
- WHERE s.type = 'CA' AND i.state <> 'revoked'
-   AND i.not_after > now() AT TIME ZONE 'UTC';
-EOF
-) || return 1
-	if [ "$_sub" = init ] && [ "$_valid" -gt 0 ]; then
-		pki_say "the local CA exists already (pki ca roll makes a new one)"
-		return 0
-	fi
-	if [ ! -f "$PKI_CA_PASSPHRASE_FILE" ]; then
-		(umask 077 && mkdir -p "$(dirname "$PKI_CA_PASSPHRASE_FILE")" &&
-			openssl rand -base64 32 > "$PKI_CA_PASSPHRASE_FILE") ||
-			pki_die 2 "cannot write $PKI_CA_PASSPHRASE_FILE"
-		pki_say "new CA passphrase in $PKI_CA_PASSPHRASE_FILE: keep a copy in a safe place"
-	fi
-	pki_run_dir
-	# shellcheck disable=SC2086 # PKI_FLAGS is a word list
-	pki_stage pki-localca pki-localca --init $PKI_FLAGS "$@" |
-		pki_stage pki-store pki-store $PKI_FLAGS |
-		pki_stage summary pki_summary
-	pki_stages_status pki-localca pki-store summary
 }

@@ -113,16 +113,48 @@ crl_frame(X509_CRL *crl, X509 *issuer, time_t now, long days)
 	return ok ? 0 : -1;
 }
 
+/* The CRL of CA, listing the revoked certificates of REVOKED it issued,
+ * valid DAYS days from NOW, as PEM to OUT; its entries into *N.  0 / -1
+ * (reported). */
+static int
+crl_one(const struct ca *ca, PGresult *revoked, time_t now, long days,
+    BIO *out, int *n)
+{
+	X509_CRL *crl;
+	int i, rc = -1;
+
+	if ((crl = X509_CRL_new()) == NULL ||
+	    crl_frame(crl, ca->cert, now, days) == -1) {
+		pki_err("CRL: cannot make it");
+		goto out;
+	}
+	for (i = 0; i < PQntuples(revoked); i++)
+		if (add_revoked(crl, ca->cert, PQgetvalue(revoked, i, 0),
+		    (time_t)atoll(PQgetvalue(revoked, i, 1)),
+		    PQgetvalue(revoked, i, 2)) == -1)
+			goto out;
+	*n = sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl));
+	if (!X509_CRL_sort(crl) || !X509_CRL_sign(crl, ca->key, EVP_sha256()) ||
+	    !PEM_write_bio_X509_CRL(out, crl)) {
+		pki_err("CRL: cannot sign it");
+		goto out;
+	}
+	rc = 0;
+out:
+	X509_CRL_free(crl);
+	return rc;
+}
+
 int
 crl_write(struct ca *ca, const char *file, long days)
 {
+	const struct ca *one;
 	PGconn *db;
 	PGresult *res;
-	X509_CRL *crl;
 	BIO *out = NULL;
 	char *buf;
 	long len;
-	int i, n = 0, rc = PKI_EXIT_FATAL;
+	int n, all = 0, crls = 0, rc = PKI_EXIT_FATAL;
 	time_t now = time(NULL);
 
 	if ((db = pki_db_connect()) == NULL)
@@ -138,33 +170,24 @@ crl_write(struct ca *ca, const char *file, long days)
 	PQfinish(db);
 	if (res == NULL)
 		return PKI_EXIT_FATAL;
-	if ((crl = X509_CRL_new()) == NULL ||
-	    crl_frame(crl, ca->cert, now, days) == -1) {
-		pki_err("CRL: cannot make it");
+	if ((out = BIO_new(BIO_s_mem())) == NULL)
 		goto out;
-	}
-	for (i = 0; i < PQntuples(res); i++) {
-		if (add_revoked(crl, ca->cert, PQgetvalue(res, i, 0),
-		    (time_t)atoll(PQgetvalue(res, i, 1)),
-		    PQgetvalue(res, i, 2)) == -1)
+	/* One CRL per CA that signs, the current one first: each
+	 * certificate is checked against the CRL of its own issuer. */
+	for (one = ca; one != NULL; one = one->older, crls++) {
+		if (crl_one(one, res, now, days, out, &n) == -1)
 			goto out;
-		n = sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl));
-	}
-	if (!X509_CRL_sort(crl) || !X509_CRL_sign(crl, ca->key, EVP_sha256()) ||
-	    (out = BIO_new(BIO_s_mem())) == NULL ||
-	    !PEM_write_bio_X509_CRL(out, crl)) {
-		pki_err("CRL: cannot sign it");
-		goto out;
+		all += n;
 	}
 	len = BIO_get_mem_data(out, &buf);
 	if (pki_write_file(file, buf, (size_t)len, 0644) == 0) {
-		pki_info("CRL %s: %d revoked certificate%s, next update in "
-		    "%ld days", file, n, n == 1 ? "" : "s", days);
+		pki_info("CRL %s: %d revoked certificate%s, %d CA%s, next "
+		    "update in %ld days", file, all, all == 1 ? "" : "s",
+		    crls, crls == 1 ? "" : "s", days);
 		rc = 0;
 	}
 out:
 	BIO_free(out);
-	X509_CRL_free(crl);
 	PQclear(res);
 	return rc;
 }

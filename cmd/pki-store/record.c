@@ -545,6 +545,51 @@ put_instance(struct store *st, json_t *rec, const char *cert,
 	return rc;
 }
 
+/*
+ * A CA certificate of REC that is stored with its key offline (an empty
+ * key: pki ca root remove-key) gets REC's key back, which pki-localca
+ * --import checked against it and encrypted with the CA passphrase.
+ */
+static int
+ca_key_back(struct store *st, json_t *rec)
+{
+	json_t *certs = json_object_get(rec, "cert"), *entry;
+	const char *algo, *p[3];
+	char hash[65], inst[24], msg[128];
+	X509 *cert;
+
+	json_object_foreach(certs, algo, entry) {
+		p[1] = pki_str(json_object_get(rec, "key"), algo);
+		if (p[1] == NULL || !pki_pem_is_encrypted(p[1]))
+			continue;	/* key_at_rest() says why */
+		if ((cert = pki_cert_from_pem(pki_str(entry, "pem"))) == NULL)
+			continue;	/* check_certs() said why */
+		if (pki_cert_sha256(cert, hash) == -1) {
+			X509_free(cert);
+			return pki_rec_error(rec, "cert", "cannot hash it");
+		}
+		X509_free(cert);
+		p[0] = hash;
+		p[2] = pki_str(rec, "name");
+		if (run_value(st, rec, "UPDATE certkeydata k SET key = "
+		    "convert_to($2, 'UTF8') FROM certinstances i, subjects s "
+		    "WHERE k.certinstance = i.id AND s.certificate = "
+		    "i.certificate AND NOT s.isaltname AND s.type = 'CA' "
+		    "AND s.name = $3 AND k.hash = $1 AND length(k.key) = 0 "
+		    "RETURNING k.certinstance", 3, p, inst, sizeof(inst)) == -1)
+			return -1;
+		if (*inst == '\0')
+			continue;
+		snprintf(msg, sizeof(msg), "the key of CA instance %s is back "
+		    "in the database", inst);
+		pki_info("%s: %s", pki_rec_name(rec), msg);
+		if (log_event(st, rec, NULL, inst, "pki-store", "info",
+		    msg) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 static int
 store_certs(struct store *st, json_t *rec, struct outcome *out)
 {
@@ -561,6 +606,12 @@ store_certs(struct store *st, json_t *rec, struct outcome *out)
 		    ca != NULL && strcmp(ca, "acme") == 0 ? "LE" : "local",
 		    json_string_value(json_array_get(json_object_get(rec,
 		    "algos"), 0)), cert) == -1)
+			goto out;
+		/* An intermediate CA is linked to its root. */
+		if (seen.chain != NULL && *seen.chain != '\0' &&
+		    issuer_instance(st, rec, seen.chain, cacert) == -1)
+			goto out;
+		if (ca_key_back(st, rec) == -1)
 			goto out;
 	} else {
 		record_id(rec, cert);
