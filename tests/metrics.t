@@ -1,0 +1,217 @@
+#!/bin/sh
+# metrics.t - pki metrics and pki schedule's PKI_METRICS_FILE, read by a
+# real prometheus-node-exporter's textfile collector and scraped with
+# curl: every metric of every certificate (one deployed, one that is
+# not, one failing, one whose name holds a quote, a backslash and a
+# newline) and of the runs, with the database's values; no textfile
+# error; a file rewritten while it is scraped is never read half; a
+# file that cannot be written is a one-line error.  Local CA only.
+# shellcheck source=tests/lib/env.sh
+. "$(dirname "$0")/lib/env.sh"
+# shellcheck source=tests/lib/node-exporter.sh
+. "$(dirname "$0")/lib/node-exporter.sh"
+mkdir "$T/tf"
+node_exporter_start "$T/tf"
+# shellcheck source=tests/lib/pg.sh
+. "$(dirname "$0")/lib/pg.sh"
+pg_setup
+
+q "UPDATE localca_settings SET ca_algo = 'ec'"
+pki -q ca init
+mkdir -p "$T/loc"
+q "INSERT INTO disthosts (fqdn) VALUES ('localhost');
+   INSERT INTO places (name, cert_path) VALUES ('loc', '$T/loc/{}'),
+	('bad', '/proc/pki-metrics/{}')"
+pki -q cert add good.test -a ec
+q "SELECT add_target('good.test', 'localhost', NULL, 'loc')" >/dev/null
+pki -q cert add nodeploy.test -a ec
+q "SELECT add_target('nodeploy.test', 'localhost', NULL, 'bad')" >/dev/null
+pki -q cert add odd.test -a ec
+# an ACME certificate whose CA is a port where nothing listens fails
+PKI_ACME_DIRECTORY=https://127.0.0.1:9/dir PKI_ACME_CHALLENGE=http-01
+export PKI_ACME_DIRECTORY PKI_ACME_CHALLENGE
+pki -q cert add fail.test -c acme -a ec
+pki -q cert add off.test -a ec
+q "UPDATE certificates SET disabled = true WHERE id = (SELECT certificate
+	FROM subjects WHERE name = 'off.test')"
+
+# ------------------------------------------------------------ pki schedule
+PKI_METRICS_FILE=$T/tf/pki.prom
+export PKI_METRICS_FILE
+t0=$(date +%s)
+run pki -q schedule
+t1=$(date +%s)
+is "$rc" 2 "pki schedule, fail.test has no ACME account: exit 2"
+ok "pki schedule wrote \$PKI_METRICS_FILE" test -s "$PKI_METRICS_FILE"
+is "$(stat -c %a "$PKI_METRICS_FILE")" 644 "mode 0644"
+is "$(find "$T/tf" -name '.*' | wc -l)" 0 "no temporary file left"
+
+# cid NAME: the id of certificate NAME
+cid() { q "SELECT certificate FROM subjects WHERE name = '$1' AND NOT isaltname"; }
+odd=$(cid odd.test)
+# A name no check lets in (a database edited by hand): a quote, a
+# backslash and a newline.
+q "SET session_replication_role = replica;
+   UPDATE subjects SET name = E'odd\"\\\\\n.test' WHERE name = 'odd.test'"
+run pki metrics "$PKI_METRICS_FILE"
+is "$rc:$(cat "$T/out" "$T/err")" "0:" "pki metrics FILE: exit 0, says nothing"
+
+node_exporter_scrape > "$T/scrape"
+is "$(grep '^node_textfile_scrape_error ' "$T/scrape")" "node_textfile_scrape_error 0" \
+	"node_exporter read the file without an error"
+ok "node_exporter saw it" grep -q "^node_textfile_mtime_seconds{file=\"$T/tf/pki.prom\"}" "$T/scrape"
+if ! grep -q '^node_textfile_scrape_error 0' "$T/scrape"; then
+	diag "$(cat "$T/node-exporter.log")"
+fi
+
+# v METRIC LABELS: the value node_exporter serves, as an integer
+v() { grep -F "$1{$2} " "$T/scrape" | awk '{ printf "%.0f\n", $NF; exit }'; }
+# epoch SQL: a time of the database as unix seconds
+epoch() { q "SELECT floor(extract(epoch FROM ($1)))::int8"; }
+# cur NAME COLUMN: COLUMN of NAME's current instance
+cur() { epoch "SELECT i.$2 FROM certinstances i WHERE i.certificate = $(cid "$1")
+	AND i.state IN ('issued', 'prepublished', 'deployed')
+	ORDER BY i.not_after DESC, i.id DESC LIMIT 1"; }
+# sch NAME COLUMN: COLUMN of NAME's row of pki.schedule as unix seconds
+sch() { epoch "SELECT $2 FROM schedule WHERE certificate = $(cid "$1")"; }
+
+for n in good.test nodeploy.test; do
+	l="name=\"$n\""
+	is "$(v x509_cert_not_before "$l")" "$(cur "$n" not_before)" "$n: x509_cert_not_before"
+	is "$(v x509_cert_not_after "$l")" "$(cur "$n" not_after)" "$n: x509_cert_not_after"
+	is "$(v certmanager_certificate_expiration_timestamp_seconds "$l")" \
+		"$(cur "$n" not_after)" "$n: certmanager_certificate_expiration_timestamp_seconds"
+	is "$(v certmanager_certificate_renewal_timestamp_seconds "$l")" \
+		"$(cur "$n" renew_at)" "$n: certmanager_certificate_renewal_timestamp_seconds"
+	is "$(v pki_certificate_due_timestamp_seconds "$l")" \
+		"$(sch "$n" due_at)" \
+		"$n: pki_certificate_due_timestamp_seconds"
+	is "$(v pki_certificate_consecutive_failures "$l")" 0 "$n: no failures"
+	is "$(v pki_certificate_last_attempt_timestamp_seconds "$l")" \
+		"$(sch "$n" last_attempt)" \
+		"$n: pki_certificate_last_attempt_timestamp_seconds"
+	is "$(v pki_certificate_targets "$l")" 1 "$n: one target"
+done
+is "$(v certmanager_certificate_ready_status 'condition="True",name="good.test"'):$(
+	v certmanager_certificate_ready_status 'condition="False",name="good.test"')" "1:0" \
+	"good.test: deployed everywhere (ready True 1, False 0)"
+is "$(v pki_certificate_targets_current 'name="good.test"')" 1 "good.test: its target holds it"
+is "$(v certmanager_certificate_ready_status 'condition="True",name="nodeploy.test"'):$(
+	v certmanager_certificate_ready_status 'condition="False",name="nodeploy.test"')" "0:1" \
+	"nodeploy.test: not deployed (ready True 0, False 1)"
+is "$(v pki_certificate_targets_current 'name="nodeploy.test"')" 0 "nodeploy.test: no target holds it"
+
+l='name="fail.test"'
+is "$(v pki_certificate_consecutive_failures "$l")" 1 "fail.test: 1 failure"
+is "$(v pki_certificate_last_attempt_timestamp_seconds "$l")" \
+	"$(sch fail.test last_attempt)" \
+	"fail.test: its last attempt"
+la=$(sch fail.test last_attempt)
+ok "fail.test: the last attempt was during the run" test "$la" -ge "$t0" -a "$la" -le "$t1"
+is "$(v pki_certificate_due_timestamp_seconds "$l")" \
+	"$(sch fail.test next_attempt)" \
+	"fail.test: due at its next attempt (the backoff)"
+is "$(v certmanager_certificate_ready_status 'condition="False",name="fail.test"')" 1 \
+	"fail.test: not ready"
+is "$(grep -c 'fail.test' "$T/scrape" | tr -d ' '):$(grep -c '^x509_cert.*fail.test' "$T/scrape")" \
+	"7:0" "fail.test: no instance, so no x509 or expiration series (7 of it)"
+nok "the disabled certificate is not there" grep -q off.test "$T/scrape"
+
+l='name="odd\"\\\n.test"'
+is "$(v pki_certificate_targets "$l")" 0 "a name with a quote, backslash and newline: escaped"
+is "$(grep -c '^certmanager_certificate_ready_status{condition="False",name="odd\\"\\\\\\n.test"} 0$' \
+	"$T/scrape")" 1 "... in every series (ready)"
+is "$(v x509_cert_not_after "$l")" "$(epoch "SELECT max(not_after) FROM certinstances
+	WHERE certificate = $odd")" "... with its values"
+
+l='command="pki schedule"'
+is "$(v pki_runs_total "$l,outcome=\"failure\""):$(v pki_runs_total "$l,outcome=\"success\""):$(
+	v pki_runs_total "$l,outcome=\"error\"")" "0:0:1" "pki_runs_total: one pki schedule, an error"
+last=$(v pki_run_last_timestamp_seconds "$l")
+is "$(v pki_run_last_success_timestamp_seconds "$l")" 0 \
+	"pki_run_last_success_timestamp_seconds: 0, none yet"
+lastf=$(q "SELECT extract(epoch FROM last)::int8 FROM run_outcomes WHERE command = 'pki schedule'")
+ok "pki_run_last_timestamp_seconds: the end of the run" test "$lastf" -ge "$t0" -a "$lastf" -le "$t1"
+is "$last" "$(epoch "SELECT last FROM run_outcomes WHERE command = 'pki schedule'")" \
+	"... as node_exporter serves it"
+# every pki metric has its HELP and TYPE
+for m in x509_cert_not_before x509_cert_not_after \
+	certmanager_certificate_expiration_timestamp_seconds \
+	certmanager_certificate_renewal_timestamp_seconds \
+	certmanager_certificate_ready_status pki_certificate_due_timestamp_seconds \
+	pki_certificate_consecutive_failures pki_certificate_last_attempt_timestamp_seconds \
+	pki_certificate_targets pki_certificate_targets_current pki_runs_total \
+	pki_run_last_timestamp_seconds pki_run_last_success_timestamp_seconds; do
+	grep -q "^# HELP $m " "$T/scrape" && grep -q "^# TYPE $m " "$T/scrape" ||
+		fail "$m: HELP and TYPE"
+done
+pass "every pki metric: HELP and TYPE served"
+
+# ------------------------------------------------------------ a run that goes well
+pki -q cert remove fail.test
+t0=$(date +%s)
+run pki -q schedule -o good.test
+t1=$(date +%s)
+is "$rc:$(cat "$T/out" "$T/err")" 0: "pki schedule -o good.test, all well"
+node_exporter_scrape > "$T/scrape"
+l='command="pki schedule"'
+is "$(v pki_runs_total "$l,outcome=\"error\""):$(v pki_runs_total "$l,outcome=\"success\"")" \
+	"1:1" "pki_runs_total: one error, one success"
+s=$(q "SELECT extract(epoch FROM last)::int8 FROM run_outcomes
+	WHERE command = 'pki schedule' AND outcome = 'success'")
+ok "pki_run_last_success_timestamp_seconds: the run that went well" \
+	test "$s" -ge "$t0" -a "$s" -le "$t1"
+is "$(v pki_run_last_success_timestamp_seconds "$l")" "$(epoch "SELECT last FROM run_outcomes
+	WHERE command = 'pki schedule' AND outcome = 'success'")" "... as node_exporter serves it"
+nok "fail.test, removed, is gone" grep -q 'name="fail.test"' "$T/scrape"
+
+# ------------------------------------------------------------ a run that failed
+run pki -q schedule -o nodeploy.test
+is "$rc" 1 "pki schedule -o nodeploy.test, its target fails again: exit 1"
+node_exporter_scrape > "$T/scrape"
+is "$(v pki_runs_total "$l,outcome=\"failure\""):$(v pki_runs_total "$l,outcome=\"success\""):$(
+	v pki_runs_total "$l,outcome=\"error\"")" "1:1:1" "pki_runs_total: each outcome once"
+is "$(v pki_run_last_success_timestamp_seconds "$l")" "$s" \
+	"pki_run_last_success_timestamp_seconds: still the run that went well"
+
+# ------------------------------------------------------------ written while scraped
+# The file is replaced, never written in place: node_exporter reads the
+# old one or the new one, whole, however often it reads.
+ino=$(stat -c %i "$PKI_METRICS_FILE")
+n=$(grep -Ec '^(x509_cert_|certmanager_|pki_)[a-z0-9_]*{' "$PKI_METRICS_FILE")
+( i=0; while [ $i -lt 8 ]; do pki metrics "$PKI_METRICS_FILE" || exit 1
+	i=$((i + 1)); done; touch "$T/written" ) &
+w=$!
+k=0 bad=0
+while [ ! -e "$T/written" ] && kill -0 "$w" 2>/dev/null; do
+	node_exporter_scrape > "$T/scrape.$k" || bad=$((bad + 1))
+	grep -q '^node_textfile_scrape_error 0$' "$T/scrape.$k" || bad=$((bad + 1))
+	[ "$(grep -Ec '^(x509_cert_|certmanager_|pki_)[a-z0-9_]*{' "$T/scrape.$k")" -eq "$n" ] || bad=$((bad + 1))
+	k=$((k + 1))
+done
+wait "$w"
+is "$?:$bad" "0:0" "$k scrapes while the file was rewritten 8 times: every one whole ($n series)"
+ok "each time a new file (renamed over the old one)" test "$(stat -c %i "$PKI_METRICS_FILE")" != "$ino"
+is "$(find "$T/tf" -name '.*' | wc -l)" 0 "no temporary file left"
+
+# ------------------------------------------------------------ cannot write
+cp "$PKI_METRICS_FILE" "$T/before"
+for f in "$T/no/such/dir/pki.prom" /proc/pki.prom "$T/tf"; do
+	run pki metrics "$f"
+	is "$rc:$(wc -l < "$T/err")" "2:1" "pki metrics $f: exit 2, one line"
+	like "$(cat "$T/err")" "pki: $f: *" "... naming the file"
+done
+run pki metrics
+is "$rc:$(cat "$T/err")" "2:pki: usage: pki metrics [--now TIME] FILE" "no FILE: the usage"
+PKI_METRICS_FILE=/proc/pki.prom run pki -q schedule -o good.test
+is "$rc:$(cat "$T/err")" "1:pki: /proc/pki.prom: cannot create a file in /proc" \
+	"pki schedule that cannot write PKI_METRICS_FILE: exit 1, one line"
+pki db stop
+run pki metrics "$PKI_METRICS_FILE"
+is "$rc" 2 "the database away: exit 2"
+ok "... and the file as it was" cmp -s "$T/before" "$PKI_METRICS_FILE"
+node_exporter_scrape > "$T/scrape"
+is "$(grep '^node_textfile_scrape_error ' "$T/scrape")" "node_textfile_scrape_error 0" \
+	"node_exporter still reads it"
+
+done_testing
