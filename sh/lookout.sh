@@ -197,7 +197,8 @@ def x: ((. - $lo) / ($hi - $lo)) | if . < 0 then 0 elif . > 1 then 1 else . end;
 body { font: 14px/1.4 sans-serif; margin: 1.5em; color: #222; background: #fff; }
 h1 { font-size: 1.4em; } h2 { font-size: 1.15em; margin-top: 1.6em; }
 table { border-collapse: collapse; }
-td, th { border: 1px solid #ccc; padding: 3px 8px; text-align: left; vertical-align: top; }
+td, th { border: 1px solid #ccc; padding: 3px 8px; text-align: left; vertical-align: top; white-space: nowrap; }
+td.msg { white-space: normal; }
 th { background: #eef; }
 tr.fail td { background: #fdd; }
 .fail b, td.bad { color: #b00000; font-weight: bold; }
@@ -214,26 +215,28 @@ td.ok { color: #070; }
 "<p>\([$cs[] | select(.failures > 0)] | length) failing, \([$cs[] | select(ready | not)] | length) not held by every target.</p>",
 "<h2>Validity</h2>",
 "<p class=\"key\">\($lo | day | @html) to \($hi | day | @html):<span class=\"s-deployed\"></span>deployed<span class=\"s-issued\"></span>issued<span class=\"s-prepublished\"></span>prepublished<span class=\"s-expired\"></span>expired<span class=\"now\" style=\"position: static\"></span>now<span class=\"due\" style=\"position: static\"></span>due</p>",
-"<table><tr><th>certificate</th><th>validity</th><th>expires</th></tr>",
-($cs[] | (current.not_after) as $exp |
+"<table><tr><th>certificate</th><th>validity</th><th>expires</th><th>targets holding it</th></tr>",
+($cs[] | (current.not_after) as $exp | (current.id) as $cur |
+	[.targets[] | select(.instance == $cur and .status == "ok")] as $held |
 	"<tr\(if .failures > 0 then " class=\"fail\"" else "" end)><td>\(.name | @html)</td><td><div class=\"tl\">" +
 	([.instances[] | select(.state != "reserved" and .state != "archived"
 	and .not_before != null) | (.not_before | ts | x) as $a |
 	(.not_after | ts | x) as $b |
 	"<div class=\"bar s-\(.state | @html)\" style=\"left: \($a | pct); width: \($b - $a | pct)\" title=\"instance \(.id) \(.state | @html)\"></div>"] | join("")) +
 	(if .due.at != null then "<div class=\"due\" style=\"left: \(.due.at | ts | x | pct)\"></div>" else "" end) +
-	"<div class=\"now\" style=\"left: \($nx | pct)\"></div></div></td><td>\($exp | when | @html)</td></tr>"),
+	"<div class=\"now\" style=\"left: \($nx | pct)\"></div></div></td><td>\($exp | when | @html)</td>" +
+	"<td class=\"\(if ready then "ok" else "bad" end)\">\($held | length) of \(.targets | length)</td></tr>"),
 "</table>",
 "<h2>Due</h2>",
 "<table><tr><th>certificate</th><th>action</th><th>at</th><th>failures</th><th>last attempt</th><th>next attempt</th><th>last error</th></tr>",
 ($cs | sort_by(.due.at // "") | .[] |
-	"<tr\(if .failures > 0 then " class=\"fail\"" else "" end)><td>\(.name | @html)</td><td>\(.due.action | @html)</td><td>\(.due.at // "now" | when | @html)</td><td>\(if .failures > 0 then "<b>\(.failures)</b>" else "0" end)</td><td>\(.last_attempt | when | @html)</td><td>\(.next_attempt | when | @html)</td><td>\(if .last_error then "<b>FAILED: \(.last_error | @html)</b>" else "" end)</td></tr>"),
+	"<tr\(if .failures > 0 then " class=\"fail\"" else "" end)><td>\(.name | @html)</td><td>\(.due.action | @html)</td><td>\(.due.at // "now" | when | @html)</td><td>\(if .failures > 0 then "<b>\(.failures)</b>" else "0" end)</td><td>\(.last_attempt | when | @html)</td><td>\(.next_attempt | when | @html)</td><td class=\"msg\">\(if .last_error then "<b>FAILED: \(.last_error | @html)</b>" else "" end)</td></tr>"),
 "</table>",
 "<h2>Deployment</h2>",
 "<table><tr><th>certificate</th><th>host</th><th>jail</th><th>place</th><th>instance</th><th>status</th><th>attempts</th><th>tried</th><th>last error</th></tr>",
 ($cs[] | (current.id) as $cur | .name as $n | .targets[] |
 	(.status == "ok" and .instance == $cur) as $good |
-	"<tr><td>\($n | @html)</td><td>\(.host | @html)</td><td>\(.jail // "" | @html)</td><td>\(.place // "" | @html)</td><td>\(.instance // "" | @html)\(if .instance != null and .instance != $cur then " (not current)" else "" end)</td><td class=\"\(if $good then "ok" else "bad" end)\">\(.status // "not deployed" | @html)</td><td>\(.attempts // 0)</td><td>\(.tried | when | @html)</td><td>\(.last_error // "" | @html)</td></tr>"),
+	"<tr><td>\($n | @html)</td><td>\(.host | @html)</td><td>\(.jail // "" | @html)</td><td>\(.place // "" | @html)</td><td>\(.instance // "" | @html)\(if .instance != null and .instance != $cur then " (not current)" else "" end)</td><td class=\"\(if $good then "ok" else "bad" end)\">\(.status // "not deployed" | @html)</td><td>\(.attempts // 0)</td><td>\(.tried | when | @html)</td><td class=\"msg\">\(.last_error // "" | @html)</td></tr>"),
 "</table>",
 "<h2>Runs</h2>",
 "<table><tr><th>command</th><th>outcome</th><th>runs</th><th>last</th></tr>",
