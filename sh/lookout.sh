@@ -165,7 +165,9 @@ pki_metrics() {
 		*) break ;;
 		esac
 	done
-	[ $# -eq 1 ] && [ -n "$1" ] || pki_die 2 "$_metrics_usage"
+	if [ $# -ne 1 ] || [ -z "$1" ]; then
+		pki_die 2 "$_metrics_usage"
+	fi
 	pki_metrics_write "$1" "$_mnow"
 }
 
@@ -252,7 +254,9 @@ pki_report_html() {
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--html | --now)
-			[ $# -ge 2 ] && [ -n "$2" ] || pki_die 2 "$_report_usage"
+			if [ $# -lt 2 ] || [ -z "$2" ]; then
+				pki_die 2 "$_report_usage"
+			fi
 			[ "$1" = --html ] && _rfile=$2 || _rnow=$2
 			shift 2 ;;
 		*) pki_die 2 "$_report_usage" ;;

@@ -137,6 +137,7 @@ ok "pki_run_last_timestamp_seconds: the end of the run" test "$lastf" -ge "$t0" 
 is "$last" "$(epoch "SELECT last FROM run_outcomes WHERE command = 'pki schedule'")" \
 	"... as node_exporter serves it"
 # every pki metric has its HELP and TYPE
+missing=
 for m in x509_cert_not_before x509_cert_not_after \
 	certmanager_certificate_expiration_timestamp_seconds \
 	certmanager_certificate_renewal_timestamp_seconds \
@@ -144,10 +145,11 @@ for m in x509_cert_not_before x509_cert_not_after \
 	pki_certificate_consecutive_failures pki_certificate_last_attempt_timestamp_seconds \
 	pki_certificate_targets pki_certificate_targets_current pki_runs_total \
 	pki_run_last_timestamp_seconds pki_run_last_success_timestamp_seconds; do
-	grep -q "^# HELP $m " "$T/scrape" && grep -q "^# TYPE $m " "$T/scrape" ||
-		fail "$m: HELP and TYPE"
+	if ! grep -q "^# HELP $m " "$T/scrape" || ! grep -q "^# TYPE $m " "$T/scrape"; then
+		missing="$missing $m"
+	fi
 done
-pass "every pki metric: HELP and TYPE served"
+is "$missing" "" "every pki metric: HELP and TYPE served"
 
 # ------------------------------------------------------------ a run that goes well
 pki -q cert remove fail.test

@@ -49,7 +49,9 @@ is "$(grep -c '&lt;script&gt;alert(1)&lt;/script&gt;&amp;amp;' "$T/r.html")" 2 \
 ok "the error's markup escaped" grep -q ' &lt;b&gt;bold&lt;/b&gt;' "$T/r.html"
 
 # ------------------------------------------------------------ the DOM
-chromium_run --dump-dom "file://$T/r.html" > "$T/dom"
+# One start of Chromium: the DOM it built on stdout, its picture in r.png.
+chromium_run --dump-dom --screenshot="$T/r.png" --window-size=1200,800 \
+	"file://$T/r.html" > "$T/dom"
 ok "Chromium read it" grep -q '</html>' "$T/dom"
 nok "no script element in the page Chromium built" grep -qi '<script' "$T/dom"
 ok "the hostile name is text" grep -qF '&lt;script&gt;alert(1)&lt;/script&gt;&amp;amp;' "$T/dom"
@@ -73,9 +75,9 @@ ok "good.test: its target holds it" grep -q "good.test *20[0-9-]* [0-9:]* *1 of 
 ok "nodeploy.test: its target does not" grep -q "nodeploy.test *20[0-9-]* [0-9:]* *0 of 1" "$T/text"
 
 # ------------------------------------------------------------ the picture
-chromium_run --screenshot="$T/r.png" --window-size=1200,800 "file://$T/r.html" >/dev/null
 # colours: the failure's row (fdd), a deployed instance (2e8b57), an
 # issued one (3b6fd1), today's line (e00000)
+# shellcheck disable=SC2046 # the numbers png.py prints, a word each
 set -- $(python3 "$PKI_TOP/tests/lib/png.py" "$T/r.png" ffdddd 2e8b57 3b6fd1 e00000)
 is "$1x$2" 1200x800 "a 1200x800 PNG"
 ok "not blank: $3 colours" test "${3:-0}" -gt 20
