@@ -47,8 +47,9 @@ EOF
 
 # pki_lookout_write FILE JQ-PROGRAM: the output of jq -r JQ-PROGRAM on
 # the data of pki_lookout_data ($certs: the certificates, $runs, $now)
-# written to FILE as a whole (a temporary file in its directory, mode
-# 0644, renamed over it).  A one-line error and 2 when it cannot be.
+# written to FILE as a whole (a temporary file .FILE.XXXXXX in its
+# directory, mode 0644, renamed over it; those of killed writers, older
+# than an hour, removed).  A one-line error and 2 when it cannot be.
 pki_lookout_write() {
 	_lw_file=$1
 	case $_lw_file in
@@ -60,6 +61,9 @@ pki_lookout_write() {
 		printf 'pki: %s: is a directory\n' "$_lw_file" >&2
 		return 2
 	fi
+	# What a writer that was killed left (none is written for an hour).
+	find "$_lw_dir" -maxdepth 1 -type f -name ".${_lw_file##*/}.??????" \
+		-mmin +60 -exec rm -f {} + 2>/dev/null || true
 	if ! _lw_tmp=$(mktemp "$_lw_dir/.${_lw_file##*/}.XXXXXX" 2>/dev/null); then
 		printf 'pki: %s: cannot create a file in %s\n' "$_lw_file" \
 			"$_lw_dir" >&2

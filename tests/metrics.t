@@ -169,15 +169,6 @@ is "$(v pki_run_last_success_timestamp_seconds "$l")" "$(epoch "SELECT last FROM
 	WHERE command = 'pki schedule' AND outcome = 'success'")" "... as node_exporter serves it"
 nok "fail.test, removed, is gone" grep -q 'name="fail.test"' "$T/scrape"
 
-# ------------------------------------------------------------ a run that failed
-run pki -q schedule -o nodeploy.test
-is "$rc" 1 "pki schedule -o nodeploy.test, its target fails again: exit 1"
-node_exporter_scrape > "$T/scrape"
-is "$(v pki_runs_total "$l,outcome=\"failure\""):$(v pki_runs_total "$l,outcome=\"success\""):$(
-	v pki_runs_total "$l,outcome=\"error\"")" "1:1:1" "pki_runs_total: each outcome once"
-is "$(v pki_run_last_success_timestamp_seconds "$l")" "$s" \
-	"pki_run_last_success_timestamp_seconds: still the run that went well"
-
 # ------------------------------------------------------------ written while scraped
 # The file is replaced, never written in place: node_exporter reads the
 # old one or the new one, whole, however often it reads.
@@ -197,6 +188,35 @@ wait "$w"
 is "$?:$bad" "0:0" "$k scrapes while the file was rewritten 5 times: every one whole ($n series)"
 ok "each time a new file (renamed over the old one)" test "$(stat -c %i "$PKI_METRICS_FILE")" != "$ino"
 is "$(find "$T/tf" -name '.*' | wc -l)" 0 "no temporary file left"
+
+# A writer killed before its rename left its temporary file: removed by
+# a later one once it is an hour old; one of a writer at work stays.
+touch -d '2 hours ago' "$T/tf/.pki.prom.AbCdEf"
+touch "$T/tf/.pki.prom.GhIjKl"
+pki metrics "$PKI_METRICS_FILE"
+is "$(cd "$T/tf" && echo .pki.prom.*)" ".pki.prom.GhIjKl" \
+	"a killed writer's temporary file is removed an hour later"
+rm -f "$T/tf/.pki.prom.GhIjKl"
+
+# --now: as at a time when every instance has expired
+pki metrics --now 2099-01-01T00:00:00Z "$T/later.prom"
+is "$(grep -c '^x509_cert_not_after{' "$T/later.prom"):$(grep -c \
+	'^certmanager_certificate_ready_status{name="good.test",condition="False"} 1$' "$T/later.prom")" \
+	"0:1" "--now after every expiry: no current instance, good.test not ready"
+
+# Every workflow's runs are counted, whatever command and however it
+# ends (the run's EXIT trap), its exit status kept.
+run pki -q distribute -o good.test
+is "$rc" 0 "pki distribute -o good.test: exit 0"
+run pki -q distribute -o nodeploy.test
+is "$rc" 1 "pki distribute -o nodeploy.test: exit 1"
+pki metrics "$PKI_METRICS_FILE"
+is "$(grep '^pki_runs_total{command="pki distribute"' "$PKI_METRICS_FILE")" \
+'pki_runs_total{command="pki distribute",outcome="success"} 1
+pki_runs_total{command="pki distribute",outcome="failure"} 1
+pki_runs_total{command="pki distribute",outcome="error"} 0' "pki_runs_total of pki distribute"
+is "$(grep '^pki_run_last_success_timestamp_seconds{command="pki schedule"}' "$PKI_METRICS_FILE" |
+	sed 's/.* //')" "$s" "pki_run_last_success_timestamp_seconds of pki schedule: still its run that went well"
 
 # ------------------------------------------------------------ cannot write
 cp "$PKI_METRICS_FILE" "$T/before"
