@@ -52,6 +52,7 @@ UPDATE pki.schedule s SET last_attempt = greatest(s.last_failure,
 	  WHERE i.certificate = s.certificate));
 
 CREATE TABLE pki.run_outcomes (
+	id		SERIAL		PRIMARY KEY,
 	command		TEXT		NOT NULL,
 	outcome		TEXT		NOT NULL
 				CHECK (outcome IN ('success', 'failure', 'error')),
@@ -60,7 +61,7 @@ CREATE TABLE pki.run_outcomes (
 	created		dd.created,
 	updated		dd.updated,
 	remarks		TEXT,
-	PRIMARY KEY (command, outcome)
+	UNIQUE (command, outcome)
 );
 CREATE TRIGGER ut_run_outcomes BEFORE UPDATE ON pki.run_outcomes
 	FOR EACH ROW EXECUTE FUNCTION pki.set_updated();
