@@ -209,7 +209,7 @@ th { background: #eef; }
 tr.fail td { background: #fdd; }
 .fail b, td.bad { color: #b00000; font-weight: bold; }
 td.ok { color: #070; }
-.tl { position: relative; width: 760px; height: 22px; background: #f4f4f4; }
+.tl { position: relative; width: 560px; height: 22px; background: #f4f4f4; }
 .bar { position: absolute; top: 3px; height: 16px; border-radius: 3px; }
 .s-deployed { background: #2e8b57; } .s-issued { background: #3b6fd1; }
 .s-prepublished { background: #8a5cd6; } .s-expired, .s-revoked { background: #aaa; }
