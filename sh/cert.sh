@@ -297,6 +297,7 @@ SELECT json_build_object(
 	'last_failure', rfc3339(sc.last_failure),
 	'last_error', sc.last_error,
 	'next_attempt', rfc3339(sc.next_attempt),
+	'last_attempt', rfc3339(sc.last_attempt),
 	'targets', coalesce(tgt.list, '[]'))
   FROM t, sel JOIN certificates c ON c.id = sel.id
   JOIN schedule sc ON sc.certificate = sel.id

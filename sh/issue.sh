@@ -41,6 +41,10 @@ pki_run_begin() {
 	done
 	PKI_RUN=$(cat "$PKI_RUN_DIR/run.id")
 	export PKI_RUN
+	# How the run ends is counted (lookout.sh), however it ends.
+	# shellcheck disable=SC2034 # read by pki_run_end
+	PKI_RUN_COMMAND=$1
+	trap 'pki_run_end "$?"; rm -rf "$PKI_RUN_DIR"' EXIT
 }
 
 # pki_spool_store: store what an earlier run could not (pki-store

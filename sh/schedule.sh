@@ -197,7 +197,15 @@ pki_schedule() {
 	pki_run_begin "pki schedule"
 	_sch_status=0
 	pki_schedule_run || _sch_status=$?
-	pki_alert_mail "pki schedule" "$_sch_status" "$_now"
+	_sch_rc=0
+	pki_alert_mail "pki schedule" "$_sch_status" "$_now" || _sch_rc=$?
+	_sch_status=$_sch_rc
+	[ -n "${PKI_METRICS_FILE:-}" ] || return "$_sch_status"
+	# The metrics count this run.
+	pki_run_end "$_sch_status"
+	pki_metrics_write "$PKI_METRICS_FILE" "$_now" ||
+		[ "$_sch_status" -ne 0 ] || _sch_status=1
+	return "$_sch_status"
 }
 
 # pki_schedule_run: the run of pki schedule, its options and selection
