@@ -323,7 +323,7 @@ certbot_set(struct build *b, const char *dir, const char *algo)
 	if (b->pl->format != FMT_PEM)
 		return formatted(b, algo, dir, dir, "", "privkey");
 	if (add_file(b, dir, "cert.pem", NULL, cert, NULL) == NULL ||
-	    add_file(b, dir, "chain.pem", NULL, chain, NULL) == NULL ||
+	    add_file(b, dir, "chain.pem", NULL, NULL, chain) == NULL ||
 	    add_file(b, dir, "fullchain.pem", NULL, cert, chain) == NULL ||
 	    add_file(b, dir, "privkey.pem", key, NULL, NULL) == NULL ||
 	    add_file(b, dir, "bundle.pem", key, cert, chain) == NULL)

@@ -120,16 +120,19 @@ int
 hook_plan(struct target *t, json_t *rec)
 {
 	json_t *env = json_object(), *copy = json_copy(rec);
+	char *text = NULL;
 	int rc = -1;
 
 	if (copy != NULL)
 		json_object_del(copy, "key");
 	if (env == NULL || copy == NULL || env_vars(t, rec, env) == -1 ||
 	    (t->hook_env = env_array(env)) == NULL ||
-	    (t->hook_input = pki_json_text(copy, JSON_COMPACT)) == NULL)
+	    (text = pki_json_text(copy, JSON_COMPACT)) == NULL ||
+	    asprintf(&t->hook_input, "%s\n", text) == -1)
 		target_fail(t, "out of memory");
 	else
 		rc = 0;
+	free(text);
 	json_decref(env);
 	json_decref(copy);	/* shallow: the key itself stays in REC */
 	return rc;
