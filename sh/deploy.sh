@@ -233,6 +233,23 @@ pki_consolidate() {
 
 _place_usage="usage: pki place add|set NAME [--type TYPE] [--cert-path PATH] [--key-path PATH] [--mode MODE] [--reload COMMAND] [--format pem|der|fullchain|bundle|p12] [--p12-passphrase-file FILE] [--kind files|hook|redis] [--hook COMMAND] [--redis-url URL] [--redis-prime-style 1|2] [--redis-auth-file FILE]"
 
+# _pl_one_of OPTION VALUE WHAT WORD...: VALUE is one of the WORDs, else
+# die naming the place (_pl_name), the option and WHAT it may be.
+_pl_one_of() {
+	_plo=$1 _plv=$2 _plw=$3
+	shift 3
+	for _plx; do [ "$_plv" = "$_plx" ] && return 0; done
+	pki_die 1 "place $_pl_name: $_plo \"$_plv\": not $_plw"
+}
+
+# _pl_absolute OPTION VALUE: VALUE is empty or an absolute path, else die.
+_pl_absolute() {
+	case $2 in
+	/* | '') ;;
+	*) pki_die 1 "place $_pl_name: $1 \"$2\": not an absolute path" ;;
+	esac
+}
+
 # pki place add|set NAME [options]: a new place (add needs --cert-path,
 # but for --kind redis), or the given columns of one (set).  Every value
 # goes to psql as a variable; the checks of Places refuse what does not
@@ -256,37 +273,22 @@ pki_place() {
 		--mode) _pl_col="mode = nullif(:'mode', '')::int2" _pl_var=mode ;;
 		--reload) _pl_col="reload_command = nullif(:'reload', '')" _pl_var=reload ;;
 		--format)
-			case $2 in
-			pem | der | fullchain | bundle | p12) ;;
-			*) pki_die 1 "place $_pl_name: --format \"$2\": not pem, der, fullchain, bundle or p12" ;;
-			esac
+			_pl_one_of "$1" "$2" "pem, der, fullchain, bundle or p12" pem der fullchain bundle p12
 			_pl_col="format = :'format'" _pl_var=format ;;
 		--p12-passphrase-file)
-			case $2 in
-			/* | '') ;;
-			*) pki_die 1 "place $_pl_name: --p12-passphrase-file \"$2\": not an absolute path" ;;
-			esac
+			_pl_absolute "$1" "$2"
 			_pl_col="p12_passphrase_file = nullif(:'pass_file', '')" _pl_var=pass_file ;;
 		--kind)
-			case $2 in
-			files | hook | redis) ;;
-			*) pki_die 1 "place $_pl_name: --kind \"$2\": not files, hook or redis" ;;
-			esac
+			_pl_one_of "$1" "$2" "files, hook or redis" files hook redis
 			[ "$2" = redis ] && _pl_path=1
 			_pl_col="kind = :'kind'" _pl_var=kind ;;
 		--hook) _pl_col="hook_command = nullif(:'hook', '')" _pl_var=hook ;;
 		--redis-url) _pl_col="redis_url = nullif(:'redis_url', '')" _pl_var=redis_url ;;
 		--redis-prime-style)
-			case $2 in
-			1 | 2) ;;
-			*) pki_die 1 "place $_pl_name: --redis-prime-style \"$2\": not 1 or 2" ;;
-			esac
+			_pl_one_of "$1" "$2" "1 or 2" 1 2
 			_pl_col="redis_prime_style = :'redis_style'::int2" _pl_var=redis_style ;;
 		--redis-auth-file)
-			case $2 in
-			/* | '') ;;
-			*) pki_die 1 "place $_pl_name: --redis-auth-file \"$2\": not an absolute path" ;;
-			esac
+			_pl_absolute "$1" "$2"
 			_pl_col="redis_auth_file = nullif(:'redis_auth', '')" _pl_var=redis_auth ;;
 		*) pki_die 2 "$_place_usage" ;;
 		esac

@@ -383,6 +383,14 @@ int	 check_record(json_t *rec, int need_key);
  * that fails fails them.
  */
 void	 reload_host(struct conn *, struct host *h, long timeout);
+/*
+ * The result of a command run for U (WHAT: "reload", "hook"): its
+ * STATUS into *ST and a copy of its stderr ERR into *SAVED; one that
+ * did not run (RC -1, WHY says why) or ended other than with 0 fails U,
+ * its error naming WHAT and the first line of ERR.
+ */
+void	 run_result(struct target *u, const char *what, int rc, int status,
+	    const char *err, const char *why, int *st, char **saved);
 
 /* ------------------------------------------------------------ hook.c */
 

@@ -138,31 +138,6 @@ hook_plan(struct target *t, json_t *rec)
 	return rc;
 }
 
-/* The result of T's hook: a hook that did not run, or ended other than
- * with 0, fails T. */
-static void
-apply(struct target *t, int rc, int status, const char *err,
-    const char *why)
-{
-	char line[200];
-	size_t n;
-
-	t->hook_run = 1;
-	t->hook_status = status;
-	free(t->hook_stderr);
-	t->hook_stderr = strdup(err != NULL ? err : "");
-	if (rc == -1) {
-		t->state = T_FAILED;
-		snprintf(t->error, sizeof(t->error), "hook: %.480s", why);
-	} else if (status != 0) {
-		n = err != NULL ? strcspn(err, "\n") : 0;
-		snprintf(line, sizeof(line), "%.*s", (int)n, err ? err : "");
-		t->state = T_FAILED;
-		snprintf(t->error, sizeof(t->error), "hook: exit %d%s%s",
-		    status, *line ? ": " : "", line);
-	}
-}
-
 void
 hook_host(struct conn *c, struct host *h, long timeout)
 {
@@ -179,7 +154,9 @@ hook_host(struct conn *c, struct host *h, long timeout)
 		c->err[0] = '\0';
 		rc = local_run(c, t->hook, t->hook_env, t->hook_input,
 		    strlen(t->hook_input), timeout, &status, &err);
-		apply(t, rc, status, err, c->err);
+		t->hook_run = 1;
+		run_result(t, "hook", rc, status, err, c->err, &t->hook_status,
+		    &t->hook_stderr);
 		if (rc == 0 && status == 0)
 			hook_done(c, t);
 		free(err);

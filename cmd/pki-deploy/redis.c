@@ -21,6 +21,7 @@
  * all of them or none.  Nothing of a value is ever put into a message:
  * Redis's own errors are cut before any argument they might quote.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,14 +56,27 @@ struct rplan {
 	size_t	 n, cap;
 };
 
+/* The number at S (after its first character, ':' or '/') in [MIN, MAX]
+ * into *OUT and the end into *END; -1 if there is none. */
+static int
+number(const char *s, long min, long max, int *out, const char **end)
+{
+	char *e;
+	long v = strtol(s + 1, &e, 10);
+
+	if (e == s + 1 || v < min || v > max || !isdigit((unsigned char)s[1]))
+		return -1;
+	*out = (int)v;
+	*end = e;
+	return 0;
+}
+
 /* Parse URL (redis://[USER@]HOST[:PORT][/DB], "redis://" optional) into
  * R; NULL or why not. */
 static const char *
 parse_url(const char *url, struct rplan *r)
 {
 	const char *s = url, *at, *end;
-	char *e;
-	long v;
 
 	if (strncmp(s, "redis://", 8) == 0)
 		s += 8;
@@ -84,20 +98,10 @@ parse_url(const char *url, struct rplan *r)
 		return "no host";
 	snprintf(r->host, sizeof(r->host), "%.*s", (int)(end - s), s);
 	s = end + (*end == ']');
-	if (*s == ':') {
-		v = strtol(s + 1, &e, 10);
-		if (e == s + 1 || v < 1 || v > 65535)
-			return "the port is not 1 to 65535";
-		r->port = (int)v;
-		s = e;
-	}
-	if (*s == '/') {
-		v = strtol(s + 1, &e, 10);
-		if (e == s + 1 || v < 0 || v > 65535)
-			return "the database is not a number from 0";
-		r->db = (int)v;
-		s = e;
-	}
+	if (*s == ':' && number(s, 1, 65535, &r->port, &s) == -1)
+		return "the port is not 1 to 65535";
+	if (*s == '/' && number(s, 0, 65535, &r->db, &s) == -1)
+		return "the database is not a number from 0";
 	return *s == '\0' ? NULL : "not redis://[USER@]HOST[:PORT][/DB]";
 }
 
