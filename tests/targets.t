@@ -204,6 +204,18 @@ pki-select --serial "$serial" --with-keys 2>>"$all" | jq -c '.targets |= map(sel
 run pki-deploy < "$T/sel"
 is "$rc:$(jq -r '[.deployed[] | .status] | join(" ")' "$T/out")" "0:ok ok" "pki-deploy again to both Redis places"
 is "$(dump)" "$before" "the same keys, values and expiry: idempotent"
+jq -c '.targets |= map(select(.place.name == "r1") | .place.kind = "ftp")' "$T/sel" > "$T/bad"
+run pki-deploy < "$T/bad"
+is "$rc:$(jq -r '.deployed[].error' "$T/out")" "1:place r1: kind: not files, hook or redis" \
+	"an unknown kind in a record: the target fails, naming place and field"
+jq -c '.targets |= map(select(.place.name == "r2") | .jail = "j1" | .jailroot = "/jails")' "$T/sel" > "$T/bad"
+run pki-deploy < "$T/bad"
+is "$rc:$(jq -r '.deployed[].error' "$T/out")" "1:place r2: a Redis place takes no jail" \
+	"a Redis (or hook) place in a jail: refused"
+jq -c '.targets |= map(select(.place.name == "r2") | .place.redis_url = "redis://u:pw@127.0.0.1/4")' "$T/sel" > "$T/bad"
+run pki-deploy < "$T/bad"
+is "$rc:$(jq -r '.deployed[].error' "$T/out")" "1:place r2: redis_url: a password belongs in redis_auth_file" \
+	"a password in a record's URL: refused, not shown"
 nok "no key in pki-deploy's stdout but the record's" sh -c "jq -c 'del(.key)' '$T/out' | grep -q 'PRIVATE KEY'"
 
 # ------------------------------------------------------------ again
