@@ -149,7 +149,7 @@ is "$(openssl x509 -in "$d/cert.pem" -noout -pubkey | openssl pkey -pubin -outfo
 	"$(openssl pkey -in "$d/privkey.pem" -pubout -outform DER | sha256sum)" "the key file's key is the certificate's"
 json=$out_dir/$tid.json
 is "$(wc -l < "$json")" 1 "the hook's stdin: one line"
-ok "the record: a.test, its certificate, no key" jq -e \
+ok "the record: a.test, its certificate, no key" quiet jq -e \
 	'.name == "a.test" and (.cert.ec.pem | startswith("-----BEGIN CERTIFICATE")) and (has("key") | not)' "$json"
 nok "no private key on the hook's stdin" grep -q 'PRIVATE KEY' "$json"
 ok "nothing of the names and paths ran as a command" [ ! -e pwned1 ] && [ ! -e pwned2 ] && [ ! -e "$T/pwned3" ] &&
