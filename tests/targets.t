@@ -66,20 +66,23 @@ hdir="$T/hook dir/it's \$(touch $T/pwned3) \`x\`"
 capture pki place add "$hostile" --kind hook --type certbot --cert-path "$hdir/{}" \
 	--hook "cat > '$out_dir'/\"\$PKI_TARGET\".json; env | grep '^PKI_' | sort > '$out_dir'/\"\$PKI_TARGET\".env"
 is "$rc:$out" "0:pki: place $hostile added" "pki place add --kind hook (a name and a path that would break a shell)"
-capture pki place add hfail --kind hook --cert-path "$T/hfail/{}" \
-	--hook 'echo "boom: $PKI_CERT_NAME" >&2; echo second line >&2; exit 1'
-is "$rc" 0 "a hook that fails"
-capture pki place add hhang --kind hook --cert-path "$T/hhang/{}" \
-	--hook "echo \$\$ > '$T/hang.pid'; exec sleep 60"
-is "$rc" 0 "a hook that hangs"
 capture pki place add r1 --kind redis --redis-url "redis://127.0.0.1:$REDIS_PORT/3" \
 	--redis-prime-style 1 --redis-auth-file "$REDIS_PASS_FILE"
 is "$rc:$out" "0:pki: place r1 added" "pki place add --kind redis, prime_style 1 (no cert path)"
-capture pki place add r2 --kind redis --redis-url "127.0.0.1:$REDIS_PORT/4" \
-	--redis-prime-style 2 --redis-auth-file "$REDIS_PASS_FILE"
-is "$rc" 0 "prime_style 2"
-capture pki place add plain --cert-path "$T/plain/{}"
-is "$rc" 0 "a place of files"
+psql -X -q -v ON_ERROR_STOP=1 -v t="$T" -v port="$REDIS_PORT" -v pass="$REDIS_PASS_FILE" <<'EOF'
+INSERT INTO pki.places (name, kind, cert_path, hook_command) VALUES
+	('hfail', 'hook', :'t' || '/hfail/{}',
+	 'echo "boom: $PKI_CERT_NAME" >&2; echo second line >&2; exit 1'),
+	('hhang', 'hook', :'t' || '/hhang/{}',
+	 'echo $$ > ''' || :'t' || '/hang.pid''; exec sleep 60'),
+	('slow', 'hook', :'t' || '/slow/{}',	-- for kill -9
+	 'if [ -e ''' || :'t' || '/go'' ]; then echo ok > ''' || :'t' ||
+	 '/slow.done''; else echo $$ $PPID > ''' || :'t' ||
+	 '/started''; exec sleep 60; fi');
+INSERT INTO pki.places (name, kind, redis_url, redis_prime_style,
+	redis_auth_file) VALUES ('r2', 'redis', '127.0.0.1:' || :'port' || '/4', 2, :'pass');
+INSERT INTO pki.places (name, cert_path) VALUES ('plain', :'t' || '/plain/{}');
+EOF
 
 capture pki place add bad --kind redis --redis-url "redis://u:secret@127.0.0.1/1" --redis-prime-style 1
 is "$rc" 1 "a password in the Redis URL: refused"
@@ -90,7 +93,7 @@ capture pki place add nohook --kind hook --cert-path "$T/x"
 is "$rc" 1 "a hook place without its command: refused"
 like "$out" "*places_kind_fields*" "by the check of Places"
 is "$(q "SELECT string_agg(name || '=' || kind, ' ' ORDER BY name) FROM places")" \
-	"hfail=hook hhang=hook $hostile=hook plain=files r1=redis r2=redis" "the kinds are stored"
+	"hfail=hook hhang=hook $hostile=hook plain=files r1=redis r2=redis slow=hook" "the kinds are stored"
 
 # ------------------------------------------------------------ distribute
 q "INSERT INTO disthosts (fqdn) VALUES ('localhost'), ('appliance.test')" >/dev/null
@@ -241,8 +244,6 @@ is "$rc:$(dstate d.test)" "0:plain ok,r1 ok," "Redis back: the next run primes i
 ok "d:d.test is there" test "$(r -n 3 exists d:d.test)" = 1
 
 # ------------------------------------------------------------ kill -9
-capture pki place add slow --kind hook --cert-path "$T/slow/{}" \
-	--hook "if [ -e '$T/go' ]; then echo ok > '$T/slow.done'; else echo \$\$ \$PPID > '$T/started'; exec sleep 60; fi"
 target e.test localhost slow
 PKI_DEPLOY_TIMEOUT=30 pki distribute -o e.test > "$T/killed.out" 2>&1 &
 bg=$!
