@@ -64,7 +64,7 @@ mkdir -p "$out_dir"
 hostile='hk $(touch pwned1); `touch pwned2` '"'"'"'
 hdir="$T/hook dir/it's \$(touch $T/pwned3) \`x\`"
 capture pki place add "$hostile" --kind hook --type certbot --cert-path "$hdir/{}" \
-	--hook "cat > '$out_dir'/\"\$PKI_TARGET\".json; env | grep '^PKI_' | sort > '$out_dir'/\"\$PKI_TARGET\".env"
+	--hook "cat > '$out_dir'/\"\$PKI_TARGET\".json; env > '$out_dir'/\"\$PKI_TARGET\".allenv; grep '^PKI_' '$out_dir'/\"\$PKI_TARGET\".allenv | sort > '$out_dir'/\"\$PKI_TARGET\".env"
 is "$rc:$out" "0:pki: place $hostile added" "pki place add --kind hook (a name and a path that would break a shell)"
 capture pki place add r1 --kind redis --redis-url "redis://127.0.0.1:$REDIS_PORT/3" \
 	--redis-prime-style 1 --redis-auth-file "$REDIS_PASS_FILE"
@@ -146,6 +146,8 @@ for v in "PKI_CERT_NAME=a.test" "PKI_TARGET=$tid" "PKI_TARGET_HOST=appliance.tes
 done
 like "$(grep '^PKI_INSTANCE=' "$env")" "PKI_INSTANCE=[0-9]*" "hook environment: PKI_INSTANCE"
 nok "none of pki's own PKI_ variables" grep -q '^PKI_HOME=' "$env"
+is "$(grep -c '^PGHOST=' "$out_dir/$tid.allenv")" 0 "nor libpq's"
+ok "the rest of pki's environment is there (PATH)" grep -q '^PATH=' "$out_dir/$tid.allenv"
 like "$(openssl x509 -in "$d/cert.pem" -noout -subject)" "*a.test" \
 	"the files are on this machine, where the variables say"
 is "$(openssl x509 -in "$d/cert.pem" -noout -pubkey | openssl pkey -pubin -outform DER | sha256sum)" \

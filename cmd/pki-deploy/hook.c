@@ -83,8 +83,18 @@ env_vars(struct target *t, json_t *rec, json_t *env)
 	return rc != 0 ? -1 : 0;
 }
 
-/* ENV and this process's environment without its PKI_ variables, as an
- * array of "NAME=VALUE" (NULL-ended); NULL if out of memory. */
+/* 1 if the variable VAR ("NAME=VALUE") is pki's own, or libpq's (which
+ * may hold the database's password): PKI_*, PG[A-Z]*. */
+static int
+ours(const char *var)
+{
+	return strncmp(var, "PKI_", 4) == 0 || (strncmp(var, "PG", 2) == 0 &&
+	    isupper((unsigned char)var[2]));
+}
+
+/* ENV and this process's environment without the variables ours()
+ * names, as an array of "NAME=VALUE" (NULL-ended); NULL if out of
+ * memory. */
 static char **
 env_array(json_t *env)
 {
@@ -99,7 +109,7 @@ env_array(json_t *env)
 	    NULL)
 		return NULL;
 	for (i = 0; environ[i] != NULL; i++)
-		if (strncmp(environ[i], "PKI_", 4) != 0 &&
+		if (!ours(environ[i]) &&
 		    (out[n++] = strdup(environ[i])) == NULL)
 			goto fail;
 	json_object_foreach(env, name, v)

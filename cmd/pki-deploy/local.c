@@ -270,9 +270,14 @@ local_run(struct conn *c, const char *cmd, char *const envp[],
 	*status = -1;
 	if ((*err = calloc(1, STDERR_MAX + 1)) == NULL)
 		return conn_error(c, "out of memory");
-	if (pipe2(fds, O_CLOEXEC) == -1 ||
-	    (in != NULL && pipe2(ins, O_CLOEXEC) == -1))
+	if (pipe2(fds, O_CLOEXEC) == -1)
 		return sys_error(c, "run", cmd);
+	if (in != NULL && pipe2(ins, O_CLOEXEC) == -1) {
+		sys_error(c, "run", cmd);
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
 	if ((pid = fork()) == -1) {
 		close(fds[0]);
 		close(fds[1]);
