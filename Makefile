@@ -37,7 +37,7 @@ PROGS	 = $(notdir $(wildcard cmd/pki-*))
 # Libraries beyond openssl, libpq and jansson, per program.
 LIBS_pki-acme	= libcurl
 LIBS_pki-dnsup	= ldns
-LIBS_pki-deploy	= libssh
+LIBS_pki-deploy	= libssh hiredis
 COMMON	 = log opt record batch name persist secret file crypto db clock \
 	   rfc3339
 COMMON_OBJS = $(COMMON:%=$(BUILD)/common/%.o)
@@ -245,10 +245,11 @@ clean:
 
 # Debian packages to build, run and test pki.
 DEB_PKGS = build-essential pkg-config libssl-dev libpq-dev libjansson-dev \
-	libcurl4-openssl-dev libssh-dev libldns-dev \
+	libcurl4-openssl-dev libssh-dev libldns-dev libhiredis-dev \
 	postgresql jq openssl mandoc valgrind perl time shellcheck \
 	bind9 bind9-utils bind9-dnsutils pebble openssh-server openssh-client \
-	curl iproute2 python3 prometheus-node-exporter chromium
+	curl iproute2 python3 prometheus-node-exporter chromium redis-server \
+	redis-tools
 
 # Pebble 2.10 (Debian forky) for the ARI tests, unpacked under var/ with
 # apt-get download through a private sources list (tests/lib/get-pebble.sh);

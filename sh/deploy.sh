@@ -231,11 +231,29 @@ pki_consolidate() {
 	pki_deploy_run consolidate "$@"
 }
 
-_place_usage="usage: pki place add|set NAME [--type TYPE] [--cert-path PATH] [--key-path PATH] [--mode MODE] [--reload COMMAND] [--format pem|der|fullchain|bundle|p12] [--p12-passphrase-file FILE]"
+_place_usage="usage: pki place add|set NAME [--type TYPE] [--cert-path PATH] [--key-path PATH] [--mode MODE] [--reload COMMAND] [--format pem|der|fullchain|bundle|p12] [--p12-passphrase-file FILE] [--kind files|hook|redis] [--hook COMMAND] [--redis-url URL] [--redis-prime-style 1|2] [--redis-auth-file FILE]"
 
-# pki place add|set NAME [options]: a new place (add needs --cert-path),
-# or the given columns of one (set).  Every value goes to psql as a
-# variable; the checks of Places refuse what does not fit.
+# _pl_one_of OPTION VALUE WHAT WORD...: VALUE is one of the WORDs, else
+# die naming the place (_pl_name), the option and WHAT it may be.
+_pl_one_of() {
+	_plo=$1 _plv=$2 _plw=$3
+	shift 3
+	for _plx; do [ "$_plv" = "$_plx" ] && return 0; done
+	pki_die 1 "place $_pl_name: $_plo \"$_plv\": not $_plw"
+}
+
+# _pl_absolute OPTION VALUE: VALUE is empty or an absolute path, else die.
+_pl_absolute() {
+	case $2 in
+	/* | '') ;;
+	*) pki_die 1 "place $_pl_name: $1 \"$2\": not an absolute path" ;;
+	esac
+}
+
+# pki place add|set NAME [options]: a new place (add needs --cert-path,
+# but for --kind redis), or the given columns of one (set).  Every value
+# goes to psql as a variable; the checks of Places refuse what does not
+# fit.
 pki_place() {
 	[ $# -ge 2 ] || pki_die 2 "$_place_usage"
 	case $1 in
@@ -255,17 +273,23 @@ pki_place() {
 		--mode) _pl_col="mode = nullif(:'mode', '')::int2" _pl_var=mode ;;
 		--reload) _pl_col="reload_command = nullif(:'reload', '')" _pl_var=reload ;;
 		--format)
-			case $2 in
-			pem | der | fullchain | bundle | p12) ;;
-			*) pki_die 1 "place $_pl_name: --format \"$2\": not pem, der, fullchain, bundle or p12" ;;
-			esac
+			_pl_one_of "$1" "$2" "pem, der, fullchain, bundle or p12" pem der fullchain bundle p12
 			_pl_col="format = :'format'" _pl_var=format ;;
 		--p12-passphrase-file)
-			case $2 in
-			/* | '') ;;
-			*) pki_die 1 "place $_pl_name: --p12-passphrase-file \"$2\": not an absolute path" ;;
-			esac
+			_pl_absolute "$1" "$2"
 			_pl_col="p12_passphrase_file = nullif(:'pass_file', '')" _pl_var=pass_file ;;
+		--kind)
+			_pl_one_of "$1" "$2" "files, hook or redis" files hook redis
+			[ "$2" = redis ] && _pl_path=1
+			_pl_col="kind = :'kind'" _pl_var=kind ;;
+		--hook) _pl_col="hook_command = nullif(:'hook', '')" _pl_var=hook ;;
+		--redis-url) _pl_col="redis_url = nullif(:'redis_url', '')" _pl_var=redis_url ;;
+		--redis-prime-style)
+			_pl_one_of "$1" "$2" "1 or 2" 1 2
+			_pl_col="redis_prime_style = :'redis_style'::int2" _pl_var=redis_style ;;
+		--redis-auth-file)
+			_pl_absolute "$1" "$2"
+			_pl_col="redis_auth_file = nullif(:'redis_auth', '')" _pl_var=redis_auth ;;
 		*) pki_die 2 "$_place_usage" ;;
 		esac
 		_pl_vars="$_pl_vars -v $_pl_var=$(pki_quote "$2")"
@@ -275,7 +299,11 @@ pki_place() {
 	_pl_sql=''
 	if [ "$_pl_sub" = add ]; then
 		[ -n "$_pl_path" ] || pki_die 2 "place $_pl_name: add needs --cert-path"
-		_pl_sql="INSERT INTO places (name, cert_path) VALUES (:'name', :'cert_path');"
+		# What the checks of a kind want is there from the INSERT on.
+		_pl_vars="-v cert_path= -v kind=files -v hook= -v redis_style= $_pl_vars"
+		_pl_sql="INSERT INTO places (name, cert_path, kind, hook_command,
+	redis_prime_style) VALUES (:'name', nullif(:'cert_path', ''), :'kind',
+	nullif(:'hook', ''), nullif(:'redis_style', '')::int2);"
 	fi
 	[ -n "$_pl_set" ] || pki_die 2 "$_place_usage"
 	_n=$(eval "pki_sql -At -v ON_ERROR_STOP=1 -v name=\"\$_pl_name\" $_pl_vars" <<EOF

@@ -113,8 +113,9 @@ conn_mkdirs(struct conn *c, const char *root, const char *dir)
 
 /* PATH's name in its directory with a dot before and SUFFIX after:
  * ".NAME.pki-new" is its temporary name (the same every run, so a run
- * that died leaves nothing the next one does not replace), and
- * ".NAME.pki-reload" the marker of a reload that is due. */
+ * that died leaves nothing the next one does not replace),
+ * ".NAME.pki-reload" the marker of a reload that is due and
+ * ".NAME.pki-hook" that of a hook. */
 static int
 aside(const char *path, const char *suffix, char *out, size_t size)
 {
@@ -186,22 +187,25 @@ put_temp(struct conn *c, struct target *t, const struct dfile *f)
 	return -1;
 }
 
-/* The marker of T's due reload into OUT (beside its first file). */
+/* The marker SUFFIX of T's due reload or hook into OUT (beside its
+ * first file). */
 static int
-marker(const struct target *t, char *out, size_t size)
+marker(const struct target *t, const char *suffix, char *out, size_t size)
 {
-	return aside(t->files[0].path, ".pki-reload", out, size);
+	if (t->nfiles == 0)
+		return -1;
+	return aside(t->files[0].path, suffix, out, size);
 }
 
-/* Leave the marker of T's reload (one a run left is fine). */
+/* Leave the marker SUFFIX of T (one a run left is fine). */
 static int
-mark_reload(struct conn *c, struct target *t)
+mark(struct conn *c, struct target *t, const char *suffix)
 {
 	struct dfile m = { .data = "", .mode = 0600, .uid = -1, .gid = -1 };
 	struct dstat st;
 	char path[4200];
 
-	if (marker(t, path, sizeof(path)) == -1)
+	if (marker(t, suffix, path, sizeof(path)) == -1)
 		return conn_error(c, "%s: path too long", t->files[0].path);
 	if (c->ops->put(c, path, &m) == 0 || (!c->dead &&
 	    c->ops->lstat(c, path, &st) == 0 && st.type == 'f'))
@@ -209,14 +213,42 @@ mark_reload(struct conn *c, struct target *t)
 	return -1;
 }
 
-int
-reload_done(struct conn *c, struct target *t)
+/* Remove T's marker SUFFIX. */
+static int
+unmark(struct conn *c, struct target *t, const char *suffix)
 {
 	char path[4200];
 
-	if (t->nfiles == 0 || marker(t, path, sizeof(path)) == -1)
+	if (t->nfiles == 0 || marker(t, suffix, path, sizeof(path)) == -1)
 		return 0;
 	return c->ops->unlink(c, path);
+}
+
+int
+reload_done(struct conn *c, struct target *t)
+{
+	return unmark(c, t, ".pki-reload");
+}
+
+int
+hook_done(struct conn *c, struct target *t)
+{
+	return unmark(c, t, ".pki-hook");
+}
+
+/* 1 in *DUE if T's marker SUFFIX is there; 0 / -1. */
+static int
+marked(struct conn *c, struct target *t, const char *suffix, int *due)
+{
+	struct dstat st;
+	char path[4200];
+
+	if (marker(t, suffix, path, sizeof(path)) == -1)
+		return 0;
+	if (c->ops->lstat(c, path, &st) == -1)
+		return -1;
+	*due = st.type != 0;
+	return 0;
 }
 
 /* T's temporary names, one for each file, into *OUT (caller frees each
@@ -259,7 +291,8 @@ put_all(struct conn *c, struct target *t)
 			return -1;
 		}
 	}
-	if (t->reload != NULL && mark_reload(c, t) == -1) {
+	if ((t->reload != NULL && mark(c, t, ".pki-reload") == -1) ||
+	    (t->hook != NULL && mark(c, t, ".pki-hook") == -1)) {
 		drop_temps(c, t, t->nfiles);
 		return -1;
 	}
@@ -386,7 +419,6 @@ int
 conn_check(struct conn *c, struct target *t, int all)
 {
 	struct dstat st;
-	char path[4200];
 	size_t i;
 	int r = 0;
 
@@ -400,13 +432,10 @@ conn_check(struct conn *c, struct target *t, int all)
 	}
 	if (r == 0 && t->drift == NULL)
 		r = leftovers(c, t);
-	if (r == 0 && t->drift == NULL && t->reload != NULL &&
-	    marker(t, path, sizeof(path)) == 0) {
-		if (c->ops->lstat(c, path, &st) == -1)
-			r = -1;
-		else
-			t->reload_due = st.type != 0;
-	}
+	if (r == 0 && t->drift == NULL && t->reload != NULL)
+		r = marked(c, t, ".pki-reload", &t->reload_due);
+	if (r == 0 && t->drift == NULL && t->hook != NULL)
+		r = marked(c, t, ".pki-hook", &t->hook_due);
 	if (r == -1)
 		snprintf(t->error, sizeof(t->error), "%s", c->err[0] ? c->err :
 		    "out of memory");

@@ -4,8 +4,9 @@
  * place's versions in atomic.c; formats other than PEM in format.c), the
  * checks before anything is written (check.c), the connections to hosts
  * (conn.c; ssh.c and sshexec.c with their ssh.h, and the watchdog in
- * watch.c; local.c), the reload commands (reload.c), paths (path.c) and
- * shell quoting (quote.c).
+ * watch.c; local.c), the reload commands (reload.c), the hooks of hook
+ * places (hook.c), Redis places (redis.c), paths (path.c) and shell
+ * quoting (quote.c).
  *
  * pki-deploy gathers its batch: it plans every target of every record
  * it holds (the others pass at once), then, at the end of the input,
@@ -31,17 +32,25 @@ struct dfile {
 	size_t	 len;
 	char	*link;		/* the link's contents, or NULL */
 	int	 secret;	/* holds a private key: wiped when freed */
+	const char *role;	/* a hook's name of what it holds: "CERT",
+				 * "KEY", "CHAIN", "FULLCHAIN", "BUNDLE",
+				 * "KEY_CERT", "P12"; NULL for a link */
+	char	 algo[8];	/* the algorithm whose file it is */
 	mode_t	 mode;
 	long	 uid, gid;	/* -1: whatever the login user makes */
 	char	 sha256[65];	/* uppercase hex SHA-256 of data */
 };
 
 enum tstate { T_TODO, T_OK, T_FAILED };
+enum tkind { K_FILES, K_HOOK, K_REDIS };	/* Places.kind */
+
+struct rplan;
 
 /* One target of one record: what to put where, and what happened. */
 struct target {
 	size_t	 rec;		/* index of the record in the batch */
 	long	 id;		/* Targets.id */
+	enum tkind kind;
 	char	*host;		/* DistHosts.FQDN, lower case */
 	char	*jail;		/* or NULL */
 	char	*place;		/* Places.name, or NULL */
@@ -52,6 +61,11 @@ struct target {
 	char	*vstore;	/* an atomic place: the directory of its
 				 * versions on the host (atomic.c) */
 	char	*version;	/* ... and the version of this instance */
+	char	*hook;		/* a hook place: its command, or NULL */
+	char	**hook_env;	/* ... its environment (hook.c) */
+	char	*hook_input;	/* ... and its stdin: the record without
+				 * its key, one line */
+	struct rplan *redis;	/* a Redis place: what to write (redis.c) */
 	/* results, written by the host's worker */
 	enum tstate state;
 	int	 written;	/* the files were (re)written */
@@ -62,6 +76,11 @@ struct target {
 	int	 reload_run;
 	int	 reload_status;	/* exit status, -1 if none */
 	char	*reload_stderr;
+	int	 hook_due;	/* like reload_due, for the hook */
+	int	 hook_run;
+	int	 hook_status;	/* exit status, -1 if none */
+	char	*hook_stderr;
+	char	**keys;		/* Redis: the keys written, NULL-ended */
 	char	 error[DEPLOY_ERR_MAX];
 };
 
@@ -69,6 +88,7 @@ struct target {
 struct host {
 	char	*name;
 	int	 local;		/* this machine: no SSH */
+	int	 redis;		/* a Redis server: its targets' rplan */
 	struct target **targets;
 	size_t	 n, cap;
 	/* results */
@@ -167,6 +187,8 @@ int	 conn_deploy(struct conn *, struct target *t);
 int	 conn_check(struct conn *, struct target *t, int all);
 /* T's reload ran well: remove its marker.  0 / -1. */
 int	 reload_done(struct conn *, struct target *t);
+/* T's hook ran well: remove its marker.  0 / -1. */
+int	 hook_done(struct conn *, struct target *t);
 /* Free the connection (after ops->close). */
 void	 conn_free(struct conn *);
 
@@ -215,6 +237,17 @@ void	 watch_stop(void);
 
 /* A connection to this machine itself (no SSH); NULL if out of memory. */
 struct conn *local_open(void);
+/*
+ * Run CMD by /bin/sh -c in a process group of its own, with the
+ * environment ENVP (NULL: this process's), the LEN bytes of IN on its
+ * stdin (IN NULL: /dev/null), stdout /dev/null.  Its exit status (-1 if
+ * none) into *STATUS and up to STDERR_MAX bytes of its stderr into *ERR
+ * (caller frees); -1 with the reason in C's err if it could not run or
+ * did not end within TIMEOUT seconds (then its process group is killed).
+ */
+int	 local_run(struct conn *c, const char *cmd, char *const envp[],
+	    const char *in, size_t len, long timeout, int *status,
+	    char **err);
 
 /* ------------------------------------------------------------ place.c */
 
@@ -228,9 +261,12 @@ struct place {
 	int	 atomic;	/* a new version and one link swapped */
 	int	 format;	/* FMT_PEM ... (format.c) */
 	const char *pass_file;	/* p12_passphrase_file */
+	enum tkind kind;	/* Places.kind */
 	char	 pass[PKI_PASS_MAX + 1];	/* p12: its passphrase */
 };
 
+/* The kind of the place PJ (its "kind"; none: files), -1 if unknown. */
+int	 place_kind(json_t *pj);
 /* Read the place PJ of target T into PL (a p12 place's passphrase
  * included: the caller wipes PL->pass); -1 (T failed, its error naming
  * the place and the field) if it is not usable. */
@@ -347,6 +383,41 @@ int	 check_record(json_t *rec, int need_key);
  * that fails fails them.
  */
 void	 reload_host(struct conn *, struct host *h, long timeout);
+/*
+ * The result of a command run for U (WHAT: "reload", "hook"): its
+ * STATUS into *ST and a copy of its stderr ERR into *SAVED; one that
+ * did not run (RC -1, WHY says why) or ended other than with 0 fails U,
+ * its error naming WHAT and the first line of ERR.
+ */
+void	 run_result(struct target *u, const char *what, int rc, int status,
+	    const char *err, const char *why, int *st, char **saved);
+
+/* ------------------------------------------------------------ hook.c */
+
+/* The environment and stdin of T's hook (a hook place's target of REC,
+ * its files planned): 0 / -1 (T failed). */
+int	 hook_plan(struct target *t, json_t *rec);
+/* Run the hooks of host H's targets whose files were written now, or
+ * were in place but whose hook did not end well before: each once, in
+ * order, after the host's reload commands.  A hook that fails (exit
+ * other than 0, killed after TIMEOUT seconds) fails its target. */
+void	 hook_host(struct conn *, struct host *h, long timeout);
+void	 hook_free(struct target *t);
+
+/* ------------------------------------------------------------ redis.c */
+
+/* What Redis place PJ of target T is to hold for REC (peter_sslers's
+ * prime_style 1 or 2 of its first algorithm), into T->redis: 0 / -1 (T
+ * failed, its error naming the place and the field). */
+int	 redis_plan(struct target *t, json_t *rec, json_t *pj);
+/* The server of T's place, as one string: targets with the same one
+ * share a connection (caller frees); NULL if out of memory. */
+char	*redis_server(const struct target *t);
+/* Every target of host H (a Redis server): one connection, each target's
+ * keys written in one MULTI/EXEC.  A server that cannot be reached fails
+ * each of its targets with the reason. */
+void	 redis_host(struct host *h, long timeout);
+void	 redis_free(struct rplan *);
 
 /* ------------------------------------------------------------ quote.c */
 

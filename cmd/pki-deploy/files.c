@@ -31,6 +31,7 @@ struct build {
 	char		 certdir[MAX_PATH_LEN + 1];	/* inside the jail */
 	char		 keydir[MAX_PATH_LEN + 1];
 	int		 nalgos;
+	const char	*algo;		/* of the files added now */
 };
 
 int
@@ -90,12 +91,13 @@ concat(const char *const parts[3], size_t *len)
 /*
  * Add the file DIR/NAME (DIR inside the jail) holding the LEN bytes of
  * DATA, which it owns from now on, whatever happens (NULL: out of
- * memory); a SECRET file (it holds a key) gets the place's key mode and
- * owner, the others 0644 and the owner only with chown_both.
+ * memory), the ROLE of b->algo (struct dfile); a SECRET file (it holds a
+ * key) gets the place's key mode and owner, the others 0644 and the
+ * owner only with chown_both.
  */
 static struct dfile *
 add_data(struct build *b, const char *dir, const char *name, char *data,
-    size_t len, int secret)
+    size_t len, int secret, const char *role)
 {
 	struct target *t = b->t;
 	struct dfile *f = &t->files[t->nfiles];
@@ -120,6 +122,8 @@ add_data(struct build *b, const char *dir, const char *name, char *data,
 	f->data = data;
 	f->len = len;
 	f->secret = secret;
+	f->role = role;
+	snprintf(f->algo, sizeof(f->algo), "%s", b->algo ? b->algo : "");
 	if ((f->path = strdup(path)) == NULL) {
 		target_fail(t, "out of memory");
 		return NULL;
@@ -138,11 +142,14 @@ static struct dfile *
 add_file(struct build *b, const char *dir, const char *name,
     const char *key, const char *cert, const char *chain)
 {
+	static const char *const roles[8] = { NULL, "CHAIN", "CERT",
+	    "FULLCHAIN", "KEY", NULL, "KEY_CERT", "BUNDLE" };
 	const char *parts[3] = { key, cert, chain };
 	size_t len = 0;
 	char *data = concat(parts, &len);
 
-	return add_data(b, dir, name, data, len, key != NULL);
+	return add_data(b, dir, name, data, len, key != NULL,
+	    roles[(key != NULL) * 4 + (cert != NULL) * 2 + (chain != NULL)]);
 }
 
 /*
@@ -175,12 +182,14 @@ formatted(struct build *b, const char *algo, const char *dir,
 		if ((data = format_cert_der(cert, &len)) == NULL)
 			return target_fail(b->t, "%s: the certificate cannot "
 			    "be written in DER", algo);
-		if (add_data(b, dir, NAME("cert.der"), data, len, 0) == NULL)
+		if (add_data(b, dir, NAME("cert.der"), data, len, 0,
+		    "CERT") == NULL)
 			return -1;
 		if (with_key && (data = format_key_der(key, &len)) == NULL)
 			return target_fail(b->t, "%s: the key cannot be "
 			    "written in DER", algo);
-		if (with_key && add_data(b, keydir, k, data, len, 1) == NULL)
+		if (with_key && add_data(b, keydir, k, data, len, 1,
+		    "KEY") == NULL)
 			return -1;
 		return 0;
 	case FMT_FULLCHAIN:
@@ -197,8 +206,8 @@ formatted(struct build *b, const char *algo, const char *dir,
 		    b->pl->pass, &len)) == NULL)
 			return target_fail(b->t, "%s: no PKCS#12 file could "
 			    "be made of key, certificate and chain", algo);
-		return add_data(b, dir, NAME("cert.p12"), data, len, 1) ==
-		    NULL ? -1 : 0;
+		return add_data(b, dir, NAME("cert.p12"), data, len, 1,
+		    "P12") == NULL ? -1 : 0;
 	}
 #undef NAME
 }
@@ -261,6 +270,7 @@ serverpki(struct build *b, const char *algo, int first)
 	int acme = ca != NULL && strcmp(ca, "acme") == 0 && chain && *chain;
 	char p[300], n[340];
 
+	b->algo = algo;
 	snprintf(p, sizeof(p), "%s_%s%s%s", b->base, b->type,
 	    b->nalgos > 1 ? "_" : "", b->nalgos > 1 ? algo : "");
 	if (b->pl->format != FMT_PEM) {
@@ -309,10 +319,11 @@ certbot_set(struct build *b, const char *dir, const char *algo)
 	const char *cert = pki_str(entry, "pem"), *chain = pki_str(entry, "chain");
 	const char *key = pki_str(json_object_get(b->rec, "key"), algo);
 
+	b->algo = algo;
 	if (b->pl->format != FMT_PEM)
 		return formatted(b, algo, dir, dir, "", "privkey");
 	if (add_file(b, dir, "cert.pem", NULL, cert, NULL) == NULL ||
-	    add_file(b, dir, "chain.pem", NULL, chain, NULL) == NULL ||
+	    add_file(b, dir, "chain.pem", NULL, NULL, chain) == NULL ||
 	    add_file(b, dir, "fullchain.pem", NULL, cert, chain) == NULL ||
 	    add_file(b, dir, "privkey.pem", key, NULL, NULL) == NULL ||
 	    add_file(b, dir, "bundle.pem", key, cert, chain) == NULL)
@@ -505,6 +516,8 @@ plan_place(struct target *t, json_t *rec, json_t *pj)
 		    "go");
 	if (t->place == NULL)
 		return target_fail(t, "place without a name");
+	if (t->kind == K_REDIS)
+		return redis_plan(t, rec, pj);
 	rc = place_read(t, pj, &pl) == -1 || build(t, rec, &pl) == -1;
 	pki_wipe(pl.pass, sizeof(pl.pass));
 	if (rc)
@@ -513,7 +526,15 @@ plan_place(struct target *t, json_t *rec, json_t *pj)
 	if (cmd != NULL && *cmd != '\0' &&
 	    (t->reload = sh_expand(cmd, t->jail)) == NULL)
 		return target_fail(t, "out of memory");
-	return 0;
+	if (t->kind != K_HOOK)
+		return 0;
+	cmd = pki_str(pj, "hook_command");
+	if (cmd == NULL || *cmd == '\0')
+		return target_fail(t, "place %s: hook_command: missing (a hook "
+		    "place runs a command)", t->place);
+	if ((t->hook = strdup(cmd)) == NULL)
+		return target_fail(t, "out of memory");
+	return hook_plan(t, rec);
 }
 
 struct target *
@@ -528,6 +549,7 @@ target_plan(json_t *rec, json_t *tj, size_t index)
 	t->rec = index;
 	t->id = (long)json_integer_value(json_object_get(tj, "id"));
 	t->reload_status = -1;
+	t->hook_status = -1;
 	if ((t->files = calloc(MAX_FILES, sizeof(*t->files))) == NULL ||
 	    copy(&t->host, pki_str(tj, "disthost"), 1) == -1 ||
 	    copy(&t->jail, pki_str(tj, "jail"), 0) == -1 ||
@@ -538,6 +560,12 @@ target_plan(json_t *rec, json_t *tj, size_t index)
 	if (t->host == NULL || (why = pki_dns_name_check(t->host, 0)) != NULL)
 		target_fail(t, "disthost \"%.64s\": %s", t->host ? t->host : "",
 		    t->host ? why : "missing");
+	else if ((int)(t->kind = place_kind(pj)) == -1)
+		target_fail(t, "place %s: kind: not files, hook or redis",
+		    t->place ? t->place : "-");
+	else if (t->kind != K_FILES && t->jail != NULL)
+		target_fail(t, "place %s: a %s place takes no jail", t->place,
+		    t->kind == K_HOOK ? "hook" : "Redis");
 	else if (set_root(t, pki_str(tj, "jailroot")) == 0)
 		plan_place(t, rec, pj);
 	return t;
@@ -573,5 +601,10 @@ target_free(struct target *t)
 	free(t->version);
 	free(t->drift);
 	free(t->reload_stderr);
+	hook_free(t);
+	redis_free(t->redis);
+	for (i = 0; t->keys != NULL && t->keys[i] != NULL; i++)
+		free(t->keys[i]);
+	free(t->keys);
 	free(t);
 }

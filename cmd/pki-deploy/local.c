@@ -184,19 +184,17 @@ l_readlink(struct conn *c, const char *path, char **out)
 	return 0;
 }
 
-/* Read what is there on FD (waiting at most MS) into ERR: 1 if
- * something was read, 0 if nothing came, -1 at its end. */
+/* Read what is there on FD (not blocking) into ERR (up to STDERR_MAX
+ * kept): 1 if something was read, 0 if nothing was there, -1 at its
+ * end. */
 static int
-collect(int fd, int ms, char *err, size_t *len)
+collect(int fd, char *err, size_t *len)
 {
-	struct pollfd p = { fd, POLLIN, 0 };
 	char buf[1024];
 	ssize_t n;
 
-	if (poll(&p, 1, ms) <= 0)
-		return 0;
 	if ((n = read(fd, buf, sizeof(buf))) <= 0)
-		return -1;	/* end of its stderr */
+		return n == -1 && (errno == EAGAIN || errno == EINTR) ? 0 : -1;
 	if (*len < STDERR_MAX) {
 		if ((size_t)n > STDERR_MAX - *len)
 			n = (ssize_t)(STDERR_MAX - *len);
@@ -207,38 +205,66 @@ collect(int fd, int ms, char *err, size_t *len)
 }
 
 /*
- * The child: CMD by /bin/sh in a process group of its own, stdin and
- * stdout /dev/null, stderr to FD, and no other descriptor: the workers
- * of other hosts open sockets (libssh's are not close-on-exec) and files
- * while this one forks, and none of them may live on in a reload
- * command or a daemon it starts.  MAXFD bounds the descriptors to close
- * when close_range(2) is missing.  Only async-signal-safe calls.
+ * The child: CMD by /bin/sh in a process group of its own, stdin IN (or
+ * /dev/null), stdout /dev/null, stderr to FD, and no other descriptor:
+ * the workers of other hosts open sockets (libssh's are not
+ * close-on-exec) and files while this one forks, and none of them may
+ * live on in a command or a daemon it starts.  MAXFD bounds the
+ * descriptors to close when close_range(2) is missing.  Only
+ * async-signal-safe calls.
  */
 static void
-child(const char *cmd, int fd, long maxfd)
+child(const char *cmd, char *const envp[], int in, int fd, long maxfd)
 {
+	char *const argv[] = { "sh", "-c", (char *)cmd, NULL };
 	int null = open("/dev/null", O_RDWR);
 	long i;
 
 	setpgid(0, 0);
-	if (null == -1 || dup2(null, 0) == -1 || dup2(null, 1) == -1 ||
-	    dup2(fd, 2) == -1)
+	if (null == -1 || dup2(in != -1 ? in : null, 0) == -1 ||
+	    dup2(null, 1) == -1 || dup2(fd, 2) == -1)
 		_exit(126);
 	if (close_range(3, ~0U, 0) == -1)
 		for (i = 3; i < maxfd; i++)
 			close((int)i);
-	execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+	if (envp != NULL)
+		execve("/bin/sh", argv, envp);
+	else
+		execv("/bin/sh", argv);
 	_exit(127);
 }
 
-static int
-l_run(struct conn *c, const char *cmd, long timeout, int *status,
-    char **err)
+/* Feed the child's stdin W from IN (LEN bytes, *OFF written so far);
+ * its end closed once all is written or the child stopped reading. */
+static void
+feed(int *w, const char *in, size_t len, size_t *off)
+{
+	ssize_t n;
+
+	if (*w == -1)
+		return;
+	if (*off < len) {
+		n = write(*w, in + *off, len - *off);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n > 0)
+			*off += (size_t)n;
+		if (n > 0 && *off < len)
+			return;
+	}
+	close(*w);
+	*w = -1;
+}
+
+int
+local_run(struct conn *c, const char *cmd, char *const envp[],
+    const char *in, size_t inlen, long timeout, int *status, char **err)
 {
 	double deadline = pki_now() + (double)timeout;
 	long maxfd = sysconf(_SC_OPEN_MAX);
-	size_t len = 0;
-	int fds[2], wst, open_ = 1, done = 0;
+	struct pollfd p[2];
+	size_t len = 0, off = 0;
+	int fds[2], ins[2] = { -1, -1 }, wst, open_ = 1, done = 0;
 	pid_t pid;
 
 	*status = -1;
@@ -246,28 +272,49 @@ l_run(struct conn *c, const char *cmd, long timeout, int *status,
 		return conn_error(c, "out of memory");
 	if (pipe2(fds, O_CLOEXEC) == -1)
 		return sys_error(c, "run", cmd);
+	if (in != NULL && pipe2(ins, O_CLOEXEC) == -1) {
+		sys_error(c, "run", cmd);
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
 	if ((pid = fork()) == -1) {
 		close(fds[0]);
 		close(fds[1]);
+		if (in != NULL) {
+			close(ins[0]);
+			close(ins[1]);
+		}
 		return sys_error(c, "run", cmd);
 	}
 	if (pid == 0)
-		child(cmd, fds[1], maxfd > 0 && maxfd < 1048576 ? maxfd :
-		    1048576);
+		child(cmd, envp, ins[0], fds[1], maxfd > 0 && maxfd < 1048576 ?
+		    maxfd : 1048576);
 	close(fds[1]);
+	if (in != NULL) {
+		close(ins[0]);
+		fcntl(ins[1], F_SETFL, O_NONBLOCK);
+	}
+	fcntl(fds[0], F_SETFL, O_NONBLOCK);
 	while (!done && pki_now() < deadline) {
-		if (open_ && collect(fds[0], 50, *err, &len) == -1)
-			open_ = 0;
-		else if (!open_)
-			usleep(20000);
+		p[0] = (struct pollfd){ open_ ? fds[0] : -1, POLLIN, 0 };
+		p[1] = (struct pollfd){ ins[1], POLLOUT, 0 };
+		if (poll(p, 2, 50) > 0) {
+			if (p[0].revents && collect(fds[0], *err, &len) == -1)
+				open_ = 0;
+			if (p[1].revents)
+				feed(&ins[1], in, inlen, &off);
+		}
 		if (waitpid(pid, &wst, WNOHANG) == pid)
 			done = 1;
 	}
 	/* What it wrote before it ended (a child it left running may
 	 * keep the pipe open: do not wait for that). */
-	while (done && open_ && collect(fds[0], 0, *err, &len) == 1)
+	while (done && open_ && collect(fds[0], *err, &len) == 1)
 		continue;
 	close(fds[0]);
+	if (ins[1] != -1)
+		close(ins[1]);
 	if (!done) {
 		kill(-pid, SIGKILL);
 		waitpid(pid, &wst, 0);
@@ -275,6 +322,13 @@ l_run(struct conn *c, const char *cmd, long timeout, int *status,
 	}
 	*status = WIFEXITED(wst) ? WEXITSTATUS(wst) : 128 + WTERMSIG(wst);
 	return 0;
+}
+
+static int
+l_run(struct conn *c, const char *cmd, long timeout, int *status,
+    char **err)
+{
+	return local_run(c, cmd, NULL, NULL, 0, timeout, status, err);
 }
 
 static void

@@ -68,28 +68,38 @@ host_add(struct batch *b, struct target *t)
 {
 	struct host *h = NULL, *hosts;
 	struct target **ts;
-	int local = is_local(b, t->host);
+	int local = t->kind == K_HOOK || (t->kind == K_FILES &&
+	    is_local(b, t->host));
+	char *name = t->kind == K_REDIS ? redis_server(t) :
+	    strdup(t->kind == K_HOOK ? "localhost" : t->host);
 	size_t i;
 
+	if (name == NULL)
+		return -1;
 	for (i = 0; i < b->nh && h == NULL; i++)
-		if (strcmp(b->hosts[i].name, t->host) == 0 ||
+		if ((strcmp(b->hosts[i].name, name) == 0 &&
+		    b->hosts[i].redis == (t->kind == K_REDIS)) ||
 		    (local && b->hosts[i].local))
 			h = &b->hosts[i];
 	if (h == NULL) {
 		if (b->nh == b->caph) {
 			if ((hosts = realloc(b->hosts, (b->caph * 2 + 8) *
-			    sizeof(*hosts))) == NULL)
+			    sizeof(*hosts))) == NULL) {
+				free(name);
 				return -1;
+			}
 			b->hosts = hosts;
 			b->caph = b->caph * 2 + 8;
 		}
 		h = &b->hosts[b->nh];
 		memset(h, 0, sizeof(*h));
-		if ((h->name = strdup(t->host)) == NULL)
-			return -1;
+		h->name = name;
+		name = NULL;
 		h->local = local;
+		h->redis = t->kind == K_REDIS;
 		b->nh++;
 	}
+	free(name);
 	if (h->n == h->cap) {
 		if ((ts = realloc(h->targets, (h->cap * 2 + 8) *
 		    sizeof(*ts))) == NULL)
@@ -149,7 +159,8 @@ plan_record(struct batch *b, json_t *rec, size_t index)
 		fmt = format_parse(pki_str(json_object_get(tj, "place"),
 		    "format"));
 		if ((type != NULL && strcmp(type, "cert only") != 0) ||
-		    fmt == FMT_BUNDLE || fmt == FMT_P12)
+		    fmt == FMT_BUNDLE || fmt == FMT_P12 ||
+		    place_kind(json_object_get(tj, "place")) == K_REDIS)
 			need_key = 1;
 	}
 	if (check_record(rec, need_key) == -1)
@@ -256,6 +267,11 @@ do_host(struct batch *b, struct host *h)
 	struct conn *c;
 	size_t i;
 
+	if (h->redis) {
+		redis_host(h, b->opt.timeout);
+		h->seconds = pki_now() - t0;
+		return;
+	}
 	if (h->local)
 		c = local_open();
 	else
@@ -268,6 +284,7 @@ do_host(struct batch *b, struct host *h)
 	for (i = 0; i < h->n; i++)
 		do_target(b, h, c, h->targets[i]);
 	reload_host(c, h, b->opt.timeout);
+	hook_host(c, h, b->opt.timeout);
 	c->ops->close(c);
 	conn_free(c);
 	h->seconds = pki_now() - t0;
@@ -339,6 +356,17 @@ target_json(const struct batch *b, const struct target *t)
 		    "command", t->reload, "status", t->reload_status >= 0 ?
 		    json_integer(t->reload_status) : json_null(), "stderr",
 		    t->reload_stderr ? t->reload_stderr : ""));
+	if (t->hook_run)
+		json_object_set_new(o, "hook", json_pack("{s:s, s:o, s:s}",
+		    "command", t->hook, "status", t->hook_status >= 0 ?
+		    json_integer(t->hook_status) : json_null(), "stderr",
+		    t->hook_stderr ? t->hook_stderr : ""));
+	if (t->kind == K_REDIS) {
+		files = json_array();
+		for (i = 0; t->keys != NULL && t->keys[i] != NULL; i++)
+			json_array_append_new(files, json_string(t->keys[i]));
+		json_object_set_new(o, "keys", files);
+	}
 	if (b->consolidate)
 		json_object_set_new(o, "drift", t->drift ? json_string(t->drift)
 		    : json_null());

@@ -68,6 +68,21 @@ place_format(struct target *t, json_t *pj, struct place *pl)
 	return 0;
 }
 
+int
+place_kind(json_t *pj)
+{
+	json_t *v = json_object_get(pj, "kind");
+	const char *k = json_string_value(v);
+
+	if (v == NULL || json_is_null(v) || (k && strcmp(k, "files") == 0))
+		return K_FILES;
+	if (k != NULL && strcmp(k, "hook") == 0)
+		return K_HOOK;
+	if (k != NULL && strcmp(k, "redis") == 0)
+		return K_REDIS;
+	return -1;
+}
+
 static const char *const file_types[] = { "cert only", "separate",
     "combine key", "combine cacert", "combine both", "certbot",
     "certbot live", NULL };

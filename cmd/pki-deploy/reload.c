@@ -33,29 +33,36 @@ due(const struct target *t)
 	    t->state == T_OK && !t->reload_run;
 }
 
-/* The result of the command run for T on U: a command that did not run,
- * or ended other than with 0, fails U. */
-static void
-apply(struct target *u, int rc, int status, const char *err,
-    const char *why)
+void
+run_result(struct target *u, const char *what, int rc, int status,
+    const char *err, const char *why, int *st, char **saved)
 {
 	char line[200];
 	size_t n;
 
-	u->reload_run = 1;
-	u->reload_status = status;
-	free(u->reload_stderr);
-	u->reload_stderr = strdup(err != NULL ? err : "");
+	*st = status;
+	free(*saved);
+	*saved = strdup(err != NULL ? err : "");
 	if (rc == -1) {
 		u->state = T_FAILED;
-		snprintf(u->error, sizeof(u->error), "reload: %.480s", why);
+		snprintf(u->error, sizeof(u->error), "%s: %.480s", what, why);
 	} else if (status != 0) {
 		n = err != NULL ? strcspn(err, "\n") : 0;
 		snprintf(line, sizeof(line), "%.*s", (int)n, err ? err : "");
 		u->state = T_FAILED;
-		snprintf(u->error, sizeof(u->error), "reload: exit %d%s%s",
+		snprintf(u->error, sizeof(u->error), "%s: exit %d%s%s", what,
 		    status, *line ? ": " : "", line);
 	}
+}
+
+/* The result of the command run for T on U. */
+static void
+apply(struct target *u, int rc, int status, const char *err,
+    const char *why)
+{
+	u->reload_run = 1;
+	run_result(u, "reload", rc, status, err, why, &u->reload_status,
+	    &u->reload_stderr);
 }
 
 void

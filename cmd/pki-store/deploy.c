@@ -3,8 +3,8 @@
  * state of each target (pki.deployments), and the instance's state.
  *
  * Every entry of a record's "deployed" becomes the row of its instance
- * and target: status, files and their hashes, the reload command's exit
- * status and stderr, the error, one more attempt, the time; the claim of
+ * and target: status, files and their hashes (a Redis place: its keys),
+ * the reload command's and the hook's exit status and stderr, the error, one more attempt, the time; the claim of
  * pki-select is cleared.  Each result is an event.  When every target of
  * the certificate holds the instance, an issued (or prepublished)
  * instance becomes 'deployed' and the one deployed before it 'expired'
@@ -30,16 +30,21 @@
 	"  WHERE id = $1::int4), " \
 	"r AS (SELECT d.target, d.v, " \
 	"  CASE WHEN d.v->>'status' = 'ok' THEN 'ok' ELSE 'failed' END AS status, " \
-	"  coalesce((d.v->'files')::jsonb, '[]') AS files, " \
+	"  coalesce((d.v->'files')::jsonb, '[]') || " \
+	"  coalesce((SELECT jsonb_agg(jsonb_build_object('key', k)) " \
+	"  FROM json_array_elements_text(d.v->'keys') k), '[]') AS files, " \
 	"  d.v->>'written' = 'true' AS written " \
 	"  FROM d JOIN inst ON true JOIN targets t ON t.id = d.target " \
 	"  AND t.certificate = inst.certificate), " \
 	"up AS (INSERT INTO deployments AS dp (certinstance, target, status, " \
-	"  files, reload_command, reload_status, reload_stderr, last_error, " \
+	"  files, reload_command, reload_status, reload_stderr, " \
+	"  hook_command, hook_status, hook_stderr, last_error, " \
 	"  attempts, claimed, tried, deployed) " \
 	"  SELECT inst.id, r.target, r.status, r.files, " \
 	"  r.v->'reload'->>'command', (r.v->'reload'->>'status')::int4, " \
-	"  r.v->'reload'->>'stderr', r.v->>'error', 1, NULL, LOCALTIMESTAMP, " \
+	"  r.v->'reload'->>'stderr', r.v->'hook'->>'command', " \
+	"  (r.v->'hook'->>'status')::int4, r.v->'hook'->>'stderr', " \
+	"  r.v->>'error', 1, NULL, LOCALTIMESTAMP, " \
 	"  CASE WHEN r.status = 'ok' THEN LOCALTIMESTAMP END FROM r, inst " \
 	"  ON CONFLICT (certinstance, target) DO UPDATE SET " \
 	"  status = EXCLUDED.status, files = CASE WHEN " \
@@ -47,6 +52,9 @@
 	"  ELSE dp.files END, reload_command = EXCLUDED.reload_command, " \
 	"  reload_status = EXCLUDED.reload_status, " \
 	"  reload_stderr = EXCLUDED.reload_stderr, " \
+	"  hook_command = EXCLUDED.hook_command, " \
+	"  hook_status = EXCLUDED.hook_status, " \
+	"  hook_stderr = EXCLUDED.hook_stderr, " \
 	"  last_error = EXCLUDED.last_error, attempts = dp.attempts + 1, " \
 	"  claimed = NULL, tried = EXCLUDED.tried, " \
 	"  deployed = coalesce(EXCLUDED.deployed, dp.deployed) " \
@@ -58,8 +66,9 @@
 	"  ', jail ' || j.name, coalesce(p.name, '-'), CASE " \
 	"  WHEN r.status <> 'ok' THEN coalesce(r.v->>'error', 'failed') " \
 	"  WHEN r.written THEN 'deployed, ' || jsonb_array_length(r.files) " \
-	"  || ' files' || coalesce(', reload exit ' || " \
-	"  (r.v->'reload'->>'status'), '') " \
+	"  || CASE WHEN r.v->'keys' IS NOT NULL THEN ' Redis keys' ELSE ' files' END " \
+	"  || coalesce(', reload exit ' || (r.v->'reload'->>'status'), '') " \
+	"  || coalesce(', hook exit ' || (r.v->'hook'->>'status'), '') " \
 	"  ELSE 'holds the instance' END) " \
 	"  FROM r JOIN inst ON true JOIN targets t ON t.id = r.target " \
 	"  JOIN disthosts h ON h.id = t.disthost " \
