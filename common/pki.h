@@ -20,6 +20,7 @@
 #include <libpq-fe.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 /* Exit status of every program (see pki(7)). */
 #define PKI_EXIT_OK	0	/* every record went through cleanly */
@@ -137,6 +138,9 @@ void	 pki_rec_error_summary(void);
  * error in the record) if KEY holds something other than an object.
  */
 json_t	*pki_rec_object(json_t *rec, const char *key);
+/* 1 if REC carries a CSR and no key: a certificate whose key pki never
+ * sees (its CSR was given), which no stage makes a key or CSR for. */
+int	 pki_rec_keyless(const json_t *rec);
 
 /*
  * The filter loop of a streaming stage: for each input record that carries
@@ -242,6 +246,18 @@ const char *pki_subject_check(const char *subject_type, const char *name);
 json_t	*pki_rec_names(json_t *rec);
 /* 1 if S is "rsa" or "ec". */
 int	 pki_algo_valid(const char *s);
+/*
+ * The names a certificate or request covers as one text: the DNS, e-mail
+ * and IP address (RFC 5952 form) names of GENS (its subjectAltNames, may
+ * be NULL) and the CN of SUBJECT (may be NULL), in lower case, sorted,
+ * without repeats, joined by spaces.  Caller frees; NULL if it covers no
+ * name, too many, or one that cannot be read.
+ */
+char	*pki_names_covered(const X509_NAME *subject,
+	    const GENERAL_NAMES *gens);
+/* The same text for NAMES, a JSON array of strings (a record's names).
+ * Caller frees; NULL if there are none or too many. */
+char	*pki_names_text(const json_t *names);
 /* The RFC 5280 CRLReason name of S (a name like "keyCompromise" or its
  * number), NULL if S is neither; and its code, -1 if none. */
 const char *pki_crl_reason_name(const char *s);
