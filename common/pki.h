@@ -409,6 +409,16 @@ X509_NAME *pki_subject_name(const char *name);
 const EVP_MD *pki_digest_for(const EVP_PKEY *key);
 /* Uppercase hex of LEN bytes into OUT (2*LEN+1 bytes). */
 void	 pki_hex(const unsigned char *buf, size_t len, char *out);
+/* 1 if GROUP is an RFC 7919 group pki writes DH parameters of:
+ * "ffdhe2048", "ffdhe3072" or "ffdhe4096". */
+int	 pki_dh_group_valid(const char *group);
+/*
+ * DH parameters as PEM ("BEGIN DH PARAMETERS", PKCS#3), made by OpenSSL:
+ * those of the RFC 7919 group GROUP, or, when GROUP is NULL, new
+ * safe-prime parameters of BITS bits with generator 2 (slow: seconds to
+ * minutes).  Caller frees; NULL after reporting.
+ */
+char	*pki_dh_params_pem(const char *group, int bits);
 
 /* ------------------------------------------------------------ clock.c */
 

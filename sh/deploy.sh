@@ -231,7 +231,15 @@ pki_consolidate() {
 	pki_deploy_run consolidate "$@"
 }
 
-_place_usage="usage: pki place add|set NAME [--type TYPE] [--cert-path PATH] [--key-path PATH] [--mode MODE] [--reload COMMAND] [--format pem|der|fullchain|bundle|p12] [--p12-passphrase-file FILE]"
+# pki dhparam [--group GROUP]... [--generate BITS] [--days DAYS] DIR:
+# the DH parameter files of pki-dhparam(1) in DIR (ssl-mgr's sslm-dhparm).
+pki_dhparam() {
+	pki_flags
+	# shellcheck disable=SC2086 # PKI_FLAGS is a word list
+	pki-dhparam $PKI_FLAGS "$@"
+}
+
+_place_usage="usage: pki place add|set NAME [--type TYPE] [--cert-path PATH] [--key-path PATH] [--mode MODE] [--reload COMMAND] [--format pem|der|fullchain|bundle|p12] [--p12-passphrase-file FILE] [--dhparam ffdhe2048|ffdhe3072|ffdhe4096|none]"
 
 # pki place add|set NAME [options]: a new place (add needs --cert-path),
 # or the given columns of one (set).  Every value goes to psql as a
@@ -266,6 +274,12 @@ pki_place() {
 			*) pki_die 1 "place $_pl_name: --p12-passphrase-file \"$2\": not an absolute path" ;;
 			esac
 			_pl_col="p12_passphrase_file = nullif(:'pass_file', '')" _pl_var=pass_file ;;
+		--dhparam)
+			case $2 in
+			ffdhe2048 | ffdhe3072 | ffdhe4096 | none) ;;
+			*) pki_die 1 "place $_pl_name: --dhparam \"$2\": not ffdhe2048, ffdhe3072, ffdhe4096 or none" ;;
+			esac
+			_pl_col="dhparam = nullif(:'dhparam', 'none')" _pl_var=dhparam ;;
 		*) pki_die 2 "$_place_usage" ;;
 		esac
 		_pl_vars="$_pl_vars -v $_pl_var=$(pki_quote "$2")"

@@ -29,6 +29,7 @@ newcsr() {
 	openssl req -new -newkey $_k -nodes -keyout "$T/keys/${_o##*/}.key" \
 		-subj "/CN=$_n" -addext "subjectAltName=${_san%,}" -out "$_o" 2>/dev/null
 }
+names() { for f in "$@"; do printf '%s ' "${f##*/}"; done; }	# names FILE...: the last parts
 has_txt() { [ -n "$(dig +short +norecurse -p "$NAMED_PORT" @127.0.0.1 TXT "$1")" ]; }
 # spki FILE: the SHA-256 of the public key of the CSR (or certificate) FILE
 spki() {
@@ -117,9 +118,9 @@ is "$(q "SELECT \"Last Error\" FROM deploy_state WHERE \"Place\" = 'bun'")" \
 	"place bun: format bundle needs the key, and the key of c.test is not pki's (its CSR was given)" \
 	"the bundle place: one line naming place and format"
 ok "nothing of it was written" [ ! -e "$T/bun" ]
-is "$(cd "$T/cb/c.test" && ls | tr '\n' ' ')" "cert.pem chain.pem fullchain.pem " \
+is "$(names "$T"/cb/c.test/*)" "cert.pem chain.pem fullchain.pem " \
 	"certbot place: certificate, chain, fullchain; no privkey.pem, no bundle.pem"
-is "$(cd "$T/sep/c.test" && ls | tr '\n' ' ')" "c.test_server_cert.pem " \
+is "$(names "$T"/sep/c.test/*)" "c.test_server_cert.pem " \
 	"serverPKI separate place: the certificate, no key file"
 is "$(openssl x509 -in "$T/cb/c.test/cert.pem" -noout -serial)" \
 	"$(openssl x509 -in "$T/c.crt" -noout -serial)" "the deployed certificate is the instance's"

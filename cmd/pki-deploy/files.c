@@ -463,6 +463,20 @@ sorted_algos(json_t *rec, const char *algos[2])
 	}
 }
 
+/* The DH parameters of the place's group as dhparam.pem beside the
+ * certificate (cert_path), mode 0644. */
+static int
+dhparam(struct build *b)
+{
+	char *pem = pki_dh_params_pem(b->pl->dhparam, 0);
+
+	if (pem == NULL)
+		return target_fail(b->t, "place %s: dhparam %s: cannot be "
+		    "made", b->t->place, b->pl->dhparam);
+	return add_data(b, b->certdir, "dhparam.pem", pem, strlen(pem), 0) ==
+	    NULL ? -1 : 0;
+}
+
 /* What of place PL needs the key in the file with the certificate
  * ("format bundle", "cert_file_type combine key"), NULL if nothing. */
 static const char *
@@ -517,6 +531,8 @@ build(struct target *t, json_t *rec, const struct place *pl)
 		return target_fail(t, "place %s: %s needs the key, and the "
 		    "key of %s is not pki's (its CSR was given)", t->place,
 		    why, name);
+	if (pl->dhparam != NULL && dhparam(&b) == -1)
+		return -1;
 	return layout(&b, algos);
 }
 
