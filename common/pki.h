@@ -138,8 +138,10 @@ void	 pki_rec_error_summary(void);
  * error in the record) if KEY holds something other than an object.
  */
 json_t	*pki_rec_object(json_t *rec, const char *key);
-/* 1 if REC carries a CSR and no key: a certificate whose key pki never
- * sees (its CSR was given), which no stage makes a key or CSR for. */
+/* 1 if REC is CSR input: "keyless" true, a CSR and no key.  Its key is
+ * held elsewhere and pki never sees it: no stage makes a key or CSR for
+ * it, its instances are stored and deployed without a key.  (A record
+ * that merely lost its key is not: it fails where a key is needed.) */
 int	 pki_rec_keyless(const json_t *rec);
 
 /*

@@ -520,7 +520,8 @@ pki_rec_object(json_t *rec, const char *key)
 int
 pki_rec_keyless(const json_t *rec)
 {
-	return json_object_size(json_object_get(rec, "csr")) > 0 &&
+	return json_is_true(json_object_get(rec, "keyless")) &&
+	    json_object_size(json_object_get(rec, "csr")) > 0 &&
 	    json_object_size(json_object_get(rec, "key")) == 0;
 }
 

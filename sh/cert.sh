@@ -162,7 +162,7 @@ pki_csr_given() {
 	_why=$("$JQ" -cn --arg n "$2" --arg t "$3" --argjson a "$4" \
 		--arg g "$_csralgo" --rawfile c "$1" \
 		'{name: $n, subject_type: $t, altnames: $a, algos: [$g],
-		csr: {($g): $c}}' | pki-csr -q 2>/dev/null |
+		keyless: true, csr: {($g): $c}}' | pki-csr -q 2>/dev/null |
 		"$JQ" -r '(.errors // [])[] | "\(.field // "csr"): \(.message)"') ||
 		_why="pki-csr failed"
 	if [ -n "$_why" ]; then

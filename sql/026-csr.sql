@@ -12,7 +12,8 @@
 -- whose DH parameters pki-deploy writes beside the certificate, as
 -- dhparam.pem (pki-deploy(1), "DH parameters").
 --
--- The records of pki-select carry "csr" ({ALGO: PEM}) and the place's
+-- The records of pki-select carry "keyless": true and "csr" ({ALGO:
+-- PEM}) for a certificate with a CSR, and the place's
 -- "dhparam" only when they are set, so that every other record is as it
 -- was: cert_records is wrapped, not written out again, and keeps whatever
 -- the migrations before it made.
@@ -41,8 +42,9 @@ SELECT b.id, b.name, b.subject_type, b.disabled,
 		 WHERE t.certificate = b.id AND p.dhparam IS NOT NULL)
 	    THEN b.record
 	    ELSE (CASE WHEN c.csr IS NULL THEN b.record::jsonb
-		ELSE b.record::jsonb || jsonb_build_object('csr',
-		    jsonb_build_object(c.encryption_algo::text, c.csr)) END ||
+		ELSE b.record::jsonb || jsonb_build_object('keyless', true,
+		    'csr', jsonb_build_object(c.encryption_algo::text, c.csr))
+		END ||
 		jsonb_build_object('targets', COALESCE((
 		SELECT jsonb_agg(CASE WHEN p.dhparam IS NULL THEN e.t
 			ELSE jsonb_set(e.t, '{place}', (e.t->'place') ||

@@ -73,10 +73,10 @@ is "$(q "SELECT encryption_algo || ' ' || (csr = '$(cat "$T/c.csr")') FROM certi
 	JOIN subjects s ON s.certificate = c.id WHERE s.name = 'c.test'")" "ec true" \
 	"the CSR is stored, the algorithm is its key's"
 
-# A record typed by hand with a CSR and no key: pki-keygen leaves it
+# A record typed by hand, keyless, with a CSR and no key: pki-keygen leaves it
 # alone, pki-csr keeps it, the local CA signs it.
 jq -cn --rawfile c "$T/c.csr" '{name: "c.test", altnames: ["www.c.test"],
-	algos: ["ec"], csr: {ec: $c}}' > "$T/hand"
+	algos: ["ec"], keyless: true, csr: {ec: $c}}' > "$T/hand"
 pki-keygen < "$T/hand" 2>>"$all" | pki-csr 2>>"$all" > "$T/hand.out"
 is "$(jq -c '[has("key"), (.csr.ec == $c), has("errors")]' --rawfile c "$T/c.csr" "$T/hand.out")" \
 	"[false,true,false]" "pki-keygen | pki-csr: no key made, the CSR passed through"
@@ -103,7 +103,12 @@ jq -r '.cert.ec.pem' "$T/sel" > "$T/c.crt"
 is "$(spki "$T/c.crt")" "$(spki "$T/c.csr")" "the certificate is for the CSR's key"
 ok "and verifies against the local CA" \
 	quiet openssl verify -CAfile "$(jq -r '.cert.ec.chain' "$T/sel" > "$T/ca.pem"; echo "$T/ca.pem")" "$T/c.crt"
-is "$(jq -c 'has("key")' "$T/sel")" false "pki-select --with-keys has no key to give"
+is "$(jq -c '[has("key"), .keyless]' "$T/sel")" "[false,true]" \
+	"pki-select --with-keys has no key to give; the record says keyless"
+jq -c 'del(.keyless)' "$T/sel" | pki-deploy > "$T/nokey.out" 2>>"$all"
+is "$?:$(jq -r '.errors[0] | "\(.field): \(.message)"' "$T/nokey.out")" \
+	"1:key.ec: missing (a target needs the key: pki-select --with-keys gives it)" \
+	"a record that merely lacks its key is not CSR input: pki-deploy refuses it"
 
 # TLSA 3 1 1 of the certificate is the hash of the CSR's public key.
 is "$(pki-tlsa < "$T/sel" 2>>"$all" | jq -r '.tlsa[0] | "\(.usage) \(.selector) \(.mtype) \(.data)"' | tr 'A-F' 'a-f')" \
