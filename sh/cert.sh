@@ -555,7 +555,8 @@ pki_export_pem() {
 pki_export_format() {
 	# shellcheck disable=SC2086 # PKI_FLAGS is a word list
 	_xout=$(pki_rec_jq -c --arg a "$_algo" --arg d "$_d" --arg f "$_xfmt" \
-		--arg p "$_xpass" '{name, subject_type, ca, cert: {($a): .cert[$a]},
+		--arg p "$_xpass" '{name, subject_type, ca, keyless, csr,
+		cert: {($a): .cert[$a]},
 		key: (if .key[$a] then {($a): .key[$a]} else {} end),
 		targets: [{id: 0, disthost: "localhost", place: ({name: "export",
 		cert_file_type: "certbot", cert_path: $d, mode: 600, format: $f}

@@ -130,6 +130,11 @@ is "$(names "$T"/sep/c.test/*)" "c.test_server_cert.pem " \
 is "$(openssl x509 -in "$T/cb/c.test/cert.pem" -noout -serial)" \
 	"$(openssl x509 -in "$T/c.crt" -noout -serial)" "the deployed certificate is the instance's"
 
+capture pki export --format der "$serial" "$T/x"
+is "$rc:$(names "$T"/x/c.test/ec/*)" "0:cert.der " "pki export --format der: the certificate, no key"
+capture pki export "$serial" "$T/xp"
+is "$rc:$(names "$T"/xp/c.test/ec/*)" "0:cert.pem chain.pem fullchain.pem " "pki export: PEM without key.pem"
+
 # ------------------------------------------------------------ pki cert set --csr, renewal
 newcsr c.test ec "$T/c2.csr" c.test www.c.test
 capture pki cert set c.test --csr "$T/other.csr"
