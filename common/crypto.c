@@ -9,6 +9,7 @@
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/decoder.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -543,4 +544,52 @@ pki_digest_for(const EVP_PKEY *key)
 	if (EVP_PKEY_is_a(key, "EC") && EVP_PKEY_get_bits(key) >= 384)
 		return EVP_sha384();
 	return EVP_sha256();
+}
+
+int
+pki_dh_group_valid(const char *group)
+{
+	return group != NULL && (strcmp(group, "ffdhe2048") == 0 ||
+	    strcmp(group, "ffdhe3072") == 0 || strcmp(group, "ffdhe4096") == 0);
+}
+
+char *
+pki_dh_params_pem(const char *group, int bits)
+{
+	OSSL_PARAM params[3];
+	EVP_PKEY_CTX *ctx = NULL;
+	EVP_PKEY *dh = NULL;
+	BIO *bio = NULL;
+	char *pem = NULL, *data;
+	long len;
+
+	if (group != NULL) {
+		params[0] = OSSL_PARAM_construct_utf8_string(
+		    OSSL_PKEY_PARAM_GROUP_NAME, (char *)group, 0);
+		params[1] = OSSL_PARAM_construct_end();
+	} else {
+		params[0] = OSSL_PARAM_construct_utf8_string(
+		    OSSL_PKEY_PARAM_FFC_TYPE, (char *)"generator", 0);
+		params[1] = OSSL_PARAM_construct_int(OSSL_PKEY_PARAM_FFC_PBITS,
+		    &bits);
+		params[2] = OSSL_PARAM_construct_end();
+	}
+	if ((ctx = EVP_PKEY_CTX_new_from_name(NULL, "DH", NULL)) == NULL ||
+	    EVP_PKEY_paramgen_init(ctx) <= 0 ||
+	    !EVP_PKEY_CTX_set_params(ctx, params) ||
+	    EVP_PKEY_paramgen(ctx, &dh) <= 0 ||
+	    (bio = BIO_new(BIO_s_mem())) == NULL ||
+	    !PEM_write_bio_Parameters(bio, dh)) {
+		pki_ssl_err("DH parameters %s", group != NULL ? group :
+		    "(generated)");
+		goto out;
+	}
+	len = BIO_get_mem_data(bio, &data);
+	if ((pem = strndup(data, (size_t)len)) == NULL)
+		pki_err("DH parameters: out of memory");
+out:
+	BIO_free(bio);
+	EVP_PKEY_free(dh);
+	EVP_PKEY_CTX_free(ctx);
+	return pem;
 }

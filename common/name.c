@@ -229,3 +229,111 @@ pki_crl_reason(const char *s)
 			return crl_reasons[i].code;
 	return -1;
 }
+
+#define NAMES_MAX	256	/* names one certificate may cover */
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcasecmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* NAME (LEN bytes) in lower case appended to NAMES; 0 / -1. */
+static int
+add_name(json_t *names, const unsigned char *name, int len)
+{
+	char buf[256];
+	int i;
+
+	if (len <= 0 || (size_t)len >= sizeof(buf) ||
+	    memchr(name, '\0', (size_t)len) != NULL)
+		return -1;
+	for (i = 0; i < len; i++)
+		buf[i] = (char)tolower(name[i]);
+	buf[len] = '\0';
+	return json_array_append_new(names, json_string(buf));
+}
+
+/* The common name of SUBJECT into NAMES, if it has one; 0 / -1. */
+static int
+add_cn(json_t *names, const X509_NAME *subject)
+{
+	unsigned char *utf8 = NULL;
+	int i, len, rc;
+
+	if (subject == NULL ||
+	    (i = X509_NAME_get_index_by_NID(subject, NID_commonName, -1)) < 0)
+		return 0;
+	len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(
+	    X509_NAME_get_entry(subject, i)));
+	rc = len < 0 ? -1 : add_name(names, utf8, len);
+	OPENSSL_free(utf8);
+	return rc;
+}
+
+/* An iPAddress name in the text form RFC 5952 gives it (the form the
+ * database keeps); -1 if it is no address. */
+static int
+add_address(json_t *names, const ASN1_OCTET_STRING *ip)
+{
+	char text[INET6_ADDRSTRLEN];
+	int len = ASN1_STRING_length(ip);
+
+	if ((len != 4 && len != 16) || inet_ntop(len == 4 ? AF_INET : AF_INET6,
+	    ASN1_STRING_get0_data(ip), text, sizeof(text)) == NULL)
+		return -1;
+	return add_name(names, (const unsigned char *)text,
+	    (int)strlen(text));
+}
+
+char *
+pki_names_text(const json_t *names)
+{
+	const char *v[NAMES_MAX];
+	size_t i, n = json_array_size(names), len = 0, k = 0, j;
+	char *text;
+
+	if (n == 0 || n > NAMES_MAX)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		if ((v[i] = json_string_value(json_array_get(names, i))) ==
+		    NULL)
+			return NULL;
+		len += strlen(v[i]) + 1;
+	}
+	qsort(v, n, sizeof(v[0]), cmp_str);
+	if ((text = malloc(len)) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		if (i > 0 && strcasecmp(v[i], v[i - 1]) == 0)
+			continue;
+		if (k > 0)
+			text[k++] = ' ';
+		for (j = 0; v[i][j] != '\0'; j++)
+			text[k++] = (char)tolower((unsigned char)v[i][j]);
+	}
+	text[k] = '\0';
+	return text;
+}
+
+char *
+pki_names_covered(const X509_NAME *subject, const GENERAL_NAMES *gens)
+{
+	const GENERAL_NAME *g;
+	json_t *names = json_array();
+	char *text = NULL;
+	int i, rc = 0;
+
+	for (i = 0; i < sk_GENERAL_NAME_num(gens) && rc == 0; i++) {
+		g = sk_GENERAL_NAME_value(gens, i);
+		if (g->type == GEN_DNS || g->type == GEN_EMAIL)
+			rc = add_name(names, ASN1_STRING_get0_data(g->d.ia5),
+			    ASN1_STRING_length(g->d.ia5));
+		else if (g->type == GEN_IPADD)
+			rc = add_address(names, g->d.iPAddress);
+	}
+	if (rc == 0 && add_cn(names, subject) == 0)
+		text = pki_names_text(names);
+	json_decref(names);
+	return text;
+}

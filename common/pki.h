@@ -20,6 +20,7 @@
 #include <libpq-fe.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 /* Exit status of every program (see pki(7)). */
 #define PKI_EXIT_OK	0	/* every record went through cleanly */
@@ -137,6 +138,11 @@ void	 pki_rec_error_summary(void);
  * error in the record) if KEY holds something other than an object.
  */
 json_t	*pki_rec_object(json_t *rec, const char *key);
+/* 1 if REC is CSR input: "keyless" true, a CSR and no key.  Its key is
+ * held elsewhere and pki never sees it: no stage makes a key or CSR for
+ * it, its instances are stored and deployed without a key.  (A record
+ * that merely lost its key is not: it fails where a key is needed.) */
+int	 pki_rec_keyless(const json_t *rec);
 
 /*
  * The filter loop of a streaming stage: for each input record that carries
@@ -242,6 +248,18 @@ const char *pki_subject_check(const char *subject_type, const char *name);
 json_t	*pki_rec_names(json_t *rec);
 /* 1 if S is "rsa" or "ec". */
 int	 pki_algo_valid(const char *s);
+/*
+ * The names a certificate or request covers as one text: the DNS, e-mail
+ * and IP address (RFC 5952 form) names of GENS (its subjectAltNames, may
+ * be NULL) and the CN of SUBJECT (may be NULL), in lower case, sorted,
+ * without repeats, joined by spaces.  Caller frees; NULL if it covers no
+ * name, too many, or one that cannot be read.
+ */
+char	*pki_names_covered(const X509_NAME *subject,
+	    const GENERAL_NAMES *gens);
+/* The same text for NAMES, a JSON array of strings (a record's names).
+ * Caller frees; NULL if there are none or too many. */
+char	*pki_names_text(const json_t *names);
 /* The RFC 5280 CRLReason name of S (a name like "keyCompromise" or its
  * number), NULL if S is neither; and its code, -1 if none. */
 const char *pki_crl_reason_name(const char *s);
@@ -397,6 +415,16 @@ X509_NAME *pki_subject_name(const char *name);
 const EVP_MD *pki_digest_for(const EVP_PKEY *key);
 /* Uppercase hex of LEN bytes into OUT (2*LEN+1 bytes). */
 void	 pki_hex(const unsigned char *buf, size_t len, char *out);
+/* 1 if GROUP is an RFC 7919 group pki writes DH parameters of:
+ * "ffdhe2048", "ffdhe3072" or "ffdhe4096". */
+int	 pki_dh_group_valid(const char *group);
+/*
+ * DH parameters as PEM ("BEGIN DH PARAMETERS", PKCS#3), made by OpenSSL:
+ * those of the RFC 7919 group GROUP, or, when GROUP is NULL, new
+ * safe-prime parameters of BITS bits with generator 2 (slow: seconds to
+ * minutes).  Caller frees; NULL after reporting.
+ */
+char	*pki_dh_params_pem(const char *group, int bits);
 
 /* ------------------------------------------------------------ clock.c */
 

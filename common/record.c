@@ -518,6 +518,14 @@ pki_rec_object(json_t *rec, const char *key)
 }
 
 int
+pki_rec_keyless(const json_t *rec)
+{
+	return json_is_true(json_object_get(rec, "keyless")) &&
+	    json_object_size(json_object_get(rec, "csr")) > 0 &&
+	    json_object_size(json_object_get(rec, "key")) == 0;
+}
+
+int
 pki_filter(int (*act)(json_t *rec, void *ctx), void *ctx)
 {
 	struct pki_in *in;

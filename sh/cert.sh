@@ -32,7 +32,7 @@ pki_cert() {
 	esac
 }
 
-_cert_add_usage="usage: pki cert add NAME [-t server|client] [-c local|acme] [-a rsa|ec|rsa_plus_ec] [-m] [-C dns-01|http-01|dns-persist-01] [-P PROFILE] [-A ALTNAME]... [-S SERVICE:PORT]..."
+_cert_add_usage="usage: pki cert add NAME [-t server|client] [-c local|acme] [-a rsa|ec|rsa_plus_ec] [-m] [-C dns-01|http-01|dns-persist-01] [-P PROFILE] [-A ALTNAME]... [-S SERVICE:PORT]... [--csr FILE]"
 
 # pki cert add NAME [options]: a new certificate (add_cert, add_altname,
 # add_service in one transaction).
@@ -40,8 +40,10 @@ pki_cert_add() {
 	[ $# -ge 1 ] || pki_die 2 "$_cert_add_usage"
 	_name=$1
 	shift
-	_type=server _ca=local _algo=rsa _staple=false
-	_vars='' _sql='' _n=0
+	_type=server _ca=local _algo='' _staple=false
+	_vars='' _sql='' _n=0 _alts='[]'
+	pki_csr_option "$_cert_add_usage" "$@"
+	eval "set -- $_rest"
 	OPTIND=1
 	while getopts 't:c:a:mC:P:A:S:' _o; do
 		case $_o in
@@ -65,6 +67,7 @@ pki_cert_add() {
 			;;
 		A)
 			_n=$((_n + 1))
+			_alts=$(printf '%s' "$_alts" | "$JQ" -c --arg a "$OPTARG" '. + [$a]')
 			_vars="$_vars -v alt$_n=$(pki_quote "$OPTARG")"
 			_sql="${_sql}SELECT add_altname(:'name', :'alt$_n');
 "
@@ -90,6 +93,19 @@ pki_cert_add() {
 	acme | LE) _ca=LE ;;
 	*) pki_die 2 "-c $_ca: use local or acme" ;;
 	esac
+	if [ -n "$_csrfile" ]; then
+		[ "$_algo" != rsa_plus_ec ] ||
+			pki_die 2 "--csr and -a rsa_plus_ec: a CSR has one key"
+		pki_csr_given "$_csrfile" "$_name" "$_type" "$_alts" "$_algo" ||
+			return 1
+		_algo=$_csralgo
+		_vars="$_vars -v csr=\"\$_csr\""
+		_sql="${_sql}UPDATE certificates SET csr = :'csr'
+	WHERE id = (SELECT certificate FROM subjects
+		WHERE name = :'name' AND NOT isaltname);
+"
+	fi
+	_algo=${_algo:-rsa}
 	eval "pki_sql -v name=\"\$_name\" -v type=\"\$_type\" -v ca=\"\$_ca\" \
 		-v algo=\"\$_algo\" -v staple=\"\$_staple\" $_vars" <<EOF || return 1
 SET search_path TO pki, dd, public;
@@ -103,7 +119,60 @@ EOF
 	pki_say "certificate $_name added"
 }
 
-_cert_set_usage="usage: pki cert set NAME --renew-before DAYS | --renew-fraction F | --renew-default | --challenge dns-01|http-01|dns-persist-01"
+# pki_csr_option USAGE ARGS...: the option --csr FILE of ARGS into
+# _csrfile (empty: none), the other arguments, quoted for eval, into
+# _rest.
+pki_csr_option() {
+	_co_usage=$1
+	shift
+	_csrfile='' _rest=''
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--csr)
+			[ $# -ge 2 ] || pki_die 2 "$_co_usage"
+			_csrfile=$2
+			shift 2
+			continue ;;
+		--csr=*) _csrfile=${1#*=} ;;
+		*) _rest="$_rest $(pki_quote "$1")" ;;
+		esac
+		shift
+	done
+	return 0
+}
+
+# pki_csr_given FILE NAME TYPE ALTNAMES ALGO: the CSR in FILE checked by
+# pki-csr for the certificate NAME of subject TYPE with ALTNAMES (a JSON
+# array): it parses, its signature verifies, its key is an ALGO key
+# (empty: the one it has), it asks for exactly those names.  Sets _csr
+# (the PEM) and _csralgo; else says why, naming the field, and returns 1.
+pki_csr_given() {
+	if [ ! -f "$1" ] || [ ! -r "$1" ]; then
+		printf 'pki: certificate %s: --csr %s: cannot read the file\n' "$2" "$1" >&2
+		return 1
+	fi
+	_csralgo=$5
+	if [ -z "$_csralgo" ]; then
+		case $("$OPENSSL" req -in "$1" -noout -text 2>/dev/null |
+			sed -n 's/^ *Public Key Algorithm: *//p') in
+		id-ecPublicKey) _csralgo=ec ;;
+		*) _csralgo=rsa ;;	# pki-csr says what is wrong with others
+		esac
+	fi
+	_why=$("$JQ" -cn --arg n "$2" --arg t "$3" --argjson a "$4" \
+		--arg g "$_csralgo" --rawfile c "$1" \
+		'{name: $n, subject_type: $t, altnames: $a, algos: [$g],
+		keyless: true, csr: {($g): $c}}' | pki-csr -q 2>/dev/null |
+		"$JQ" -r '(.errors // [])[] | "\(.field // "csr"): \(.message)"') ||
+		_why="pki-csr failed"
+	if [ -n "$_why" ]; then
+		printf 'pki: certificate %s: --csr %s: %s\n' "$2" "$1" "$_why" >&2
+		return 1
+	fi
+	_csr=$(cat "$1")
+}
+
+_cert_set_usage="usage: pki cert set NAME --renew-before DAYS | --renew-fraction F | --renew-default | --challenge dns-01|http-01|dns-persist-01 | --csr FILE"
 
 # pki cert set NAME --renew-before DAYS|--renew-fraction F|--renew-default:
 # when NAME renews: DAYS before expiry, or with the fraction F of its
@@ -120,6 +189,11 @@ pki_cert_set() {
 	--challenge)
 		[ $# -eq 3 ] || pki_die 2 "$_cert_set_usage"
 		pki_cert_set_challenge "$_name" "$3"
+		return
+		;;
+	--csr)
+		[ $# -eq 3 ] || pki_die 2 "$_cert_set_usage"
+		pki_cert_set_csr "$_name" "$3"
 		return
 		;;
 	*) pki_die 2 "$_cert_set_usage" ;;
@@ -145,6 +219,24 @@ pki_cert_set_challenge() {
 	pki_cert_update "$1" "acme_challenge = :'challenge'" \
 		-v challenge="$2" || return 1
 	pki_say "certificate $1 is validated by $2"
+}
+
+# pki_cert_set_csr NAME FILE: the CSR of NAME replaced by the one in FILE
+# (checked against NAME's names), signed from its next issue on; the
+# certificate's algorithm becomes the CSR's key's.
+pki_cert_set_csr() {
+	_cs=$(pki_sql -At -F ' ' -v name="$1" <<'EOF'
+SET search_path TO pki, dd, public;
+SELECT s.type, coalesce((SELECT json_agg(a.name ORDER BY a.name)
+	FROM subjects a WHERE a.certificate = s.certificate AND a.isaltname),
+	'[]') FROM subjects s WHERE s.name = :'name' AND NOT s.isaltname;
+EOF
+) || return 1
+	[ -n "$_cs" ] || { pki_say "no certificate $1"; return 1; }
+	pki_csr_given "$2" "$1" "${_cs%% *}" "${_cs#* }" "" || return 1
+	pki_cert_update "$1" "csr = :'csr', encryption_algo = :'algo'" \
+		-v csr="$_csr" -v algo="$_csralgo" || return 1
+	pki_say "certificate $1 is issued for the CSR of $2 ($_csralgo)"
 }
 
 # pki_cert_update NAME SET [-v VAR=VALUE]...: UPDATE certificates SET SET
@@ -464,7 +556,8 @@ pki_export_pem() {
 pki_export_format() {
 	# shellcheck disable=SC2086 # PKI_FLAGS is a word list
 	_xout=$(pki_rec_jq -c --arg a "$_algo" --arg d "$_d" --arg f "$_xfmt" \
-		--arg p "$_xpass" '{name, subject_type, ca, cert: {($a): .cert[$a]},
+		--arg p "$_xpass" '{name, subject_type, ca, keyless, csr,
+		cert: {($a): .cert[$a]},
 		key: (if .key[$a] then {($a): .key[$a]} else {} end),
 		targets: [{id: 0, disthost: "localhost", place: ({name: "export",
 		cert_file_type: "certbot", cert_path: $d, mode: 600, format: $f}

@@ -18,7 +18,8 @@
 #   PKI_VERBOSE             0 quiet, 1 normal, 2 verbose
 #   PKI_CLEAN_KEEP          pki schedule: archived instances kept (10)
 #   PKI_SCHEDULE_STALE      pki schedule: seconds a claim of no run lasts
-#   PSQL, JQ, AWK, LOGGER   the commands used for psql, jq, awk, logger
+#   PSQL, JQ, AWK, LOGGER, OPENSSL
+#                           the commands used for psql, jq, awk, logger, openssl
 
 pki_die() {
 	_rc=$1
@@ -106,8 +107,9 @@ pki_setup_env() {
 	export PGTZ
 	PSQL=${PSQL:-psql}
 	JQ=${JQ:-jq}
+	OPENSSL=${OPENSSL:-openssl}
 	PATH=$PKI_BINDIR:$PATH
-	export PKI_HOME PKI_CA_PASSPHRASE_FILE PKI_SPOOL PSQL JQ PATH PKI_VERBOSE
+	export PKI_HOME PKI_CA_PASSPHRASE_FILE PKI_SPOOL PSQL JQ OPENSSL PATH PKI_VERBOSE
 	[ -n "${PKI_DB_PASSPHRASE_FILE:-}" ] && export PKI_DB_PASSPHRASE_FILE
 	# Without a configured database, use the private cluster.
 	if [ -z "${PKI_DB:-}" ] && [ -z "${PGHOST:-}${PGDATABASE:-}${PGSERVICE:-}" ]; then

@@ -231,7 +231,15 @@ pki_consolidate() {
 	pki_deploy_run consolidate "$@"
 }
 
-_place_usage="usage: pki place add|set NAME [--type TYPE] [--cert-path PATH] [--key-path PATH] [--mode MODE] [--reload COMMAND] [--format pem|der|fullchain|bundle|p12] [--p12-passphrase-file FILE] [--kind files|hook|redis] [--hook COMMAND] [--redis-url URL] [--redis-prime-style 1|2] [--redis-auth-file FILE]"
+# pki dhparam [--group GROUP]... [--generate BITS] [--days DAYS] DIR:
+# the DH parameter files of pki-dhparam(1) in DIR (ssl-mgr's sslm-dhparm).
+pki_dhparam() {
+	pki_flags
+	# shellcheck disable=SC2086 # PKI_FLAGS is a word list
+	pki-dhparam $PKI_FLAGS "$@"
+}
+
+_place_usage="usage: pki place add|set NAME [--type TYPE] [--cert-path PATH] [--key-path PATH] [--mode MODE] [--reload COMMAND] [--format pem|der|fullchain|bundle|p12] [--p12-passphrase-file FILE] [--dhparam ffdhe2048|ffdhe3072|ffdhe4096|none] [--kind files|hook|redis] [--hook COMMAND] [--redis-url URL] [--redis-prime-style 1|2] [--redis-auth-file FILE]"
 
 # _pl_one_of OPTION VALUE WHAT WORD...: VALUE is one of the WORDs, else
 # die naming the place (_pl_name), the option and WHAT it may be.
@@ -290,6 +298,12 @@ pki_place() {
 		--redis-auth-file)
 			_pl_absolute "$1" "$2"
 			_pl_col="redis_auth_file = nullif(:'redis_auth', '')" _pl_var=redis_auth ;;
+		--dhparam)
+			case $2 in
+			ffdhe2048 | ffdhe3072 | ffdhe4096 | none) ;;
+			*) pki_die 1 "place $_pl_name: --dhparam \"$2\": not ffdhe2048, ffdhe3072, ffdhe4096 or none" ;;
+			esac
+			_pl_col="dhparam = nullif(:'dhparam', 'none')" _pl_var=dhparam ;;
 		*) pki_die 2 "$_place_usage" ;;
 		esac
 		_pl_vars="$_pl_vars -v $_pl_var=$(pki_quote "$2")"

@@ -459,7 +459,10 @@ take_order(struct order_run *r, json_t *rec, const json_t *names,
 		return -1;
 	}
 	json_object_set_new(entry, "resumed", json_true());
-	json_object_set_new(key, algo, json_string(so->key));
+	if (so->key != NULL)
+		json_object_set_new(key, algo, json_string(so->key));
+	else if (json_object_size(key) == 0)
+		json_object_del(rec, "key");	/* CSR input: no key */
 	json_object_set_new(csr, algo, json_string(so->csr));
 	json_object_set_new(orders, algo, entry);
 	pki_info("%s: %s order %s resumed (%s)", pki_rec_name(rec), algo,

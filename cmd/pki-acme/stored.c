@@ -11,7 +11,8 @@
 /*
  * The open order of the certificate ($1 id, may be NULL, $2 name) for
  * algorithm $3, at directory $4 with account $5, for exactly the names
- * $6 (JSON), that has a key and a CSR and has not expired.
+ * $6 (JSON), that has a key and a CSR, or no key and the CSR $7 (the
+ * record's, given: CSR input), and has not expired.
  */
 #define FIND_ORDER \
 	"SELECT url, convert_from(key, 'UTF8'), csr FROM acme_orders " \
@@ -20,7 +21,7 @@
 	"  AND ($1::int4 IS NULL OR certificate = $1::int4)) " \
 	"AND algo = $3::dd.cert_encryption_algo AND state = 'open' " \
 	"AND directory = $4 AND account = $5 AND names = acme_names($6::json) " \
-	"AND key IS NOT NULL AND csr IS NOT NULL " \
+	"AND csr IS NOT NULL AND (key IS NOT NULL OR csr = $7) " \
 	"AND (expires IS NULL OR expires > now() AT TIME ZONE 'UTC') " \
 	"ORDER BY created DESC LIMIT 1"
 
@@ -82,7 +83,7 @@ stored_find(struct stored_db *sdb, const struct opts *o,
     const struct account *acct, json_t *rec, const json_t *names,
     const char *algo, struct stored *so)
 {
-	const char *p[6];
+	const char *p[7];
 	char id[24] = "", *text;
 	json_t *v = json_object_get(rec, "id");
 	PGresult *res;
@@ -102,7 +103,9 @@ stored_find(struct stored_db *sdb, const struct opts *o,
 	p[3] = acct->directory;
 	p[4] = acct->url;
 	p[5] = text;
-	if ((res = pki_db_query(sdb->db, FIND_ORDER, 6, p, sdb->why,
+	p[6] = pki_rec_keyless(rec) ? pki_str(json_object_get(rec, "csr"),
+	    algo) : NULL;
+	if ((res = pki_db_query(sdb->db, FIND_ORDER, 7, p, sdb->why,
 	    sizeof(sdb->why))) == NULL)
 		pki_rec_error(rec, "acme", "--resume: database: %s", sdb->why);
 	else if (PQntuples(res) == 0)
@@ -110,6 +113,8 @@ stored_find(struct stored_db *sdb, const struct opts *o,
 	else if ((so->url = xstrdup(PQgetvalue(res, 0, 0))) == NULL ||
 	    (so->csr = xstrdup(PQgetvalue(res, 0, 2))) == NULL)
 		pki_rec_error(rec, "acme", "out of memory");
+	else if (PQgetisnull(res, 0, 1))
+		rc = 1;		/* the given CSR's: no key */
 	else if (stored_key(rec, PQgetvalue(res, 0, 1), o->pass, so) == 0)
 		rc = 1;
 	if (rc != 1)

@@ -7,6 +7,7 @@
  * for it, signed with SHA-256 (SHA-384 for P-384 keys).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
@@ -136,6 +137,84 @@ csr_one(json_t *rec, json_t *csrs, const char *algo, const char *key_pem,
 	return 0;
 }
 
+/* The given CSR of ALGO checked against the record's NAMES; 0 / -1
+ * (error added naming csr.ALGO). */
+static int
+check_given(json_t *rec, const char *algo, const json_t *pem,
+    const json_t *names)
+{
+	STACK_OF(X509_EXTENSION) *exts = NULL;
+	GENERAL_NAMES *gens = NULL;
+	X509_REQ *req = NULL;
+	char field[16], *want = NULL, *got = NULL;
+	const char *type;
+	int rc = -1;
+
+	snprintf(field, sizeof(field), "csr.%s", algo);
+	if (!json_is_string(pem) ||
+	    (req = pki_csr_from_pem(json_string_value(pem))) == NULL)
+		pki_rec_error(rec, field, "not a PEM certificate request");
+	else if (X509_REQ_verify(req, X509_REQ_get0_pubkey(req)) != 1)
+		pki_rec_error(rec, field, "its signature does not verify");
+	else if ((type = pki_key_algo(X509_REQ_get0_pubkey(req))) == NULL ||
+	    strcmp(type, algo) != 0)
+		pki_rec_error(rec, field, "its key is not an %s key", algo);
+	else {
+		exts = X509_REQ_get_extensions(req);
+		gens = X509V3_get_d2i(exts, NID_subject_alt_name, NULL, NULL);
+		want = pki_names_text(names);
+		got = pki_names_covered(X509_REQ_get_subject_name(req), gens);
+		if (want == NULL || got == NULL || strcmp(want, got) != 0)
+			pki_rec_error(rec, field, "it asks for the names \"%s\", "
+			    "the certificate has \"%s\"", got ? got : "",
+			    want ? want : "");
+		else
+			rc = 0;
+	}
+	free(want);
+	free(got);
+	GENERAL_NAMES_free(gens);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	X509_REQ_free(req);
+	return rc;
+}
+
+/* A record with CSRs and no key: every CSR not signed yet checked, and
+ * one for every algorithm the record asks for. */
+static int
+csr_given(json_t *rec)
+{
+	json_t *csrs = json_object_get(rec, "csr"), *certs, *names, *v;
+	const char *algo;
+	size_t i;
+	int rc = 0;
+
+	if ((names = pki_rec_names(rec)) == NULL)
+		return -1;
+	certs = json_object_get(rec, "cert");
+	json_array_foreach(json_object_get(rec, "algos"), i, v)
+		if (json_object_get(csrs, json_string_value(v)) == NULL &&
+		    json_object_get(certs, json_string_value(v)) == NULL) {
+			rc = pki_rec_error(rec, "csr", "none for %s, which "
+			    "\"algos\" asks for (and no key to make one with)",
+			    json_string_value(v) ? json_string_value(v) : "?");
+			break;
+		}
+	json_object_foreach(csrs, algo, v) {
+		if (rc == -1)
+			break;
+		if (json_object_get(certs, algo) != NULL)
+			continue;
+		if (!pki_algo_valid(algo))
+			rc = pki_rec_error(rec, "csr", "\"%s\" is not an "
+			    "algorithm", algo);
+		else
+			rc = check_given(rec, algo, v, names);
+	}
+	json_decref(names);
+	return rc;
+}
+
 static int
 csr(json_t *rec, void *ctx)
 {
@@ -144,6 +223,8 @@ csr(json_t *rec, void *ctx)
 	int rc = 0;
 
 	(void)ctx;
+	if (pki_rec_keyless(rec))
+		return csr_given(rec);
 	keys = json_object_get(rec, "key");
 	if (json_object_size(keys) == 0)
 		return 0;	/* nothing to sign a request with */

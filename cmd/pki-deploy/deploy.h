@@ -262,6 +262,7 @@ struct place {
 	int	 format;	/* FMT_PEM ... (format.c) */
 	const char *pass_file;	/* p12_passphrase_file */
 	enum tkind kind;	/* Places.kind */
+	const char *dhparam;	/* an RFC 7919 group, or NULL */
 	char	 pass[PKI_PASS_MAX + 1];	/* p12: its passphrase */
 };
 

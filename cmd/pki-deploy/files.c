@@ -32,6 +32,7 @@ struct build {
 	char		 keydir[MAX_PATH_LEN + 1];
 	int		 nalgos;
 	const char	*algo;		/* of the files added now */
+	int		 keyless;	/* CSR input: no key to write */
 };
 
 int
@@ -166,8 +167,8 @@ formatted(struct build *b, const char *algo, const char *dir,
 	json_t *entry = json_object_get(json_object_get(b->rec, "cert"), algo);
 	const char *cert = pki_str(entry, "pem"), *chain = pki_str(entry, "chain");
 	const char *key = pki_str(json_object_get(b->rec, "key"), algo);
-	int fmt = b->pl->format, with_key = fmt == FMT_BUNDLE ||
-	    fmt == FMT_P12 || strcmp(b->pl->type, "cert only") != 0;
+	int fmt = b->pl->format, with_key = !b->keyless && (fmt == FMT_BUNDLE ||
+	    fmt == FMT_P12 || strcmp(b->pl->type, "cert only") != 0);
 	char n[400], k[400], *data = NULL;
 	size_t len = 0;
 
@@ -282,7 +283,9 @@ serverpki(struct build *b, const char *algo, int first)
 		cf = add_file(b, b->certdir, NAME("_cert.pem"), NULL, cert, NULL);
 	else if (strcmp(type, "separate") == 0) {
 		cf = add_file(b, b->certdir, NAME("_cert.pem"), NULL, cert, NULL);
-		kf = add_file(b, b->keydir, NAME("_key.pem"), key, NULL, NULL);
+		if (!b->keyless)
+			kf = add_file(b, b->keydir, NAME("_key.pem"), key,
+			    NULL, NULL);
 		if (acme)
 			add_file(b, b->certdir, NAME("_cert_cacert_chain.pem"),
 			    NULL, cert, chain);
@@ -295,7 +298,9 @@ serverpki(struct build *b, const char *algo, int first)
 	} else if (strcmp(type, "combine cacert") == 0) {
 		cf = add_file(b, b->certdir, NAME("_cert_cacert.pem"), NULL,
 		    cert, chain);
-		kf = add_file(b, b->keydir, NAME("_key.pem"), key, NULL, NULL);
+		if (!b->keyless)
+			kf = add_file(b, b->keydir, NAME("_key.pem"), key,
+			    NULL, NULL);
 	} else
 		cf = kf = add_file(b, b->certdir, NAME("_key_cert_cacert.pem"),
 		    key, cert, chain);
@@ -324,8 +329,11 @@ certbot_set(struct build *b, const char *dir, const char *algo)
 		return formatted(b, algo, dir, dir, "", "privkey");
 	if (add_file(b, dir, "cert.pem", NULL, cert, NULL) == NULL ||
 	    add_file(b, dir, "chain.pem", NULL, NULL, chain) == NULL ||
-	    add_file(b, dir, "fullchain.pem", NULL, cert, chain) == NULL ||
-	    add_file(b, dir, "privkey.pem", key, NULL, NULL) == NULL ||
+	    add_file(b, dir, "fullchain.pem", NULL, cert, chain) == NULL)
+		return -1;
+	if (b->keyless)
+		return 0;	/* no privkey.pem, no bundle.pem */
+	if (add_file(b, dir, "privkey.pem", key, NULL, NULL) == NULL ||
 	    add_file(b, dir, "bundle.pem", key, cert, chain) == NULL)
 		return -1;
 	return 0;
@@ -466,6 +474,36 @@ sorted_algos(json_t *rec, const char *algos[2])
 	}
 }
 
+/* The DH parameters of the place's group as dhparam.pem beside the
+ * certificate (cert_path), mode 0644. */
+static int
+dhparam(struct build *b)
+{
+	char *pem = pki_dh_params_pem(b->pl->dhparam, 0);
+
+	if (pem == NULL)
+		return target_fail(b->t, "place %s: dhparam %s: cannot be "
+		    "made", b->t->place, b->pl->dhparam);
+	return add_data(b, b->certdir, "dhparam.pem", pem, strlen(pem), 0,
+	    NULL) == NULL ? -1 : 0;
+}
+
+/* What of place PL needs the key in the file with the certificate
+ * ("format bundle", "cert_file_type combine key"), NULL if nothing. */
+static const char *
+keyed(const struct place *pl)
+{
+	if (pl->format == FMT_BUNDLE)
+		return "format bundle";
+	if (pl->format == FMT_P12)
+		return "format p12";
+	if (pl->format == FMT_PEM && strcmp(pl->type, "combine key") == 0)
+		return "cert_file_type \"combine key\"";
+	if (pl->format == FMT_PEM && strcmp(pl->type, "combine both") == 0)
+		return "cert_file_type \"combine both\"";
+	return NULL;
+}
+
 /* The files of the target by its place PL. */
 static int
 build(struct target *t, json_t *rec, const struct place *pl)
@@ -500,6 +538,12 @@ build(struct target *t, json_t *rec, const struct place *pl)
 	sorted_algos(rec, algos);
 	if (algos[0] == NULL)
 		return target_fail(t, "no certificate");
+	if ((b.keyless = pki_rec_keyless(rec)) && (why = keyed(pl)) != NULL)
+		return target_fail(t, "place %s: %s needs the key, and the "
+		    "key of %s is not pki's (its CSR was given)", t->place,
+		    why, name);
+	if (pl->dhparam != NULL && dhparam(&b) == -1)
+		return -1;
 	return layout(&b, algos);
 }
 

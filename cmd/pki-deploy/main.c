@@ -163,6 +163,8 @@ plan_record(struct batch *b, json_t *rec, size_t index)
 		    place_kind(json_object_get(tj, "place")) == K_REDIS)
 			need_key = 1;
 	}
+	if (pki_rec_keyless(rec))
+		need_key = 0;	/* CSR input: certificate and chain only */
 	if (check_record(rec, need_key) == -1)
 		return -1;
 	json_array_foreach(targets, i, tj) {

@@ -119,5 +119,11 @@ place_read(struct target *t, json_t *pj, struct place *pl)
 		return target_fail(t, "place %s: atomic: not true or false",
 		    t->place);
 	pl->atomic = json_is_true(v);
+	v = json_object_get(pj, "dhparam");
+	if (v != NULL && !json_is_null(v) &&
+	    !pki_dh_group_valid(json_string_value(v)))
+		return target_fail(t, "place %s: dhparam: not ffdhe2048, "
+		    "ffdhe3072 or ffdhe4096", t->place);
+	pl->dhparam = json_string_value(v);
 	return place_format(t, pj, pl);
 }

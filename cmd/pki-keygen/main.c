@@ -3,7 +3,8 @@
  *
  * For each algorithm of a record ("algos": "rsa", "ec") that has no
  * certificate yet, a new key goes to "key".ALGO as PKCS#8 PEM.  With
- * --reuse a key the record already carries is kept.
+ * --reuse a key the record already carries is kept.  A record that
+ * carries a CSR and no key (its key is held elsewhere) passes unchanged.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -153,6 +154,8 @@ keygen(json_t *rec, void *ctx)
 	size_t i;
 	int rc = 0, r;
 
+	if (pki_rec_keyless(rec))
+		return 0;	/* CSR input: the key is not pki's */
 	if ((algos = record_algos(rec)) == NULL)
 		return -1;
 	if (record_params(rec, kg, &bits, &curve) == -1 ||

@@ -188,7 +188,8 @@ renews(PGconn *db, json_t *rec, PGresult *res, int i,
 		json_decref(ids);
 	}
 	json_object_set_new(rec, "renews", r);
-	if (sel->reuse)
+	/* A certificate with a given CSR keeps it: pki has no key of it. */
+	if (sel->reuse && json_object_get(rec, "csr") == NULL)
 		instance_keys(db, rec, PQgetvalue(res, i, 3), sel->pass);
 }
 

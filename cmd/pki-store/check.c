@@ -13,7 +13,6 @@
  * run's is checked against the database where the record is stored
  * (record.c).
  */
-#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -21,120 +20,6 @@
 #include <openssl/x509v3.h>
 
 #include "store.h"
-
-#define NAMES_MAX	256	/* names one certificate may cover */
-
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* NAME in lower case appended to NAMES (a JSON array); 0 / -1. */
-static int
-add_name(json_t *names, const unsigned char *name, int len)
-{
-	char buf[256];
-	int i;
-
-	if (len <= 0 || (size_t)len >= sizeof(buf) ||
-	    memchr(name, '\0', (size_t)len) != NULL)
-		return -1;
-	for (i = 0; i < len; i++)
-		buf[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ?
-		    name[i] - 'A' + 'a' : name[i]);
-	buf[len] = '\0';
-	return json_array_append_new(names, json_string(buf));
-}
-
-/* The subject's common name into NAMES, if it has one; 0 / -1. */
-static int
-add_cn(json_t *names, X509 *cert)
-{
-	X509_NAME *subject = X509_get_subject_name(cert);
-	unsigned char *utf8 = NULL;
-	int i, len, rc;
-
-	if ((i = X509_NAME_get_index_by_NID(subject, NID_commonName, -1)) < 0)
-		return 0;
-	len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(
-	    X509_NAME_get_entry(subject, i)));
-	rc = len < 0 ? -1 : add_name(names, utf8, len);
-	OPENSSL_free(utf8);
-	return rc;
-}
-
-/* An iPAddress name in the text form RFC 5952 gives it (the form the
- * database keeps); -1 if it is no address. */
-static int
-add_address(json_t *names, const ASN1_OCTET_STRING *ip)
-{
-	char text[INET6_ADDRSTRLEN];
-	int len = ASN1_STRING_length(ip);
-
-	if ((len != 4 && len != 16) || inet_ntop(len == 4 ? AF_INET : AF_INET6,
-	    ASN1_STRING_get0_data(ip), text, sizeof(text)) == NULL)
-		return -1;
-	return add_name(names, (const unsigned char *)text,
-	    (int)strlen(text));
-}
-
-/* The names CERT covers: its DNS, e-mail and IP address subjectAltNames
- * and its CN. */
-static json_t *
-cert_names(X509 *cert)
-{
-	GENERAL_NAMES *gens;
-	const GENERAL_NAME *g;
-	json_t *names = json_array();
-	int i, rc = 0;
-
-	gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
-	for (i = 0; i < sk_GENERAL_NAME_num(gens) && rc == 0; i++) {
-		g = sk_GENERAL_NAME_value(gens, i);
-		if (g->type == GEN_DNS || g->type == GEN_EMAIL)
-			rc = add_name(names, ASN1_STRING_get0_data(g->d.ia5),
-			    ASN1_STRING_length(g->d.ia5));
-		else if (g->type == GEN_IPADD)
-			rc = add_address(names, g->d.iPAddress);
-	}
-	GENERAL_NAMES_free(gens);
-	if (rc == -1 || add_cn(names, cert) == -1) {
-		json_decref(names);
-		return NULL;
-	}
-	return names;
-}
-
-/* NAMES sorted, without repeats, joined by spaces (caller frees); NULL if
- * there are none or too many. */
-static char *
-names_text(const json_t *names)
-{
-	const char *v[NAMES_MAX];
-	size_t i, n = json_array_size(names), len = 0, k = 0;
-	char *text;
-
-	if (n == 0 || n > NAMES_MAX)
-		return NULL;
-	for (i = 0; i < n; i++) {
-		v[i] = json_string_value(json_array_get(names, i));
-		len += strlen(v[i]) + 1;
-	}
-	qsort(v, n, sizeof(v[0]), cmp_str);
-	if ((text = malloc(len)) == NULL)
-		return NULL;
-	for (i = 0; i < n; i++) {
-		if (i > 0 && strcmp(v[i], v[i - 1]) == 0)
-			continue;
-		if (k > 0)
-			text[k++] = ' ';
-		memcpy(text + k, v[i], strlen(v[i]));
-		k += strlen(v[i]);
-	}
-	text[k] = '\0';
-	return text;
-}
 
 /* 0 if the record states FIELD of ENTRY as ACTUAL or not at all; else an
  * error naming both. */
@@ -290,8 +175,8 @@ static int
 check_one(json_t *rec, const char *algo, const json_t *entry, char nb[32],
     char na[32], char **names)
 {
+	GENERAL_NAMES *gens = NULL;
 	X509 *cert;
-	json_t *list = NULL;
 	const char *type;
 	int rc = -1;
 
@@ -304,14 +189,16 @@ check_one(json_t *rec, const char *algo, const json_t *entry, char nb[32],
 		    algo, type ? type : "of another type");
 	else if (check_facts(rec, algo, entry, cert, nb, na) == 0 &&
 	    check_chain(rec, algo, cert, pki_str(entry, "chain")) == 0) {
-		if ((list = cert_names(cert)) == NULL ||
-		    (*names = names_text(list)) == NULL)
+		gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL,
+		    NULL);
+		if ((*names = pki_names_covered(X509_get_subject_name(cert),
+		    gens)) == NULL)
 			pki_rec_error(rec, "cert", "%s: covers no names, too "
 			    "many, or unreadable ones", algo);
 		else
 			rc = 0;
 	}
-	json_decref(list);
+	GENERAL_NAMES_free(gens);
 	X509_free(cert);
 	return rc;
 }

@@ -206,7 +206,7 @@ put_order(struct store *st, json_t *rec, const char *cert, const char *algo,
 	const char *p[17];
 	char claim[24], run[24], *authz = NULL, *chal = NULL, *key = NULL;
 	PGresult *res = NULL;
-	int rc = -1;
+	int rc = -1, keyless;
 
 	memset(p, 0, sizeof(p));
 	entry_params(entry, p);
@@ -227,14 +227,17 @@ put_order(struct store *st, json_t *rec, const char *cert, const char *algo,
 	    JSON_COMPACT)) == NULL || (chal = order_challenges(rec,
 	    entry)) == NULL)
 		goto out;
-	/* A resumed order keeps the key and CSR stored with it. */
-	if (!json_is_true(json_object_get(entry, "resumed")) &&
+	/* A resumed order keeps the key and CSR stored with it; an order
+	 * for a given CSR (CSR input) keeps the CSR, and there is no key. */
+	keyless = pki_rec_keyless(rec);
+	if (!json_is_true(json_object_get(entry, "resumed")) && !keyless &&
 	    (key = order_key(st, rec, algo)) == NULL)
 		goto out;
 	p[11] = authz;
 	p[12] = chal;
 	p[14] = key;
-	p[15] = key != NULL ? pki_str(json_object_get(rec, "csr"), algo) : NULL;
+	p[15] = key != NULL || keyless ? pki_str(json_object_get(rec, "csr"),
+	    algo) : NULL;
 	res = store_sql(st, rec, REPLACE_ORDERS, 3, (const char *[]){ cert,
 	    algo, p[6] });
 	if (res != NULL) {

@@ -364,6 +364,32 @@ key_at_rest(struct store *st, json_t *rec, const char *algo,
 }
 
 /*
+ * A certificate whose key pki never had (CSR input, no key in REC): 0 if
+ * the public key SPKI (DER) of its certificate of ALGO is the key of
+ * csr.ALGO, else -1 (error added).
+ */
+static int
+csr_is_certs(json_t *rec, const char *algo, const unsigned char *spki,
+    long spkilen)
+{
+	X509_REQ *req = pki_csr_from_pem(pki_str(json_object_get(rec, "csr"),
+	    algo));
+	EVP_PKEY *pub = d2i_PUBKEY(NULL, &spki, spkilen);
+	char field[16];
+	int ok, has = req != NULL;
+
+	ok = has && pub != NULL &&
+	    EVP_PKEY_eq(pub, X509_REQ_get0_pubkey(req)) == 1;
+	EVP_PKEY_free(pub);
+	X509_REQ_free(req);
+	if (ok)
+		return 0;
+	snprintf(field, sizeof(field), "%s.%s", has ? "csr" : "key", algo);
+	return pki_rec_error(rec, field, has ? "its key is not the "
+	    "certificate's" : "missing");
+}
+
+/*
  * The one statement that stores an instance: the record's claim turned
  * into an 'issued' instance (or a new one when the record has no claim),
  * its certificates and keys, and the event.  The certificate is found by
@@ -433,6 +459,7 @@ keydata_json(struct store *st, json_t *rec, int is_ca)
 	unsigned char *der, md[32];
 	char hash[65], *key, *text;
 	long len, spkilen;
+	int ok;
 
 	rows = json_array();
 	json_object_foreach(certs, algo, entry) {
@@ -449,13 +476,18 @@ keydata_json(struct store *st, json_t *rec, int is_ca)
 			return NULL;
 		}
 		pki_hex(md, sizeof(md), hash);
-		key = key_at_rest(st, rec, algo, spki, spkilen, is_ca);
+		key = NULL;
+		if (!is_ca && pki_rec_keyless(rec))
+			ok = csr_is_certs(rec, algo, spki, spkilen);
+		else
+			ok = (key = key_at_rest(st, rec, algo, spki, spkilen,
+			    is_ca)) != NULL ? 0 : -1;
 		OPENSSL_free(der);
-		if (key == NULL) {
+		if (ok == -1) {
 			json_decref(rows);
 			return NULL;
 		}
-		json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s}",
+		json_array_append_new(rows, json_pack("{s:s, s:s, s:s?, s:s}",
 		    "algo", algo, "cert", pem, "key", key, "hash", hash));
 		pki_free_secret(key);
 	}
