@@ -201,9 +201,9 @@ check: all
 # run under them the same way: serverPKI's options, the alert mail,
 # backoff and reminders over simulated days, kill -9 at each moment of
 # pki schedule, the DANE roll's waits (dane.t and roll-zone.t run its
-# programs).
+# programs), the metrics file and the HTML report (shell, SQL and jq).
 ASAN_SKIP = lint man readme sql db serverpki alerts schedule-run \
-	schedule-kill roll
+	schedule-kill roll metrics report
 ASAN_TESTS = $(filter-out $(ASAN_SKIP:%=tests/%.t),$(TESTS))
 
 asan:

@@ -560,8 +560,7 @@ pki_dh_params_pem(const char *group, int bits)
 	EVP_PKEY_CTX *ctx = NULL;
 	EVP_PKEY *dh = NULL;
 	BIO *bio = NULL;
-	char *pem = NULL, *data;
-	long len;
+	char *pem = NULL;
 
 	if (group != NULL) {
 		params[0] = OSSL_PARAM_construct_utf8_string(
@@ -584,9 +583,9 @@ pki_dh_params_pem(const char *group, int bits)
 		    "(generated)");
 		goto out;
 	}
-	len = BIO_get_mem_data(bio, &data);
-	if ((pem = strndup(data, (size_t)len)) == NULL)
+	if ((pem = pki_bio_string(bio)) == NULL)
 		pki_err("DH parameters: out of memory");
+	bio = NULL;		/* freed by pki_bio_string() */
 out:
 	BIO_free(bio);
 	EVP_PKEY_free(dh);
