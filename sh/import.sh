@@ -9,14 +9,23 @@
 # shellcheck disable=SC2016 # jq programs and SQL are single-quoted on purpose
 
 _import_usage="usage: pki import pem --cert FILE --key FILE [--chain FILE] [-c local|acme] [NAME]
-       pki import certbot DIR"
+       pki import certbot [--now TIME] DIR"
 
 pki_import() {
 	_sub=${1:-}
 	[ $# -gt 0 ] && shift
 	case $_sub in
 	pem) pki_import_pem "$@" ;;
-	certbot) [ $# -eq 1 ] || pki_die 2 "$_import_usage"
+	certbot) _now=''
+		if [ "${1:-}" = --now ]; then
+			[ $# -ge 2 ] || pki_die 2 "$_import_usage"
+			_now=$2
+			shift 2
+			"$JQ" -en --arg t "$_now" '$t | fromdateiso8601' \
+				>/dev/null 2>&1 ||
+				pki_die 2 "--now $_now: not a time as 2026-12-05T12:00:00Z"
+		fi
+		[ $# -eq 1 ] || pki_die 2 "$_import_usage"
 		pki_import_certbot "$1" ;;
 	*) pki_die 2 "$_import_usage" ;;
 	esac
@@ -138,13 +147,14 @@ pki_certbot_value() {
 	sed -n "s/^$2 *= *//p" "$1" | head -n 1
 }
 
-# pki import certbot DIR: every lineage of DIR/renewal/*.conf with every
+# pki import certbot [--now TIME] DIR: every lineage of DIR/renewal/*.conf with every
 # version of its archive: the one live/ points to deployed, older ones
 # expired (archived when their not_after has passed), newer ones issued;
 # and the ACME accounts they use (accounts/HOST/PATH/ID: private_key.json
 # and regr.json).  A lineage with a missing or unreadable file, or a key
 # that does not belong to its certificate, is named and left out; the
-# others are imported.
+# others are imported.  --now: whether a date has passed is decided as at
+# TIME.
 pki_import_certbot() {
 	_dir=${1%/}
 	[ -d "$_dir/renewal" ] ||
@@ -218,13 +228,15 @@ pki_certbot_lineage() {
 			--chain "$_arch/chain$_v.pem" --ca acme --state "$_s" \
 			--source "certbot $2 version $_v" \
 			2>>"$PKI_RUN_DIR/pki-import.err" |
-			"$JQ" -c --arg n "$2" --arg v "$_v" '
+			"$JQ" -c --arg n "$2" --arg v "$_v" --arg now "$_now" '
 			if (.errors // []) != [] then
 				.name = $n | .errors |= map(.message =
 					"version \($v): " + .message)
 			elif .import.state == "expired" and
 				([.cert[].not_after | fromdateiso8601] | min)
-				<= now then .import.state = "archived"
+				<= (if $now == "" then now else
+				$now | fromdateiso8601 end)
+			then .import.state = "archived"
 			else . end' || _rc=1
 	done > "$PKI_RUN_DIR/versions"
 	cat "$PKI_RUN_DIR/versions"

@@ -35,7 +35,10 @@ cb() {
 new() {	# new KEY_TYPE NAME...: a lineage by certbot --manual
 	_kt=$1
 	shift
-	set -- $(printf -- '-d %s ' "$@")
+	for _d in "$@"; do
+		set -- "$@" -d "$_d"
+		shift
+	done
 	cb certonly --manual --manual-auth-hook true \
 		--preferred-challenges http --key-type "$_kt" "$@"
 }
@@ -56,10 +59,16 @@ sha() {	# sha FILE: the SHA-256 of the certificate, as pki-store writes it
 	openssl x509 -in "$1" -outform DER | openssl dgst -sha256 -r |
 		cut -c1-64 | tr a-f A-F
 }
-states() {	# states LINEAGE: what its versions must be, oldest first
+pki_certbot_versions() {	# as sh/import.sh's: ARCHIVE's N of certN.pem
+	for _f in "$1"/cert*.pem; do
+		_n=${_f##*/cert}
+		echo "${_n%.pem}"
+	done | sort -n
+}
+states() {	# states LINEAGE [OLD]: what its versions must be, oldest first
 	_cur=$(readlink "$CB/live/$1/cert.pem")
-	for _v in $(cd "$CB/archive/$1" && ls cert*.pem | sed 's/cert\([0-9]*\).pem/\1/' | sort -n); do
-		if [ "cert$_v.pem" = "${_cur##*/}" ]; then _s=deployed; else _s=expired; fi
+	for _v in $(pki_certbot_versions "$CB/archive/$1"); do
+		if [ "cert$_v.pem" = "${_cur##*/}" ]; then _s=deployed; else _s=${2:-expired}; fi
 		echo "$_s:$(sha "$CB/archive/$1/cert$_v.pem")"
 	done
 }
@@ -74,23 +83,26 @@ cp -a "$CB" "$T/broken"
 cp "$T/broken/archive/rsa.example.test/privkey1.pem" \
 	"$T/broken/archive/ec.example.test/privkey2.pem"
 rm "$T/broken/archive/third.example.test/chain1.pem"
-capture pki import certbot "$T/broken"
+# (as at a time when the older versions' not_after has passed)
+capture pki import certbot --now 2040-01-01T00:00:00Z "$T/broken"
 is "$rc" 1 "pki import certbot with two broken lineages: exit 1"
 like "$out" "*certbot lineage ec.example.test not imported: key: version 2: *privkey2.pem does not belong to the certificate*" \
 	"the lineage whose key does not match is named, with the version and file"
 like "$out" "*certbot lineage third.example.test not imported: chain: version 1: *chain1.pem: cannot be read*" \
 	"the lineage with a file missing is named"
-is "$(inst rsa.example.test)" "$(states rsa.example.test)" \
-	"the good lineage is imported: every version, the live one deployed"
+is "$(inst rsa.example.test)" "$(states rsa.example.test archived)" \
+	"the good lineage is imported: every version, the live one deployed, the older ones archived (their time has passed)"
 is "$(inst ec.example.test)$(inst third.example.test)" "" \
 	"nothing of the broken ones"
 
 # ------------------------------------------------------------ import
 capture pki import certbot "$CB"
 is "$rc" 0 "pki import certbot: exit 0"
-for l in rsa.example.test ec.example.test third.example.test; do
-	is "$(inst $l)" "$(states $l)" "$l: an instance per version, in its state"
+for l in ec.example.test third.example.test; do
+	is "$(inst $l)" "$(states $l)" "$l: an instance per version, in its state (older ones expired)"
 done
+is "$(inst rsa.example.test)" "$(states rsa.example.test archived)" \
+	"rsa.example.test, imported before, is as it was"
 is "$(q "SELECT encryption_algo || ' ' || c.type FROM certificates c JOIN subjects s
 	ON s.certificate = c.id AND NOT s.isaltname WHERE s.name IN
 	('rsa.example.test', 'ec.example.test') ORDER BY s.name")" "ec LE
@@ -189,6 +201,22 @@ capture pki import pem --cert "$P/pem.example.test.pem" --key "$P/pem.example.te
 is "$rc" 0 "pki import pem again: exit 0"
 dump > "$T/after"
 ok "and it changes nothing" diff -u "$T/before" "$T/after"
+
+# A database that keeps keys encrypted gets the key encrypted.
+umask 077
+echo 'db passphrase' > "$T/db.pass"
+PKI_DB_PASSPHRASE_FILE=$T/db.pass
+export PKI_DB_PASSPHRASE_FILE
+pki -q db encrypt
+capture pki import pem --cert "$P/other.example.test.pem" --key "$P/other.example.test.key" \
+	--chain "$P/ca.pem"
+is "$rc" 0 "pki import pem into a database that keeps keys encrypted: exit 0"
+q "SELECT convert_from(k.key, 'UTF8') FROM certkeydata k JOIN certinstances i ON i.id = k.certinstance
+	JOIN subjects s ON s.certificate = i.certificate WHERE s.name = 'other.example.test'" > "$T/enc.key"
+like "$(head -n 1 "$T/enc.key")" "-----BEGIN ENCRYPTED PRIVATE KEY-----" "the key is stored encrypted"
+is "$(openssl pkey -in "$T/enc.key" -passin "file:$T/db.pass" -pubout)" \
+	"$(openssl x509 -in "$P/other.example.test.pem" -noout -pubkey)" \
+	"with the database's passphrase, and it is the certificate's"
 
 nok "no private key in anything pki printed" grep -q "$SECRET_PATTERN" "$T/all"
 done_testing
