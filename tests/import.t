@@ -155,6 +155,34 @@ is "$(q "SELECT DISTINCT account FROM acme_orders")" "$acct" "ordered with certb
 is "$(grep -c 'accounts in memory' "$PEBBLE_LOG" || true)" "$accounts" \
 	"no new account registered at the CA"
 
+# ------------------------------------------------------------ JWK
+# An EC account key (certbot's are RSA), as josepy (certbot's own JOSE
+# library) writes it, becomes the same key; one whose d is another
+# key's is refused.
+umask 077
+PY=$(sed -n '1s/^#! *//p' "$(command -v "$CERTBOT")")
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out "$T/ec.key"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out "$T/ec2.key"
+jwk() {
+	$PY -c 'import sys, josepy
+from cryptography.hazmat.primitives import serialization
+k = serialization.load_pem_private_key(open(sys.argv[1], "rb").read(), None)
+print(josepy.JWKEC(key=k).json_dumps())' "$1"
+}
+jwk "$T/ec.key" > "$T/ec.jwk"
+pki-import account --jwk "$T/ec.jwk" --url https://ca.test/acct/1 \
+	--directory https://ca.test/dir > "$T/ec.rec" 2>>"$T/all"
+is "$(jq -r .account.key "$T/ec.rec" | openssl pkey -pubout)" \
+	"$(openssl pkey -in "$T/ec.key" -pubout)" "an EC P-384 JWK becomes its key"
+is "$(jq -c '.account | del(.key)' "$T/ec.rec")" \
+	'{"directory":"https://ca.test/dir","url":"https://ca.test/acct/1","key_type":"ec","status":"valid"}' \
+	"with its URL and directory"
+jq -c --argjson o "$(jwk "$T/ec2.key")" '.d = $o.d' "$T/ec.jwk" > "$T/bad.jwk"
+run pki-import account --jwk "$T/bad.jwk" --url https://ca.test/acct/1 --directory https://ca.test/dir
+is "$rc:$(jq -r '.errors[0].message' "$T/out")" \
+	"1:JWK file $T/bad.jwk: its private and public parts do not make one key" \
+	"a JWK whose private part is another key's: refused"
+
 # ------------------------------------------------------------ pem
 P=$T/pem
 mkdir "$P"
@@ -203,7 +231,6 @@ dump > "$T/after"
 ok "and it changes nothing" diff -u "$T/before" "$T/after"
 
 # A database that keeps keys encrypted gets the key encrypted.
-umask 077
 echo 'db passphrase' > "$T/db.pass"
 PKI_DB_PASSPHRASE_FILE=$T/db.pass
 export PKI_DB_PASSPHRASE_FILE
