@@ -93,9 +93,11 @@ EOF
 	_fails=''
 	while IFS="$(printf '\t')" read -r _n _c _a _alts; do
 		set -- "$_n" -c "$_c" -a "$_a"
+		set -f	# a wildcard name is a name, not a pattern
 		for _alt in $_alts; do
 			set -- "$@" -A "$_alt"
 		done
+		set +f
 		( pki_cert_add "$@" ) || _fails="$_fails $_n"
 	done < "$PKI_RUN_DIR/missing"
 	[ -n "$_fails" ] || return 0
@@ -209,11 +211,17 @@ pki_certbot_lineage() {
 	_cur=${_cur%.pem}
 	case $_cur in
 	'' | *[!0-9]*)
-		"$JQ" -nc --arg n "$2" --arg f "${_live:-live/$2/cert.pem}" \
-			'{name: $n, action: "import", errors: [{stage:
-			"pki import", field: "cert", message: "\($f): not a link to a version of the archive"}]}'
+		pki_import_fail "$2" "$_live: not a link to a version of the archive"
 		return 1 ;;
 	esac
+	if [ ! -f "$_arch/cert$_cur.pem" ]; then
+		pki_import_fail "$2" "$_live: its version $_cur is not in the archive"
+		return 1
+	fi
+	if [ -n "${PKI_ACME_DIRECTORY:-}" ] && [ -n "$_srv" ] &&
+		[ "$_srv" != "$PKI_ACME_DIRECTORY" ]; then
+		pki_say "certbot lineage $2: its ACME server is $_srv, pki renews at PKI_ACME_DIRECTORY $PKI_ACME_DIRECTORY"
+	fi
 	[ -n "$_srv" ] && [ -n "$_acct" ] &&
 		echo "$_srv $_acct" >> "$PKI_RUN_DIR/accounts"
 	_rc=0
@@ -240,14 +248,21 @@ pki_certbot_lineage() {
 			else . end' || _rc=1
 	done > "$PKI_RUN_DIR/versions"
 	cat "$PKI_RUN_DIR/versions"
-	[ -s "$PKI_RUN_DIR/versions" ] || {
-		"$JQ" -nc --arg n "$2" '{name: $n, action: "import", errors:
-			[{stage: "pki import", field: "cert", message:
-			"no version in the archive"}]}'
+	# A record per version, or pki-import could not write one.
+	if [ "$(pki_certbot_versions "$_arch" | wc -l)" -ne \
+		"$(wc -l < "$PKI_RUN_DIR/versions")" ]; then
+		cat "$PKI_RUN_DIR/pki-import.err" >&2
+		pki_import_fail "$2" "pki-import failed"
 		return 1
-	}
+	fi
 	"$JQ" -e -s 'all(.[]; (.errors // []) == [])' \
 		"$PKI_RUN_DIR/versions" >/dev/null && [ "$_rc" -eq 0 ]
+}
+
+# pki_import_fail NAME MESSAGE: a record of lineage NAME that failed.
+pki_import_fail() {
+	"$JQ" -nc --arg n "$1" --arg m "$2" '{name: $n, action: "import",
+		errors: [{stage: "pki import", field: "cert", message: $m}]}'
 }
 
 # pki_certbot_versions ARCHIVE: the numbers N of ARCHIVE/certN.pem, in
