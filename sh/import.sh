@@ -224,7 +224,6 @@ pki_certbot_lineage() {
 	fi
 	[ -n "$_srv" ] && [ -n "$_acct" ] &&
 		echo "$_srv $_acct" >> "$PKI_RUN_DIR/accounts"
-	_rc=0
 	for _v in $(pki_certbot_versions "$_arch"); do
 		if [ "$_v" -eq "$_cur" ]; then _s=deployed
 		elif [ "$_v" -lt "$_cur" ]; then _s=expired
@@ -235,18 +234,20 @@ pki_certbot_lineage() {
 			--key "$_arch/privkey$_v.pem" \
 			--chain "$_arch/chain$_v.pem" --ca acme --state "$_s" \
 			--source "certbot $2 version $_v" \
-			2>>"$PKI_RUN_DIR/pki-import.err" |
-			"$JQ" -c --arg n "$2" --arg v "$_v" --arg now "$_now" '
-			if (.errors // []) != [] then
-				.name = $n | .errors |= map(.message =
-					"version \($v): " + .message)
-			elif .import.state == "expired" and
-				([.cert[].not_after | fromdateiso8601] | min)
-				<= (if $now == "" then now else
-				$now | fromdateiso8601 end)
-			then .import.state = "archived"
-			else . end' || _rc=1
-	done > "$PKI_RUN_DIR/versions"
+			2>>"$PKI_RUN_DIR/pki-import.err" || true
+	done > "$PKI_RUN_DIR/read"
+	# The lineage names its errors; an older version whose time has
+	# passed is archived.
+	"$JQ" -c --arg n "$2" --arg now "$_now" '
+		if (.errors // []) != [] then
+			.name = $n | (.import.source | split(" ") | last) as $v |
+			.errors |= map(.message = "version \($v): " + .message)
+		elif .import.state == "expired" and
+			([.cert[].not_after | fromdateiso8601] | min)
+			<= (if $now == "" then now else $now | fromdateiso8601 end)
+		then .import.state = "archived"
+		else . end' "$PKI_RUN_DIR/read" > "$PKI_RUN_DIR/versions" ||
+		return 1
 	cat "$PKI_RUN_DIR/versions"
 	# A record per version, or pki-import could not write one.
 	if [ "$(pki_certbot_versions "$_arch" | wc -l)" -ne \
@@ -256,7 +257,7 @@ pki_certbot_lineage() {
 		return 1
 	fi
 	"$JQ" -e -s 'all(.[]; (.errors // []) == [])' \
-		"$PKI_RUN_DIR/versions" >/dev/null && [ "$_rc" -eq 0 ]
+		"$PKI_RUN_DIR/versions" >/dev/null
 }
 
 # pki_import_fail NAME MESSAGE: a record of lineage NAME that failed.

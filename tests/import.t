@@ -114,17 +114,22 @@ rsa LE" "the algorithms are the certificates' own, and the CA is ACME"
 is "$(q "SELECT string_agg(name, ' ' ORDER BY name) FROM subjects s WHERE certificate =
 	(SELECT certificate FROM subjects WHERE name = 'rsa.example.test')")" \
 	"rsa.example.test www.rsa.example.test" "the names are the certificate's"
-mismatch=0
-for id in $(q "SELECT k.id FROM certkeydata k JOIN certinstances i ON i.id = k.certinstance
+# Each stored certificate and key, in files, then compared.
+mkdir "$T/kd"
+q "SELECT json_build_object('id', k.id, 'cert', convert_from(k.cert, 'UTF8'),
+	'key', convert_from(k.key, 'UTF8')) FROM certkeydata k
+	JOIN certinstances i ON i.id = k.certinstance
 	JOIN subjects s ON s.certificate = i.certificate AND NOT s.isaltname
-	WHERE s.name LIKE '%.example.test'"); do
-	c=$(q "SELECT convert_from(cert, 'UTF8') FROM certkeydata WHERE id = $id" |
-		openssl x509 -noout -pubkey)
-	k=$(q "SELECT convert_from(key, 'UTF8') FROM certkeydata WHERE id = $id" |
-		openssl pkey -pubout)
-	[ "$c" = "$k" ] || mismatch=$((mismatch + 1))
+	WHERE s.name LIKE '%.example.test'" |
+	jq -r '"==\(.id).crt", .cert, "==\(.id).key", .key' |
+	awk -v d="$T/kd" '/^==/ { f = d "/" substr($0, 3); next } { print > f }'
+mismatch=0 n=0
+for c in "$T"/kd/*.crt; do
+	n=$((n + 1))
+	[ "$(openssl x509 -in "$c" -noout -pubkey)" = \
+		"$(openssl pkey -in "${c%.crt}.key" -pubout)" ] || mismatch=$((mismatch + 1))
 done
-is "$mismatch" 0 "every stored key belongs to its certificate"
+is "$n:$mismatch" 5:0 "every stored key (5) belongs to its certificate"
 acct=$(jq -r .uri "$CB"/accounts/*/dir/*/regr.json)
 is "$(q "SELECT directory || ' ' || url || ' ' || key_type || ' ' || status FROM acme_accounts")" \
 	"$PEBBLE_DIRECTORY $acct rsa valid" "certbot's account, with its URL from regr.json"
