@@ -8,7 +8,7 @@
 # pki-import and on the pipe to pki-store, never on a command line.
 # shellcheck disable=SC2016 # jq programs and SQL are single-quoted on purpose
 
-_import_usage="usage: pki import pem --cert FILE --key FILE [--chain FILE] [-c local|acme] [NAME]
+_import_pem_usage="usage: pki import pem --cert FILE --key FILE [--chain FILE] [-c local|acme] [NAME]
        pki import certbot [--now TIME] DIR"
 
 pki_import() {
@@ -18,16 +18,16 @@ pki_import() {
 	pem) pki_import_pem "$@" ;;
 	certbot) _now=''
 		if [ "${1:-}" = --now ]; then
-			[ $# -ge 2 ] || pki_die 2 "$_import_usage"
+			[ $# -ge 2 ] || pki_die 2 "$_import_pem_usage"
 			_now=$2
 			shift 2
 			"$JQ" -en --arg t "$_now" '$t | fromdateiso8601' \
 				>/dev/null 2>&1 ||
 				pki_die 2 "--now $_now: not a time as 2026-12-05T12:00:00Z"
 		fi
-		[ $# -eq 1 ] || pki_die 2 "$_import_usage"
+		[ $# -eq 1 ] || pki_die 2 "$_import_pem_usage"
 		pki_import_certbot "$1" ;;
-	*) pki_die 2 "$_import_usage" ;;
+	*) pki_die 2 "$_import_pem_usage" ;;
 	esac
 }
 
@@ -40,18 +40,18 @@ pki_import_pem() {
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--cert | --key | --chain | -c)
-			[ $# -ge 2 ] || pki_die 2 "$_import_usage"
+			[ $# -ge 2 ] || pki_die 2 "$_import_pem_usage"
 			case $1 in
 			--cert) _cert=$2 ;; --key) _key=$2 ;;
 			--chain) _chain=$2 ;; -c) _ca=$2 ;;
 			esac
 			shift 2 ;;
-		-*) pki_die 2 "$_import_usage" ;;
-		*) [ -z "$_name" ] || pki_die 2 "$_import_usage"
+		-*) pki_die 2 "$_import_pem_usage" ;;
+		*) [ -z "$_name" ] || pki_die 2 "$_import_pem_usage"
 			_name=$1; shift ;;
 		esac
 	done
-	{ [ -n "$_cert" ] && [ -n "$_key" ]; } || pki_die 2 "$_import_usage"
+	{ [ -n "$_cert" ] && [ -n "$_key" ]; } || pki_die 2 "$_import_pem_usage"
 	case $_ca in
 	local | acme) ;;
 	*) pki_die 2 "-c $_ca: use local or acme" ;;
