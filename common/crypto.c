@@ -2,6 +2,7 @@
  * crypto.c - the OpenSSL helpers more than one stage needs: keys and
  * certificates to and from PEM, their digests and dates.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -591,4 +592,58 @@ out:
 	EVP_PKEY_free(dh);
 	EVP_PKEY_CTX_free(ctx);
 	return pem;
+}
+
+static int
+isalnum_ascii(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	    (c >= '0' && c <= '9');
+}
+
+int
+pki_b64u_decode(const char *s, unsigned char **out, size_t *len)
+{
+	char *std = NULL;
+	size_t n, i, pad;
+	int got;
+
+	*out = NULL;
+	*len = 0;
+	s += strspn(s, " \t\r\n");
+	n = strcspn(s, "= \t\r\n");
+	if (n == 0 || n % 4 == 1 || n > (size_t)INT32_MAX / 2)
+		return -1;
+	pad = (4 - n % 4) % 4;
+	if ((std = malloc(n + pad + 1)) == NULL ||
+	    (*out = malloc((n + pad) / 4 * 3 + 1)) == NULL)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		if (s[i] == '-')
+			std[i] = '+';
+		else if (s[i] == '_')
+			std[i] = '/';
+		else if (!isalnum_ascii(s[i]))
+			goto fail;
+		else
+			std[i] = s[i];
+	}
+	memset(std + n, '=', pad);
+	std[n + pad] = '\0';
+	got = EVP_DecodeBlock(*out, (unsigned char *)std, (int)(n + pad));
+	if (got < 0)
+		goto fail;
+	*len = (size_t)got - pad;
+	pki_wipe(std, n + pad);
+	free(std);
+	return 0;
+fail:
+	if (std != NULL)
+		pki_wipe(std, n + pad);
+	free(std);
+	if (*out != NULL)
+		pki_wipe(*out, (n + pad) / 4 * 3 + 1);
+	free(*out);
+	*out = NULL;
+	return -1;
 }

@@ -316,14 +316,14 @@ pki_names_text(const json_t *names)
 	return text;
 }
 
-char *
-pki_names_covered(const X509_NAME *subject, const GENERAL_NAMES *gens)
+/* The CN of SUBJECT, then the names of GENS, appended to NAMES; 0 / -1. */
+static int
+add_names(json_t *names, const X509_NAME *subject, const GENERAL_NAMES *gens)
 {
 	const GENERAL_NAME *g;
-	json_t *names = json_array();
-	char *text = NULL;
-	int i, rc = 0;
+	int i, rc;
 
+	rc = names == NULL ? -1 : add_cn(names, subject);
 	for (i = 0; i < sk_GENERAL_NAME_num(gens) && rc == 0; i++) {
 		g = sk_GENERAL_NAME_value(gens, i);
 		if (g->type == GEN_DNS || g->type == GEN_EMAIL)
@@ -332,8 +332,32 @@ pki_names_covered(const X509_NAME *subject, const GENERAL_NAMES *gens)
 		else if (g->type == GEN_IPADD)
 			rc = add_address(names, g->d.iPAddress);
 	}
-	if (rc == 0 && add_cn(names, subject) == 0)
+	return rc;
+}
+
+char *
+pki_names_covered(const X509_NAME *subject, const GENERAL_NAMES *gens)
+{
+	json_t *names = json_array();
+	char *text = NULL;
+
+	if (add_names(names, subject, gens) == 0)
 		text = pki_names_text(names);
 	json_decref(names);
 	return text;
+}
+
+json_t *
+pki_cert_names(X509 *cert)
+{
+	GENERAL_NAMES *gens;
+	json_t *names = json_array();
+
+	gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	if (add_names(names, X509_get_subject_name(cert), gens) == -1) {
+		json_decref(names);
+		names = NULL;
+	}
+	GENERAL_NAMES_free(gens);
+	return names;
 }

@@ -260,6 +260,13 @@ char	*pki_names_covered(const X509_NAME *subject,
 /* The same text for NAMES, a JSON array of strings (a record's names).
  * Caller frees; NULL if there are none or too many. */
 char	*pki_names_text(const json_t *names);
+/*
+ * The names CERT covers, in lower case: its subject's CN first (if it has
+ * one), then its DNS, e-mail and IP address (RFC 5952 text)
+ * subjectAltNames; repeats are kept.  The caller owns the array; NULL if
+ * a name cannot be read.
+ */
+json_t	*pki_cert_names(X509 *cert);
 /* The RFC 5280 CRLReason name of S (a name like "keyCompromise" or its
  * number), NULL if S is neither; and its code, -1 if none. */
 const char *pki_crl_reason_name(const char *s);
@@ -413,6 +420,10 @@ X509_NAME *pki_subject_name(const char *name);
 /* The digest to sign with KEY: SHA-384 for EC keys of 384 bits and more,
  * else SHA-256. */
 const EVP_MD *pki_digest_for(const EVP_PKEY *key);
+/* Decode base64url text S (padding and surrounding blanks allowed) into a
+ * new buffer *OUT of *LEN bytes; the caller wipes and frees it.  0 / -1
+ * (not base64url; nothing reported). */
+int	 pki_b64u_decode(const char *s, unsigned char **out, size_t *len);
 /* Uppercase hex of LEN bytes into OUT (2*LEN+1 bytes). */
 void	 pki_hex(const unsigned char *buf, size_t len, char *out);
 /* 1 if GROUP is an RFC 7919 group pki writes DH parameters of:

@@ -53,6 +53,33 @@ is "$?" 0 "pki-store"
 ok "pki-store: valgrind-clean" clean store
 is "$(jq -r '.instance.state // "failed"' "$T/6" | sort | tr '\n' ' ')" \
 	"failed issued issued issued " "three stored, the bad one logged"
+# pki-import: a certificate of the batch from files, and with another's
+# key; an account key from a JWK (as certbot's josepy writes it).
+( umask 077
+jq -r 'select(.name == "v1.test") | .cert.ec.pem' "$T/5" > "$T/imp.crt"
+jq -r 'select(.name == "v1.test") | .cert.ec.chain' "$T/5" > "$T/imp.chain"
+jq -r 'select(.name == "v1.test") | .key.ec' "$T/4" > "$T/imp.key"
+jq -r 'select(.name == "v2.test") | .key.rsa' "$T/4" > "$T/imp2.key" )
+vg import pki-import pem --cert "$T/imp.crt" --key "$T/imp.key" \
+	--chain "$T/imp.chain" > "$T/imp.rec"
+is "$?:$(jq -r .name "$T/imp.rec")" "0:v1.test" "pki-import pem"
+ok "pki-import pem: valgrind-clean" clean import
+vg importbad pki-import pem --cert "$T/imp.crt" --key "$T/imp2.key" > /dev/null
+is "$?" 1 "pki-import pem with another certificate's key"
+ok "pki-import pem, refused: valgrind-clean" clean importbad
+if /usr/bin/python3 -c 'import josepy' 2>/dev/null; then
+	( umask 077; openssl genpkey -algorithm RSA -out "$T/acct.key" 2>/dev/null &&
+	/usr/bin/python3 -c 'import sys, josepy
+from cryptography.hazmat.primitives import serialization
+k = serialization.load_pem_private_key(open(sys.argv[1], "rb").read(), None)
+print(josepy.JWKRSA(key=k).json_dumps())' "$T/acct.key" > "$T/acct.jwk" )
+	vg jwk pki-import account --jwk "$T/acct.jwk" --url https://ca.test/a/1 \
+		--directory https://ca.test/dir > "$T/acct.rec"
+	is "$?:$(jq -r .account.key_type "$T/acct.rec")" "0:rsa" "pki-import account"
+	ok "pki-import account: valgrind-clean" clean jwk
+else
+	skip "no josepy (certbot's)"; skip "no josepy (certbot's)"
+fi
 serial=$(jq -r 'select(.name == "v3.test") | .instance.id' "$T/6")
 vg serial pki-select --serial "$serial" --with-keys > "$T/7"
 is "$?" 0 "pki-select --serial --with-keys"

@@ -62,10 +62,6 @@ struct opts {
 /* The base64url text (RFC 4648 section 5, no padding) of LEN bytes at
  * BUF; caller frees.  NULL on memory exhaustion (reported). */
 char	*b64u_encode(const unsigned char *buf, size_t len);
-/* Decode base64url text S (padding and surrounding blanks allowed) into a
- * new buffer *OUT of *LEN bytes; the caller wipes and frees it.  0 / -1
- * (not base64url; nothing reported). */
-int	 b64u_decode(const char *s, unsigned char **out, size_t *len);
 /* 1 if S is a non-empty string of base64url characters only. */
 int	 b64u_valid(const char *s);
 /* 1 if S can be the name of an ACME profile (draft-ietf-acme-profiles):

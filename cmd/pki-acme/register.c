@@ -92,7 +92,7 @@ eab_read(const struct opts *o, struct eab *e)
 	if ((text = pki_read_secret("EAB HMAC file", o->eab_hmac_file,
 	    EAB_FILE_MAX, NULL, NULL, 0)) == NULL)
 		return -1;
-	rc = b64u_decode(text, &e->key, &e->len);
+	rc = pki_b64u_decode(text, &e->key, &e->len);
 	pki_free_secret(text);
 	if (rc == -1 || e->len == 0) {
 		pki_err("EAB HMAC file %s: not a base64url HMAC key",

@@ -3,7 +3,7 @@
  *
  *  - account records ({"action": "register", "rollover" or "deactivate",
  *    "account": {...}}) are inserted into acme_accounts or update the row
- *    of their "url"; the key is stored encrypted when the database keeps
+ *    of their "url" ("import": inserted only if the URL is new); the key is stored encrypted when the database keeps
  *    keys encrypted (Revision.keysEncrypted);
  *  - revoked records (pki-acme revoke, pki-localca --revoke: "revoked"
  *    and an "instance") set
@@ -74,6 +74,17 @@ key_at_rest(struct store *st, json_t *rec, const char *pem)
 	"  eab_kid = COALESCE(EXCLUDED.eab_kid, acme_accounts.eab_kid) " \
 	"RETURNING id"
 
+/* An imported account (pki-import account): inserted when its URL is
+ * new, else left as it is, so that importing twice changes nothing (not
+ * even the sequence of ids: no row is tried when the URL is known). */
+#define IMPORT_ACCOUNT \
+	"INSERT INTO acme_accounts (directory, url, contact, key, key_type, " \
+	"  status, eab_kid) SELECT $1, $2, " \
+	"  ARRAY(SELECT json_array_elements_text($3::json)), " \
+	"  convert_to($4, 'UTF8'), COALESCE($5, 'ec'), COALESCE($6, 'valid'), " \
+	"  $7 WHERE NOT EXISTS (SELECT 1 FROM acme_accounts WHERE url = $2) " \
+	"ON CONFLICT (url) DO NOTHING RETURNING id"
+
 /* Without a key (deactivate): only the state of a known account. */
 #define SET_ACCOUNT \
 	"UPDATE acme_accounts SET status = COALESCE($6, status), " \
@@ -107,10 +118,11 @@ account_event(struct store *st, json_t *rec, const char *action,
 static int
 store_account(struct store *st, json_t *rec, const json_t *acct)
 {
-	const char *p[7], *action = pki_str(rec, "action");
+	const char *p[7], *action = pki_str(rec, "action"), *sql;
 	json_t *contact = json_object_get(acct, "contact");
 	char *key = NULL, *text = NULL, id[24];
 	PGresult *res;
+	int import;
 
 	p[0] = pki_str(acct, "directory");
 	p[1] = pki_str(acct, "url");
@@ -125,11 +137,18 @@ store_account(struct store *st, json_t *rec, const json_t *acct)
 	p[4] = pki_str(acct, "key_type");
 	p[5] = pki_str(acct, "status");
 	p[6] = pki_str(acct, "eab_kid");
-	res = store_sql(st, rec, key != NULL ? PUT_ACCOUNT : SET_ACCOUNT, 7, p);
+	import = key != NULL && strcmp(action, "import") == 0;
+	sql = key == NULL ? SET_ACCOUNT : import ? IMPORT_ACCOUNT : PUT_ACCOUNT;
+	res = store_sql(st, rec, sql, 7, p);
 	pki_free_secret(key);
 	free(text);
 	if (res == NULL)
 		return -1;
+	if (import && PQntuples(res) == 0) {
+		PQclear(res);
+		pki_info("ACME account %s: imported before", p[1]);
+		return 0;
+	}
 	if (PQntuples(res) != 1) {
 		PQclear(res);
 		return pki_rec_error(rec, "account", "no such account in the "
@@ -213,6 +232,7 @@ store_acme(struct store *st, json_t *rec, struct outcome *out)
 	if (json_is_object(acct) && action != NULL &&
 	    (strcmp(action, "register") == 0 ||
 	    strcmp(action, "rollover") == 0 ||
+	    strcmp(action, "import") == 0 ||
 	    strcmp(action, "deactivate") == 0))
 		return store_account(st, rec, acct);
 	/* Revoked by pki-acme revoke or pki-localca --revoke. */

@@ -537,7 +537,7 @@ record_claim(json_t *rec, char claim[24], char run[24])
 static int
 put_instance(struct store *st, json_t *rec, const char *cert,
     const char *cacert, const struct seen *seen, int is_ca, char inst[24],
-    char state[16])
+    char state[16], int *fresh)
 {
 	const char *p[10];
 	char claim[24], run[24], why[512], *keys;
@@ -566,6 +566,7 @@ put_instance(struct store *st, json_t *rec, const char *cert,
 	if (!PQgetisnull(res, 0, 0)) {
 		snprintf(inst, 24, "%s", PQgetvalue(res, 0, 0));
 		snprintf(state, 16, "issued");
+		*fresh = 1;
 	} else if (!PQgetisnull(res, 0, 1)) {
 		snprintf(inst, 24, "%s", PQgetvalue(res, 0, 1));
 		snprintf(state, 16, "%s", PQgetvalue(res, 0, 2));
@@ -628,7 +629,9 @@ store_certs(struct store *st, json_t *rec, struct outcome *out)
 	const char *type = pki_str(rec, "subject_type"), *ca;
 	int is_ca = type != NULL && strcmp(type, "CA") == 0, rc = -1;
 	char cert[24], cacert[24] = "", inst[24], state[16];
+	const char *action = pki_str(rec, "action");
 	struct seen seen;
+	int fresh = 0;
 
 	if (check_certs(rec, &seen) == -1)
 		goto out;
@@ -652,7 +655,10 @@ store_certs(struct store *st, json_t *rec, struct outcome *out)
 			goto out;
 	}
 	if (put_instance(st, rec, cert, cacert, &seen, is_ca, inst,
-	    state) == -1 || store_tlsa(st, rec, inst) == -1)
+	    state, &fresh) == -1 || store_tlsa(st, rec, inst) == -1)
+		goto out;
+	if (fresh && action != NULL && strcmp(action, "import") == 0 &&
+	    store_import_state(st, rec, inst, state) == -1)
 		goto out;
 	out->what = INSTANCE;
 	out->instance = atol(inst);

@@ -102,6 +102,11 @@ void	 store_forget(struct store *st);
  */
 /* acme.c: ACME accounts (pki-acme register) and revocations. */
 int	 store_acme(struct store *st, json_t *rec, struct outcome *out);
+/* import.c: the new instance INST of a record of pki-import put in the
+ * state its "import" says; its state now into STATE.  0 / -1 as
+ * store_record(). */
+int	 store_import_state(struct store *st, json_t *rec, const char *inst,
+	    char state[16]);
 /* deploy.c: deployments to targets (pki-deploy). */
 int	 store_deploy(struct store *st, json_t *rec, struct outcome *out);
 /*
