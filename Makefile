@@ -202,10 +202,13 @@ check: all
 # those that test what the workflows do with programs the other files
 # run under them the same way: serverPKI's options, the alert mail,
 # backoff and reminders over simulated days, kill -9 at each moment of
-# pki schedule, the DANE roll's waits (dane.t and roll-zone.t run its
-# programs), the metrics file and the HTML report (shell, SQL and jq).
+# pki schedule, the DANE roll's waits and its zone-file variant (dane.t
+# runs their programs), pki distribute (deploy.t runs pki-deploy), the
+# runners that share the work (schedule.t runs pki-select --create), the
+# metrics file and the HTML report (shell, SQL and jq).
 ASAN_SKIP = lint man readme sql db serverpki alerts schedule-run \
-	schedule-kill roll metrics report
+	schedule-kill roll metrics report distribute roll-zone \
+	schedule-runners
 ASAN_TESTS = $(filter-out $(ASAN_SKIP:%=tests/%.t),$(TESTS))
 
 asan:
