@@ -14,21 +14,9 @@ chromium_check
 . "$(dirname "$0")/lib/pg.sh"
 pg_setup
 
-q "UPDATE localca_settings SET ca_algo = 'ec'"
-pki -q ca init
-mkdir -p "$T/loc"
-q "INSERT INTO disthosts (fqdn) VALUES ('localhost');
-   INSERT INTO places (name, cert_path) VALUES ('loc', '$T/loc/{}'),
-	('bad', '/proc/pki-report/{}')"
-pki -q cert add good.test -a ec
-q "SELECT add_target('good.test', 'localhost', NULL, 'loc')" >/dev/null
-pki -q cert add nodeploy.test -a ec
-q "SELECT add_target('nodeploy.test', 'localhost', NULL, 'bad')" >/dev/null
-pki -q cert add evil.test -a ec
-# an ACME certificate whose CA is a port where nothing listens fails
-PKI_ACME_DIRECTORY=https://127.0.0.1:9/dir PKI_ACME_CHALLENGE=http-01
-export PKI_ACME_DIRECTORY PKI_ACME_CHALLENGE
-pki -q cert add fail.test -c acme -a ec
+# shellcheck source=tests/lib/lookout.sh
+. "$(dirname "$0")/lib/lookout.sh"
+lookout_certs evil.test
 pki -q schedule >/dev/null 2>&1 || true
 # A name no check lets in (a database edited by hand), and an error
 # message with markup.
