@@ -226,7 +226,7 @@ void	 watch_remove(struct watch *);
 void	 watch_arm(struct watch *);
 /* The operation ended. */
 void	 watch_disarm(struct watch *);
-/* 1 if the watchdog cut the connection. */
+/* 1 if the watchdog cut the connection, or its deadline passed (cut now). */
 int	 watch_cut(struct watch *);
 /* 1 if the other end closed the connection (and the watchdog did not). */
 int	 watch_closed(struct watch *);

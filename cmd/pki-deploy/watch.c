@@ -119,12 +119,25 @@ watch_disarm(struct watch *w)
 	set_deadline(w, 0);
 }
 
+/*
+ * 1 if W's connection was cut, or is due to be: an operation that failed
+ * after its deadline failed because the host did not answer in time,
+ * whoever noticed first.  libssh (0.10.5 on) bounds an SFTP reply by the
+ * session's timeout, the same seconds, and can give up a moment before
+ * the dog's next look; the connection is cut here then, so that it is
+ * never used again and its error says why.
+ */
 int
 watch_cut(struct watch *w)
 {
 	int cut;
 
 	pthread_mutex_lock(&dog.lock);
+	if (!w->cut && w->fd >= 0 && w->deadline > 0 &&
+	    pki_now() >= w->deadline) {
+		shutdown(w->fd, SHUT_RDWR);
+		w->cut = 1;
+	}
 	cut = w->cut;
 	pthread_mutex_unlock(&dog.lock);
 	return cut;
