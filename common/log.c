@@ -1,6 +1,8 @@
 /*
  * log.c - messages on stderr (and syslog), prefixed with the program name.
  */
+#include <sys/auxv.h>
+
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +62,14 @@ pki_init(const char *name)
 	}
 	if (initialized++)	/* once, however often called */
 		return;
+	/* pki needs no privileges of its own: a setuid or setgid copy
+	 * would lend its owner's to whoever runs it. */
+	if (getauxval(AT_SECURE)) {
+		fprintf(stderr, "%s: refusing to run setuid, setgid or with "
+		    "file capabilities: pki needs no privileges of its own\n",
+		    progname);
+		exit(PKI_EXIT_FATAL);
+	}
 	signal(SIGPIPE, SIG_IGN);
 	json_set_alloc_funcs(wiping_malloc, wiping_free);
 	atexit(pki_rec_error_summary);

@@ -206,10 +206,54 @@ is "$(curl -s -o /dev/null -w '%{http_code}' -X POST -d x \
 	"http://$LISTEN/.well-known/acme-challenge/$token")" 405 "405 for POST"
 is "$(curl -s -o /dev/null -w '%{http_code}' -H "X-Big: $(head -c 9000 /dev/zero | tr '\0' x)" \
 	"http://$LISTEN/.well-known/acme-challenge/$token")" 400 "400 for a request over 8 KiB"
+# The responder is pki-acme executed anew (no account key in its
+# memory), as nobody when pki-acme runs as root, with only its socket.
+rsp=$(pgrep -f '^pki-acme http01-serve$' || true)
+is "$(echo "$rsp" | wc -w)" 1 "the responder is a process of its own: pki-acme http01-serve"
+if [ "$(id -u)" = 0 ]; then
+	is "$(awk '/^(Uid|Gid|Groups):/ { $1 = ""; printf "%s;", $0 }' "/proc/$rsp/status" | tr -s ' \t' ' ')" \
+		" 65534 65534 65534 65534; 65534 65534 65534 65534; 65534;" \
+		"... started as root, it serves as nobody: user, group and groups"
+else
+	is "$(awk '/^Uid:/ { print $2 }' "/proc/$rsp/status")" "$(id -u)" "... as the user pki-acme runs as"
+fi
+is "$(find "/proc/$rsp/fd" -mindepth 1 -printf '%f\n' | sort -n | tr '\n' ' ')" "0 1 2 3 " \
+	"... with no descriptor but the standard three and its socket"
 wait "$fin"
 is "$?" 1 "finish: exit 1 when an order times out"
 like "$(jq -r '.errors[0].message' "$T/w2")" "ec: timed out after 3 s waiting for the authorizations" \
 	"the record says so"
+
+# pki-acme killed with -9 while it serves: the responder sees its pipe
+# end and goes too, and the port is free for the next run.
+rec kill.test | keys | order --challenge http-01 2>>"$err" |
+	jq -c '.challenges[0].status = "processing"' > "$T/k1"
+finish --http-listen "$LISTEN" --timeout 30 < "$T/k1" > /dev/null 2>>"$err" &
+fin=$!
+n=0
+until rsp=$(pgrep -f '^pki-acme http01-serve$') || [ $n -ge 200 ]; do
+	sleep 0.02
+	n=$((n + 1))
+done
+kill -9 "$(ps -o ppid= -p "$rsp")"	# pki-acme, not the shell of finish
+wait "$fin" 2>/dev/null
+n=0
+while kill -0 "$rsp" 2>/dev/null && [ $n -lt 100 ]; do sleep 0.02; n=$((n + 1)); done
+nok "pki-acme killed with -9: its responder is gone too" kill -0 "$rsp"
+nok "... and nothing listens on its port" curl -s -o /dev/null "http://$LISTEN/"
+# As root with a user that does not exist: refused before anything is
+# served.  By hand, http01-serve refuses to run.
+if [ "$(id -u)" = 0 ]; then
+	finish --http-listen "$LISTEN" --http-user no-such-user < "$T/k1" > "$T/k2" 2>"$T/k.err"
+	is "$?" 2 "--http-user of no such user: exit 2"
+	is "$(grep -c 'http-user no-such-user: no such user' "$T/k.err")" 1 "... saying so"
+	is "$(jq -r '.name' "$T/k2")" kill.test "... the record still comes out"
+else
+	skip "--http-user matters only to root"; skip "..."; skip "..."
+fi
+pki-acme http01-serve < /dev/null > /dev/null 2>"$T/k.err"
+is "$?:$(cat "$T/k.err")" "2:pki-acme: http01-serve: run by pki-acme finish --http-listen, not by hand" \
+	"http01-serve by hand: exit 2, saying who runs it"
 
 # Connections that send nothing do not hold up the CA's request: the
 # responder serves them all at once, each for 2 s at most.  A finish that

@@ -45,6 +45,7 @@ struct opts {
 	const char	*challenge;
 	const char	*http_root;
 	const char	*http_listen;
+	const char	*http_user;	/* the responder's, when run as root */
 	const char	*preferred_chain;
 	const char	*reason;
 	const char	*profile;	/* order: for records that name none */
@@ -351,20 +352,23 @@ int	 ari_order_error(json_t *rec, struct acme *a);
 
 /* What serves the http-01 key authorizations while finish runs. */
 struct http01 {
-	pthread_t	 thread;	/* the responder, when running */
-	int		 running;
+	pid_t		 pid;		/* the responder, when running */
 	int		 fd;		/* its listening socket, or -1 */
-	int		 stop[2];	/* a pipe that stops it, or -1 */
-	json_t		*tokens;	/* what it serves */
+	int		 stop;		/* its standard input, or -1 */
 	char		*root;		/* --http-root, or NULL */
 	json_t		*written;	/* files written under root */
 };
 
 /* An http01 that serves nothing yet. */
 void	 http01_init(struct http01 *h);
-/* Serve TOKENS ({token: key authorization}) on ADDR:PORT from a thread
- * until http01_stop().  0 / -1 (reported). */
-int	 http01_listen(struct http01 *h, const char *addrport, json_t *tokens);
+/* Serve TOKENS ({token: key authorization}) on ADDR:PORT from a process
+ * of its own (as USER when pki-acme runs as root) until http01_stop().
+ * 0 / -1 (reported). */
+int	 http01_listen(struct http01 *h, const char *addrport,
+	    const char *user, json_t *tokens);
+/* pki-acme http01-serve: the responder that http01_listen() executes;
+ * its exit status. */
+int	 http01_serve(void);
 /* Write TOKENS under ROOT/.well-known/acme-challenge/.  0 / -1
  * (reported; what was written is removed by http01_stop()). */
 int	 http01_webroot(struct http01 *h, const char *root, json_t *tokens);

@@ -517,7 +517,8 @@ serve_http01(struct finish_run *r, const json_t *list)
 		return;
 	}
 	if (r->o->http_listen != NULL)
-		rc = http01_listen(&r->h01, r->o->http_listen, tokens);
+		rc = http01_listen(&r->h01, r->o->http_listen,
+		    r->o->http_user, tokens);
 	else if (r->o->http_root != NULL)
 		rc = http01_webroot(&r->h01, r->o->http_root, tokens);
 	else

@@ -2,7 +2,7 @@
  * http01.c - serving the key authorizations of http-01 challenges
  * (RFC 8555 8.3) while pki-acme finish runs: files under a web server's
  * document root (--http-root), or a small HTTP/1.1 responder of its own
- * (--http-listen) in a thread.
+ * (--http-listen) in a process of its own.
  *
  * The responder answers GET /.well-known/acme-challenge/TOKEN for the
  * tokens it was given with the key authorization, 404 for any other
@@ -11,17 +11,26 @@
  * from one poll() loop; each must send its request within 2 s of being
  * accepted, and when all are taken the oldest is dropped, so that idle
  * connections cannot keep the CA's request waiting.  Each connection is
- * closed after its answer.  The loop runs in a thread of its own, which
- * only reads the token map, until http01_stop() wakes it through a pipe.
+ * closed after its answer.
+ *
+ * pki-acme binds the socket (port 80 may need root), then forks and
+ * executes itself as "pki-acme http01-serve": a new image, which holds
+ * no account key, the socket as descriptor 3 and a pipe as its standard
+ * input, on which it reads the tokens and then waits for the end that
+ * stops it (pki-acme closing it, or dying).  Started as root, the child
+ * becomes --http-user (nobody) before the exec: the code that reads what
+ * the network sends never runs as root.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <netdb.h>
 #include <poll.h>
-#include <pthread.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +43,7 @@
 #define REQUEST_MAX	8192
 #define REQUEST_SECS	2.0	/* from accept to the end of the request */
 #define CONN_MAX	64	/* connections served at once */
+#define LISTEN_FD	3	/* the responder's listening socket */
 
 /* One connection of the responder. */
 struct conn {
@@ -244,26 +254,26 @@ conn_expire(struct conn *conns)
 	return next < 0 ? -1 : (int)((next - now) * 1000) + 1;
 }
 
-/* The responder's thread: serve until the stop pipe is readable. */
-static void *
-responder(void *arg)
+/* Serve TOKENS on the listening socket LFD until STOP (the reading end
+ * of a pipe) is readable or closed.  0 / -1 (reported). */
+static int
+serve(int lfd, int stop, const json_t *tokens)
 {
-	struct http01 *h = arg;
 	struct pollfd pfd[2 + CONN_MAX];
 	struct conn *conns;
 	size_t i, slot[CONN_MAX], n;
 	int ms, ready;
 
 	if ((conns = calloc(CONN_MAX, sizeof(*conns))) == NULL) {
-		pki_err("--http-listen: out of memory");
-		return NULL;
+		pki_err("http-01 responder: out of memory");
+		return -1;
 	}
 	for (i = 0; i < CONN_MAX; i++)
 		conns[i].fd = -1;
 	for (;;) {
 		ms = conn_expire(conns);
-		pfd[0] = (struct pollfd){ h->stop[0], POLLIN, 0 };
-		pfd[1] = (struct pollfd){ h->fd, POLLIN, 0 };
+		pfd[0] = (struct pollfd){ stop, POLLIN, 0 };
+		pfd[1] = (struct pollfd){ lfd, POLLIN, 0 };
 		for (i = 0, n = 0; i < CONN_MAX; i++)
 			if (conns[i].fd != -1) {
 				slot[n] = i;
@@ -276,40 +286,151 @@ responder(void *arg)
 			break;
 		for (i = 0; i < n; i++)
 			if (pfd[2 + i].revents != 0)
-				conn_read(&conns[slot[i]], h->tokens);
+				conn_read(&conns[slot[i]], tokens);
 		if (pfd[1].revents & POLLIN)
-			conn_accept(h->fd, conns);
+			conn_accept(lfd, conns);
 	}
 	for (i = 0; i < CONN_MAX; i++)
 		if (conns[i].fd != -1)
 			close(conns[i].fd);
 	free(conns);
-	return NULL;
+	return 0;
 }
 
 int
-http01_listen(struct http01 *h, const char *addrport, json_t *tokens)
+http01_serve(void)
 {
-	int e;
+	json_error_t jerr;
+	json_t *tokens;
+	int rc;
 
+	if (fcntl(LISTEN_FD, F_GETFD) == -1 || isatty(STDIN_FILENO)) {
+		pki_err("http01-serve: run by pki-acme finish --http-listen, "
+		    "not by hand");
+		return PKI_EXIT_FATAL;
+	}
+	/* One JSON object, then nothing until the end. */
+	if ((tokens = json_loadfd(STDIN_FILENO, JSON_DISABLE_EOF_CHECK,
+	    &jerr)) == NULL || !json_is_object(tokens)) {
+		pki_err("http01-serve: the tokens: %s", tokens == NULL ?
+		    jerr.text : "not an object");
+		json_decref(tokens);
+		return PKI_EXIT_FATAL;
+	}
+	rc = serve(LISTEN_FD, STDIN_FILENO, tokens);
+	json_decref(tokens);
+	return rc == 0 ? 0 : PKI_EXIT_FATAL;
+}
+
+/* An int from FD into V: 0, or -1 at its end (or on an error). */
+static int
+read_int(int fd, int *v)
+{
+	ssize_t n;
+
+	while ((n = read(fd, v, sizeof(*v))) == -1 && errno == EINTR)
+		;
+	return n == sizeof(*v) ? 0 : -1;
+}
+
+/* What the child of http01_listen() was doing when it failed. */
+static const char *const child_steps[] = {
+	"set up its descriptors", "become --http-user", "execute pki-acme"
+};
+
+/* In the child of http01_listen(): LFD as descriptor 3, IN as standard
+ * input, /dev/null as standard output, every other descriptor above
+ * them closed by the exec; PW's user and group if PW is set; then
+ * pki-acme http01-serve.  On failure the step and errno go to REPORT.
+ * Only async-signal-safe calls: the parent may have threads. */
+static void
+child(int lfd, int in, int report, const struct passwd *pw)
+{
+	char *const argv[] = { "pki-acme", "http01-serve", NULL };
+	int step = 0, e, null, exe;
+
+	/* Above the descriptors they are to become first, so that no dup2()
+	 * overwrites another; the program is opened while its directories
+	 * can still be searched (a checkout in /root is closed to nobody). */
+	if ((e = fcntl(report, F_DUPFD_CLOEXEC, 10)) != -1)
+		report = e;
+	if ((lfd = fcntl(lfd, F_DUPFD_CLOEXEC, 10)) == -1 ||
+	    (in = fcntl(in, F_DUPFD_CLOEXEC, 10)) == -1 ||
+	    dup2(in, STDIN_FILENO) == -1 || dup2(lfd, LISTEN_FD) == -1 ||
+	    (null = open("/dev/null", O_WRONLY | O_CLOEXEC)) == -1 ||
+	    dup2(null, STDOUT_FILENO) == -1 ||
+	    (exe = open("/proc/self/exe", O_RDONLY | O_CLOEXEC)) == -1 ||
+	    close_range(LISTEN_FD + 1, ~0U, CLOSE_RANGE_CLOEXEC) == -1)
+		goto fail;
+	step = 1;
+	if (pw != NULL && (setgroups(1, &pw->pw_gid) == -1 ||
+	    setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1))
+		goto fail;
+	if (pw != NULL && setuid(0) != -1) {
+		errno = EPERM;	/* root could come back */
+		goto fail;
+	}
+	step = 2;
+	fexecve(exe, argv, environ);
+fail:
+	e = errno;
+	if (write(report, &step, sizeof(step)) == sizeof(step))
+		(void)!write(report, &e, sizeof(e));
+	_exit(127);
+}
+
+int
+http01_listen(struct http01 *h, const char *addrport, const char *user,
+    json_t *tokens)
+{
+	struct passwd *pw = NULL;
+	char *text = NULL;
+	int in[2] = { -1, -1 }, rep[2] = { -1, -1 }, step, e, rc = -1;
+
+	if (geteuid() == 0 && (pw = getpwnam(user)) == NULL) {
+		pki_err("--http-user %s: no such user", user);
+		return -1;
+	}
 	if ((h->fd = listen_on(addrport)) == -1)
 		return -1;
-	if (pipe2(h->stop, O_CLOEXEC) == -1) {
-		pki_err("--http-listen: pipe: %s", strerror(errno));
-		close(h->fd);
-		h->fd = -1;
-		return -1;
+	if ((text = pki_json_text(tokens, JSON_COMPACT)) == NULL ||
+	    pipe2(in, O_CLOEXEC) == -1 || pipe2(rep, O_CLOEXEC) == -1 ||
+	    (h->pid = fork()) == -1) {
+		pki_err("--http-listen: %s", text == NULL ? "out of memory" :
+		    strerror(errno));
+		goto out;
 	}
-	h->tokens = json_incref(tokens);
-	if ((e = pthread_create(&h->thread, NULL, responder, h)) != 0) {
-		pki_err("--http-listen: thread: %s", strerror(e));
-		http01_stop(h);
-		return -1;
+	if (h->pid == 0)
+		child(h->fd, in[0], rep[1], pw);
+	close(rep[1]);
+	rep[1] = -1;
+	h->stop = in[1];
+	in[1] = -1;
+	if (read_int(rep[0], &step) == 0) {	/* it failed, and says where */
+		if (read_int(rep[0], &e) == -1)
+			e = 0;
+		pki_err("--http-listen: the responder could not %s%s%s",
+		    child_steps[step < 0 || step > 2 ? 0 : step],
+		    e != 0 ? ": " : "", e != 0 ? strerror(e) : "");
+	} else if (pki_write_all(h->stop, text, strlen(text)) == -1)
+		pki_err("--http-listen: the responder: %s", strerror(errno));
+	else {
+		pki_info("serving %zu http-01 token(s) on %s%s%s",
+		    json_object_size(tokens), addrport,
+		    pw != NULL ? " as " : "", pw != NULL ? user : "");
+		rc = 0;
 	}
-	h->running = 1;
-	pki_info("serving %zu http-01 token(s) on %s", json_object_size(tokens),
-	    addrport);
-	return 0;
+out:
+	free(text);
+	close(h->fd);	/* the responder has it */
+	h->fd = -1;
+	for (e = 0; e < 2; e++) {
+		if (in[e] != -1)
+			close(in[e]);
+		if (rep[e] != -1)
+			close(rep[e]);
+	}
+	return rc;
 }
 
 /* mkdir DIR unless it exists, with mode 0755 whatever the umask (the
@@ -367,19 +488,15 @@ http01_stop(struct http01 *h)
 {
 	json_t *v;
 	size_t i;
+	int st;
 
-	if (h->running) {
-		while (write(h->stop[1], "", 1) == -1 && errno == EINTR)
+	if (h->stop != -1)
+		close(h->stop);	/* the responder's end: it exits */
+	if (h->pid > 0)
+		while (waitpid(h->pid, &st, 0) == -1 && errno == EINTR)
 			;
-		pthread_join(h->thread, NULL);
-	}
 	if (h->fd != -1)
 		close(h->fd);
-	if (h->stop[0] != -1) {
-		close(h->stop[0]);
-		close(h->stop[1]);
-	}
-	json_decref(h->tokens);
 	json_array_foreach(h->written, i, v)
 		if (unlink(json_string_value(v)) == -1 && errno != ENOENT)
 			pki_warn("%s: %s", json_string_value(v),
@@ -393,5 +510,5 @@ void
 http01_init(struct http01 *h)
 {
 	memset(h, 0, sizeof(*h));
-	h->fd = h->stop[0] = h->stop[1] = -1;
+	h->fd = h->stop = -1;
 }

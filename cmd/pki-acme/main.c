@@ -33,6 +33,7 @@ static const char usage[] =
 "                [--account FILE | --account-key FILE --account-url URL]\n"
 "                [--passphrase-file FILE]\n"
 "                [--http-root DIR | --http-listen ADDR:PORT]\n"
+"                [--http-user USER]\n"
 "                [--preferred-chain ISSUER_CN] [--ca-bundle FILE]\n"
 "                [--timeout SECONDS] [--syslog FACILITY]\n"
 "       pki-acme revoke [-qv] [--directory URL]\n"
@@ -50,7 +51,7 @@ enum {
 	O_DIRECTORY = OPT_BASE, O_EMAIL, O_AGREE, O_KEYTYPE, O_EABKID,
 	O_EABFILE, O_BUNDLE, O_ACCOUNT, O_ACCTKEY, O_ACCTURL, O_PASS,
 	O_CHALLENGE, O_ROOT, O_LISTEN, O_CHAIN, O_REASON, O_TIMEOUT, O_RESUME,
-	O_PROFILE, O_UNTIL
+	O_PROFILE, O_UNTIL, O_USER
 };
 #define O_COMMON	(BIT(O_BUNDLE) | BIT(O_TIMEOUT))
 #define O_ACCT		(BIT(O_DIRECTORY) | BIT(O_ACCOUNT) | BIT(O_ACCTKEY) | \
@@ -78,6 +79,7 @@ static const struct option longopts[] = {
 	{ "resume",		no_argument,		NULL, O_RESUME },
 	{ "profile",		required_argument,	NULL, O_PROFILE },
 	{ "persist-until",	required_argument,	NULL, O_UNTIL },
+	{ "http-user",		required_argument,	NULL, O_USER },
 	{ NULL,			0,			NULL, 0 }
 };
 
@@ -98,7 +100,7 @@ static const struct command {
 	{ "order", cmd_order, O_COMMON | O_ACCT | BIT(O_CHALLENGE) |
 	    BIT(O_RESUME) | BIT(O_CHAIN) | BIT(O_PROFILE) | BIT(O_UNTIL), 1 },
 	{ "finish", cmd_finish, O_COMMON | O_ACCT | BIT(O_ROOT) |
-	    BIT(O_LISTEN) | BIT(O_CHAIN), 1 },
+	    BIT(O_LISTEN) | BIT(O_USER) | BIT(O_CHAIN), 1 },
 	{ "revoke", cmd_revoke, O_COMMON | O_ACCT | BIT(O_REASON), 1 },
 	{ "ari", cmd_ari, O_COMMON | BIT(O_DIRECTORY), 1 },
 };
@@ -139,6 +141,7 @@ set(struct opts *o, int ch, const char *arg)
 	case O_CHALLENGE: o->challenge = arg; break;
 	case O_ROOT: o->http_root = arg; break;
 	case O_LISTEN: o->http_listen = arg; break;
+	case O_USER: o->http_user = arg; break;
 	case O_CHAIN: o->preferred_chain = arg; break;
 	case O_REASON: o->reason = arg; break;
 	case O_RESUME: o->resume = 1; break;
@@ -228,6 +231,8 @@ main(int argc, char *argv[])
 	int rc;
 
 	pki_init(argv[0]);
+	if (argc == 2 && strcmp(argv[1], "http01-serve") == 0)
+		return http01_serve();
 	for (i = 0; argc > 1 && i < sizeof(commands) / sizeof(*commands); i++)
 		if (strcmp(argv[1], commands[i].name) == 0)
 			c = &commands[i];
@@ -240,6 +245,7 @@ main(int argc, char *argv[])
 	o.timeout = ACME_TIMEOUT_DEFAULT;
 	o.key_type = strcmp(c->name, "register") == 0 ? "ec" : NULL;
 	o.reason = "unspecified";
+	o.http_user = "nobody";
 	o.pass_file = getenv("PKI_DB_PASSPHRASE_FILE");
 	o.ca_bundle = getenv("PKI_ACME_CA_BUNDLE");
 	parse(argc - 1, argv + 1, c, &o);
