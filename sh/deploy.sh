@@ -83,7 +83,8 @@ pki_deploy_summary() {
 		"\t\(.name): instance \(.instance.id) \(.instance.state // "?"): " +
 		"\($ok | length) of \($d | length) target(s) ok" +
 		([$d[] | select(.drift) | "\(.host): fixed \(.drift)"] +
-		 [$d[] | select(.status != "ok") | .error] |
+		 [$d[] | select(.status != "ok") | "\(.host): " as $h |
+		  (.error // "") | if startswith($h) then . else $h + . end] |
 		 if length > 0 then "; " + join("; ") else "" end)
 	end'
 }

@@ -194,7 +194,7 @@ is "$(pki status --json --now 2000-01-01T00:00:00Z exp.test | jq -r .due.action)
 q "SELECT add_target('good.test', 'localhost', NULL, 'bad')" >/dev/null
 run pki -q distribute
 is "$rc:$(mails)" "1:3" "pki distribute that failed on a target: exit 1, a mail"
-like "$(cat "$T/out")" "good.test: instance * deployed: 0 of 1 target(s) ok; mkdir /proc/pki-alerts: *" \
+like "$(cat "$T/out")" "good.test: instance * deployed: 0 of 1 target(s) ok; localhost: mkdir /proc/pki-alerts: *" \
 	"-q says the target that failed"
 like "$(mail 2)" "*Subject: pki distribute on *
   good.test: instance * 0 of 1 target(s) ok; *" "the mail says it"

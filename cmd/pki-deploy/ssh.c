@@ -38,31 +38,38 @@ s_end(struct conn *c, int rc)
 	return rc;
 }
 
-/* 1 if the file system of PATH's directory is mounted read-only (as
- * statvfs@openssh.com says; 0 when it cannot be asked). */
-static int
-read_only(struct ssh *h, const char *path)
+/* Why the file system of PATH's directory refuses writes, as
+ * statvfs@openssh.com says: read-only or full; NULL when it does not
+ * (or cannot be asked). */
+static const char *
+fs_refuses(struct ssh *h, const char *path)
 {
-	const char *slash = strrchr(path, '/');
+	const char *slash = strrchr(path, '/'), *why = NULL;
 	sftp_statvfs_t st;
 	char dir[4200];
-	int ro;
 
 	if (!h->statvfs || slash == NULL)
-		return 0;
+		return NULL;
 	snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 :
 	    (int)(slash - path), path);
 	if ((st = sftp_statvfs(h->sftp, dir)) == NULL)
-		return 0;
-	ro = (st->f_flag & SSH_FXE_STATVFS_ST_RDONLY) != 0;
+		return NULL;
+	if (st->f_flag & SSH_FXE_STATVFS_ST_RDONLY)
+		why = "Read-only file system";
+	else if (st->f_bavail == 0 || st->f_favail == 0)
+		why = "No space left on device";
 	sftp_statvfs_free(st);
-	return ro;
+	return why;
 }
 
-/* Why the SFTP request on PATH failed, as the server's status says. */
+/* Why the SFTP request on PATH failed, as the server's status says, or
+ * the file system when the status gives no reason (libssh 0.10 reports
+ * a failed write with its own words: "SFTP server: Failure"). */
 static const char *
 sftp_reason(struct ssh *h, const char *path)
 {
+	const char *why;
+
 	switch (h->sftp != NULL ? sftp_get_error(h->sftp) : -1) {
 	case SSH_FX_NO_SUCH_FILE:
 	case SSH_FX_NO_SUCH_PATH:
@@ -74,11 +81,12 @@ sftp_reason(struct ssh *h, const char *path)
 	case SSH_FX_WRITE_PROTECT:
 		return "Read-only file system";
 	case SSH_FX_FAILURE:
-		return read_only(h, path) ? "Read-only file system" :
+		return (why = fs_refuses(h, path)) != NULL ? why :
 		    "failed (the SFTP server gives no reason: file exists, "
 		    "disk full, ...)";
 	default:
-		return ssh_get_error(h->s);
+		return h->sftp != NULL && (why = fs_refuses(h, path)) != NULL ?
+		    why : ssh_get_error(h->s);
 	}
 }
 
@@ -137,6 +145,8 @@ s_lstat(struct conn *c, const char *path, struct dstat *st)
 static int
 s_mkdir(struct conn *c, const char *path, mode_t mode)
 {
+	const char *why;
+
 	if (sftp_mkdir(SSH(c)->sftp, path, mode) == 0 ||
 	    status_is(c, SSH_FX_FILE_ALREADY_EXISTS))
 		return 0;
@@ -144,7 +154,7 @@ s_mkdir(struct conn *c, const char *path, mode_t mode)
 	 * an lstat it sends after it: "no such file", which is not why. */
 	if (status_is(c, SSH_FX_NO_SUCH_FILE))
 		return conn_error(c, "mkdir %s: %s", path,
-		    read_only(SSH(c), path) ? "Read-only file system" :
+		    (why = fs_refuses(SSH(c), path)) != NULL ? why :
 		    "failed (the SFTP server gives no reason)");
 	return s_error(c, "mkdir", path);
 }

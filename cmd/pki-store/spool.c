@@ -104,6 +104,7 @@ int
 spool_add(struct spool *sp, const json_t *rec, char *why, size_t whylen)
 {
 	char *text;
+	off_t end = -1;
 	int rc;
 
 	if (sp->dir == NULL) {
@@ -117,11 +118,19 @@ spool_add(struct spool *sp, const json_t *rec, char *why, size_t whylen)
 		snprintf(why, whylen, "out of memory");
 		return -1;
 	}
-	rc = pki_write_all(sp->fd, text, strlen(text)) == -1 ||
+	/* A record is kept whole or not at all: one that does not fit
+	 * (a full disk) is cut off again, so that the next run does not
+	 * read half a record, nor the next record glued to it. */
+	rc = (end = lseek(sp->fd, 0, SEEK_END)) == -1 ||
+	    pki_write_all(sp->fd, text, strlen(text)) == -1 ||
 	    pki_write_all(sp->fd, "\n", 1) == -1 ||
-	    (++sp->count % SYNC_EVERY == 0 && fsync(sp->fd) == -1) ? -1 : 0;
-	if (rc == -1)
+	    ((sp->count + 1) % SYNC_EVERY == 0 && fsync(sp->fd) == -1) ? -1 : 0;
+	if (rc == -1) {
 		snprintf(why, whylen, "%s: %s", sp->path, strerror(errno));
+		if (end != -1 && ftruncate(sp->fd, end) == -1)
+			pki_err("spool %s: %s", sp->path, strerror(errno));
+	} else
+		sp->count++;
 	pki_free_secret(text);
 	return rc;
 }
