@@ -21,6 +21,15 @@
 #                     group PID with -9 and pass "WHAT killed with -9";
 #                     else kill it all the same and fail, showing LOG;
 #                     then wait for PID
+#   challenges SET    the _acme-challenge TXT values that the primary or
+#                     the secondary serves for a name of the certificates
+#                     named *.SET.example.test (altnames included)
+#   converged WHAT SET WANT
+#                     pass or fail, each prefixed by WHAT: the issued
+#                     instances of the certificates *.SET.example.test
+#                     are WANT ("a.SET.example.test:1 b...:1", by name);
+#                     no claim, no challenge TXT, no open order of them
+#                     (nor one with its challenges out or its key) left
 # shellcheck shell=sh
 
 # shellcheck source=tests/lib/named.sh
@@ -87,4 +96,29 @@ kill_when() {
 		sed 's/^/# /' "$_kw_log"
 	fi
 	wait "$_kw_pid" 2>/dev/null
+}
+
+challenges() {
+	q "SELECT name FROM subjects WHERE name LIKE '%.$1.example.test'" |
+	while read -r _n; do
+		for _p in "$NAMED_PORT" "$NAMED2_PORT"; do
+			dig +short +norecurse -p "$_p" @127.0.0.1 TXT \
+				"_acme-challenge.$_n"
+		done
+	done
+}
+
+converged() {
+	is "$(q "SELECT string_agg(s.name || ':' || (SELECT count(*) FROM certinstances i
+		WHERE i.certificate = s.certificate AND i.state = 'issued'), ' ' ORDER BY s.name)
+		FROM subjects s WHERE NOT s.isaltname AND s.name LIKE '%.$2.example.test'")" \
+		"$3" "$1: one issued instance of each certificate"
+	is "$(q "SELECT count(*) FROM certinstances WHERE state = 'reserved'")" 0 \
+		"$1: no claim left"
+	is "$(challenges "$2")" "" \
+		"$1: no _acme-challenge TXT left on the primary or the secondary"
+	is "$(q "SELECT count(*) FROM acme_orders o JOIN subjects s ON s.certificate = o.certificate
+		AND NOT s.isaltname WHERE s.name LIKE '%.$2.example.test'
+		AND (state = 'open' OR withdrawn IS NULL OR key IS NOT NULL)")" 0 \
+		"$1: no stored order left open, with challenges out or with a key"
 }

@@ -251,6 +251,30 @@ named_start() {
 		NAMED_PID NAMED2_PID
 }
 
+# named_restart: start the primary and the secondary again where they
+# are gone (killed with -9, say), on the same ports and files, and wait
+# until both serve every zone: the primary what its journal kept, the
+# secondary what it transfers from the primary.
+named_restart() {
+	wait "$NAMED_PID" "$NAMED2_PID" 2>/dev/null
+	if ! kill -0 "$NAMED_PID" 2>/dev/null; then
+		_named_run "$T/named"
+		NAMED_PID=$_named_pid
+		at_exit "named_stop $NAMED_PID"
+	fi
+	if ! kill -0 "$NAMED2_PID" 2>/dev/null; then
+		_named_run "$T/named2"
+		NAMED2_PID=$_named_pid
+		at_exit "named_stop $NAMED2_PID"
+	fi
+	export NAMED_PID NAMED2_PID
+	if ! _named_ready "$NAMED_PID" "$NAMED_PORT" ||
+		! _named_ready "$NAMED2_PID" "$NAMED2_PORT"; then
+		echo "Bail out! named did not start again; see $NAMED_LOG and $NAMED2_LOG"
+		exit 1
+	fi
+}
+
 # named_resolver_start: a third named, a recursive resolver that forwards
 # every query to the primary, follows CNAMEs from zone to zone as any
 # resolver does, and caches nothing for long; like the resolvers an ACME

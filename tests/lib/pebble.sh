@@ -18,7 +18,8 @@
 #                      /cert-status-by-serial/HEX)
 #   PEBBLE_ROOT        a file with the issuing root, /roots/0
 #   PEBBLE_HTTP_PORT   where Pebble validates http-01 (its httpPort)
-#   PEBBLE_PID         the process (pebble_stop stops it)
+#   PEBBLE_PID         the process (pebble_stop stops it; pebble_restart
+#                      starts it again after a kill)
 #   PEBBLE_LOG         its log
 #
 # EAB=1 requires External Account Binding with the key id
@@ -183,24 +184,39 @@ pebble_start() {
 	fi
 	_pebble_config "$_ps_dir" "$_ps_eab" "$_ps_validity" "$_ps_version" \
 		"$_ps_profiles"
-	# shellcheck disable=SC2086 # _ps_env is a list of VAR=VALUE words
-	( cd "$_ps_dir" && exec env $_ps_env "$_ps_bin" \
-		-config "$_ps_dir/pebble.json" \
-		-dnsserver "127.0.0.1:$_pebble_dns_port" ) >"$_ps_dir/log" 2>&1 &
+	_pebble_cmd="env $_ps_env $_ps_bin -config $_ps_dir/pebble.json -dnsserver 127.0.0.1:$_pebble_dns_port"
+	_pebble_dir=$_ps_dir
+	_pebble_run
+}
+
+# _pebble_run: start $_pebble_cmd in $_pebble_dir (its log appended to)
+# and wait until it serves its directory.
+_pebble_run() {
+	# shellcheck disable=SC2086 # _pebble_cmd is a list of words
+	( cd "$_pebble_dir" && exec $_pebble_cmd ) >>"$_pebble_dir/log" 2>&1 &
 	PEBBLE_PID=$!
 	at_exit "kill $PEBBLE_PID"
 	PEBBLE_CA_BUNDLE=$T/pebble-tls/ca.pem
-	PEBBLE_ROOT=$_ps_dir/root0.pem
-	PEBBLE_LOG=$_ps_dir/log
+	PEBBLE_ROOT=$_pebble_dir/root0.pem
+	PEBBLE_LOG=$_pebble_dir/log
 	export PEBBLE_CA_BUNDLE PEBBLE_ROOT PEBBLE_PID PEBBLE_LOG
 	if ! _pebble_wait 20 "$PEBBLE_PID" curl -sf --cacert "$PEBBLE_CA_BUNDLE" \
 		"$PEBBLE_DIRECTORY" ||
 		! curl -sf --cacert "$PEBBLE_CA_BUNDLE" -o "$PEBBLE_ROOT" \
 		"$PEBBLE_MGMT/roots/0"; then
 		echo "Bail out! Pebble did not start"
-		sed 's/^/# /' "$_ps_dir/log"
+		sed 's/^/# /' "$_pebble_dir/log"
 		exit 1
 	fi
+}
+
+# pebble_restart: start the Pebble started last again, on the same ports
+# with the same configuration (after pebble_stop, or a kill -9 of
+# $PEBBLE_PID).  Pebble keeps everything in memory: the one that comes
+# back knows no account, order or certificate of the one before.
+pebble_restart() {
+	wait "$PEBBLE_PID" 2>/dev/null
+	_pebble_run
 }
 
 # pebble_stop: stop the Pebble started last.

@@ -1,0 +1,128 @@
+#!/bin/sh
+# faults-acme.t - pki issue with ACME certificates (dns-01 through BIND,
+# RFC 2136) when a server it talks to is killed with -9 under it: Pebble
+# during an order (its orders placed and stored, no challenge answered),
+# Pebble during finalize (a certificate issued, the others being
+# finalized or downloaded), and named, primary and secondary, during the
+# propagation wait (the primary has the challenges, the secondary,
+# stopped, has not).  Each time the run ends within its timeouts with a
+# one-line error per certificate naming what went away and where, stores
+# nothing half-way (no instance, no claim, no key printed), and once the
+# server is back an immediate re-run issues each certificate exactly once
+# and leaves no claim, no _acme-challenge TXT and no open order.
+# Pebble keeps its state in memory: the Pebble that comes back knows no
+# account, order or certificate of the one killed, and says so; pki
+# register makes a new account there, and the re-run places new orders
+# (the stored ones are replaced).  named keeps its journal: the re-run
+# withdraws the challenges the failed run could not, and resumes its
+# orders.
+# shellcheck source=tests/lib/env.sh
+. "$(dirname "$0")/lib/env.sh"
+# shellcheck source=tests/lib/acmedns.sh
+. "$(dirname "$0")/lib/acmedns.sh"
+if ! pebble_new_available; then
+	[ -n "${CI:-}" ] && { echo "Bail out! no Pebble 2.10 (make deps)"; exit 1; }
+	skip_all "no Pebble 2.10 in $PEBBLE_NEW (make deps fetches it)"
+fi
+acmedns_setup VERSION=2.10 PEBBLE_AUTHZREUSE=0 PEBBLE_WFE_NONCEREJECT=0
+acmedns_account
+# Short waits: what went away is given up on within seconds.
+printf '%s\n' PKI_ACME_TIMEOUT=5 PKI_DNS_TIMEOUT=3 >> "$T/pki.conf"
+CA=${PEBBLE_DIRECTORY%/dir}
+
+issued() { [ "$(grep -c 'Issued certificate serial' "$PEBBLE_LOG")" -gt "$1" ]; }
+stored() { [ "$(q "SELECT count(*) FROM acme_orders WHERE state = 'open'")" -ge "$1" ]; }
+has_txt() { [ -n "$(dig +short +norecurse -p "$NAMED_PORT" @127.0.0.1 TXT "$1")" ]; }
+# certs SET: two ACME certificates named for SET, one with an altname.
+certs() {
+	pki -q cert add "a.$1.example.test" -c acme -a ec
+	pki -q cert add "b.$1.example.test" -c acme -a ec -A "www.b.$1.example.test"
+}
+
+# fault WHAT SET SERVER WAIT...: start pki issue, and once WAIT succeeds
+# kill SERVER (pids) with -9; the run's exit status in $rc, its output in
+# $T/WHAT.out, its seconds in $secs.
+fault() {
+	_what=$1 _set=$2 _pids=$3
+	shift 3
+	certs "$_set"
+	_t0=$(date +%s)
+	setsid pki issue > "$T/$_set.out" 2> "$T/$_set.err" &
+	_pid=$!
+	if wait_for 30 "$@"; then
+		# shellcheck disable=SC2086 # a list of pids
+		kill -9 $_pids
+		pass "$_what: killed with -9"
+	else
+		fail "$_what: the moment to kill never came"
+		sed 's/^/# /' "$T/$_set.err"
+	fi
+	rc=0
+	wait "$_pid" || rc=$?
+	secs=$(($(date +%s) - _t0))
+	cat "$T/$_set.out" "$T/$_set.err" >> "$T/all"
+}
+
+# after WHAT SET REASON STATUS: what the killed run left: its exit
+# STATUS (2: pki-acme could not reach the CA at all), one error line per
+# certificate naming it and REASON (a pattern); nothing stored.
+after() {
+	is "$rc" "$4" "$1: pki issue exits $4"
+	ok "$1: within the timeouts ($secs s)" [ "$secs" -le 20 ]
+	is "$(grep -c "^[ab]\.$2\.example\.test: FAILED: $3" "$T/$2.out")" 2 \
+		"$1: an error for each certificate, naming what went away"
+	diag "$(sed -n 1p "$T/$2.out")"
+	is "$(q "SELECT count(*) FROM certinstances i JOIN subjects s ON s.certificate = i.certificate
+		WHERE s.name LIKE '%.$2.example.test'")" 0 "$1: no instance stored, none left claimed"
+}
+
+# rerun WHAT SET: pki issue at once, then what it converged to.
+rerun() {
+	rc=0
+	pki issue > "$T/$2.rerun" 2>&1 || rc=$?
+	cat "$T/$2.rerun" >> "$T/all"
+	is "$rc" 0 "$1: the re-run exits 0"
+	[ "$rc" -eq 0 ] || sed 's/^/# /' "$T/$2.rerun"
+	converged "$1" "$2" "a.$2.example.test:1 b.$2.example.test:1"
+}
+
+# ------------------------------------------------------------ an order
+# Both orders placed and stored; pki-dnsup gathers the batch, so no
+# challenge is answered yet.
+fault "Pebble during an order" o "$PEBBLE_PID" stored 2
+after "Pebble during an order" o \
+	"pki-acme: acme: .*cannot reach the ACME CA: GET $CA/dir: .*Couldn't connect" 2
+pebble_restart
+rc=0
+pki issue > "$T/o.gone" 2>&1 || rc=$?
+is "$rc" 1 "the CA back without the account: pki issue exits 1"
+is "$(grep -c "^[ab]\.o\.example\.test: FAILED: pki-acme: acme: new order: .*accountDoesNotExist: Account $CA/my-account/.* not found" "$T/o.gone")" 2 \
+	"... saying so for each certificate"
+is "$(challenges o)" "" "... and publishing nothing"
+quiet pki -q register
+rerun "Pebble during an order" o
+is "$(q "SELECT count(*) FROM acme_orders o JOIN subjects s ON s.certificate = o.certificate
+	AND NOT s.isaltname WHERE s.name LIKE '%.o.example.test' AND state = 'replaced'")" 2 \
+	"Pebble during an order: the stored orders replaced by new ones"
+
+# ------------------------------------------------------------ finalize
+# The first certificate issued by the CA, not yet stored.
+fault "Pebble during finalize" f "$PEBBLE_PID" issued "$(grep -c 'Issued certificate serial' "$PEBBLE_LOG")"
+after "Pebble during finalize" f "pki-acme: acme: .*$CA/" 1
+pebble_restart
+quiet pki -q register
+rerun "Pebble during finalize" f
+
+# ------------------------------------------------------------ propagation
+# The secondary stopped, so that pki-dnsup waits for it; both killed
+# once the primary serves a challenge.
+kill -STOP "$NAMED2_PID"
+fault "named during the propagation wait" n "$NAMED_PID $NAMED2_PID" \
+	has_txt _acme-challenge.b.n.example.test
+after "named during the propagation wait" n \
+	"pki-dnsup: dns: .*127.0.0.1#$NAMED2_PORT" 1
+named_restart
+rerun "named during the propagation wait" n
+
+nok "no private key in anything pki printed" grep -q "$SECRET_PATTERN" "$T/all"
+done_testing
