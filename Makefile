@@ -188,7 +188,7 @@ fuzz:
 # for the other's last long file.
 SLOW_TESTS = deploy distribute valgrind roll-zone roll schedule-run resume \
 	schedule-runners schedule-kill \
-	recover faults-deploy dane schedule db sql
+	recover faults-deploy dane faults-acme schedule db sql
 TESTS = $(SLOW_TESTS:%=tests/%.t) \
 	$(filter-out $(SLOW_TESTS:%=tests/%.t),$(sort $(wildcard tests/*.t)))
 # Two at once: with three, acme.t's lost key change (a relay that cuts

@@ -27,36 +27,38 @@ fi
 acmedns_setup VERSION=2.10 PEBBLE_AUTHZREUSE=0 PEBBLE_WFE_NONCEREJECT=0
 acmedns_account
 # Short waits: what went away is given up on within seconds.
-printf '%s\n' PKI_ACME_TIMEOUT=5 PKI_DNS_TIMEOUT=3 >> "$T/pki.conf"
+printf '%s\n' PKI_ACME_TIMEOUT=3 PKI_DNS_TIMEOUT=2 >> "$T/pki.conf"
 CA=${PEBBLE_DIRECTORY%/dir}
 
 issued() { [ "$(grep -c 'Issued certificate serial' "$PEBBLE_LOG")" -gt "$1" ]; }
-stored() { [ "$(q "SELECT count(*) FROM acme_orders WHERE state = 'open'")" -ge "$1" ]; }
 has_txt() { [ -n "$(dig +short +norecurse -p "$NAMED_PORT" @127.0.0.1 TXT "$1")" ]; }
 # certs SET: two ACME certificates named for SET, one with an altname.
+# (What pki cert add does, in one psql: it costs a second each.)
 certs() {
-	pki -q cert add "a.$1.example.test" -c acme -a ec
-	pki -q cert add "b.$1.example.test" -c acme -a ec -A "www.b.$1.example.test"
+	q "SELECT add_cert('a.$1.example.test', 'server', 'LE', 'ec', false,
+		NULL, NULL, NULL, NULL, NULL, NULL);
+	   SELECT add_cert('b.$1.example.test', 'server', 'LE', 'ec', false,
+		NULL, NULL, NULL, NULL, NULL, NULL);
+	   SELECT add_altname('b.$1.example.test', 'www.b.$1.example.test')" >/dev/null
 }
 
-# fault WHAT SET SERVER WAIT...: start pki issue, and once WAIT succeeds
-# kill SERVER (pids) with -9; the run's exit status in $rc, its output in
-# $T/WHAT.out, its seconds in $secs.
+# fault WHAT SET KILL WAIT...: start pki issue, and once WAIT succeeds
+# run KILL (for eval); the run's exit status in $rc, its output in
+# $T/SET.out, its seconds in $secs.
 fault() {
-	_what=$1 _set=$2 _pids=$3
+	_what=$1 _set=$2 _kill=$3
 	shift 3
 	certs "$_set"
 	_t0=$(date +%s)
 	setsid pki issue > "$T/$_set.out" 2> "$T/$_set.err" &
 	_pid=$!
 	if wait_for 30 "$@"; then
-		# shellcheck disable=SC2086 # a list of pids
-		kill -9 $_pids
 		pass "$_what: killed with -9"
 	else
 		fail "$_what: the moment to kill never came"
 		sed 's/^/# /' "$T/$_set.err"
 	fi
+	eval "$_kill"
 	rc=0
 	wait "$_pid" || rc=$?
 	secs=$(($(date +%s) - _t0))
@@ -87,9 +89,12 @@ rerun() {
 }
 
 # ------------------------------------------------------------ an order
-# Both orders placed and stored; pki-dnsup gathers the batch, so no
-# challenge is answered yet.
-fault "Pebble during an order" o "$PEBBLE_PID" stored 2
+# The orders placed and stored, their challenges published on the
+# primary, pki-dnsup waiting for the secondary (stopped): Pebble is
+# killed before any challenge is answered, then the secondary goes on.
+kill -STOP "$NAMED2_PID"
+fault "Pebble during an order" o "kill -9 $PEBBLE_PID; kill -CONT $NAMED2_PID" \
+	has_txt _acme-challenge.b.o.example.test
 after "Pebble during an order" o \
 	"pki-acme: acme: .*cannot reach the ACME CA: GET $CA/dir: .*Couldn't connect" 2
 pebble_restart
@@ -107,7 +112,7 @@ is "$(q "SELECT count(*) FROM acme_orders o JOIN subjects s ON s.certificate = o
 
 # ------------------------------------------------------------ finalize
 # The first certificate issued by the CA, not yet stored.
-fault "Pebble during finalize" f "$PEBBLE_PID" issued "$(grep -c 'Issued certificate serial' "$PEBBLE_LOG")"
+fault "Pebble during finalize" f "kill -9 $PEBBLE_PID" issued "$(grep -c 'Issued certificate serial' "$PEBBLE_LOG")"
 after "Pebble during finalize" f "pki-acme: acme: .*$CA/" 1
 pebble_restart
 quiet pki -q register
@@ -117,12 +122,14 @@ rerun "Pebble during finalize" f
 # The secondary stopped, so that pki-dnsup waits for it; both killed
 # once the primary serves a challenge.
 kill -STOP "$NAMED2_PID"
-fault "named during the propagation wait" n "$NAMED_PID $NAMED2_PID" \
+fault "named during the propagation wait" n "kill -9 $NAMED_PID $NAMED2_PID" \
 	has_txt _acme-challenge.b.n.example.test
 after "named during the propagation wait" n \
-	"pki-dnsup: dns: .*127.0.0.1#$NAMED2_PORT" 1
+	"pki-dnsup: dns: _acme-challenge\..*: not served by .*127.0.0.1#$NAMED2_PORT (no answer).* within 2 s; .*no answer from 127.0.0.1#$NAMED_PORT" 1
 named_restart
+o0=$(orders)
 rerun "named during the propagation wait" n
+is "$(($(orders) - o0))" 0 "named during the propagation wait: the stored orders resumed, none placed"
 
 nok "no private key in anything pki printed" grep -q "$SECRET_PATTERN" "$T/all"
 done_testing

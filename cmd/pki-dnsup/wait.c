@@ -26,6 +26,8 @@ struct watch {
 	int		 exact;		/* the RRset is to be WANT alone */
 	ldns_rr_list	*want;
 	time_t		*seen;		/* per server of the zone; 0: not yet */
+	char		*mute;		/* per server: 1 if it did not answer
+					   when last asked (for any owner) */
 	size_t		 missing;	/* servers that do not serve it yet */
 };
 
@@ -42,6 +44,7 @@ watches_free(struct watches *ws)
 	for (i = 0; i < ws->n; i++) {
 		ldns_rr_list_deep_free(ws->v[i].want);
 		free(ws->v[i].seen);
+		free(ws->v[i].mute);
 	}
 	free(ws->v);
 }
@@ -73,10 +76,11 @@ watch_for(struct watches *ws, const struct item *it)
 	w = &ws->v[ws->n];
 	*w = (struct watch){ it->zone, it->owner, it->type, it->replace,
 	    ldns_rr_list_new(), calloc(it->zone->ns.n, sizeof(time_t)),
-	    it->zone->ns.n };
-	if (w->want == NULL || w->seen == NULL) {
+	    calloc(it->zone->ns.n, 1), it->zone->ns.n };
+	if (w->want == NULL || w->seen == NULL || w->mute == NULL) {
 		ldns_rr_list_deep_free(w->want);
 		free(w->seen);
+		free(w->mute);
 		return NULL;
 	}
 	ws->n++;
@@ -179,6 +183,19 @@ missing(const struct watches *ws)
 	return n;
 }
 
+/* Whether the server of TEXT answered when last asked (MUTE 0) or not
+ * (1), for every watch of a zone it serves. */
+static void
+note_answer(struct watches *ws, const char *text, char mute)
+{
+	size_t i, j;
+
+	for (i = 0; i < ws->n; i++)
+		for (j = 0; j < ws->v[i].zone->ns.n; j++)
+			if (strcmp(ws->v[i].zone->ns.v[j].text, text) == 0)
+				ws->v[i].mute[j] = mute;
+}
+
 /* Ask every server that does not serve its owner yet once. */
 static void
 poll_round(struct watches *ws, const struct config *cfg)
@@ -198,8 +215,12 @@ poll_round(struct watches *ws, const struct config *cfg)
 			case 1:
 				w->seen[j] = time(NULL);
 				w->missing--;
+				/* FALLTHROUGH */
+			case 0:
+				note_answer(ws, srv->text, 0);
 				break;
 			case -1:
+				note_answer(ws, srv->text, 1);
 				servers_add(&down, srv->addr, srv->port);
 				break;
 			}
@@ -225,7 +246,8 @@ poll_all(struct watches *ws, const struct config *cfg)
 	}
 }
 
-/* The servers of W that do not serve its owner, as text into OUT. */
+/* The servers of W that do not serve its owner, as text into OUT; those
+ * that did not answer when last asked say so. */
 static void
 lacking(const struct watch *w, char *out, size_t len)
 {
@@ -235,8 +257,9 @@ lacking(const struct watch *w, char *out, size_t len)
 	for (j = 0; j < w->zone->ns.n; j++) {
 		if (w->seen[j] != 0 || used >= len)
 			continue;
-		used += (size_t)snprintf(out + used, len - used, "%s%s",
-		    used > 0 ? ", " : "", w->zone->ns.v[j].text);
+		used += (size_t)snprintf(out + used, len - used, "%s%s%s",
+		    used > 0 ? ", " : "", w->zone->ns.v[j].text,
+		    w->mute[j] ? " (no answer)" : "");
 	}
 }
 
@@ -318,7 +341,7 @@ served_everywhere(const struct item *it, struct servers *down,
     const struct config *cfg)
 {
 	struct watch w = { it->zone, it->owner, it->type, 0,
-	    ldns_rr_list_new(), NULL, 0 };
+	    ldns_rr_list_new(), NULL, NULL, 0 };
 	const struct server *srv;
 	ldns_rr *rr = NULL;
 	size_t j;

@@ -1,7 +1,8 @@
 # acmedns.sh - an ACME CA that validates dns-01 through BIND, for the
-# tests of whole runs (issue-acme.t, resume.t, schedule-kill.t): the
-# servers (named.sh, pebble.sh, pg.sh), the lines of a pki.conf for
-# them, and what the tests that kill runs at chosen moments share.
+# tests of whole runs (issue-acme.t, resume.t, schedule-kill.t,
+# faults-acme.t): the servers (named.sh, pebble.sh, pg.sh), the lines of
+# a pki.conf for them, and what the tests that kill runs or servers at
+# chosen moments share.
 #
 #   . "$(dirname "$0")/lib/env.sh"
 #   . "$(dirname "$0")/lib/acmedns.sh"
