@@ -184,16 +184,18 @@ pebble_start() {
 	fi
 	_pebble_config "$_ps_dir" "$_ps_eab" "$_ps_validity" "$_ps_version" \
 		"$_ps_profiles"
-	_pebble_cmd="env $_ps_env $_ps_bin -config $_ps_dir/pebble.json -dnsserver 127.0.0.1:$_pebble_dns_port"
-	_pebble_dir=$_ps_dir
+	_pebble_env=$_ps_env _pebble_bin=$_ps_bin _pebble_dir=$_ps_dir
 	_pebble_run
 }
 
-# _pebble_run: start $_pebble_cmd in $_pebble_dir (its log appended to)
-# and wait until it serves its directory.
+# _pebble_run: start $_pebble_bin with $_pebble_env on the configuration
+# of $_pebble_dir (its log appended to) and wait until it serves its
+# directory.
 _pebble_run() {
-	# shellcheck disable=SC2086 # _pebble_cmd is a list of words
-	( cd "$_pebble_dir" && exec $_pebble_cmd ) >>"$_pebble_dir/log" 2>&1 &
+	# shellcheck disable=SC2086 # _pebble_env is a list of VAR=VALUE words
+	( cd "$_pebble_dir" && exec env $_pebble_env "$_pebble_bin" \
+		-config "$_pebble_dir/pebble.json" \
+		-dnsserver "127.0.0.1:$_pebble_dns_port" ) >>"$_pebble_dir/log" 2>&1 &
 	PEBBLE_PID=$!
 	at_exit "kill $PEBBLE_PID"
 	PEBBLE_CA_BUNDLE=$T/pebble-tls/ca.pem
