@@ -18,38 +18,6 @@ int pki_verbosity = 1;
 static const char *progname = "pki";
 static int use_syslog;
 
-/*
- * jansson allocates every string of a record; these wrappers keep the size
- * in front of each block so that free can wipe it: a key that passed
- * through a record leaves no copy behind in freed memory.
- */
-#define HDR 16	/* keeps the block aligned as malloc's is */
-
-static void *
-wiping_malloc(size_t n)
-{
-	unsigned char *p;
-
-	if (n > (size_t)-1 - HDR || (p = malloc(n + HDR)) == NULL)
-		return NULL;
-	memcpy(p, &n, sizeof(n));
-	return p + HDR;
-}
-
-static void
-wiping_free(void *q)
-{
-	unsigned char *p;
-	size_t n;
-
-	if (q == NULL)
-		return;
-	p = (unsigned char *)q - HDR;
-	memcpy(&n, p, sizeof(n));
-	pki_wipe(p, n + HDR);
-	free(p);
-}
-
 void
 pki_init(const char *name)
 {
@@ -71,7 +39,7 @@ pki_init(const char *name)
 		exit(PKI_EXIT_FATAL);
 	}
 	signal(SIGPIPE, SIG_IGN);
-	json_set_alloc_funcs(wiping_malloc, wiping_free);
+	pki_wiping_alloc();
 	atexit(pki_rec_error_summary);
 }
 

@@ -291,6 +291,12 @@ int	 pki_crl_reason(const char *s);
 char	*pki_persist_value(const char *issuer, const char *account,
 	    int wildcard, long long until, const char **why);
 
+/* ------------------------------------------------------------ wipe.c */
+
+/* jansson and OpenSSL allocate through wrappers that wipe every block
+ * they free (pki_init() calls it first). */
+void	 pki_wiping_alloc(void);
+
 /* ------------------------------------------------------------ secret.c */
 
 /* Wipe LEN bytes at P (cannot be optimised away). */
