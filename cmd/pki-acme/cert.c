@@ -59,7 +59,8 @@ top_issuer(STACK_OF(X509) *certs, char cn[256])
 }
 
 /* One chain of the CA: the PEM of URL (and the URLs it links to as
- * alternates into *ALTS, if ALTS).  NULL with A->why set. */
+ * alternates into *ALTS, if ALTS).  NULL with A->why set (and *ALTS
+ * untouched). */
 static char *
 fetch(struct acme *a, const char *url, json_t **alts)
 {
@@ -78,7 +79,7 @@ fetch(struct acme *a, const char *url, json_t **alts)
 		pem = r.body;
 		r.body = NULL;
 	}
-	if (alts != NULL) {
+	if (alts != NULL && pem != NULL) {
 		*alts = r.alternates;
 		r.alternates = NULL;
 	}
