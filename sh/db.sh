@@ -321,6 +321,8 @@ pki_db_migrate() {
 		_prev=$_v
 		_n=$((_n + 1))
 		case $_done in *" $_v "*) continue ;; esac
+		[ -n "${_owner_ok:-}" ] || pki_db_migrate_owner "$_name"
+		_owner_ok=1
 		_out=$(pki_psql -At -v version="$_v" -v name="$_name" \
 			-v file="$_f" <<'EOF'
 \o /dev/null
@@ -353,6 +355,21 @@ EOF
 	[ "$_applied" -gt 0 ] ||
 		pki_say "the database is up to date ($_n migrations)"
 	return 0
+}
+
+# pki_db_migrate_owner NAME: dies unless the role connected owns the
+# schema pki (is, or is a member of, its owner), as a migration needs; a
+# role of pki db grant does not.
+pki_db_migrate_owner() {
+	_own=$(pki_psql -At -c "SELECT current_user || ' ' || nspowner::regrole
+		|| ' ' || pg_has_role(nspowner, 'USAGE')
+		FROM pg_namespace WHERE nspname = 'pki'") ||
+		pki_die 1 "migration $1: cannot look up the owner of the schema pki"
+	case $_own in
+	'' | *' true') return 0 ;;
+	esac
+	_who=${_own%% *} _owner=${_own#* }
+	pki_die 1 "migration $1 not applied: the role $_who does not own the schema pki (pki db grant gives run-time privileges only): run pki db migrate as ${_owner% *}"
 }
 
 # pki db init: the private cluster started (if it is used), the database
@@ -400,11 +417,12 @@ pki_db_env() {
 # role that runs this, which should be the one that migrates).  Run by the
 # owner of the schema; idempotent.
 pki_db_grant() {
-	[ $# -eq 1 ] && [ -n "$1" ] ||
+	if [ $# -ne 1 ] || [ -z "$1" ]; then
 		pki_die 2 "usage: pki db grant ROLE"
+	fi
 	pki_db_need
-	_has=$(pki_psql -At -v role="$1" \
-		-c "SELECT count(*) FROM pg_roles WHERE rolname = :'role'") ||
+	_has=$(echo "SELECT count(*) FROM pg_roles WHERE rolname = :'role'" |
+		pki_psql -At -v role="$1") ||
 		pki_die 1 "db grant: cannot look up the role $1"
 	[ "$_has" = 1 ] ||
 		pki_die 1 "db grant: no role $1 in the database (CREATE ROLE $1 LOGIN first)"
