@@ -400,7 +400,7 @@ pki_db_env() {
 	elif [ -n "${PKI_DB:-}" ]; then
 		printf 'export PKI_DB=%s\n' "$(pki_quote "$PKI_DB")"
 	else
-		for _v in PGHOST PGPORT PGDATABASE PGUSER PGSERVICE; do
+		for _v in $PKI_PG_VARS; do
 			eval "_x=\${$_v:-}"
 			[ -n "$_x" ] && printf 'export %s=%s\n' "$_v" "$(pki_quote "$_x")"
 		done

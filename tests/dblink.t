@@ -137,7 +137,11 @@ capture link pki db env
 is "$out" "export PGHOST='127.0.0.1'
 export PGPORT='$port'
 export PGDATABASE='pki'
-export PGUSER='pki_run'" "pki db env names the configured database"
+export PGUSER='pki_run'
+export PGSSLMODE='verify-full'
+export PGSSLROOTCERT='$tls/ca.crt'
+export PGSSLCERT='$tls/client.crt'
+export PGSSLKEY='$tls/client.key'" "pki db env names the configured database and its TLS link"
 
 # ------------------------------------------------------------ a workflow
 q "UPDATE localca_settings SET ca_algo = 'ec'"
@@ -162,6 +166,20 @@ like "$(openssl x509 -in "$T/local/a.test/a.test_server_cert.pem" -noout -subjec
 	"*CN*a.test*" "the certificate is deployed on the local target"
 is "$(q "SELECT state FROM certinstances WHERE id = (SELECT max(id) FROM inst WHERE name = 'a.test')")" \
 	deployed "and recorded as deployed"
+
+# The same link configured in pki.conf (libpq's variables, not exported
+# there), or as a conninfo in PKI_DB.
+link env > "$T/pki.conf"
+grep '^PG' "$T/pki.conf" > "$T/pki.conf.new"
+mv "$T/pki.conf.new" "$T/pki.conf"
+chmod 0600 "$T/pki.conf"
+capture env -u PGHOST -u PGPORT -u PGUSER -u PGDATABASE PKI_CONF="$T/pki.conf" pki status a.test
+is "$rc" 0 "the link configured in pki.conf: pki status"
+like "$out" "*a.test*deployed*" "shows the instance"
+capture env -u PGHOST -u PGPORT -u PGUSER -u PGDATABASE PKI_DB="host=127.0.0.1 port=$port dbname=pki user=pki_run sslmode=verify-full sslrootcert=$tls/ca.crt sslcert=$tls/client.crt sslkey=$tls/client.key" \
+	pki status a.test
+is "$rc" 0 "the link as a conninfo in PKI_DB: pki status"
+like "$out" "*a.test*deployed*" "shows the instance"
 
 # ------------------------------------------------------------ refused
 subjects() { q "SELECT count(*) FROM subjects"; }
