@@ -215,11 +215,13 @@ check: all
 # server that does not answer.  privilege.t's setgid programs refuse
 # before they read anything, and LeakSanitizer cannot run in a setgid
 # process; wipe.t looks at what the normal build leaves in memory
-# (ASan's shadow memory makes cores of terabytes).
+# (ASan's shadow memory makes cores of terabytes).  dblink.t tests the
+# database link's configuration (TLS, pg_hba, the role's grants), which
+# libpq does the same under them.
 ASAN_SKIP = lint man readme sql db install serverpki alerts schedule-run \
 	schedule-kill roll metrics report distribute roll-zone \
 	schedule-runners workflow frontdoor issue-acme schedule-acme \
-	profiles privilege faults-acme wipe
+	profiles privilege faults-acme wipe dblink
 ASAN_TESTS = $(filter-out $(ASAN_SKIP:%=tests/%.t),$(TESTS))
 
 asan:
