@@ -216,11 +216,13 @@ check: all
 # before they read anything, and LeakSanitizer cannot run in a setgid
 # process; wipe.t looks at what the normal build leaves in memory
 # (ASan's shadow memory makes cores of terabytes), secrets-all.t at what
-# the workflows print and keep.
+# the workflows print and keep.  dblink.t tests the database link's
+# configuration (TLS, pg_hba, the role's grants), which libpq does the
+# same under them.
 ASAN_SKIP = lint man readme sql db install serverpki alerts schedule-run \
 	schedule-kill roll metrics report distribute roll-zone \
 	schedule-runners workflow frontdoor issue-acme schedule-acme \
-	profiles privilege faults-acme wipe secrets-all
+	profiles privilege faults-acme wipe secrets-all dblink
 ASAN_TESTS = $(filter-out $(ASAN_SKIP:%=tests/%.t),$(TESTS))
 
 asan:

@@ -7,6 +7,7 @@
 #   PKI_DB                  libpq conninfo; unset: PG* variables, else the
 #                           private cluster under $PKI_HOME/pg (or where
 #                           that links to, see db.sh)
+#   PGHOST, PGSSLMODE, ...  libpq's variables ($PKI_PG_VARS), exported
 #   PKI_CA_PASSPHRASE_FILE  passphrase of the local CA key ($PKI_HOME/ca.pass)
 #   PKI_DB_PASSPHRASE_FILE  passphrase of keys at rest (encrypted mode)
 #   PKI_SPOOL               records pki-store could not store, stored by
@@ -20,6 +21,11 @@
 #   PKI_SCHEDULE_STALE      pki schedule: seconds a claim of no run lasts
 #   PSQL, JQ, AWK, LOGGER, OPENSSL
 #                           the commands used for psql, jq, awk, logger, openssl
+
+# The libpq variables that configure the database (and its TLS link).
+PKI_PG_VARS="PGHOST PGHOSTADDR PGPORT PGDATABASE PGUSER PGSERVICE
+PGSERVICEFILE PGPASSFILE PGSSLMODE PGSSLROOTCERT PGSSLCERT PGSSLKEY
+PGSSLCRL PGSSLCRLDIR PGSSLMINPROTOCOLVERSION"
 
 pki_die() {
 	_rc=$1
@@ -111,6 +117,11 @@ pki_setup_env() {
 	PATH=$PKI_BINDIR:$PATH
 	export PKI_HOME PKI_CA_PASSPHRASE_FILE PKI_SPOOL PSQL JQ OPENSSL PATH PKI_VERBOSE
 	[ -n "${PKI_DB_PASSPHRASE_FILE:-}" ] && export PKI_DB_PASSPHRASE_FILE
+	# libpq's variables set in pki.conf reach psql and the programs too.
+	for _v in $PKI_PG_VARS; do
+		eval "_x=\${$_v:-}"
+		if [ -n "$_x" ]; then export "${_v?}"; fi
+	done
 	# Without a configured database, use the private cluster.
 	if [ -z "${PKI_DB:-}" ] && [ -z "${PGHOST:-}${PGDATABASE:-}${PGSERVICE:-}" ]; then
 		pki_db_dir private

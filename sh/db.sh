@@ -321,6 +321,8 @@ pki_db_migrate() {
 		_prev=$_v
 		_n=$((_n + 1))
 		case $_done in *" $_v "*) continue ;; esac
+		[ -n "${_owner_ok:-}" ] || pki_db_migrate_owner "$_name"
+		_owner_ok=1
 		_out=$(pki_psql -At -v version="$_v" -v name="$_name" \
 			-v file="$_f" <<'EOF'
 \o /dev/null
@@ -355,6 +357,21 @@ EOF
 	return 0
 }
 
+# pki_db_migrate_owner NAME: dies unless the role connected owns the
+# schema pki (is, or is a member of, its owner), as a migration needs; a
+# role of pki db grant does not.
+pki_db_migrate_owner() {
+	_own=$(pki_psql -At -c "SELECT current_user || ' ' || nspowner::regrole
+		|| ' ' || pg_has_role(nspowner, 'USAGE')
+		FROM pg_namespace WHERE nspname = 'pki'") ||
+		pki_die 1 "migration $1: cannot look up the owner of the schema pki"
+	case $_own in
+	'' | *' true') return 0 ;;
+	esac
+	_who=${_own%% *} _owner=${_own#* }
+	pki_die 1 "migration $1 not applied: the role $_who does not own the schema pki (pki db grant gives run-time privileges only): run pki db migrate as ${_owner% *}"
+}
+
 # pki db init: the private cluster started (if it is used), the database
 # created (in the private cluster), the migrations applied.
 pki_db_init() {
@@ -383,7 +400,7 @@ pki_db_env() {
 	elif [ -n "${PKI_DB:-}" ]; then
 		printf 'export PKI_DB=%s\n' "$(pki_quote "$PKI_DB")"
 	else
-		for _v in PGHOST PGPORT PGDATABASE PGUSER PGSERVICE; do
+		for _v in $PKI_PG_VARS; do
 			eval "_x=\${$_v:-}"
 			[ -n "$_x" ] && printf 'export %s=%s\n' "$_v" "$(pki_quote "$_x")"
 		done
@@ -391,8 +408,49 @@ pki_db_env() {
 	fi
 }
 
+# pki db grant ROLE: ROLE (which must exist) may do what the programs and
+# workflows do at run time, and no more: use the schemas pki and dd, read
+# and write the rows of their tables and views, use their sequences, run
+# their functions, read public.pki_migrations (pki db status).  No CREATE
+# on a schema, no ownership, no DDL: pki db migrate stays the owner's.
+# The same for the tables later migrations add (default privileges of the
+# role that runs this, which should be the one that migrates).  Run by the
+# owner of the schema; idempotent.
+pki_db_grant() {
+	if [ $# -ne 1 ] || [ -z "$1" ]; then
+		pki_die 2 "usage: pki db grant ROLE"
+	fi
+	pki_db_need
+	_has=$(echo "SELECT count(*) FROM pg_roles WHERE rolname = :'role'" |
+		pki_psql -At -v role="$1") ||
+		pki_die 1 "db grant: cannot look up the role $1"
+	[ "$_has" = 1 ] ||
+		pki_die 1 "db grant: no role $1 in the database (CREATE ROLE $1 LOGIN first)"
+	pki_psql -v role="$1" <<'EOF' ||
+SET client_min_messages = warning;
+BEGIN;
+SELECT format('GRANT CONNECT ON DATABASE %I TO %I',
+	current_database(), :'role') \gexec
+GRANT USAGE ON SCHEMA pki, dd TO :"role";
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA pki, dd
+	TO :"role";
+GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA pki, dd TO :"role";
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA pki, dd TO :"role";
+GRANT SELECT ON public.pki_migrations TO :"role";
+ALTER DEFAULT PRIVILEGES IN SCHEMA pki, dd
+	GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO :"role";
+ALTER DEFAULT PRIVILEGES IN SCHEMA pki, dd
+	GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO :"role";
+ALTER DEFAULT PRIVILEGES IN SCHEMA pki, dd
+	GRANT EXECUTE ON FUNCTIONS TO :"role";
+COMMIT;
+EOF
+		pki_die 1 "db grant: cannot grant $1 its privileges (run it as the owner of the schemas pki and dd, after pki db init)"
+	pki_say "the role $1 may read and write pki's rows (no DDL)"
+}
+
 pki_db_usage() {
-	echo "usage: pki db init|migrate|start|stop|status|env|encrypt|decrypt"
+	echo "usage: pki db init|migrate|start|stop|status|env|encrypt|decrypt|grant ROLE"
 }
 
 # pki db SUBCOMMAND
@@ -410,6 +468,7 @@ pki_db() {
 	migrate) pki_db_migrate ;;
 	env) pki_db_env ;;
 	encrypt | decrypt) pki_db_rekey "$1" ;;
+	grant) shift; pki_db_grant "$@" ;;
 	-h | --help | help) pki_db_usage ;;
 	*) pki_db_usage >&2; return 2 ;;
 	esac
