@@ -146,7 +146,7 @@ is "$rc:$(istate "$s3"):$(istate "$s2")" "1:issued:deployed" \
 like "$out" "*s.example.test: prepublish of instance $s3 FAILED: pki-dnsup: *127.0.0.1#$NAMED2_PORT*" \
 	"the summary names the server"
 like "$(q "SELECT level || ' ' || message FROM events WHERE instance = $s3 ORDER BY id DESC LIMIT 1")" \
-	"error dns: $S: not served by 127.0.0.1#$NAMED2_PORT within 2 s" "the event log has it, for the instance"
+	"error dns: $S: not served by 127.0.0.1#$NAMED2_PORT (no answer) within 2 s" "the event log has it, for the instance"
 # The run is killed while pki-dnsup waits for the secondary.
 setsid pki distribute -o s.example.test >"$T/killed.out" 2>&1 &
 _n=0

@@ -52,10 +52,13 @@ static int
 parse(struct resp *r, const char *p, const char *q)
 {
 	const char *nl, *v;
-	char *stop;
+	char num[16];
 
-	r->status = strtol(p, &stop, 10);
-	if (stop == p || r->status < 100 || r->status > 599)
+	/* The input ends at Q, with no NUL: no strtol() past it. */
+	for (v = p, r->status = 0; v < q && v - p < 3 && *v >= '0' &&
+	    *v <= '9'; v++)
+		r->status = r->status * 10 + (*v - '0');
+	if (v - p != 3 || r->status < 100 || r->status > 599)
 		return -1;
 	p = (nl = memchr(p, '\n', (size_t)(q - p))) != NULL ? nl + 1 : q;
 	while (p < q && *p != '\n') {
@@ -65,7 +68,9 @@ parse(struct resp *r, const char *p, const char *q)
 		if ((size_t)(nl - p) > 12 && strncasecmp(p, "Retry-After:",
 		    12) == 0) {
 			v = p + 12;
-			r->retry_after = strtol(v, NULL, 10);
+			snprintf(num, sizeof(num), "%.*s",
+			    (int)(nl - v < 15 ? nl - v : 15), v);
+			r->retry_after = strtol(num, NULL, 10);
 			if (r->retry_after < 0)
 				r->retry_after = 0;
 			if (r->retry_after > 86400)
