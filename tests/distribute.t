@@ -23,21 +23,9 @@ targets() {	# targets NAME: "host status attempts" of its newest instance
 		ORDER BY 1" | tr '\n' ',' | sed 's/,$//'
 }
 
-cat > "$T/pki.conf" <<EOF
-PKI_SSH_CONFIG=$SSH_CONFIG
-PKI_SSH_KNOWN_HOSTS=$SSH_KNOWN_HOSTS
-PKI_SSH_KEY=$SSH_KEY
-PKI_SSH_USER=root
-PKI_DEPLOY_JOBS=4
-PKI_DEPLOY_TIMEOUT=20
-EOF
-PKI_CONF=$T/pki.conf
-export PKI_CONF
+sshd_pki_conf 20
 
-q "UPDATE localca_settings SET ca_algo = 'ec'"
-pki -q ca init >/dev/null
-PKI_CA_PASSPHRASE_FILE=$PKI_HOME/ca.pass
-export PKI_CA_PASSPHRASE_FILE
+pg_local_ca
 
 # ------------------------------------------------------------ configuration
 mkdir -p "$T/web2/jails/j1" "$T/web2/jails/j2"

@@ -69,20 +69,8 @@ full() {
 	dd if=/dev/zero of="$1/.filler2" bs=512 2>/dev/null || true
 }
 
-cat > "$T/pki.conf" <<EOF
-PKI_SSH_CONFIG=$SSH_CONFIG
-PKI_SSH_KNOWN_HOSTS=$SSH_KNOWN_HOSTS
-PKI_SSH_KEY=$SSH_KEY
-PKI_SSH_USER=root
-PKI_DEPLOY_JOBS=4
-PKI_DEPLOY_TIMEOUT=10
-EOF
-PKI_CONF=$T/pki.conf
-export PKI_CONF
-q "UPDATE localca_settings SET ca_algo = 'ec'"
-pki -q ca init >/dev/null
-PKI_CA_PASSPHRASE_FILE=$PKI_HOME/ca.pass
-export PKI_CA_PASSPHRASE_FILE
+sshd_pki_conf 10
+pg_local_ca
 
 q "INSERT INTO disthosts (fqdn) VALUES ('web1.test'), ('web2.test'), ('web3.test'), ('localhost');
    INSERT INTO places (name, cert_file_type, cert_path, reload_command) VALUES

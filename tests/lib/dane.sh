@@ -142,10 +142,7 @@ PKI_DNS_TIMEOUT=15
 EOF
 	PKI_CONF=$T/pki.conf
 	export PKI_CONF
-	q "UPDATE localca_settings SET ca_algo = 'ec'"
-	pki -q ca init >/dev/null
-	PKI_CA_PASSPHRASE_FILE=$PKI_HOME/ca.pass
-	export PKI_CA_PASSPHRASE_FILE
+	pg_local_ca
 	q "INSERT INTO disthosts (fqdn) VALUES ('localhost');
 	   INSERT INTO places (name, cert_file_type, cert_path)
 		VALUES ('srv', 'separate', '$T/srv/{}')"

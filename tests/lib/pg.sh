@@ -20,6 +20,15 @@
 # unaligned, without headers.
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "SET search_path TO pki, dd" -c "$1"; }
 
+# pg_local_ca: an EC local CA in the database, its passphrase file in
+# PKI_CA_PASSPHRASE_FILE (exported).
+pg_local_ca() {
+	q "UPDATE localca_settings SET ca_algo = 'ec'"
+	pki -q ca init >/dev/null
+	PKI_CA_PASSPHRASE_FILE=$PKI_HOME/ca.pass
+	export PKI_CA_PASSPHRASE_FILE
+}
+
 pg_setup() {
 	PKI_HOME=$T/home
 	PKI_PG_OPTIONS="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"

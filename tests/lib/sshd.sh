@@ -178,3 +178,19 @@ Host *
 EOF
 	export SSHD_DIR SSH_PORT SSH_CONFIG SSH_KNOWN_HOSTS SSH_KEY SSH_OPTS
 }
+
+# sshd_pki_conf SECONDS: $T/pki.conf (exported as PKI_CONF) that deploys
+# over SSH to the servers of sshd_setup as root, 4 hosts at a time, each
+# operation within SECONDS.
+sshd_pki_conf() {
+	cat > "$T/pki.conf" <<EOF
+PKI_SSH_CONFIG=$SSH_CONFIG
+PKI_SSH_KNOWN_HOSTS=$SSH_KNOWN_HOSTS
+PKI_SSH_KEY=$SSH_KEY
+PKI_SSH_USER=root
+PKI_DEPLOY_JOBS=4
+PKI_DEPLOY_TIMEOUT=$1
+EOF
+	PKI_CONF=$T/pki.conf
+	export PKI_CONF
+}
