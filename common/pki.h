@@ -318,6 +318,14 @@ void	 pki_json_wipe_string(json_t *s);
 char	*pki_read_secret(const char *what, const char *file, size_t max,
 	    size_t *len, char *why, size_t whylen);
 /*
+ * The same, but FILE's group may read it: a key kept elsewhere for a
+ * group of readers (certbot keeps a renewed key's group read, which its
+ * admins give for ssl-cert).  Group write, and any access by others, are
+ * still refused.
+ */
+char	*pki_read_shared_secret(const char *what, const char *file,
+	    size_t max, size_t *len, char *why, size_t whylen);
+/*
  * Read the passphrase of FILE (its first line, without the newline) into
  * BUF of SIZE bytes: a secret file as pki_read_secret() wants it, holding
  * a passphrase that is not empty and shorter than SIZE.  0 / -1 (reported,

@@ -14,8 +14,10 @@
 
 #include "pki.h"
 
-/* Mode bits a secret file must not have. */
+/* Mode bits a secret file must not have; a shared one may be read by
+ * its group. */
 #define SECRET_OPEN_BITS (S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH)
+#define SHARED_OPEN_BITS (S_IWGRP | S_IROTH | S_IWOTH)
 
 void
 pki_wipe(void *p, size_t len)
@@ -61,8 +63,8 @@ file_kind(mode_t mode)
  * O_NONBLOCK: opening a FIFO must not wait for a writer.
  */
 static int
-secret_open(const char *what, const char *file, size_t max, size_t *size,
-    char *why, size_t whylen)
+secret_open(const char *what, const char *file, mode_t refused, size_t max,
+    size_t *size, char *why, size_t whylen)
 {
 	struct stat st;
 	int fd;
@@ -78,10 +80,13 @@ secret_open(const char *what, const char *file, size_t max, size_t *size,
 	else if (!S_ISREG(st.st_mode))
 		snprintf(why, whylen, "%s %s: %s, not a regular file", what,
 		    file, file_kind(st.st_mode));
-	else if (st.st_mode & SECRET_OPEN_BITS)
-		snprintf(why, whylen, "%s %s: group or others may read or "
-		    "write it (mode %04o); chmod 0600 it", what, file,
-		    (unsigned)(st.st_mode & 07777));
+	else if (st.st_mode & refused)
+		snprintf(why, whylen, "%s %s: %s (mode %04o); chmod %s it",
+		    what, file, refused & S_IRGRP ?
+		    "group or others may read or write it" :
+		    "others may read or write it, or group write it",
+		    (unsigned)(st.st_mode & 07777),
+		    refused & S_IRGRP ? "0600" : "0640");
 	else if ((unsigned long long)st.st_size > max)
 		snprintf(why, whylen, "%s %s: larger than %zu bytes", what,
 		    file, max);
@@ -138,9 +143,10 @@ secret_slurp(int fd, const char *what, const char *file, size_t size,
 	return NULL;
 }
 
-char *
-pki_read_secret(const char *what, const char *file, size_t max, size_t *len,
-    char *why, size_t whylen)
+/* pki_read_secret() with the mode bits REFUSED. */
+static char *
+read_secret(const char *what, const char *file, mode_t refused, size_t max,
+    size_t *len, char *why, size_t whylen)
 {
 	char msg[PATH_MAX + 256], *buf = NULL;
 	size_t size = 0, got = 0;
@@ -150,7 +156,8 @@ pki_read_secret(const char *what, const char *file, size_t max, size_t *len,
 		why = msg;
 		whylen = sizeof(msg);
 	}
-	if ((fd = secret_open(what, file, max, &size, why, whylen)) != -1) {
+	if ((fd = secret_open(what, file, refused, max, &size, why,
+	    whylen)) != -1) {
 		buf = secret_slurp(fd, what, file, size, &got, why, whylen);
 		close(fd);
 	}
@@ -159,6 +166,22 @@ pki_read_secret(const char *what, const char *file, size_t max, size_t *len,
 	if (len != NULL)
 		*len = got;
 	return buf;
+}
+
+char *
+pki_read_secret(const char *what, const char *file, size_t max, size_t *len,
+    char *why, size_t whylen)
+{
+	return read_secret(what, file, SECRET_OPEN_BITS, max, len, why,
+	    whylen);
+}
+
+char *
+pki_read_shared_secret(const char *what, const char *file, size_t max,
+    size_t *len, char *why, size_t whylen)
+{
+	return read_secret(what, file, SHARED_OPEN_BITS, max, len, why,
+	    whylen);
 }
 
 int

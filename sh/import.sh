@@ -178,6 +178,7 @@ pki_import_certbot() {
 				"$(pki_import_why "$PKI_RUN_DIR/lineage")" >&2
 		fi
 	done
+	pki_certbot_one_live "$PKI_RUN_DIR/import" || _bad=1
 	sort -u "$PKI_RUN_DIR/accounts" | while IFS=' ' read -r _srv _id; do
 		pki_certbot_account "$_dir" "$_srv" "$_id"
 	done > "$PKI_RUN_DIR/acct" || _bad=1
@@ -188,11 +189,36 @@ pki_import_certbot() {
 	pki_import_store "$PKI_RUN_DIR/import" lineages
 }
 
+# pki_certbot_one_live FILE: lineages of one name (certbot's NAME and
+# NAME-0001, made by --duplicate or a change of names) are versions of one
+# certificate in pki: of their live versions the newest (by not_before)
+# is deployed and the others expired, whatever the order of the renewal
+# files; said once per name.
+pki_certbot_one_live() {
+	"$JQ" -s -c '
+		(map(select(.import.state == "deployed")) | group_by(.name) |
+		 map(select(length > 1)) |
+		 map({name: .[0].name, live: (max_by(.cert[].not_before) |
+		      .import.source), all: map(.import.source)})) as $dup |
+		($dup | map(.live)) as $live |
+		(.[] | if .import.state == "deployed" and
+			(.name | IN($dup[].name)) and
+			(.import.source | IN($live[]) | not)
+		then .import.state = "expired" else . end),
+		($dup[] | {say: "certbot \(.all | map(split(" ")[1]) |
+			join(" and ")) are one certificate, \(.name): the live \(
+			.live | split(" ")[1:] | join(" ")) is deployed"})' \
+		"$1" > "$1.one" || return 1
+	"$JQ" -r 'select(.say) | .say' "$1.one" | while IFS= read -r _l; do
+		pki_say "$_l"
+	done
+	"$JQ" -c 'select(.say | not)' "$1.one" > "$1"
+}
+
 # pki_import_why FILE: the errors of FILE's records, on one line.
 pki_import_why() {
-	"$JQ" -r '.errors // [] | .[] | (if .field then .field + ": " else
-		"" end) + (.message // "")' "$1" | paste -sd ';' - |
-		sed 's/;/; /g'
+	"$JQ" -r -s '[.[] | .errors // [] | .[] | (if .field then
+		.field + ": " else "" end) + (.message // "")] | join("; ")' "$1"
 }
 
 # pki_certbot_lineage DIR NAME CONF: the records of every version of

@@ -36,7 +36,10 @@ new() {	# new KEY_TYPE NAME...: a lineage by certbot --manual
 	_kt=$1
 	shift
 	for _d in "$@"; do
-		set -- "$@" -d "$_d"
+		case $_d in
+		-*) set -- "$@" "$_d" ;;
+		*) set -- "$@" -d "$_d" ;;
+		esac
 		shift
 	done
 	cb certonly --manual --manual-auth-hook true \
@@ -46,6 +49,10 @@ new rsa rsa.example.test www.rsa.example.test
 new ecdsa ec.example.test
 cb renew --no-random-sleep-on-renew --force-renewal
 cb renew --no-random-sleep-on-renew --force-renewal --cert-name rsa.example.test
+# A second lineage of the same name (certbot's NAME-0001, as --duplicate
+# or a change of names makes it), newer than the first's live version;
+# its renewal file comes first.
+new ecdsa ec.example.test --duplicate
 accounts=$(grep -c 'accounts in memory' "$PEBBLE_LOG" || true)
 
 inst() {	# inst NAME: "state:hash" of NAME's instances, oldest first
@@ -64,10 +71,10 @@ pki_certbot_versions() {	# as sh/import.sh's: ARCHIVE's N of certN.pem
 		echo "${_n%.pem}"
 	done | sort -n
 }
-states() {	# states LINEAGE [OLD]: what its versions must be, oldest first
+states() {	# states LINEAGE [OLD [LIVE]]: what its versions must be, oldest first
 	_cur=$(readlink "$CB/live/$1/cert.pem")
 	for _v in $(pki_certbot_versions "$CB/archive/$1"); do
-		if [ "cert$_v.pem" = "${_cur##*/}" ]; then _s=deployed; else _s=${2:-expired}; fi
+		if [ "cert$_v.pem" = "${_cur##*/}" ]; then _s=${3:-deployed}; else _s=${2:-expired}; fi
 		echo "$_s:$(sha "$CB/archive/$1/cert$_v.pem")"
 	done
 }
@@ -88,6 +95,7 @@ ln -s ../../archive/third.example.test/cert3.pem "$B/live/third.example.test/cer
 sed 's/rsa[.]example[.]test/third.example.test/g' "$B/renewal/rsa.example.test.conf" \
 	> "$B/renewal/third.example.test.conf"
 rm "$B/archive/third.example.test/chain1.pem"
+chmod 644 "$B/archive/ec.example.test-0001/privkey1.pem"
 # (as at a time when the older versions' not_after has passed)
 capture pki import certbot --now 2040-01-01T00:00:00Z "$B"
 is "$rc" 1 "pki import certbot with two broken lineages: exit 1"
@@ -95,16 +103,23 @@ like "$out" "*certbot lineage ec.example.test not imported: key: version 2: *pri
 	"the lineage whose key does not match is named, with the version and file"
 like "$out" "*certbot lineage third.example.test not imported: chain: version 1: *chain1.pem: cannot be read*" \
 	"the lineage with a file missing is named"
+like "$out" "*certbot lineage ec.example.test-0001 not imported: key: version 1: *privkey1.pem: others may read or write it, or group write it (mode 0644); chmod 0640 it*" \
+	"a key others may read: refused, named"
 is "$(inst rsa.example.test)" "$(states rsa.example.test archived)" \
 	"the good lineage is imported: every version, the live one deployed, the older ones archived (their time has passed)"
 is "$(inst ec.example.test)$(q "SELECT name FROM subjects WHERE name = 'third.example.test'")" "" \
 	"nothing of the broken ones"
 
 # ------------------------------------------------------------ import
+# certbot keeps a renewed key's group read (an admin's ssl-cert group).
+chmod 640 "$CB/archive/ec.example.test/privkey2.pem"
 capture pki import certbot "$CB"
 is "$rc" 0 "pki import certbot: exit 0"
-is "$(inst ec.example.test)" "$(states ec.example.test)" \
-	"ec.example.test: an instance per version, in its state (the older one expired)"
+is "$(inst ec.example.test)" "$(states ec.example.test-0001)
+$(states ec.example.test expired expired)" \
+	"ec.example.test and ec.example.test-0001: one certificate, an instance per version; the newest live one deployed, the other lineage's live one expired"
+like "$out" "*certbot ec.example.test-0001 and ec.example.test are one certificate, ec.example.test: the live ec.example.test-0001 version 1 is deployed*" \
+	"... and that is said"
 is "$(inst rsa.example.test)" "$(states rsa.example.test archived)" \
 	"rsa.example.test, imported before, is as it was"
 is "$(q "SELECT encryption_algo || ' ' || c.type FROM certificates c JOIN subjects s
@@ -129,7 +144,7 @@ for c in "$T"/kd/*.crt; do
 	[ "$(openssl x509 -in "$c" -noout -pubkey)" = \
 		"$(openssl pkey -in "${c%.crt}.key" -pubout)" ] || mismatch=$((mismatch + 1))
 done
-is "$n:$mismatch" 5:0 "every stored key (5) belongs to its certificate"
+is "$n:$mismatch" 6:0 "every stored key (6, one of them group-readable at certbot) belongs to its certificate"
 acct=$(jq -r .uri "$CB"/accounts/*/dir/*/regr.json)
 is "$(q "SELECT directory || ' ' || url || ' ' || key_type || ' ' || status FROM acme_accounts")" \
 	"$PEBBLE_DIRECTORY $acct rsa valid" "certbot's account, with its URL from regr.json"
@@ -159,7 +174,7 @@ export PKI_CONF
 capture pki renew --force -o ec.example.test
 is "$rc" 0 "pki renew of an imported certificate: exit 0"
 is "$(q "SELECT count(*) FROM certinstances i JOIN subjects s ON s.certificate = i.certificate
-	AND NOT s.isaltname WHERE s.name = 'ec.example.test'")" 3 "a new instance"
+	AND NOT s.isaltname WHERE s.name = 'ec.example.test'")" 4 "a new instance"
 is "$(q "SELECT DISTINCT account FROM acme_orders")" "$acct" "ordered with certbot's account"
 is "$(grep -c 'accounts in memory' "$PEBBLE_LOG" || true)" "$accounts" \
 	"no new account registered at the CA"

@@ -97,8 +97,8 @@ read_key(json_t *rec, struct pem *p, const char *file)
 	EVP_PKEY *key;
 	int rc = -1;
 
-	if ((text = pki_read_secret("key file", file, KEY_MAX, NULL, why,
-	    sizeof(why))) == NULL)
+	if ((text = pki_read_shared_secret("key file", file, KEY_MAX, NULL,
+	    why, sizeof(why))) == NULL)
 		return pki_rec_error(rec, "key", "%s", why);
 	if ((key = pki_key_from_pem(text, NULL, &reason)) == NULL)
 		pki_rec_error(rec, "key", "%s: %s", file, reason);

@@ -349,7 +349,7 @@ test_secret_files(void)
 {
 	static const mode_t open_modes[] = { 0644, 0660, 0640, 0620, 0604,
 	    0602, 0666 };
-	char path[64], link[64], why[64], *text;
+	char path[64], link[64], why[64], shared[512], *text;
 	size_t i, len = 0;
 
 	alarm(20);	/* a FIFO that hangs fails the test */
@@ -369,6 +369,26 @@ test_secret_files(void)
 		ok(refused(path, 4, why, "k3y"), open_modes[i] == 0644 ?
 		    "refuses mode 0644, saying the mode and the chmod" :
 		    "... and every mode that lets group or others read or write");
+	}
+	secret_file(path, sizeof(path), "s", "k3y\n", 4, 0640);
+	text = pki_read_shared_secret("test key", path, 4, &len, NULL, 0);
+	ok(text != NULL && len == 4,
+	    "pki_read_shared_secret reads a file its group may read");
+	pki_free_secret(text);
+	for (i = 0; i < sizeof(open_modes) / sizeof(*open_modes); i++) {
+		if (open_modes[i] == 0640)
+			continue;
+		secret_file(path, sizeof(path), "s", "k3y\n", 4,
+		    open_modes[i]);
+		shared[0] = '\0';
+		text = pki_read_shared_secret("test key", path, 4, NULL,
+		    shared, sizeof(shared));
+		pki_free_secret(text);
+		snprintf(why, sizeof(why), "... and refuses mode %04o",
+		    (unsigned)open_modes[i]);
+		ok(text == NULL && strstr(shared, "others may read or write "
+		    "it, or group write it") != NULL && strstr(shared,
+		    "chmod 0640") != NULL, why);
 	}
 	secret_file(path, sizeof(path), "s", "k3y\n", 4, 0600);
 	snprintf(link, sizeof(link), "%s/link", dir);
