@@ -63,7 +63,7 @@ out_dir=$T/hook.out
 mkdir -p "$out_dir"
 hostile='hk $(touch pwned1); `touch pwned2` '"'"'"'
 hdir="$T/hook dir/it's \$(touch $T/pwned3) \`x\`"
-capture pki place add "$hostile" --kind hook --type certbot --cert-path "$hdir/{}" \
+capture pki place add "$hostile" --kind hook --type certbot --cert-path "$hdir/{}" --dhparam ffdhe2048 \
 	--hook "cat > '$out_dir'/\"\$PKI_TARGET\".json; env > '$out_dir'/\"\$PKI_TARGET\".allenv; grep '^PKI_' '$out_dir'/\"\$PKI_TARGET\".allenv | sort > '$out_dir'/\"\$PKI_TARGET\".env"
 is "$rc:$out" "0:pki: place $hostile added" "pki place add --kind hook (a name and a path that would break a shell)"
 capture pki place add r1 --kind redis --redis-url "redis://127.0.0.1:$REDIS_PORT/3" \
@@ -141,7 +141,8 @@ ok "the hook ran, once" [ -f "$env" ] && [ "$(find "$out_dir" -name '*.env' | wc
 for v in "PKI_CERT_NAME=a.test" "PKI_TARGET=$tid" "PKI_TARGET_HOST=appliance.test" \
 	"PKI_PLACE=$hostile" "PKI_ALGOS=ec" "PKI_CERT_FILE=$d/cert.pem" "PKI_KEY_FILE=$d/privkey.pem" \
 	"PKI_CHAIN_FILE=$d/chain.pem" "PKI_FULLCHAIN_FILE=$d/fullchain.pem" \
-	"PKI_BUNDLE_FILE=$d/bundle.pem" "PKI_CERT_FILE_EC=$d/cert.pem" "PKI_KEY_FILE_EC=$d/privkey.pem"; do
+	"PKI_BUNDLE_FILE=$d/bundle.pem" "PKI_CERT_FILE_EC=$d/cert.pem" "PKI_KEY_FILE_EC=$d/privkey.pem" \
+	"PKI_DHPARAM_FILE=$d/dhparam.pem"; do
 	ok "hook environment: ${v%%=*}" grep -qxF -- "$v" "$env"
 done
 like "$(grep '^PKI_INSTANCE=' "$env")" "PKI_INSTANCE=[0-9]*" "hook environment: PKI_INSTANCE"

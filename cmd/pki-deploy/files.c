@@ -485,7 +485,7 @@ dhparam(struct build *b)
 		return target_fail(b->t, "place %s: dhparam %s: cannot be "
 		    "made", b->t->place, b->pl->dhparam);
 	return add_data(b, b->certdir, "dhparam.pem", pem, strlen(pem), 0,
-	    NULL) == NULL ? -1 : 0;
+	    "DHPARAM") == NULL ? -1 : 0;
 }
 
 /* What of place PL needs the key in the file with the certificate

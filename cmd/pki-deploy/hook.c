@@ -76,9 +76,12 @@ env_vars(struct target *t, json_t *rec, json_t *env)
 		if (f->role == NULL)
 			continue;
 		snprintf(n, sizeof(n), "PKI_%s_FILE", f->role);
-		if (first != NULL && strcmp(f->algo, first) == 0)
+		/* A file of no algorithm (dhparam.pem) has one name. */
+		if (*f->algo == '\0' || (first != NULL &&
+		    strcmp(f->algo, first) == 0))
 			rc |= env_set(env, n, NULL, f->path);
-		rc |= env_set(env, n, f->algo, f->path);
+		if (*f->algo != '\0')
+			rc |= env_set(env, n, f->algo, f->path);
 	}
 	return rc != 0 ? -1 : 0;
 }
