@@ -505,14 +505,8 @@ kill -9 "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
 find "$T/web1/kill" "$T/web2/kill" -type f -name '*.pem' -exec sha256sum {} + |
 	awk '{ print $2, toupper($1) }' | sort > "$T/sha.killed"
-bad=0
-while read -r f _; do
-	case $f in
-	*_cert.pem) openssl x509 -in "$f" -noout 2>/dev/null || bad=$((bad + 1)) ;;
-	*) openssl pkey -in "$f" -noout 2>/dev/null || bad=$((bad + 1)) ;;
-	esac
-done < "$T/sha.killed"
-is "$bad:$(wc -l < "$T/sha.killed")" "0:450" "SIGKILL in the middle of a batch: every file there, every file parses"
+# (Each is whole if its hash is the old or the new one's: checked below.)
+is "$(wc -l < "$T/sha.killed")" 450 "SIGKILL in the middle of a batch: every file there"
 deploy --jobs 1
 is "$rc" 0 "a re-run"
 hashes > "$T/sha.new"
