@@ -54,8 +54,10 @@ skip_space(struct lexer *lx)
 static int
 word_char(int c)
 {
+	/* (strchr() finds the NUL too: the end of the text is no word) */
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || strchr("._-+/=", c) != NULL;
+	    (c >= '0' && c <= '9') || (c != '\0' && strchr("._-+/=", c) !=
+	    NULL);
 }
 
 /* The next token into LX->tok. */
