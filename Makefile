@@ -46,7 +46,7 @@ BINS	 = $(PROGS:%=$(BUILD)/bin/%)
 # whose servers are the input's.
 FUZZ_STAGES = csr tlsa keygen localca dnsup acme-order acme-finish
 FUZZ_TARGETS = record pem http01 acme-headers store-check tsig-key \
-	certbot-jwk \
+	certbot-jwk deploy-plan \
 	$(FUZZ_STAGES:%=stage-%)
 TEST_BINS = $(BUILD)/tests/test-common $(BUILD)/tests/deploy-quote \
 	$(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
@@ -106,6 +106,7 @@ FUZZ_PROG_acme-headers = pki-acme
 FUZZ_PROG_store-check = pki-store
 FUZZ_PROG_tsig-key = pki-dnsup
 FUZZ_PROG_certbot-jwk = pki-import
+FUZZ_PROG_deploy-plan = pki-deploy
 # A stage target's program (pki-STEM unless said) and setup file
 # (tests/fuzz/setup-STEM.c, else setup-plain.c).
 STAGE_PROG_acme-order = acme

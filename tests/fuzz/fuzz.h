@@ -15,6 +15,9 @@ int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * how a stage target feeds its program one input. */
 int	fuzz_stdin(const uint8_t *data, size_t size);
 void	fuzz_quiet_stdout(void);
+/* A target fed records as a stage is: pki_init(NAME), quiet, its
+ * standard output thrown away. */
+void	fuzz_records_init(const char *name);
 
 /* DATA as a NUL-terminated string, or NULL when out of memory. */
 char	*fuzz_string(const uint8_t *data, size_t size);

@@ -28,9 +28,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	pki_init("fuzz-record");
-	pki_verbosity = 0;
-	fuzz_quiet_stdout();
+	fuzz_records_init("fuzz-record");
 	return 0;
 }
 

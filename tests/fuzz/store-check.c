@@ -26,9 +26,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	pki_init("fuzz-store-check");
-	pki_verbosity = 0;
-	fuzz_quiet_stdout();
+	fuzz_records_init("fuzz-store-check");
 	return 0;
 }
 

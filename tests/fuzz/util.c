@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "pki.h"
 #include "fuzz.h"
 
 int
@@ -42,6 +43,14 @@ fuzz_quiet_stdout(void)
 		dup2(fd, STDOUT_FILENO);
 		close(fd);
 	}
+}
+
+void
+fuzz_records_init(const char *name)
+{
+	pki_init(name);
+	pki_verbosity = 0;
+	fuzz_quiet_stdout();
 }
 
 char *
