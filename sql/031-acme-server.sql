@@ -32,3 +32,12 @@ BEGIN
 	RETURN (rec::jsonb || jsonb_strip_nulls(jsonb_build_object(
 	    'profile', profile, 'acme_directory', directory)))::json;
 END $$;
+
+-- An account the CA forgot (Pebble, restarted, knows none) is registered
+-- again with its key by pki-acme: the row of its old URL becomes
+-- 'replaced' (pki-store, from the new account's "replaces"), so that it
+-- is never taken for the newest valid account again.
+ALTER TABLE pki.acme_accounts
+	DROP CONSTRAINT acme_accounts_status_check,
+	ADD CONSTRAINT acme_accounts_status_check
+	    CHECK (status IN ('valid', 'deactivated', 'revoked', 'replaced'));
