@@ -363,10 +363,9 @@ add_jobs(struct finish_run *r, json_t *rec)
 {
 	json_t *orders = json_object_get(json_object_get(rec, "acme"),
 	    "orders"), *entry, *certs = json_object_get(rec, "cert");
-	const char *algo, *dir;
-	struct session *s;
+	const char *algo;
 	struct job *nj;
-	int bad = 0, todo = 0;
+	int bad = 0;
 
 	json_object_foreach(orders, algo, entry)
 		if (json_object_get(certs, algo) == NULL &&
@@ -379,18 +378,6 @@ add_jobs(struct finish_run *r, json_t *rec)
 		r->failed++;
 		return 0;
 	}
-	json_object_foreach(orders, algo, entry)
-		if (json_object_get(certs, algo) == NULL)
-			todo = 1;
-	if (!todo)
-		return 0;
-	/* The CA the orders were placed at, else the record's own. */
-	if ((dir = pki_str(json_object_get(rec, "acme"), "directory")) == NULL)
-		dir = rec_directory(r->o, rec);
-	if ((s = session_for(&r->ss, dir, rec)) == NULL) {
-		r->failed++;
-		return 0;
-	}
 	json_object_foreach(orders, algo, entry) {
 		if (json_object_get(certs, algo) != NULL)
 			continue;
@@ -400,7 +387,7 @@ add_jobs(struct finish_run *r, json_t *rec)
 			return -1;
 		}
 		r->jobs = nj;
-		r->jobs[r->njobs++] = (struct job){ rec, algo, entry, s, 0,
+		r->jobs[r->njobs++] = (struct job){ rec, algo, entry, NULL, 0,
 		    AUTHZ, 0, POLL_FIRST };
 	}
 	return 0;
@@ -424,6 +411,37 @@ mine(json_t *rec, void *ctx)
 	if (r->njobs > before)
 		return PKI_HOLD;
 	return r->failed > failed ? PKI_FAILED : PKI_PASS;
+}
+
+/* pki_batch()'s SETUP: the session of each record's CA (the CA its
+ * orders were placed at, else the record's own), once the batch is
+ * gathered; a record whose CA's account or session cannot be had fails
+ * (setup error: exit 2), and the others go on. */
+static int
+setup(void *ctx, char *why, size_t len)
+{
+	struct finish_run *r = ctx;
+	struct session *s = NULL;
+	const json_t *last = NULL;
+	const char *dir;
+	struct job *j;
+	size_t i;
+
+	(void)why, (void)len;
+	for (i = 0; i < r->njobs; i++) {
+		j = &r->jobs[i];
+		if (j->rec != last) {
+			last = j->rec;
+			dir = pki_str(json_object_get(j->rec, "acme"),
+			    "directory");
+			if (dir == NULL)
+				dir = rec_directory(r->o, j->rec);
+			if ((s = session_for(&r->ss, dir, j->rec)) == NULL)
+				drop(r, j->rec);
+		}
+		j->s = s;
+	}
+	return 0;
 }
 
 /* Each record's orders must be the account's of its session. */
@@ -635,7 +653,7 @@ act(json_t *held, void *ctx)
 int
 cmd_finish(const struct opts *o)
 {
-	static const struct pki_batch ops = { mine, NULL, act, "acme",
+	static const struct pki_batch ops = { mine, setup, act, "acme",
 	    "not finished" };
 	struct finish_run r;
 	int status = PKI_EXIT_FATAL;
