@@ -229,6 +229,11 @@ is "$(q "SELECT s.name || ' ' || o.directory || ' ' || o.account FROM acme_order
 	JOIN subjects s ON s.certificate = o.certificate AND NOT s.isaltname
 	WHERE s.name LIKE 'two-%' ORDER BY 1")" "two-a.example.test $A $acct
 two-b.example.test $B $bacct" "... each ordered with its CA's account"
+# Revoked at its own CA too (B does not know A's certificate).
+capture pki revoke "$(q "SELECT i.id FROM certinstances i JOIN subjects s ON s.certificate = i.certificate
+	WHERE s.name = 'two-a.example.test'")"
+is "$rc:$(q "SELECT i.state FROM certinstances i JOIN subjects s ON s.certificate = i.certificate
+	WHERE s.name = 'two-a.example.test'")" 0:revoked "pki revoke: at the certificate's own ACME server"
 capture pki cert set none.example.test --acme-server http://ca.test/dir
 like "$rc:$out" "2:*certificate none.example.test: --acme-server http://ca.test/dir: not an https:// URL*" \
 	"pki cert set --acme-server refuses a URL that is not https"
