@@ -74,21 +74,29 @@ pki_acme_finish_flags() {
 	printf '%s\n' "$_af"
 }
 
-# pki register [--agree-tos]: a new account at the ACME CA of pki.conf,
-# stored in the database (serverPKI -Z).
+# pki register [--agree-tos] [--acme-server URL]: a new account at the
+# ACME CA of pki.conf, or at URL (the CA of certificates with pki cert
+# set --acme-server), stored in the database (serverPKI -Z).
 pki_register() {
 	_agree=${PKI_ACME_AGREE_TOS:-no}
-	for _a in "$@"; do
-		case $_a in
+	_rdir=${PKI_ACME_DIRECTORY:-}
+	_rusage="usage: pki register [--agree-tos] [--acme-server URL]"
+	while [ $# -gt 0 ]; do
+		case $1 in
 		--agree-tos) _agree=yes ;;
-		*) pki_die 2 "usage: pki register [--agree-tos]" ;;
+		--acme-server)
+			[ $# -ge 2 ] || pki_die 2 "$_rusage"
+			_rdir=$2
+			shift ;;
+		*) pki_die 2 "$_rusage" ;;
 		esac
+		shift
 	done
-	[ -n "${PKI_ACME_DIRECTORY:-}" ] ||
-		pki_die 2 "register: set PKI_ACME_DIRECTORY in pki.conf"
+	[ -n "$_rdir" ] ||
+		pki_die 2 "register: set PKI_ACME_DIRECTORY in pki.conf (or give --acme-server URL)"
 	[ -n "${PKI_ACME_EMAIL:-}" ] ||
 		pki_die 2 "register: set PKI_ACME_EMAIL in pki.conf"
-	_args="--directory $(pki_quote "$PKI_ACME_DIRECTORY")"
+	_args="--directory $(pki_quote "$_rdir")"
 	_args="$_args --email $(pki_quote "$PKI_ACME_EMAIL")"
 	[ "$_agree" = yes ] && _args="$_args --agree-tos"
 	[ -n "${PKI_ACME_CA_BUNDLE:-}" ] &&

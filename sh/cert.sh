@@ -32,7 +32,7 @@ pki_cert() {
 	esac
 }
 
-_cert_add_usage="usage: pki cert add NAME [-t server|client] [-c local|acme] [-a rsa|ec|rsa_plus_ec] [-m] [-C dns-01|http-01|dns-persist-01] [-P PROFILE] [-A ALTNAME]... [-S SERVICE:PORT]... [--csr FILE]"
+_cert_add_usage="usage: pki cert add NAME [-t server|client] [-c local|acme] [-a rsa|ec|rsa_plus_ec] [-m] [-C dns-01|http-01|dns-persist-01] [-P PROFILE] [-A ALTNAME]... [-S SERVICE:PORT]... [--csr FILE] [--acme-server URL]"
 
 # pki cert add NAME [options]: a new certificate (add_cert, add_altname,
 # add_service in one transaction).
@@ -93,6 +93,16 @@ pki_cert_add() {
 	acme | LE) _ca=LE ;;
 	*) pki_die 2 "-c $_ca: use local or acme" ;;
 	esac
+	if [ -n "$_acmeserver" ]; then
+		[ "$_ca" = LE ] ||
+			pki_die 2 "--acme-server: certificate $_name is not one of the ACME CA (-c acme)"
+		pki_acme_server_check "$_name" "$_acmeserver"
+		_vars="$_vars -v acmeserver=\"\$_acmeserver\""
+		_sql="${_sql}UPDATE certificates SET acme_directory = :'acmeserver'
+	WHERE id = (SELECT certificate FROM subjects
+		WHERE name = :'name' AND NOT isaltname);
+"
+	fi
 	if [ -n "$_csrfile" ]; then
 		[ "$_algo" != rsa_plus_ec ] ||
 			pki_die 2 "--csr and -a rsa_plus_ec: a CSR has one key"
@@ -117,23 +127,51 @@ $_sql
 COMMIT;
 EOF
 	pki_say "certificate $_name added"
+	[ -z "$_acmeserver" ] || pki_acme_server_account "$_name" "$_acmeserver"
 }
 
-# pki_csr_option USAGE ARGS...: the option --csr FILE of ARGS into
-# _csrfile (empty: none), the other arguments, quoted for eval, into
-# _rest.
+# pki_acme_server_check NAME URL: URL can be the ACME directory of
+# certificate NAME (an https URL, one word), else a usage error.
+pki_acme_server_check() {
+	case $2 in
+	https://?*) ;;
+	*) pki_die 2 "certificate $1: --acme-server $2: not an https:// URL of an ACME directory" ;;
+	esac
+	case $2 in
+	*[[:space:][:cntrl:]]*) pki_die 2 "certificate $1: --acme-server: a URL has no spaces or control characters" ;;
+	esac
+	return 0
+}
+
+# pki_acme_server_account NAME URL: warn when the database has no valid
+# ACME account of URL, with which certificate NAME would be ordered.
+pki_acme_server_account() {
+	_have=$(pki_sql -At -v dir="$2" <<'EOF'
+SET search_path TO pki, dd, public;
+SELECT count(*) FROM acme_accounts WHERE directory = :'dir' AND status = 'valid';
+EOF
+) || return 0
+	[ "$_have" != 0 ] ||
+		pki_log notice "certificate $1: no ACME account of $2 yet: pki register --acme-server $2 makes one"
+	return 0
+}
+
+# pki_csr_option USAGE ARGS...: the long options of ARGS: --csr FILE
+# into _csrfile and --acme-server URL into _acmeserver (empty: none), the
+# other arguments, quoted for eval, into _rest.
 pki_csr_option() {
 	_co_usage=$1
 	shift
-	_csrfile='' _rest=''
+	_csrfile='' _acmeserver='' _rest=''
 	while [ $# -gt 0 ]; do
 		case $1 in
-		--csr)
+		--csr | --acme-server)
 			[ $# -ge 2 ] || pki_die 2 "$_co_usage"
-			_csrfile=$2
+			if [ "$1" = --csr ]; then _csrfile=$2; else _acmeserver=$2; fi
 			shift 2
 			continue ;;
 		--csr=*) _csrfile=${1#*=} ;;
+		--acme-server=*) _acmeserver=${1#*=} ;;
 		*) _rest="$_rest $(pki_quote "$1")" ;;
 		esac
 		shift
@@ -172,7 +210,7 @@ pki_csr_given() {
 	_csr=$(cat "$1")
 }
 
-_cert_set_usage="usage: pki cert set NAME --renew-before DAYS | --renew-fraction F | --renew-default | --challenge dns-01|http-01|dns-persist-01 | --csr FILE"
+_cert_set_usage="usage: pki cert set NAME --renew-before DAYS | --renew-fraction F | --renew-default | --challenge dns-01|http-01|dns-persist-01 | --csr FILE | --acme-server URL | --acme-server-default"
 
 # pki cert set NAME --renew-before DAYS|--renew-fraction F|--renew-default:
 # when NAME renews: DAYS before expiry, or with the fraction F of its
@@ -194,6 +232,16 @@ pki_cert_set() {
 	--csr)
 		[ $# -eq 3 ] || pki_die 2 "$_cert_set_usage"
 		pki_cert_set_csr "$_name" "$3"
+		return
+		;;
+	--acme-server)
+		[ $# -eq 3 ] || pki_die 2 "$_cert_set_usage"
+		pki_cert_set_acme_server "$_name" "$3"
+		return
+		;;
+	--acme-server-default)
+		[ $# -eq 2 ] || pki_die 2 "$_cert_set_usage"
+		pki_cert_set_acme_server "$_name" ''
 		return
 		;;
 	*) pki_die 2 "$_cert_set_usage" ;;
@@ -219,6 +267,29 @@ pki_cert_set_challenge() {
 	pki_cert_update "$1" "acme_challenge = :'challenge'" \
 		-v challenge="$2" || return 1
 	pki_say "certificate $1 is validated by $2"
+}
+
+# pki_cert_set_acme_server NAME URL: the ACME CA (directory URL) that
+# issues and renews NAME from its next order on; '': the one of pki.conf
+# (PKI_ACME_DIRECTORY).
+pki_cert_set_acme_server() {
+	[ -z "$2" ] || pki_acme_server_check "$1" "$2"
+	_n=$(pki_sql -At -v name="$1" -v dir="$2" <<'EOF'
+SET search_path TO pki, dd, public;
+\set QUIET on
+UPDATE certificates SET acme_directory = nullif(:'dir', '')
+ WHERE id = (SELECT certificate FROM subjects
+	      WHERE name = :'name' AND NOT isaltname) AND type = 'LE'
+RETURNING id;
+EOF
+) || return 1
+	[ -n "$_n" ] || { pki_say "no certificate $1 of the ACME CA"; return 1; }
+	if [ -z "$2" ]; then
+		pki_say "certificate $1 is issued by the ACME CA of pki.conf (PKI_ACME_DIRECTORY)"
+	else
+		pki_say "certificate $1 is issued by the ACME CA $2"
+		pki_acme_server_account "$1" "$2"
+	fi
 }
 
 # pki_cert_set_csr NAME FILE: the CSR of NAME replaced by the one in FILE

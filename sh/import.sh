@@ -109,6 +109,25 @@ EOF
 	return 1
 }
 
+# pki_import_servers FILE: each certificate of FILE's records that names
+# an ACME server ("acme_directory": a certbot lineage's) gets it, unless
+# it has it already (importing twice changes nothing).
+pki_import_servers() {
+	_dirs=$("$JQ" -s -c 'map(select((.errors // []) == [] and
+		(.acme_directory // "" | startswith("https://"))) |
+		[.name, .acme_directory]) | unique' "$1") || return 2
+	[ "$_dirs" != '[]' ] || return 0
+	pki_sql -v dirs="$_dirs" <<'EOF' || return 2
+SET search_path TO pki, dd, public;
+\o /dev/null
+UPDATE certificates c SET acme_directory = x.dir
+  FROM (SELECT e->>0 AS name, e->>1 AS dir
+	  FROM json_array_elements(:'dirs') e) x, subjects s
+ WHERE s.name = x.name AND NOT s.isaltname AND c.id = s.certificate
+   AND c.type = 'LE' AND c.acme_directory IS DISTINCT FROM x.dir;
+EOF
+}
+
 # pki_import_store FILE STAGE...: the records of FILE through pki-store,
 # one line said of each (a failed record's is its one line); the worst
 # status of the STAGEs and the store.
@@ -185,6 +204,7 @@ pki_import_certbot() {
 	cat "$PKI_RUN_DIR/import" >> "$PKI_RUN_DIR/acct"
 	mv "$PKI_RUN_DIR/acct" "$PKI_RUN_DIR/import"
 	pki_import_add "$PKI_RUN_DIR/import" || _bad=1
+	pki_import_servers "$PKI_RUN_DIR/import" || _bad=1
 	echo "$_bad" > "$PKI_RUN_DIR/lineages.rc"
 	pki_import_store "$PKI_RUN_DIR/import" lineages
 }
@@ -244,10 +264,6 @@ pki_certbot_lineage() {
 		pki_import_fail "$2" "$_live: its version $_cur is not in the archive"
 		return 1
 	fi
-	if [ -n "${PKI_ACME_DIRECTORY:-}" ] && [ -n "$_srv" ] &&
-		[ "$_srv" != "$PKI_ACME_DIRECTORY" ]; then
-		pki_say "certbot lineage $2: its ACME server is $_srv, pki renews at PKI_ACME_DIRECTORY $PKI_ACME_DIRECTORY"
-	fi
 	[ -n "$_srv" ] && [ -n "$_acct" ] &&
 		echo "$_srv $_acct" >> "$PKI_RUN_DIR/accounts"
 	for _v in $(pki_certbot_versions "$_arch"); do
@@ -264,7 +280,9 @@ pki_certbot_lineage() {
 	done > "$PKI_RUN_DIR/read"
 	# The lineage names its errors; an older version whose time has
 	# passed is archived.
-	"$JQ" -c --arg n "$2" --arg now "$_now" '
+	# The certificate renews at the lineage's server, with its account.
+	"$JQ" -c --arg n "$2" --arg now "$_now" --arg srv "$_srv" '
+		if $srv != "" then .acme_directory = $srv else . end |
 		if (.errors // []) != [] then
 			.name = $n | (.import.source | split(" ") | last) as $v |
 			.errors |= map(.message = "version \($v): " + .message)

@@ -98,6 +98,8 @@ pki_summary() {
 			(.stage // "?") + ": " +
 			(if .field then .field + ": " else "" end) +
 			(.message // "")) | join("; "))"
+	elif .account then
+		"notice\tACME account \(.account.url): registered again with its key (the CA did not know \(.account.replaces // "the account") any more)"
 	elif .instance.state == "issued" then
 		"info\t\(.name): issued instance \(.instance.id) (\(.cert | keys |
 			join("+"))), valid until \([.cert[].not_after] | min)"

@@ -94,6 +94,8 @@ pki_revoke_summary() {
 			(.stage // "?") + ": " +
 			(if .field then .field + ": " else "" end) +
 			(.message // "")) | join("; "))"
+	elif .account then
+		"notice\tACME account \(.account.url): registered again with its key (the CA did not know \(.account.replaces // "the account") any more)"
 	elif .revoked then
 		"info\t\(.name): revoked instance \(.instance.id) (\(.revoked.reason))"
 	else

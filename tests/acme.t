@@ -523,8 +523,28 @@ pki-acme deactivate --account "$T/roll2.json" --ca-bundle "$CA" > "$T/de.json" 2
 is "$?" 0 "deactivate"
 is "$(jq -c '[.action, .account.status, has("key")]' "$T/de.json")" \
 	'["deactivate","deactivated",false]' "the record: deactivated, no key"
-pki-acme order --account "$T/roll2.json" --ca-bundle "$CA" < "$T/k1" >/dev/null 2>>"$err"
+pki-acme order --account "$T/roll2.json" --ca-bundle "$CA" < "$T/k1" >/dev/null 2>"$T/k.err"
 is "$?" 1 "a deactivated account orders nothing"
+cat "$T/k.err" >> "$err"
+like "$(cat "$T/k.err")" "*ACME account $(jq -r .account.url "$T/roll2.json"): urn:ietf:params:acme:error:unauthorized: *if it was deactivated or revoked, run pki register*" \
+	"... and says so, naming the account and pki register"
+
+# ------------------------------------------------------------ forgotten
+# An account URL the CA does not know (accountDoesNotExist): its key is
+# registered again (newAccount; Pebble answers with the key's account),
+# the order sent once more, and the account record written first.
+(umask 077 && jq -c '.account.url += "-lost"' "$T/acct.json" > "$T/lost.json")
+rec lost.test | keys > "$T/l1"
+pki-acme order --account "$T/lost.json" --ca-bundle "$CA" --challenge http-01 \
+	< "$T/l1" > "$T/l2" 2>"$T/l.err"
+is "$?" 0 "an account the CA forgot: registered again, and the order placed"
+cat "$T/l.err" >> "$err"
+is "$(jq -sc --arg u "$(jq -r .account.url "$T/acct.json")" '[.[0].action,
+	.[0].account.url == $u, .[0].account.replaces == $u + "-lost",
+	(.[0].account.key | startswith("-----BEGIN PRIVATE KEY")), .[1].name,
+	.[1].acme.account == $u, (.[1].acme.orders.ec.url != null)]' "$T/l2")" \
+	'["register",true,true,true,"lost.test",true,true]' \
+	"the account record (the key's URL, replacing the lost one) first, then the record ordered with it"
 
 # ------------------------------------------------------------ lost answers
 # A relay to Pebble that loses an answer: when the file $T/lose names an

@@ -11,11 +11,14 @@
 # server is back an immediate re-run issues each certificate exactly once
 # and leaves no claim, no _acme-challenge TXT and no open order.
 # Pebble keeps its state in memory: the Pebble that comes back knows no
-# account, order or certificate of the one killed, and says so; pki
-# register makes a new account there, and the re-run places new orders
-# (the stored ones are replaced).  named keeps its journal: the re-run
-# withdraws the challenges the failed run could not, and resumes its
-# orders.
+# account, order or certificate of the one killed, and says so
+# (accountDoesNotExist); pki-acme registers the account's key again by
+# itself (no pki register in between), the new URL is stored and used,
+# and the re-run places new orders (the stored ones are replaced).
+# named keeps its journal: the re-run withdraws the challenges the failed
+# run could not, and resumes its orders.  An account the CA refuses
+# (deactivated) is not replaced: a one-line error says to run pki
+# register, and no account is made.
 # shellcheck source=tests/lib/env.sh
 . "$(dirname "$0")/lib/env.sh"
 # shellcheck source=tests/lib/acmedns.sh
@@ -98,14 +101,24 @@ fault "Pebble during an order" o "kill -9 $PEBBLE_PID; kill -CONT $NAMED2_PID" \
 after "Pebble during an order" o \
 	"pki-acme: acme: .*cannot reach the ACME CA: GET $CA/dir: .*Couldn't connect" 2
 pebble_restart
-rc=0
-pki issue > "$T/o.gone" 2>&1 || rc=$?
-is "$rc" 1 "the CA back without the account: pki issue exits 1"
-is "$(grep -c "^[ab]\.o\.example\.test: FAILED: pki-acme: acme: new order: .*accountDoesNotExist: Account $CA/my-account/.* not found" "$T/o.gone")" 2 \
-	"... saying so for each certificate"
-is "$(challenges o)" "" "... and publishing nothing"
-quiet pki -q register
+# The CA back without the account: the re-run registers its key again.
+account() { q "SELECT url FROM acme_accounts WHERE status = 'valid' ORDER BY created DESC, id DESC LIMIT 1"; }
+old=$(account)
+accounts=$(q "SELECT count(*) FROM acme_accounts")
 rerun "Pebble during an order" o
+new=$(account)
+ok "the CA forgot the account: a new URL is stored ($new)" [ -n "$new" ] && [ "$new" != "$old" ]
+is "$(q "SELECT count(*) FROM acme_accounts")" "$((accounts + 1))" "... one account row more, no pki register run"
+is "$(q "SELECT key FROM acme_accounts WHERE url = '$new'")" "$(q "SELECT key FROM acme_accounts WHERE url = '$old'")" \
+	"... with the same key"
+is "$(q "SELECT status FROM acme_accounts WHERE url = '$old'")" replaced "... and the old one marked replaced"
+is "$(q "SELECT string_agg(DISTINCT account, ' ') FROM acme_orders o JOIN subjects s ON s.certificate = o.certificate
+	AND NOT s.isaltname WHERE s.name LIKE '%.o.example.test' AND state <> 'replaced'")" "$new" \
+	"... and the new orders are placed with it, not with the old one"
+is "$(grep -c "^pki-acme: ACME account $old registered again as $new" "$T/o.rerun")" 1 \
+	"... which pki-acme order says once"
+like "$(cat "$T/o.rerun")" "*ACME account $new: registered again with its key (the CA did not know $old any more)*" \
+	"... and the run's summary too"
 is "$(q "SELECT count(*) FROM acme_orders o JOIN subjects s ON s.certificate = o.certificate
 	AND NOT s.isaltname WHERE s.name LIKE '%.o.example.test' AND state = 'replaced'")" 2 \
 	"Pebble during an order: the stored orders replaced by new ones"
@@ -115,8 +128,8 @@ is "$(q "SELECT count(*) FROM acme_orders o JOIN subjects s ON s.certificate = o
 fault "Pebble during finalize" f "kill -9 $PEBBLE_PID" issued "$(grep -c 'Issued certificate serial' "$PEBBLE_LOG")"
 after "Pebble during finalize" f "pki-acme: acme: .*$CA/" 1
 pebble_restart
-quiet pki -q register
 rerun "Pebble during finalize" f
+ok "Pebble during finalize: the account registered again, once more" [ "$(account)" != "$new" ]
 
 # ------------------------------------------------------------ propagation
 # The secondary stopped, so that pki-dnsup waits for it; both killed
@@ -130,6 +143,29 @@ named_restart
 o0=$(orders)
 rerun "named during the propagation wait" n
 is "$(($(orders) - o0))" 0 "named during the propagation wait: the stored orders resumed, none placed"
+
+# ------------------------------------------------------------ deactivated
+# pki account deactivate: the database knows, and so does the CA.  No
+# account of the directory is left: pki issue says so, makes none.
+acct=$(account)
+accounts=$(q "SELECT count(*) FROM acme_accounts")
+new0=$(grep -c 'There are now [0-9]* accounts in memory' "$PEBBLE_LOG" || true)
+quiet pki -q account deactivate --yes
+certs d
+capture pki issue
+is "$rc" 2 "a deactivated account: pki issue exits 2"
+is "$(printf '%s\n' "$out" | grep -c "^[ab]\.d\.example\.test: FAILED: pki-acme: acme: no ACME account or CA: no valid ACME account of $PEBBLE_DIRECTORY in the database (pki register makes one)$")" 2 \
+	"... one line per certificate naming the CA and pki register"
+# The database says valid (a lie, or a deactivation it never heard of):
+# the CA refuses the account, and pki-acme does not replace it.
+q "UPDATE acme_accounts SET status = 'valid' WHERE url = '$acct'"
+capture pki issue
+is "$rc" 1 "an account the CA deactivated: pki issue exits 1"
+is "$(printf '%s\n' "$out" | grep -c "^[ab]\.d\.example\.test: FAILED: pki-acme: acme: new order: ACME account $acct: urn:ietf:params:acme:error:unauthorized: .*: if it was deactivated or revoked, run pki register (pki makes no new account in its place by itself)")" 2 \
+	"... one line per certificate naming the account and pki register"
+is "$(q "SELECT count(*) FROM acme_accounts")" "$accounts" "... and no account is made, in the database"
+is "$(grep -c 'There are now [0-9]* accounts in memory' "$PEBBLE_LOG" || true)" "$new0" "... nor at the CA"
+printf '%s\n' "$out" >> "$T/all"
 
 nok "no private key in anything pki printed" grep -q "$SECRET_PATTERN" "$T/all"
 done_testing

@@ -4,8 +4,11 @@
 # twice, an ecdsa one renewed once) becomes certificates,
 # instances in the states their versions have, keys and the ACME account;
 # importing twice changes nothing; broken lineages are named and the
-# others imported; pki renews an imported certificate with certbot's
-# account.  pki import pem: a certificate with its key and chain, and
+# others imported; pki renews an imported certificate at its lineage's
+# ACME server with certbot's account, though pki.conf names another CA.
+# Certificates of two ACME servers in one run (pki cert add
+# --acme-server), each with its CA's account; one whose server has no
+# account fails alone.  pki import pem: a certificate with its key and chain, and
 # what it refuses.
 # shellcheck source=tests/lib/env.sh
 . "$(dirname "$0")/lib/env.sh"
@@ -163,21 +166,86 @@ dump > "$T/after"
 ok "importing twice changes nothing in the database" diff -u "$T/before" "$T/after"
 
 # ------------------------------------------------------------ renew
+# at the lineage's server (Pebble A, certbot's) with certbot's account,
+# although pki.conf names another CA (Pebble B) with an account of its
+# own.
+A=$PEBBLE_DIRECTORY A_MGMT=$PEBBLE_MGMT A_LOG=$PEBBLE_LOG
+is "$(q "SELECT string_agg(DISTINCT coalesce(c.acme_directory, 'none'), ' ') FROM certificates c
+	JOIN subjects s ON s.certificate = c.id AND NOT s.isaltname
+	WHERE s.name IN ('rsa.example.test', 'ec.example.test')")" "$A" \
+	"the imported certificates' ACME server is their lineage's"
+pebble_start PEBBLE_VA_ALWAYS_VALID=1 PEBBLE_WFE_NONCEREJECT=0
+B=$PEBBLE_DIRECTORY B_MGMT=$PEBBLE_MGMT
 cat > "$T/pki.conf" <<EOF
-PKI_ACME_DIRECTORY=$PEBBLE_DIRECTORY
+PKI_ACME_DIRECTORY=$B
 PKI_ACME_CA_BUNDLE=$PEBBLE_CA_BUNDLE
+PKI_ACME_EMAIL=admin@example.test
+PKI_ACME_AGREE_TOS=yes
 PKI_ACME_CHALLENGE=http-01
 PKI_ACME_HTTP_LISTEN=127.0.0.1:$PEBBLE_HTTP_PORT
 EOF
 PKI_CONF=$T/pki.conf
 export PKI_CONF
+quiet pki -q register
+bacct=$(q "SELECT url FROM acme_accounts WHERE directory = '$B'")
+# issuer NAME: the issuer of NAME's newest certificate; subject MGMT:
+# the subject of that Pebble's intermediate, which issues.
+issuer() {
+	q "SELECT convert_from(k.cert, 'UTF8') FROM certkeydata k JOIN certinstances i ON i.id = k.certinstance
+		JOIN subjects s ON s.certificate = i.certificate AND NOT s.isaltname
+		WHERE s.name = '$1' ORDER BY i.id DESC LIMIT 1" | openssl x509 -noout -issuer | sed 's/^issuer=//'
+}
+subject() {
+	curl -sf --cacert "$PEBBLE_CA_BUNDLE" "$1/intermediates/0" | openssl x509 -noout -subject | sed 's/^subject=//'
+}
 capture pki renew --force -o ec.example.test
 is "$rc" 0 "pki renew of an imported certificate: exit 0"
 is "$(q "SELECT count(*) FROM certinstances i JOIN subjects s ON s.certificate = i.certificate
 	AND NOT s.isaltname WHERE s.name = 'ec.example.test'")" 4 "a new instance"
-is "$(q "SELECT DISTINCT account FROM acme_orders")" "$acct" "ordered with certbot's account"
-is "$(grep -c 'accounts in memory' "$PEBBLE_LOG" || true)" "$accounts" \
+is "$(q "SELECT DISTINCT directory || ' ' || account FROM acme_orders")" "$A $acct" \
+	"ordered at the lineage's server with certbot's account, not at PKI_ACME_DIRECTORY"
+is "$(issuer ec.example.test)" "$(subject "$A_MGMT")" "issued by the lineage's CA"
+is "$(grep -c 'accounts in memory' "$A_LOG" || true)" "$accounts" \
 	"no new account registered at the CA"
+
+# ------------------------------------------------------------ servers
+# Certificates of two CAs in one run, each with its CA's account; one
+# whose server has no account fails in a line naming it and the server,
+# and the others go on.
+quiet pki -q cert add two-a.example.test -c acme -a ec --acme-server "$A"
+quiet pki -q cert add two-b.example.test -c acme -a ec
+none=https://127.0.0.1:9/dir
+capture pki cert add none.example.test -c acme -a ec --acme-server "$none"
+like "$rc:$out" "0:*certificate none.example.test added*no ACME account of $none yet: pki register --acme-server $none makes one*" \
+	"pki cert add --acme-server of a CA without an account: added, with a warning"
+capture pki issue
+is "$rc" 2 "certificates of two ACME servers and one without an account: pki issue exits 2"
+like "$out" "*none.example.test: FAILED: pki-acme: acme: no ACME account or CA: no valid ACME account of $none in the database (pki register makes one)*" \
+	"... a line naming the certificate and its server"
+is "$(issuer two-a.example.test)" "$(subject "$A_MGMT")" "... the one of --acme-server A issued by A"
+is "$(issuer two-b.example.test)" "$(subject "$B_MGMT")" "... the other by the CA of pki.conf, B"
+ok "... two CAs indeed" [ "$(subject "$A_MGMT")" != "$(subject "$B_MGMT")" ]
+is "$(q "SELECT s.name || ' ' || o.directory || ' ' || o.account FROM acme_orders o
+	JOIN subjects s ON s.certificate = o.certificate AND NOT s.isaltname
+	WHERE s.name LIKE 'two-%' ORDER BY 1")" "two-a.example.test $A $acct
+two-b.example.test $B $bacct" "... each ordered with its CA's account"
+# Revoked at its own CA too (B does not know A's certificate).
+capture pki revoke "$(q "SELECT i.id FROM certinstances i JOIN subjects s ON s.certificate = i.certificate
+	WHERE s.name = 'two-a.example.test'")"
+is "$rc:$(q "SELECT i.state FROM certinstances i JOIN subjects s ON s.certificate = i.certificate
+	WHERE s.name = 'two-a.example.test'")" 0:revoked "pki revoke: at the certificate's own ACME server"
+capture pki cert set none.example.test --acme-server http://ca.test/dir
+like "$rc:$out" "2:*certificate none.example.test: --acme-server http://ca.test/dir: not an https:// URL*" \
+	"pki cert set --acme-server refuses a URL that is not https"
+quiet pki -q cert set none.example.test --acme-server "$B"
+is "$(q "SELECT acme_directory FROM certificates c JOIN subjects s ON s.certificate = c.id
+	WHERE s.name = 'none.example.test'")" "$B" "pki cert set --acme-server: the certificate's CA"
+quiet pki -q cert set none.example.test --acme-server-default
+is "$(q "SELECT count(*) FROM certificates WHERE acme_directory = '$none'")" 0 \
+	"pki cert set --acme-server-default: back to the CA of pki.conf"
+capture pki cert add local.example.test --acme-server "$A"
+like "$rc:$out" "2:*--acme-server: certificate local.example.test is not one of the ACME CA*" \
+	"--acme-server for a certificate of the local CA: refused"
 
 # ------------------------------------------------------------ JWK
 # An EC account key (certbot's are RSA), as josepy (certbot's own JOSE

@@ -26,6 +26,7 @@ account_free(struct account *acct)
 	json_decref(acct->contact);
 	free(acct->status);
 	free(acct->eab_kid);
+	free(acct->replaces);
 	memset(acct, 0, sizeof(*acct));
 }
 
@@ -115,29 +116,29 @@ from_file(const struct opts *o, struct account *acct)
 }
 
 static int
-from_flags(const struct opts *o, struct account *acct)
+from_flags(const struct opts *o, const char *directory, struct account *acct)
 {
 	char *pem;
 	int rc;
 
-	if (o->directory == NULL)
+	if (directory == NULL)
 		return acct_fail(acct, "--account-key and --account-url need "
 		    "--directory");
 	if ((pem = read_key_file(acct, "account key file", o->account_key,
 	    64 * 1024)) == NULL)
 		return -1;
 	acct->url = xstrdup(o->account_url);
-	acct->directory = xstrdup(o->directory);
+	acct->directory = xstrdup(directory);
 	rc = take_key(acct, pem, o->pass, o->account_key);
 	pki_free_secret(pem);
 	return rc;
 }
 
-/* The newest valid account of the database (of --directory if given). */
+/* The newest valid account of the database (of DIRECTORY if given). */
 static int
-from_db(const struct opts *o, struct account *acct)
+from_db(const struct opts *o, const char *directory, struct account *acct)
 {
-	const char *p[1] = { o->directory };
+	const char *p[1] = { directory };
 	PGresult *res;
 	PGconn *db;
 	char where[64];
@@ -155,8 +156,8 @@ from_db(const struct opts *o, struct account *acct)
 		acct_fail(acct, "cannot read the ACME accounts of the database");
 	else if (PQntuples(res) == 0)
 		acct_fail(acct, "no valid ACME account%s%s in the database "
-		    "(pki register makes one)", o->directory ? " of " : "",
-		    o->directory ? o->directory : "");
+		    "(pki register makes one)", directory ? " of " : "",
+		    directory ? directory : "");
 	else {
 		snprintf(where, sizeof(where), "ACME account %s",
 		    PQgetvalue(res, 0, 0));
@@ -175,7 +176,8 @@ from_db(const struct opts *o, struct account *acct)
 }
 
 int
-account_load(const struct opts *o, struct account *acct)
+account_load(const struct opts *o, const char *directory,
+    struct account *acct)
 {
 	char why[sizeof(acct->why)];
 	int rc;
@@ -187,34 +189,19 @@ account_load(const struct opts *o, struct account *acct)
 	else if (o->account_file != NULL)
 		rc = from_file(o, acct);
 	else if (o->account_key != NULL)
-		rc = from_flags(o, acct);
+		rc = from_flags(o, directory, acct);
 	else
-		rc = from_db(o, acct);
-	if (rc == 0 && o->directory != NULL &&
-	    strcmp(o->directory, acct->directory) != 0)
-		rc = acct_fail(acct, "the account %s is one of %s, not of "
-		    "--directory %s", acct->url, acct->directory, o->directory);
+		rc = from_db(o, directory, acct);
+	if (rc == 0 && directory != NULL &&
+	    strcmp(directory, acct->directory) != 0)
+		rc = acct_fail(acct, "the account %s is one of %s, not of %s",
+		    acct->url, acct->directory, directory);
 	if (rc == -1) {
 		memcpy(why, acct->why, sizeof(why));
 		account_free(acct);
 		memcpy(acct->why, why, sizeof(why));
 	}
 	return rc;
-}
-
-int
-account_setup(const struct opts *o, struct account *acct, struct acme *a,
-    char *why, size_t len)
-{
-	if (account_load(o, acct) == -1) {
-		snprintf(why, len, "%s", acct->why);
-		return -1;
-	}
-	if (account_session(o, acct, a) == -1) {
-		snprintf(why, len, "cannot reach the ACME CA: %s", a->why);
-		return -1;
-	}
-	return 0;
 }
 
 json_t *
@@ -234,6 +221,9 @@ account_json(const struct account *acct, int key)
 		json_object_set(j, "contact", acct->contact);
 	if (acct->eab_kid != NULL)
 		json_object_set_new(j, "eab_kid", json_string(acct->eab_kid));
+	if (acct->replaces != NULL)
+		json_object_set_new(j, "replaces",
+		    json_string(acct->replaces));
 	if (key) {
 		if ((pem = pki_key_to_pem(acct->key, NULL)) == NULL) {
 			json_decref(j);

@@ -173,6 +173,12 @@ struct acme {
 	time_t		 paused;	/* no new order until then (-1: for
 					   the rest of the run; 0: none) */
 	char		 paused_why[768]; /* ... because the CA said so */
+	/* When the CA answers a request signed with kid that it knows no
+	 * such account (accountDoesNotExist), RELOGIN(A, RELOGIN_CTX)
+	 * registers the key again and sets A->kid; the request is sent
+	 * once more.  0 / -1 (A->why).  NULL: the request fails. */
+	int		(*relogin)(struct acme *a, void *ctx);
+	void		*relogin_ctx;
 };
 
 /* Open a session with the CA of directory DIR_URL: fetch the directory.
@@ -213,6 +219,8 @@ int	 acme_post_json(struct acme *a, const char *url,
  * 1 with UNTIL (RFC 3339, or "" for the rest of the run), else 0.
  */
 int	 acme_paused(const struct acme *a, char until[32]);
+/* 1 if P is a problem document of TYPE (the name after ACME_PROBLEM). */
+int	 acme_problem_is(const json_t *p, const char *type);
 /* Add A's last failure to REC as an error of field "acme" (the problem
  * document's type and detail when there is one), prefixed by WHAT. */
 int	 acme_rec_error(json_t *rec, struct acme *a, const char *what);
@@ -226,25 +234,22 @@ struct account {
 	json_t		*contact;	/* array of "mailto:..." */
 	char		*status;
 	char		*eab_kid;
+	char		*replaces;	/* the URL the CA forgot, once the key
+					   is registered again (relogin) */
 	char		 thumb[64];	/* the key's RFC 7638 thumbprint */
 	char		 why[512];	/* why account_load() failed */
 };
 
 /*
- * The account of O: the JSON file --account, the key and URL of
- * --account-key and --account-url, or the newest valid account of the
- * database (of --directory when given).  A file holding the key is read
- * as a secret file (pki_read_secret()).  0 / -1 (reported: a setup
- * error; ACCT is empty but for ACCT->why, which says why).
+ * The account of O for DIRECTORY (NULL: any): the JSON file --account,
+ * the key and URL of --account-key and --account-url, or the newest
+ * valid account of the database (of DIRECTORY when given).  A file
+ * holding the key is read as a secret file (pki_read_secret()).  0 / -1
+ * (reported: a setup error; ACCT is empty but for ACCT->why, which says
+ * why).
  */
-int	 account_load(const struct opts *o, struct account *acct);
-/*
- * For the filters: the account of O and a session with its CA, set up
- * once.  0, or -1 with WHY (of LEN bytes) saying what failed, for the
- * errors of the records that need them (reported).
- */
-int	 account_setup(const struct opts *o, struct account *acct,
-	    struct acme *a, char *why, size_t len);
+int	 account_load(const struct opts *o, const char *directory,
+	    struct account *acct);
 void	 account_free(struct account *acct);
 /* The account as the "account" member of an account record; KEY: with
  * its key (PEM, in clear).  NULL after reporting. */
@@ -252,8 +257,57 @@ json_t	*account_json(const struct account *acct, int key);
 /* Open a session with the CA of ACCT, signing with its key. 0 / -1. */
 int	 account_session(const struct opts *o, struct account *acct,
 	    struct acme *a);
+/* ------------------------------------------------------------ session.c */
+
+/*
+ * The filters' sessions, one per ACME directory: a record goes to its
+ * own CA ("acme_directory", else --directory or PKI_ACME_DIRECTORY) with
+ * the newest valid account of that CA, set up at the first record that
+ * needs it.  A directory whose account or CA cannot be had fails its
+ * records only.
+ */
+struct session {
+	char		*directory;	/* asked for; NULL: any account's */
+	struct account	 acct;
+	struct acme	 a;
+	int		 failed;	/* set up, and that failed ... */
+	char		 why[700];	/* ... because */
+	int		 told;		/* the account record of a new URL
+					   was written */
+	json_t		*listed;	/* order --resume: the account's
+					   orders to look at (adopt.c) */
+};
+
+struct sessions {
+	const struct opts	*o;
+	struct session		**v;
+	size_t			 n;
+	int			 failed;	/* one could not be set up: a
+						   setup error (exit 2) */
+};
+
+/* The directory REC's requests go to: its "acme_directory", else O's
+ * --directory (PKI_ACME_DIRECTORY); NULL: none said. */
+const char *rec_directory(const struct opts *o, const json_t *rec);
+/* The session of DIRECTORY (NULL: any), set up at the first call; NULL
+ * (error added to REC, naming the directory) when it cannot be had. */
+struct session *session_for(struct sessions *ss, const char *directory,
+	    json_t *rec);
+/* Write the account record of each session whose account the CA forgot
+ * and that was registered again (pki-store stores its new URL), before
+ * the record at hand; an output that fails shows when that record is
+ * written. */
+void	 sessions_tell(struct sessions *ss);
+void	 sessions_free(struct sessions *ss);
+
 /* ------------------------------------------------------------ register.c */
 
+/* RFC 8555 7.3: the key of ACCT, which A's CA does not know any more
+ * (Pebble forgets its accounts when restarted), registered again with
+ * its contact and the terms agreed to (its admin agreed at register): a
+ * new URL, the old one kept in ACCT->replaces.  acme.relogin's shape
+ * (CTX: ACCT).  0 / -1 (A->why). */
+int	 account_relogin(struct acme *a, void *ctx);
 /* The subcommands register, rollover and deactivate; exit status. */
 int	 cmd_register(const struct opts *o);
 int	 cmd_rollover(const struct opts *o);

@@ -255,12 +255,15 @@ is_mine(const json_t *rec)
 	    json_object_get(rec, "revoked") == NULL;
 }
 
-/* The directory for REC: --directory, else the record's own. */
+/* The directory for REC: its certificate's CA ("acme_directory"), else
+ * --directory, else the one of its order ("acme"."directory"). */
 static const char *
 directory(struct ari_run *r, const json_t *rec)
 {
-	if (r->o->directory != NULL)
-		return r->o->directory;
+	const char *dir = rec_directory(r->o, rec);
+
+	if (dir != NULL)
+		return dir;
 	return pki_str(json_object_get(rec, "acme"), "directory");
 }
 

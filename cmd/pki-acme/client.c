@@ -301,12 +301,48 @@ body_json(const struct resp *r)
 	return json_loads(r->body, 0, NULL);
 }
 
+int
+acme_problem_is(const json_t *p, const char *type)
+{
+	const char *t = pki_str(p, "type");
+
+	return t != NULL && strncmp(t, ACME_PROBLEM, strlen(ACME_PROBLEM)) ==
+	    0 && strcmp(t + strlen(ACME_PROBLEM), type) == 0;
+}
+
+/*
+ * The account that signed the request the CA refused with problem P:
+ * one the CA does not know (accountDoesNotExist) is registered again
+ * with its key (A->relogin), once per request: 1, send it again; -1,
+ * that failed (A->why).  One the CA refuses (unauthorized: deactivated
+ * or revoked) is not replaced: A->why says so.  0: neither.
+ */
+static int
+account_lost(struct acme *a, const json_t *p, int *relogged)
+{
+	char why[sizeof(a->why)];
+
+	if (a->kid == NULL || a->relogin == NULL)
+		return 0;
+	if (acme_problem_is(p, "unauthorized")) {
+		snprintf(why, sizeof(why), "ACME account %.200s: %.400s: if "
+		    "it was deactivated or revoked, run pki register (pki "
+		    "makes no new account in its place by itself)", a->kid,
+		    a->why);
+		snprintf(a->why, sizeof(a->why), "%s", why);
+		return 0;
+	}
+	if (!acme_problem_is(p, "accountDoesNotExist") || (*relogged)++ > 0)
+		return 0;
+	return a->relogin(a, a->relogin_ctx) == 0 ? 1 : -1;
+}
+
 /* acme_post() and acme_post_repeatable(); ONCE: the CA may act on it. */
 static int
 post(struct acme *a, const char *url, const json_t *payload, int once,
     const char *accept, struct resp *r, json_t **json)
 {
-	int nonces = 0, busy = 0, rc;
+	int nonces = 0, busy = 0, relogged = 0, rc;
 	json_t *p;
 	char *jws;
 
@@ -339,7 +375,9 @@ post(struct acme *a, const char *url, const json_t *payload, int once,
 				snprintf(a->paused_why, sizeof(a->paused_why),
 				    "%s", a->why);
 			resp_free(r);
-			return -1;
+			if ((rc = account_lost(a, a->problem, &relogged)) != 1)
+				return -1;
+			continue;	/* signed with the new kid */
 		}
 		pki_debug("%s: HTTP %ld %s, again", url, r->status,
 		    p != NULL ? pki_str(p, "type") : "");

@@ -32,6 +32,7 @@ struct job {
 	json_t		*rec;		/* in the batch */
 	const char	*algo;		/* its key in "acme"."orders" */
 	json_t		*entry;		/* the order's entry there */
+	struct session	*s;		/* its CA's */
 	size_t		 authz;		/* the first not known valid */
 	enum step	 step;
 	double		 at;		/* when to look next */
@@ -40,8 +41,8 @@ struct job {
 
 struct finish_run {
 	const struct opts	*o;
-	struct account		 acct;
-	struct acme		 a;
+	struct sessions		 ss;		/* one per CA */
+	double			 deadline;	/* the batch's end */
 	json_t			*recs;		/* the batch: the records
 						   with orders to finish */
 	struct job		*jobs;
@@ -175,8 +176,8 @@ step_authz(struct finish_run *r, struct job *j)
 	json_t *names;
 	long ra;
 
-	if (get_json(&r->a, url, &az, &ra) == -1) {
-		acme_rec_error(j->rec, &r->a, "authorization");
+	if (get_json(&j->s->a, url, &az, &ra) == -1) {
+		acme_rec_error(j->rec, &j->s->a, "authorization");
 		fail(r, j);
 		return;
 	}
@@ -224,17 +225,6 @@ order_error(struct finish_run *r, struct job *j, const json_t *order)
 	fail(r, j);
 }
 
-/* 1 if the CA refused A's last request with the problem of TYPE (the
- * name after ACME_PROBLEM). */
-static int
-refused_as(const struct acme *a, const char *type)
-{
-	const char *t = pki_str(a->problem, "type");
-
-	return t != NULL && strncmp(t, ACME_PROBLEM, strlen(ACME_PROBLEM)) ==
-	    0 && strcmp(t + strlen(ACME_PROBLEM), type) == 0;
-}
-
 /*
  * Finalize the ready order of J with the record's CSR (RFC 8555 7.4).
  * A finalization whose answer was lost is not sent again blindly: the
@@ -254,16 +244,17 @@ finalize(struct finish_run *r, struct job *j)
 	}
 	payload = json_pack("{s:s}", "csr", csr);
 	free(csr);
-	if (acme_post(&r->a, pki_str(j->entry, "finalize"), payload, NULL,
+	if (acme_post(&j->s->a, pki_str(j->entry, "finalize"), payload, NULL,
 	    &resp, &order) == -1) {
-		if (r->a.unknown || refused_as(&r->a, "orderNotReady")) {
+		if (j->s->a.unknown || acme_problem_is(j->s->a.problem,
+		    "orderNotReady")) {
 			/* Whether the CA took it, the order tells: processing
 			 * or valid, it did; still ready, it did not. */
 			pki_warn("%s: %s: finalize: %s; polling the order",
-			    pki_rec_name(j->rec), j->algo, r->a.why);
+			    pki_rec_name(j->rec), j->algo, j->s->a.why);
 			later(j, 0);
 		} else {
-			acme_rec_error(j->rec, &r->a, "finalize");
+			acme_rec_error(j->rec, &j->s->a, "finalize");
 			fail(r, j);
 		}
 	} else {
@@ -286,8 +277,8 @@ step_order(struct finish_run *r, struct job *j)
 	json_t *order;
 	long ra;
 
-	if (get_json(&r->a, pki_str(j->entry, "url"), &order, &ra) == -1) {
-		acme_rec_error(j->rec, &r->a, "order");
+	if (get_json(&j->s->a, pki_str(j->entry, "url"), &order, &ra) == -1) {
+		acme_rec_error(j->rec, &j->s->a, "order");
 		fail(r, j);
 		return;
 	}
@@ -296,7 +287,7 @@ step_order(struct finish_run *r, struct job *j)
 	if (strcmp(status, "ready") == 0 && j->step == READY)
 		finalize(r, j);
 	else if (strcmp(status, "valid") == 0) {
-		if (cert_download(&r->a, j->rec, j->algo, order, j->entry,
+		if (cert_download(&j->s->a, j->rec, j->algo, order, j->entry,
 		    r->o->preferred_chain) == 0)
 			j->step = DONE;
 		else
@@ -329,7 +320,7 @@ poll_all(struct finish_run *r)
 		}
 		if (next == NEVER)
 			return;
-		if (next >= r->a.deadline)
+		if (next >= r->deadline)
 			break;
 		pki_sleep_until(next);
 	}
@@ -396,8 +387,8 @@ add_jobs(struct finish_run *r, json_t *rec)
 			return -1;
 		}
 		r->jobs = nj;
-		r->jobs[r->njobs++] = (struct job){ rec, algo, entry, 0, AUTHZ,
-		    0, POLL_FIRST };
+		r->jobs[r->njobs++] = (struct job){ rec, algo, entry, NULL, 0,
+		    AUTHZ, 0, POLL_FIRST };
 	}
 	return 0;
 }
@@ -422,20 +413,38 @@ mine(json_t *rec, void *ctx)
 	return r->failed > failed ? PKI_FAILED : PKI_PASS;
 }
 
-/* pki_batch()'s SETUP: the account and a session with its CA. */
+/* pki_batch()'s SETUP: the session of each record's CA (the CA its
+ * orders were placed at, else the record's own), once the batch is
+ * gathered; a record whose CA's account or session cannot be had fails
+ * (setup error: exit 2), and the others go on. */
 static int
 setup(void *ctx, char *why, size_t len)
 {
 	struct finish_run *r = ctx;
-	char buf[600];
+	struct session *s = NULL;
+	const json_t *last = NULL;
+	const char *dir;
+	struct job *j;
+	size_t i;
 
-	if (account_setup(r->o, &r->acct, &r->a, buf, sizeof(buf)) == 0)
-		return 0;
-	snprintf(why, len, "no ACME account or CA: %s", buf);
-	return -1;
+	(void)why, (void)len;
+	for (i = 0; i < r->njobs; i++) {
+		j = &r->jobs[i];
+		if (j->rec != last) {
+			last = j->rec;
+			dir = pki_str(json_object_get(j->rec, "acme"),
+			    "directory");
+			if (dir == NULL)
+				dir = rec_directory(r->o, j->rec);
+			if ((s = session_for(&r->ss, dir, j->rec)) == NULL)
+				drop(r, j->rec);
+		}
+		j->s = s;
+	}
+	return 0;
 }
 
-/* Each record's orders must be this account's. */
+/* Each record's orders must be the account's of its session. */
 static void
 check_account(struct finish_run *r)
 {
@@ -446,10 +455,22 @@ check_account(struct finish_run *r)
 		acct = pki_str(json_object_get(r->jobs[i].rec, "acme"),
 		    "account");
 		if (r->jobs[i].step != FAILED && (acct == NULL ||
-		    strcmp(acct, r->acct.url) != 0))
+		    strcmp(acct, r->jobs[i].s->acct.url) != 0))
 			fail_rec(r, r->jobs[i].rec, "acme", "ordered with "
 			    "another account than this one");
 	}
+}
+
+/* The session of REC's jobs. */
+static struct session *
+rec_session(const struct finish_run *r, const json_t *rec)
+{
+	size_t i;
+
+	for (i = 0; i < r->njobs; i++)
+		if (r->jobs[i].rec == rec)
+			return r->jobs[i].s;
+	return NULL;
 }
 
 /* 1 if some job of REC is still on. */
@@ -507,9 +528,9 @@ serve_http01(struct finish_run *r, const json_t *list)
 		if (strcmp(pki_str(c, "type") ? pki_str(c, "type") : "",
 		    "http-01") != 0 || !b64u_valid(token))
 			continue;
-		/* This account's key authorization (RFC 8555 8.1). */
+		/* Its account's key authorization (RFC 8555 8.1). */
 		snprintf(keyauth, sizeof(keyauth), "%s.%s", token,
-		    r->acct.thumb);
+		    rec_session(r, json_array_get(pair, 0))->acct.thumb);
 		json_object_set_new(tokens, token, json_string(keyauth));
 	}
 	if (json_object_size(tokens) == 0) {
@@ -577,6 +598,7 @@ static void
 answer(struct finish_run *r, const json_t *list)
 {
 	json_t *pair, *rec, *c, *got;
+	struct acme *a;
 	const char *status;
 	size_t i;
 
@@ -587,9 +609,10 @@ answer(struct finish_run *r, const json_t *list)
 		if (!live(r, rec) || (status != NULL &&
 		    strcmp(status, "pending") != 0))
 			continue;
+		a = &rec_session(r, rec)->a;
 		if (pki_str(c, "url") == NULL ||
-		    answer_one(&r->a, pki_str(c, "url"), &got) == -1) {
-			acme_rec_error(rec, &r->a, "challenge");
+		    answer_one(a, pki_str(c, "url"), &got) == -1) {
+			acme_rec_error(rec, a, "challenge");
 			drop(r, rec);
 			continue;
 		}
@@ -608,15 +631,20 @@ act(json_t *held, void *ctx)
 	struct finish_run *r = ctx;
 	json_t *list;
 
+	size_t i;
+
 	(void)held;
 	check_account(r);
-	acme_begin(&r->a);
+	for (i = 0; i < r->ss.n; i++)
+		acme_begin(&r->ss.v[i]->a);
+	r->deadline = pki_now() + (double)r->o->timeout;
 	list = pending(r);
 	serve_http01(r, list);
 	answer(r, list);
 	json_decref(list);
 	poll_all(r);
 	http01_stop(&r->h01);
+	sessions_tell(&r->ss);	/* before the records held */
 	if (r->fatal)
 		return PKI_EXIT_FATAL;
 	return r->failed > 0 ? PKI_EXIT_RECORD : PKI_EXIT_OK;
@@ -632,13 +660,13 @@ cmd_finish(const struct opts *o)
 
 	memset(&r, 0, sizeof(r));
 	r.o = o;
+	r.ss.o = o;
 	http01_init(&r.h01);
 	if ((r.recs = json_array()) != NULL)
 		status = pki_batch(&ops, r.recs, &r);
 	pki_out_close();
 	json_decref(r.recs);
 	free(r.jobs);
-	acme_close(&r.a);
-	account_free(&r.acct);
-	return o->pass_failed ? PKI_EXIT_FATAL : status;
+	sessions_free(&r.ss);
+	return r.ss.failed || o->pass_failed ? PKI_EXIT_FATAL : status;
 }

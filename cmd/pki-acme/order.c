@@ -26,14 +26,9 @@
 
 struct order_run {
 	const struct opts	*o;
-	struct account		 acct;
-	struct acme		 a;
-	int			 tried;		/* setup was attempted */
-	int			 fatal;		/* ... and failed */
-	char			 why[600];	/* ... because */
+	struct sessions		 ss;		/* one per CA */
+	struct session		*s;		/* the record's */
 	struct stored_db	 sdb;		/* --resume */
-	json_t			*unknown;	/* ... orders the CA lists,
-						   to look at (adopt.c) */
 	const char		*profile;	/* the record's, or NULL */
 };
 
@@ -54,19 +49,6 @@ needs_order(const json_t *rec)
 		    json_object_get(orders, algo) == NULL)
 			return 1;
 	return 0;
-}
-
-/* The account and the CA, once, when the first record needs them. */
-static int
-setup(struct order_run *r)
-{
-	if (!r->tried) {
-		r->tried = 1;
-		if (account_setup(r->o, &r->acct, &r->a, r->why,
-		    sizeof(r->why)) == -1)
-			r->fatal = 1;
-	}
-	return r->fatal ? -1 : 0;
 }
 
 /* The challenge type for REC: --challenge, its "challenge", dns-01. */
@@ -118,7 +100,7 @@ persist_entry(struct order_run *r, json_t *rec, json_t *e, const json_t *ch,
 	int wildcard = wildcard_ordered(names, ident);
 	char owner[300], *txt;
 
-	if ((txt = pki_persist_value(issuer, r->acct.url, wildcard,
+	if ((txt = pki_persist_value(issuer, r->s->acct.url, wildcard,
 	    r->o->persist_until, &why)) == NULL)
 		return pki_rec_error(rec, "acme", "%s: no dns-persist-01 "
 		    "record for the CA's issuer \"%.80s\" and the account: "
@@ -151,7 +133,7 @@ challenge_entry(struct order_run *r, json_t *rec, const json_t *authz,
 	/* No token for dns-persist-01: the record names the account. */
 	if (token != NULL)
 		snprintf(keyauth, sizeof(keyauth), "%s.%s", token,
-		    r->acct.thumb);
+		    r->s->acct.thumb);
 	/* One answered by a run that died is not answered again. */
 	e = json_pack("{s:s, s:s, s:s*, s:s*, s:s, s:s, s:b, s:s}",
 	    "identifier", ident, "type", type, "token", token,
@@ -276,8 +258,8 @@ authorization(struct order_run *r, json_t *rec, const char *url,
 	json_t *authz, *e;
 	int rc = -1;
 
-	if (acme_post_json(&r->a, url, NULL, &authz) == -1)
-		return acme_rec_error(rec, &r->a, "authorization");
+	if (acme_post_json(&r->s->a, url, NULL, &authz) == -1)
+		return acme_rec_error(rec, &r->s->a, "authorization");
 	ident = pki_str(json_object_get(authz, "identifier"), "value");
 	status = pki_str(authz, "status");
 	if (ident == NULL || status == NULL)
@@ -389,22 +371,23 @@ new_order(struct order_run *r, json_t *rec, const json_t *names,
 	char until[32];
 	int rc = -1;
 
-	if ((url = acme_url(&r->a, "newOrder")) == NULL)
-		return acme_rec_error(rec, &r->a, "new order");
-	if (acme_paused(&r->a, until))
-		return paused_error(rec, &r->a, until, "not sent: ");
+	if ((url = acme_url(&r->s->a, "newOrder")) == NULL)
+		return acme_rec_error(rec, &r->s->a, "new order");
+	if (acme_paused(&r->s->a, until))
+		return paused_error(rec, &r->s->a, until, "not sent: ");
 	if ((payload = identifiers(names)) == NULL || (r->profile != NULL &&
 	    json_object_set_new(payload, "profile", json_string(r->profile)) ==
 	    -1)) {
 		json_decref(payload);
 		return pki_rec_error(rec, "acme", "out of memory");
 	}
-	if (ari_replaces(&r->a, rec, algo, payload) == -1 ||
-	    acme_post(&r->a, url, payload, NULL, &resp, &order) == -1) {
+	if (ari_replaces(&r->s->a, rec, algo, payload) == -1 ||
+	    acme_post(&r->s->a, url, payload, NULL, &resp, &order) == -1) {
 		json_decref(payload);
-		if (acme_paused(&r->a, until))
-			return paused_error(rec, &r->a, until, "");
-		return pki_rec_failed(rec) ? -1 : ari_order_error(rec, &r->a);
+		if (acme_paused(&r->s->a, until))
+			return paused_error(rec, &r->s->a, until, "");
+		return pki_rec_failed(rec) ? -1 :
+		    ari_order_error(rec, &r->s->a);
 	}
 	json_decref(payload);
 	if ((entry = order_entry(resp.location, order)) == NULL)
@@ -468,7 +451,7 @@ take_order(struct order_run *r, json_t *rec, const json_t *names,
 	pki_info("%s: %s order %s resumed (%s)", pki_rec_name(rec), algo,
 	    so->url, pki_str(order, "status"));
 	if (strcmp(pki_str(order, "status"), "valid") == 0)
-		return cert_download(&r->a, rec, algo, order, entry,
+		return cert_download(&r->s->a, rec, algo, order, entry,
 		    r->o->preferred_chain) == 0 ? 1 : -1;
 	return authorizations(r, rec, entry, names, type, challenges) == 0 ?
 	    1 : -1;
@@ -487,13 +470,13 @@ resume(struct order_run *r, json_t *rec, const json_t *names,
 	json_t *order = NULL;
 	int rc;
 
-	if ((rc = stored_find(&r->sdb, r->o, &r->acct, rec, names, algo,
+	if ((rc = stored_find(&r->sdb, r->o, &r->s->acct, rec, names, algo,
 	    &so)) != 1)
 		return rc;
 	rc = 0;
-	if (acme_post_json(&r->a, so.url, NULL, &order) == -1 || order == NULL)
+	if (acme_post_json(&r->s->a, so.url, NULL, &order) == -1 || order == NULL)
 		pki_warn("%s: %s: the stored order %s: %s; placing a new one",
-		    pki_rec_name(rec), algo, so.url, r->a.why);
+		    pki_rec_name(rec), algo, so.url, r->s->a.why);
 	else if (!resumable(order))
 		pki_info("%s: %s: the stored order %s is %s; placing a new one",
 		    pki_rec_name(rec), algo, so.url, pki_str(order, "status") ?
@@ -519,8 +502,8 @@ adopt(struct order_run *r, json_t *rec, const json_t *names,
 	char *url;
 	int rc;
 
-	if (adopt_find(&r->a, &r->sdb, &r->acct, &r->unknown, names, &order,
-	    &url) == 0)
+	if (adopt_find(&r->s->a, &r->sdb, &r->s->acct, &r->s->listed, names,
+	    &order, &url) == 0)
 		return 0;
 	if ((entry = order_entry(url, order)) == NULL)
 		rc = pki_rec_error(rec, "acme", "%s: the CA's order %s is not "
@@ -560,8 +543,9 @@ acme_object(struct order_run *r, json_t *rec, json_t **orders)
 
 	if ((acme = pki_rec_object(rec, "acme")) == NULL)
 		return NULL;
-	json_object_set_new(acme, "directory", json_string(r->acct.directory));
-	json_object_set_new(acme, "account", json_string(r->acct.url));
+	json_object_set_new(acme, "directory",
+	    json_string(r->s->acct.directory));
+	json_object_set_new(acme, "account", json_string(r->s->acct.url));
 	if ((*orders = pki_rec_object(acme, "orders")) == NULL)
 		pki_rec_error(rec, "acme.orders", "must be an object");
 	return *orders != NULL ? acme : NULL;
@@ -588,7 +572,7 @@ order_profile(struct order_run *r, json_t *rec)
 			    "most 64)");
 		r->profile = json_string_value(v);
 	}
-	offered = json_object_get(json_object_get(r->a.dir, "meta"),
+	offered = json_object_get(json_object_get(r->s->a.dir, "meta"),
 	    "profiles");
 	if (r->profile == NULL || json_object_get(offered, r->profile) != NULL)
 		return 0;
@@ -614,10 +598,10 @@ order_record(json_t *rec, void *ctx)
 
 	if (!needs_order(rec))
 		return 0;
-	if (setup(r) == -1)
-		return pki_rec_error(rec, "acme", "no ACME account or CA: %s",
-		    r->why);
-	acme_begin(&r->a);
+	if ((r->s = session_for(&r->ss, rec_directory(r->o, rec), rec)) ==
+	    NULL)
+		return -1;
+	acme_begin(&r->s->a);
 	if (order_profile(r, rec) == -1 ||
 	    (type = challenge_type(rec, r->o)) == NULL ||
 	    (names = pki_rec_names(rec)) == NULL)
@@ -645,6 +629,12 @@ order_record(json_t *rec, void *ctx)
 			    challenges);
 	}
 	json_decref(names);
+	/* The account the orders were placed with: a new URL when the CA
+	 * had forgotten the one it started with, and its record first. */
+	if (orders != NULL)
+		json_object_set_new(json_object_get(rec, "acme"), "account",
+		    json_string(r->s->acct.url));
+	sessions_tell(&r->ss);
 	return rc;
 }
 
@@ -656,10 +646,9 @@ cmd_order(const struct opts *o)
 
 	memset(&r, 0, sizeof(r));
 	r.o = o;
+	r.ss.o = o;
 	rc = pki_filter(order_record, &r);
-	acme_close(&r.a);
-	account_free(&r.acct);
+	sessions_free(&r.ss);
 	stored_close(&r.sdb);
-	json_decref(r.unknown);
-	return r.fatal || o->pass_failed ? PKI_EXIT_FATAL : rc;
+	return r.ss.failed || o->pass_failed ? PKI_EXIT_FATAL : rc;
 }

@@ -161,7 +161,7 @@ new_account(const struct opts *o, const struct eab *e, struct acme *a,
 
 	if ((url = acme_url(a, "newAccount")) == NULL)
 		return -1;
-	payload = json_pack("{s:b, s:O}", "termsOfServiceAgreed", 1,
+	payload = json_pack("{s:b, s:O*}", "termsOfServiceAgreed", 1,
 	    "contact", acct->contact);
 	if (payload == NULL)
 		return -1;
@@ -187,6 +187,42 @@ new_account(const struct opts *o, const struct eab *e, struct acme *a,
 	json_decref(got);
 	json_decref(payload);
 	return rc;
+}
+
+int
+account_relogin(struct acme *a, void *ctx)
+{
+	struct account *acct = ctx;
+	struct eab e;
+	char *old = acct->url;
+	char lost[sizeof(a->why)];
+
+	memset(&e, 0, sizeof(e));
+	acct->url = NULL;
+	free(acct->status);
+	acct->status = NULL;
+	pki_warn("ACME account %s: the CA does not know it (any more); "
+	    "registering its key again", old);
+	if (new_account(NULL, &e, a, acct) == -1 || acct->status == NULL ||
+	    strcmp(acct->status, "valid") != 0) {
+		snprintf(lost, sizeof(lost), "%s", acct->status != NULL &&
+		    acct->url != NULL ? acct->status : a->why);
+		free(acct->url);
+		acct->url = old;
+		a->kid = old;
+		snprintf(a->why, sizeof(a->why), "ACME account %.200s: the "
+		    "CA does not know it, and registering its key again "
+		    "failed: %.400s; run pki register", old, lost);
+		return -1;
+	}
+	a->kid = acct->url;
+	if (acct->replaces == NULL)
+		acct->replaces = old;	/* the one the database has */
+	else
+		free(old);
+	pki_warn("ACME account %s registered again as %s", acct->replaces,
+	    acct->url);
+	return 0;
 }
 
 int
@@ -354,7 +390,7 @@ cmd_rollover(const struct opts *o)
 	int rc = PKI_EXIT_FATAL, done;
 
 	memset(&a, 0, sizeof(a));
-	if (account_load(o, &acct) == -1)
+	if (account_load(o, o->directory, &acct) == -1)
 		return PKI_EXIT_FATAL;
 	if (account_session(o, &acct, &a) == -1)
 		goto out;
@@ -456,7 +492,7 @@ cmd_deactivate(const struct opts *o)
 	int rc = PKI_EXIT_FATAL;
 
 	memset(&a, 0, sizeof(a));
-	if (account_load(o, &acct) == -1)
+	if (account_load(o, o->directory, &acct) == -1)
 		return PKI_EXIT_FATAL;
 	if (account_session(o, &acct, &a) == -1)
 		goto out;

@@ -14,11 +14,8 @@
 
 struct revoke_run {
 	const struct opts	*o;
-	struct account		 acct;
-	struct acme		 a;
-	int			 tried;
-	int			 fatal;
-	char			 why[600];	/* why the setup failed */
+	struct sessions		 ss;		/* one per CA */
+	struct session		*s;		/* the record's */
 };
 
 /* Records of the ACME CA with certificates not yet revoked. */
@@ -53,20 +50,20 @@ revoke_one(struct revoke_run *r, json_t *rec, const char *algo,
 	    "reason", pki_crl_reason(r->o->reason));
 	free(b);
 	/* Sent again after a lost answer, it is "alreadyRevoked". */
-	rc = acme_post_repeatable(&r->a, url, payload, NULL, &resp, &got);
+	rc = acme_post_repeatable(&r->s->a, url, payload, NULL, &resp, &got);
 	json_decref(payload);
 	json_decref(got);
 	if (rc == 0) {
 		resp_free(&resp);
 		return 0;
 	}
-	if (r->a.problem != NULL &&
-	    strcmp(pki_str(r->a.problem, "type"), ALREADY) == 0) {
+	if (r->s->a.problem != NULL &&
+	    strcmp(pki_str(r->s->a.problem, "type"), ALREADY) == 0) {
 		pki_info("%s: %s certificate was revoked already",
 		    pki_rec_name(rec), algo);
 		return 0;
 	}
-	return acme_rec_error(rec, &r->a, algo);
+	return acme_rec_error(rec, &r->s->a, algo);
 }
 
 static int
@@ -79,25 +76,22 @@ revoke_record(json_t *rec, void *ctx)
 
 	if (!is_mine(rec))
 		return 0;
-	if (!r->tried) {
-		r->tried = 1;
-		if (account_setup(r->o, &r->acct, &r->a, r->why,
-		    sizeof(r->why)) == -1)
-			r->fatal = 1;
-	}
-	if (r->fatal)
-		return pki_rec_error(rec, "acme", "no ACME account or CA: %s",
-		    r->why);
-	acme_begin(&r->a);
-	if ((url = acme_url(&r->a, "revokeCert")) == NULL)
-		return acme_rec_error(rec, &r->a, "revoke");
+	if ((r->s = session_for(&r->ss, rec_directory(r->o, rec), rec)) ==
+	    NULL)
+		return -1;
+	acme_begin(&r->s->a);
+	if ((url = acme_url(&r->s->a, "revokeCert")) == NULL)
+		return acme_rec_error(rec, &r->s->a, "revoke");
 	json_object_foreach(json_object_get(rec, "cert"), algo, entry)
-		if (revoke_one(r, rec, algo, pki_str(entry, "pem"), url) == -1)
+		if (revoke_one(r, rec, algo, pki_str(entry, "pem"), url) == -1) {
+			sessions_tell(&r->ss);
 			return -1;
+		}
 	pki_unix_rfc3339(time(NULL), at);
 	json_object_set_new(rec, "revoked", json_pack("{s:s, s:s}", "reason",
 	    pki_crl_reason_name(r->o->reason), "at", at));
 	pki_info("%s: revoked (%s)", pki_rec_name(rec), r->o->reason);
+	sessions_tell(&r->ss);
 	return 0;
 }
 
@@ -109,8 +103,8 @@ cmd_revoke(const struct opts *o)
 
 	memset(&r, 0, sizeof(r));
 	r.o = o;
+	r.ss.o = o;
 	rc = pki_filter(revoke_record, &r);
-	acme_close(&r.a);
-	account_free(&r.acct);
-	return r.fatal || o->pass_failed ? PKI_EXIT_FATAL : rc;
+	sessions_free(&r.ss);
+	return r.ss.failed || o->pass_failed ? PKI_EXIT_FATAL : rc;
 }

@@ -95,6 +95,13 @@ key_at_rest(struct store *st, json_t *rec, const char *pem)
 	"  AND ($5::text IS NULL OR key_type = $5) " \
 	"RETURNING id"
 
+/* The account an account record "replaces" (pki-acme registered its
+ * key again: the CA did not know it), of the same directory. */
+#define REPLACE_ACCOUNT \
+	"UPDATE acme_accounts SET status = 'replaced', remarks = " \
+	"  'replaced by ' || $3 || ': the CA did not know it any more' " \
+	"WHERE url = $2 AND directory = $1 AND status = 'valid' AND url <> $3"
+
 #define ACCOUNT_EVENT \
 	"INSERT INTO events (name, stage, level, message) VALUES " \
 	"('ACME account', 'pki-store', 'info', $1)"
@@ -113,6 +120,26 @@ account_event(struct store *st, json_t *rec, const char *action,
 	res = store_sql(st, rec, ACCOUNT_EVENT, 1, p);
 	PQclear(res);
 	return res != NULL ? 0 : -1;
+}
+
+/* The row of the URL ACCT "replaces", if it says, marked so. */
+static int
+replace_account(struct store *st, json_t *rec, const json_t *acct)
+{
+	const char *p[3];
+	PGresult *res;
+
+	p[0] = pki_str(acct, "directory");
+	p[1] = pki_str(acct, "replaces");
+	p[2] = pki_str(acct, "url");
+	if (p[1] == NULL)
+		return 0;
+	if ((res = store_sql(st, rec, REPLACE_ACCOUNT, 3, p)) == NULL)
+		return -1;
+	if (strcmp(PQcmdTuples(res), "0") != 0)
+		pki_info("ACME account %s: replaced by %s", p[1], p[2]);
+	PQclear(res);
+	return 0;
 }
 
 static int
@@ -157,6 +184,8 @@ store_account(struct store *st, json_t *rec, const json_t *acct)
 	snprintf(id, sizeof(id), "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
 	pki_info("%s ACME account %s: %s", action, id, p[1]);
+	if (replace_account(st, rec, acct) == -1)
+		return -1;
 	return account_event(st, rec, action, id, p[1]);
 }
 

@@ -392,6 +392,11 @@ store_order(struct store *st, json_t *rec, struct outcome *out)
 	const char *action = pki_str(rec, "action");
 
 	out->what = KEPT;
+	/* An account that pki-acme order registered again (the CA had
+	 * forgotten it) is stored at once: pki-acme finish, further down
+	 * the pipeline, reads it from the database. */
+	if (st->checkpoint && json_is_object(json_object_get(rec, "account")))
+		return store_acme(st, rec, out) == -1 ? -1 : 0;
 	if (st->checkpoint)
 		return checkpoint(st, rec) == -1 ? -1 : 0;
 	if (action != NULL && strcmp(action, "withdraw") == 0 &&
