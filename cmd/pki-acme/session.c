@@ -16,6 +16,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "acme.h"
 
@@ -105,7 +106,10 @@ sessions_tell(struct sessions *ss)
 		if (s->failed || s->told || s->acct.replaces == NULL)
 			continue;
 		s->told = 1;
-		if ((j = account_json(&s->acct, 1)) == NULL ||
+		/* The key only down a pipe or into a file, never on a
+		 * terminal (as register's and rollover's records). */
+		if ((j = account_json(&s->acct, !isatty(STDOUT_FILENO))) ==
+		    NULL ||
 		    (rec = json_pack("{s:s, s:o}", "action", "register",
 		    "account", j)) == NULL) {
 			pki_err("ACME account %s: its record cannot be made",
