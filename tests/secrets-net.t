@@ -114,6 +114,7 @@ ok "the process table was sampled" test "$(grep -c 'pki-' "$T/ps")" -gt 10
 for p in pki pki-acme pki-dnsup pki-deploy pki-store; do
 	ok "syslog has lines of $p" grep -E -q "^<1[78][0-9]>.* $p(\[[0-9]+\])?: " "$SYSLOG"
 done
+ok "... and the debug lines of -v -v" grep -q "^<183>" "$SYSLOG"
 for what in all ps events runs syslog; do
 	is "$(secrets_leaks "$T/$what")" "" "no secret in $what"
 	nok "... nor a PEM header for a key" grep -a -q 'PRIVATE KEY' "$T/$what"
