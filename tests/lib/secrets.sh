@@ -27,9 +27,9 @@
 #                             looks for first (raw bytes for hex, a DER
 #                             file, ...): secrets_leaks must name them all
 #
-# What is looked for, per private key: a line of its PEM, its base64 on
-# one line, and the hex of its DER (in text, or in a file's bytes); per
-# secret given as base64: that text and the hex of its bytes.  The
+# What is looked for, per private key: each line of its PEM, its base64
+# on one line, and the hex of its DER (in text, or in a file's bytes);
+# per secret given as base64: that text and the hex of its bytes.  The
 # needles and keys are kept in $SECRETS (mode 0700).
 
 SECRETS=$T/secrets
@@ -74,14 +74,18 @@ secrets_sample_stop() {
 	}' "$SECRETS/ps" >"$T/ps"
 }
 
-# _sc_key_needles FILE: the needles of the PEM private key in FILE.
+# _sc_key_needles FILE: the needles of the PEM private key in FILE:
+# each line of its PEM (but a short last one), the start of its base64
+# on one line, the start of the hex of its DER and that hex in pieces
+# of 64 digits (a leak of 127 digits or more in a row holds one).
 _sc_key_needles() {
-	sed -n 3p "$1"
+	sed '1d;$d' "$1" | awk 'length($0) >= 40'
 	sed '1d;$d' "$1" | tr -d '\n' | cut -c1-80
 	echo
 	openssl pkey -in "$1" -outform DER | od -An -tx1 -v | tr -d ' \n' |
-		cut -c1-96
-	echo
+		awk '{ print substr($0, 1, 96)
+			for (i = 1; i + 63 <= length($0); i += 64)
+				print substr($0, i, 64) }'
 }
 
 secrets_db_keys() {
