@@ -65,10 +65,10 @@ until grep -q '^TracerPid:[[:space:]]*[1-9]' "/proc/$sshd/status"; do
 	sleep 0.02
 done
 
-mkdir -p "$T/loc" "$T/web"
+mkdir -p "$T/loc" "$T/ro" "$T/web"
 q "INSERT INTO disthosts (fqdn) VALUES ('localhost'), ('web1.test');
    INSERT INTO places (name, cert_path, mode) VALUES ('loc', '$T/loc/{}', 600),
-	('web', '$T/web/{}', 600)"
+	('ro', '$T/ro/{}', 400), ('web', '$T/web/{}', 600)"
 
 secrets_sample_start
 capture ns pki -v -v register
@@ -77,6 +77,7 @@ capture ns pki -v -v cert add acme.example.test -c acme -a ec -S https:443
 capture ns pki -v -v cert add local.example.test -a ec -S https:443
 q "SELECT add_target('acme.example.test', 'localhost', NULL, 'loc'),
 	add_target('acme.example.test', 'web1.test', NULL, 'web'),
+	add_target('local.example.test', 'localhost', NULL, 'ro'),
 	add_target('local.example.test', 'web1.test', NULL, 'web')" >/dev/null
 capture ns pki -v -v issue
 is "$rc" 0 "pki issue: ACME by dns-01 (named, TSIG), the local CA"
@@ -128,25 +129,27 @@ is "$(secrets_leaks $(secrets_kinds) | wc -l)" "$(secrets_kinds | wc -l)" \
 	"the search finds each secret where there is one: PEM, DER, base64, raw bytes, text"
 
 # ------------------------------------------------------------ key modes
-# keys DIR: the key files below DIR with their modes, as secrets_key_modes
-# says them.
-keys() { find "$1" -type f -name '*key*' -printf 'key %p %m\n' | sort; }
-secrets_key_modes 600 "$T"/trace/deploy.* >"$T/modes.local"
-is "$(grep '^bad' "$T/modes.local")" "" \
-	"here: each key file created O_CREAT|O_EXCL, mode 600 from its first byte, never wider"
-is "$(grep '^key' "$T/modes.local" | sort)" "$(keys "$T/loc")" \
-	"... each key file of the place, traced from its creation to its name"
-secrets_key_modes 600 "$T"/trace/sshd.* >"$T/modes.web"
-is "$(grep '^bad' "$T/modes.web")" "" \
-	"the SSH host (internal-sftp): each key file created O_CREAT|O_EXCL, mode 600, never wider"
-is "$(grep '^key' "$T/modes.web" | sort)" "$(keys "$T/web")" \
-	"... each key file of the place, traced from its creation to its name"
+# modes WHERE MODE DIR TRACE...: no key file below DIR made wider than
+# MODE, and each of those there traced from its creation to its name.
+modes() {
+	_w=$1 _m=$2 _d=$3
+	shift 3
+	secrets_key_modes "$_m" "$_d" "$@" >"$T/modes"
+	is "$(grep '^bad' "$T/modes")" "" \
+		"$_w: each key file created O_CREAT|O_EXCL, mode $_m (the place's) from its first byte, never wider"
+	is "$(grep '^key' "$T/modes" | sort)" \
+		"$(find "$_d" -type f -name '*key*' -printf 'key %p %m\n' | sort)" \
+		"... each key file of the place, traced from its creation to its name"
+}
+modes "here" 600 "$T/loc" "$T"/trace/deploy.*
+modes "here, a place of mode 400" 400 "$T/ro" "$T"/trace/deploy.*
+modes "the SSH host (internal-sftp)" 600 "$T/web" "$T"/trace/sshd.*
 # The check fails where it should: the same traces, with each key file
 # created 0644 and set to 0600 once written.
 for t in deploy sshd; do
 	cat "$T"/trace/"$t".* | sed 's/\(key[^"]*pki-new", O_[^)]*\), 0600)/\1, 0644)/' \
 		>"$T/wrong.$t"
-	like "$(secrets_key_modes 600 "$T/wrong.$t" | grep -c '^bad')" "[1-9]*" \
+	like "$(secrets_key_modes 600 "$T" "$T/wrong.$t" | grep -c '^bad')" "[1-9]*" \
 		"$t: a key file created 0644 would be found"
 done
 done_testing

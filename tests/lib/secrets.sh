@@ -9,12 +9,14 @@
 #   . "$(dirname "$0")/lib/env.sh"
 #   . "$(dirname "$0")/lib/secrets.sh"
 #   secrets_sample_start      sample the command lines of the test's
-#   secrets_sample_stop       processes every 20 ms into $T/ps, until
-#                             stopped
+#   secrets_sample_stop       processes (other tests may run beside it)
+#                             every 20 ms, each new one a line of $T/ps,
+#                             until stopped
 #   secrets_db_keys           every private key of the database, in clear,
 #                             PEM, into $SECRETS/keys.pem (the CA's
-#                             decrypted with $PKI_CA_PASSPHRASE_FILE); how
-#                             many on stdout
+#                             decrypted with $PKI_CA_PASSPHRASE_FILE; the
+#                             others as stored: a test that encrypts keys
+#                             at rest would find fewer); how many on stdout
 #   secrets_needle TEXT       look for TEXT as it is
 #   secrets_needle_b64 B64    look for B64 and for the hex of its bytes
 #   secrets_leaks FILE...     the FILEs where a needle is: in the text,
@@ -38,40 +40,42 @@ mkdir -m 0700 "$SECRETS"
 : >"$SECRETS/given"
 
 secrets_sample_start() {
-	(while :; do ps -eo pid=,ppid=,args= 2>/dev/null; echo --; sleep 0.02
-	done) >"$SECRETS/ps" &
+	python3 -c '
+import os, sys, time
+top, seen = int(sys.argv[1]), set()
+out = open(sys.argv[2], "ab", buffering=0)
+while True:
+    kids, cmd = {}, {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/" + d + "/stat", "rb") as f:
+                st = f.read()
+            with open("/proc/" + d + "/cmdline", "rb") as f:
+                cmd[int(d)] = f.read().rstrip(b"\0").replace(b"\0", b" ")
+        except OSError:
+            continue
+        ppid = int(st[st.rindex(b")") + 2:].split()[1])
+        kids.setdefault(ppid, []).append(int(d))
+    todo = [top]
+    while todo:
+        for k in kids.get(todo.pop(), []):
+            todo.append(k)
+            c = cmd.get(k, b"")
+            if c and c not in seen:
+                seen.add(c)
+                out.write(c + b"\n")
+    time.sleep(0.02)
+' $$ "$T/ps" &
 	_sc_sampler=$!
 	at_exit "kill $_sc_sampler 2>/dev/null"
 }
 
-# The command lines of this test's processes (other tests may run beside
-# it), of each sample, into $T/ps.
 secrets_sample_stop() {
 	kill "$_sc_sampler" 2>/dev/null
 	wait "$_sc_sampler" 2>/dev/null
-	awk -v top=$$ '
-	$0 == "--" {
-		ours[top] = 1
-		do {
-			more = 0
-			for (p in parent)
-				if (!(p in ours) && (parent[p] in ours)) {
-					ours[p] = 1
-					more = 1
-				}
-		} while (more)
-		for (p in ours)
-			if (p in args)
-				print args[p]
-		split("", parent); split("", args); split("", ours)
-		next
-	}
-	{
-		parent[$1] = $2
-		a = $0
-		sub(/^ *[0-9]+ +[0-9]+ ?/, "", a)
-		args[$1] = a
-	}' "$SECRETS/ps" >"$T/ps"
+	return 0
 }
 
 # _sc_key_needles FILE: the needles of the PEM private key in FILE:
@@ -125,7 +129,8 @@ secrets_leaks() {
 	[ $# -gt 0 ] || return 0
 	{
 		grep -l -a -i -F -f "$SECRETS/needles" "$@"
-		for _f in $(LC_ALL=C grep -l -a '[^[:print:][:space:]]' "$@"); do
+		LC_ALL=C grep -l -a '[^[:print:][:space:]]' "$@" |
+		while IFS= read -r _f; do
 			od -An -tx1 -v "$_f" | tr -d ' \n' |
 				grep -q -F -f "$SECRETS/needles" && echo "$_f"
 		done
@@ -159,12 +164,12 @@ secrets_kinds() {
 			esac
 		done <"$SECRETS/given"
 	)
-	ls "$SECRETS/kinds" | sed "s|^|$SECRETS/kinds/|"
+	find "$SECRETS/kinds" -type f | sort
 }
 
-# secrets_key_modes MODE TRACE...: what strace -y (-f or -ff, -s 0) saw
-# of the key files (a name with "key" in it) in each TRACE, against the
-# place's MODE (octal, 600): a line "bad: ..." for each key file opened
+# secrets_key_modes MODE DIR TRACE...: what strace -y (-f or -ff, -s 0)
+# saw of the key files below DIR (a name with "key" in it) in each
+# TRACE, against the place's MODE (octal, 600): a line "bad: ..." for each key file opened
 # for writing but not created (O_CREAT|O_EXCL), created with or set to a
 # mode wider than MODE, or written while its mode is wider or before it
 # was created (in this trace), or a key file's name taken by a file
@@ -173,9 +178,9 @@ secrets_kinds() {
 # clean, and the mode it had.  Each TRACE file is one process's (-ff)
 # or a whole tree's (-f); the traces of syscalls that failed are left.
 secrets_key_modes() {
-	_km_mode=$1
-	shift
-	awk -v place="$_km_mode" '
+	_km_mode=$1 _km_dir=$2
+	shift 2
+	awk -v place="$_km_mode" -v dir="$_km_dir/" '
 	function oct(s,   n, i) {
 		n = 0
 		for (i = 1; i <= length(s); i++)
@@ -188,7 +193,12 @@ secrets_key_modes() {
 				return 1
 		return 0
 	}
-	function key(p) { sub(/.*\//, "", p); return p ~ /key/ }
+	function key(p) {
+		if (index(p, dir) != 1)
+			return 0
+		sub(/.*\//, "", p)
+		return p ~ /key/
+	}
 	function str(n,   s, i) {	# the n-th quoted string of the line
 		s = $0
 		for (i = 1; i <= n; i++) {

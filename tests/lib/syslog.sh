@@ -26,6 +26,7 @@ syslog_start() {
 		ln -sf "$1/log.sock" /dev/log && shift && exec "$@"'
 	unshare -m sh -c "$_sl_in_ns" sh "$T" true 2>/dev/null || return 1
 	rm -f "$T/ovl/up/log"
+	# shellcheck disable=SC2317 # called by the tests
 	ns() { unshare -m sh -c "$_sl_in_ns" sh "$T" "$@"; }
 	: >"$SYSLOG"
 	python3 -c '
