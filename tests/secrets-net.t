@@ -107,26 +107,11 @@ is "$(secrets_db_keys)" \
 	"the keys to look for: every one of the database, the CA's and the ACME account's too"
 secrets_needle_b64 "$NAMED_TSIG_SECRET"
 secrets_needle "$(cat "$PKI_CA_PASSPHRASE_FILE")"
-q "SELECT * FROM events" >"$T/events"
-q "SELECT * FROM runs" >"$T/runs"
-ok "the events and runs are there to be searched" \
-	test "$(wc -l <"$T/events")" -gt 10 -a "$(wc -l <"$T/runs")" -gt 3
-ok "the process table was sampled" test "$(grep -c 'pki-' "$T/ps")" -gt 10
 for p in pki pki-acme pki-dnsup pki-deploy pki-store; do
 	ok "syslog has lines of $p" grep -E -q "^<1[78][0-9]>.* $p(\[[0-9]+\])?: " "$SYSLOG"
 done
 ok "... and the debug lines of -v -v" grep -q "^<183>" "$SYSLOG"
-for what in all ps events runs syslog; do
-	is "$(secrets_leaks "$T/$what")" "" "no secret in $what"
-	nok "... nor a PEM header for a key" grep -a -q 'PRIVATE KEY' "$T/$what"
-done
-secrets_readable >"$T/readable"
-# shellcheck disable=SC2046 # file names without blanks
-is "$(secrets_leaks $(cat "$T/readable"))" "" \
-	"no secret in any of the $(wc -l <"$T/readable" | tr -d ' ') files group or others may read"
-# shellcheck disable=SC2046
-is "$(secrets_leaks $(secrets_kinds) | wc -l)" "$(secrets_kinds | wc -l)" \
-	"the search finds each secret where there is one: PEM, DER, base64, raw bytes, text"
+secrets_check
 
 # ------------------------------------------------------------ key modes
 # modes WHERE MODE DIR TRACE...: no key file below DIR made wider than

@@ -28,6 +28,11 @@
 #                             it in another form than the text the search
 #                             looks for first (raw bytes for hex, a DER
 #                             file, ...): secrets_leaks must name them all
+#   secrets_check             the tests: no needle nor a PEM header of a
+#                             private key in $T/all (what capture kept),
+#                             $T/ps, $SYSLOG (syslog.sh), the events and
+#                             runs; no needle in a file secrets_readable
+#                             names; and each of secrets_kinds found
 #
 # What is looked for, per private key: each line of its PEM, its base64
 # on one line, and the hex of its DER (in text, or in a file's bytes);
@@ -284,4 +289,25 @@ secrets_key_modes() {
 			print "key " d " " final[d]
 		exit nbad > 0
 	}' "$@"
+}
+
+secrets_check() {
+	q "SELECT * FROM events" >"$T/events"
+	q "SELECT * FROM runs" >"$T/runs"
+	ok "the events and runs are there to be searched" test \
+		"$(wc -l <"$T/events")" -ge "$(q "SELECT count(*) FROM events")" -a \
+		"$(wc -l <"$T/runs")" -ge "$(q "SELECT count(*) FROM runs")" -a \
+		"$(q "SELECT count(*) FROM events")" -gt 0
+	ok "the process table was sampled" test "$(grep -c 'pki-' "$T/ps")" -gt 10
+	for _w in "$T/all" "$T/ps" "$T/events" "$T/runs" "$SYSLOG"; do
+		is "$(secrets_leaks "$_w")" "" "no secret in ${_w##*/}"
+		nok "... nor a PEM header for a key" grep -a -q 'PRIVATE KEY' "$_w"
+	done
+	secrets_readable >"$T/readable"
+	# shellcheck disable=SC2046 # file names without blanks
+	is "$(secrets_leaks $(cat "$T/readable"))" "" \
+		"no secret in any of the $(wc -l <"$T/readable" | tr -d ' ') files group or others may read"
+	# shellcheck disable=SC2046
+	is "$(secrets_leaks $(secrets_kinds) | wc -l)" "$(secrets_kinds | wc -l)" \
+		"the search finds each secret where there is one: PEM, DER, base64, raw bytes, text"
 }
