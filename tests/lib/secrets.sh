@@ -50,24 +50,25 @@ import os, sys, time
 top, seen = int(sys.argv[1]), set()
 out = open(sys.argv[2], "ab", buffering=0)
 while True:
-    kids, cmd = {}, {}
+    kids = {}
     for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/" + d + "/stat", "rb") as f:
-                st = f.read()
-            with open("/proc/" + d + "/cmdline", "rb") as f:
-                cmd[int(d)] = f.read().rstrip(b"\0").replace(b"\0", b" ")
-        except OSError:
-            continue
-        ppid = int(st[st.rindex(b")") + 2:].split()[1])
-        kids.setdefault(ppid, []).append(int(d))
-    todo = [top]
+        if d.isdigit():
+            try:
+                with open("/proc/" + d + "/stat", "rb") as f:
+                    st = f.read()
+            except OSError:
+                continue
+            ppid = st[st.rindex(b")") + 2:].split()[1]
+            kids.setdefault(ppid.decode(), []).append(d)
+    todo = [str(top)]
     while todo:
         for k in kids.get(todo.pop(), []):
             todo.append(k)
-            c = cmd.get(k, b"")
+            try:
+                with open("/proc/" + k + "/cmdline", "rb") as f:
+                    c = f.read().rstrip(b"\0").replace(b"\0", b" ")
+            except OSError:
+                continue
             if c and c not in seen:
                 seen.add(c)
                 out.write(c + b"\n")
