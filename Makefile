@@ -218,10 +218,10 @@ check: all
 # process; wipe.t looks at what the normal build leaves in memory
 # (ASan's shadow memory makes cores of terabytes), secrets-all.t and
 # secrets-net.t at what the workflows print and keep and at the
-# syscalls that make key files (their programs run under the sanitizers
-# in acme.t, dnsup.t, dane.t and deploy.t).  dblink.t tests the database link's
-# configuration (TLS, pg_hba, the role's grants), which libpq does the
-# same under them.  acme-dns.t and passthrough.t run no line of C that
+# syscalls that make key files (their programs run under the
+# sanitizers in acme.t, dnsup.t, dane.t and deploy.t).  dblink.t tests
+# the database link's configuration (TLS, pg_hba, the role's grants),
+# which libpq does the same under them.  acme-dns.t and passthrough.t run no line of C that
 # the other files under ASan do not (gcov of each file, 2026-12-05).
 ASAN_SKIP = lint man readme sql db install serverpki alerts schedule-run \
 	schedule-kill roll metrics report distribute roll-zone \
