@@ -19,12 +19,14 @@
 # shellcheck source=tests/lib/secrets.sh
 . "$(dirname "$0")/lib/secrets.sh"
 pg_setup
-if ! syslog_start; then
-	[ -z "${CI:-}" ] || { echo "Bail out! no unshare -m with an overlay /dev for syslog"; exit 1; }
-	skip_all "syslog: no mount namespace with an overlay /dev here (unshare -m)"
+if syslog_start; then
+	syslog=1
+	PKI_SYSLOG=local6
+	export PKI_SYSLOG
+elif [ -n "${CI:-}" ]; then
+	echo "Bail out! no unshare -m with an overlay /dev for syslog"
+	exit 1
 fi
-PKI_SYSLOG=local6
-export PKI_SYSLOG
 
 # Everything pki prints goes to $T/all (capture); command lines,
 # sampled every 20 ms while the workflows run, to $T/ps; syslog to
@@ -70,9 +72,13 @@ is "$(secrets_db_keys)" "$(q "SELECT count(*) FROM certkeydata WHERE length(key)
 	"the keys to look for: every one of the database, the CA's too"
 secrets_needle "$(cat "$PKI_CA_PASSPHRASE_FILE")"
 
-for p in pki pki-keygen pki-localca pki-deploy pki-store; do
-	ok "syslog has lines of $p" grep -E -q "^<1[78][0-9]>.* $p(\[[0-9]+\])?: " "$SYSLOG"
-done
+if [ -n "${syslog:-}" ]; then
+	for p in pki pki-keygen pki-localca pki-deploy pki-store; do
+		ok "syslog has lines of $p" grep -E -q "^<1[78][0-9]>.* $p(\[[0-9]+\])?: " "$SYSLOG"
+	done
+else
+	skip "syslog: no mount namespace with an overlay /dev here (unshare -m)"
+fi
 secrets_check
 # The files that hold keys are there, and closed.
 is "$(stat -c %a "$T/loc/www.example.test/www.example.test_server_key.pem" 2>/dev/null ||

@@ -16,6 +16,7 @@
 # SYSLOG is $T/syslog; the receiver stops when the test ends.
 
 SYSLOG=$T/syslog
+: >"$SYSLOG"
 ns() { "$@"; }
 
 syslog_start() {
@@ -28,7 +29,6 @@ syslog_start() {
 	rm -f "$T/ovl/up/log"
 	# shellcheck disable=SC2317 # called by the tests
 	ns() { unshare -m sh -c "$_sl_in_ns" sh "$T" "$@"; }
-	: >"$SYSLOG"
 	python3 -c '
 import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -44,11 +44,12 @@ with open(sys.argv[2], "ab", buffering=0) as f:
 		sleep 0.05
 		_sl_n=$((_sl_n + 1))
 	done
-	[ -S "$T/log.sock" ]
+	[ -S "$T/log.sock" ] && _sl_on=1
 }
 
-_sl_marks=0
+_sl_marks=0 _sl_on=
 syslog_sync() {
+	[ -n "$_sl_on" ] || return 0
 	_sl_marks=$((_sl_marks + 1))
 	ns logger -t syslog.sh "mark $_sl_marks" 2>/dev/null || return 1
 	_sl_n=0
