@@ -55,7 +55,7 @@ PKI_BINDIR=$T/bin
 export PKI_BINDIR
 # The SSH host's sshd, and every session it starts, under strace.
 sshd=$(cat "$SSHD_DIR/web1.test/pid")
-strace -f -ff -qq -s 0 -y -e trace="$calls" -o "$T/trace/sshd" -p "$sshd" &
+strace -ff -qq -s 0 -y -e trace="$calls" -o "$T/trace/sshd" -p "$sshd" &
 tracer=$!
 at_exit "kill $tracer 2>/dev/null"
 n=0
