@@ -189,7 +189,7 @@ fuzz:
 # for the other's last long file.
 SLOW_TESTS = deploy distribute valgrind roll-zone roll schedule-run resume \
 	schedule-runners schedule-kill \
-	recover faults-deploy dane faults-acme schedule db sql
+	recover faults-deploy dane faults-acme secrets-net schedule db sql
 TESTS = $(SLOW_TESTS:%=tests/%.t) \
 	$(filter-out $(SLOW_TESTS:%=tests/%.t),$(sort $(wildcard tests/*.t)))
 # Two at once: with three, acme.t's lost key change (a relay that cuts
@@ -216,16 +216,18 @@ check: all
 # server that does not answer.  privilege.t's setgid programs refuse
 # before they read anything, and LeakSanitizer cannot run in a setgid
 # process; wipe.t looks at what the normal build leaves in memory
-# (ASan's shadow memory makes cores of terabytes), secrets-all.t at what
-# the workflows print and keep.  dblink.t tests the database link's
-# configuration (TLS, pg_hba, the role's grants), which libpq does the
-# same under them.  acme-dns.t and passthrough.t run no line of C that
+# (ASan's shadow memory makes cores of terabytes), secrets-all.t and
+# secrets-net.t at what the workflows print and keep and at the
+# syscalls that make key files (their programs run under the
+# sanitizers in acme.t, dnsup.t, dane.t and deploy.t).  dblink.t tests
+# the database link's configuration (TLS, pg_hba, the role's grants),
+# which libpq does the same under them.  acme-dns.t and passthrough.t run no line of C that
 # the other files under ASan do not (gcov of each file, 2026-12-05).
 ASAN_SKIP = lint man readme sql db install serverpki alerts schedule-run \
 	schedule-kill roll metrics report distribute roll-zone \
 	schedule-runners workflow frontdoor issue-acme schedule-acme \
-	profiles privilege faults-acme wipe secrets-all dblink acme-dns \
-	passthrough
+	profiles privilege faults-acme wipe secrets-all secrets-net dblink \
+	acme-dns passthrough
 ASAN_TESTS = $(filter-out $(ASAN_SKIP:%=tests/%.t),$(TESTS))
 
 asan:
@@ -271,7 +273,7 @@ DEB_PKGS = build-essential pkg-config libssl-dev libpq-dev libjansson-dev \
 	postgresql jq openssl mandoc valgrind perl time shellcheck \
 	bind9 bind9-utils bind9-dnsutils pebble openssh-server openssh-client \
 	curl iproute2 python3 prometheus-node-exporter chromium redis-server \
-	redis-tools certbot gdb
+	redis-tools certbot gdb strace
 
 # Pebble 2.10 (Debian forky) for the ARI tests, unpacked under var/ with
 # apt-get download through a private sources list (tests/lib/get-pebble.sh);

@@ -211,32 +211,11 @@ run pki status --json --expiring 14
 is "$rc:$(jq -r .name "$T/out")" "1:exp.test" "--json --expiring 14: exp.test, exit 1"
 
 # ------------------------------------------------------------ syslog
-# There is no syslogd here: in a mount namespace of its own, /dev/log is
-# a socket of this test, where the workflows' logger(1) and the programs'
-# syslog(3) both write.  The run fails, with no PKI_ALERT_MAIL.
-mkdir -p "$T/ovl/up" "$T/ovl/work"
-# shellcheck disable=SC2016 # for sh -c
-in_ns='mount --make-rprivate / && mount -t overlay overlay \
-	-o "lowerdir=/dev,upperdir=$1/ovl/up,workdir=$1/ovl/work" /dev &&
-	ln -s "$1/log.sock" /dev/log && shift && exec "$@"'
-ns() { "$@"; }
-if unshare -m sh -c "$in_ns" sh "$T" true 2>/dev/null; then
-	rm -f "$T/ovl/up/log"
-	ns() { unshare -m sh -c "$in_ns" sh "$T" "$@"; }
-	syslog=1
-	python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-with open(sys.argv[2], "ab", buffering=0) as f:
-    while True:
-        f.write(s.recv(65536).rstrip(b"\0\n") + b"\n")
-' "$T/log.sock" "$T/syslog" &
-	syslogd=$!
-	at_exit "kill $syslogd"
-	n=0
-	while [ ! -S "$T/log.sock" ] && [ "$n" -lt 100 ]; do sleep 0.05; n=$((n + 1)); done
-fi
+# The workflows' logger(1) and the programs' syslog(3) to a /dev/log of
+# this test (syslog.sh).  The run fails, with no PKI_ALERT_MAIL.
+# shellcheck source=tests/lib/syslog.sh
+. "$(dirname "$0")/lib/syslog.sh"
+syslog_start && syslog=1
 pki -q cert add fail2.test -c acme -a ec
 PKI_ALERT_MAIL='' PKI_SYSLOG=local6 run ns pki -q schedule
 like "$rc:$(cat "$T/out")" "[12]:fail2.test: FAILED: pki-acme: *" "-q: the failure is printed ..."
@@ -245,8 +224,8 @@ is "$(mails)" 3 "PKI_ALERT_MAIL unset: no mail"
 if [ -z "${syslog:-}" ]; then
 	skip "syslog: no mount namespace with an overlay /dev here (unshare -m)"
 else
-	sleep 0.2
-	log=$(cat "$T/syslog")
+	syslog_sync
+	log=$(cat "$SYSLOG")
 	# local6 is 22: err 22 * 8 + 3, notice + 5, info + 6
 	like "$log" "*<179>*pki: fail2.test: FAILED: pki-acme: *" \
 		"syslog: the failure at local6.err, whatever -q says"
@@ -255,7 +234,7 @@ else
 	like "$log" "*<182>*pki: exp.test: instance * expired*" \
 		"syslog: an instance expired at local6.info"
 	like "$log" "*<179>*pki-acme*: *" "syslog: the programs' own errors too"
-	nok "no key in syslog" grep -q "$SECRET_PATTERN" "$T/syslog"
+	nok "no key in syslog" grep -q "$SECRET_PATTERN" "$SYSLOG"
 fi
 
 nok "no key in any output" grep -q "$SECRET_PATTERN" "$T/stderr.all" "$T/mail/"*
