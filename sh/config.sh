@@ -39,9 +39,11 @@ pki_say() {
 	printf 'pki: %s\n' "$*" >&2
 }
 
-# Quote $1 for eval.
+# Quote $1 for eval, every character kept (trailing newlines too: the
+# command substitution ends with a character of its own, taken off).
 pki_quote() {
-	printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"
+	_pq=$(printf '%s.' "$1" | sed "s/'/'\\\\''/g")
+	printf "'%s'" "${_pq%.}"
 }
 
 # pki_load_config [-f FILE] [-q] [-v]... ARGS: reads the configuration,

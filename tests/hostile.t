@@ -1,0 +1,179 @@
+#!/bin/sh
+# hostile.t - hostile values through every door an administrator or a
+# record opens: certificate names, altnames, services, profiles and
+# challenges (pki cert add), places, their paths and reload commands
+# (pki place add), disthosts and jails (SQL), the fields of the records
+# each stage reads (pki-deploy, pki-tlsa, pki-dnsup, pki-store), a
+# directory given to pki export.  Each value is either refused in one
+# line that names the record and field (the others go on), or carried
+# through literally: the file at exactly its path in the place, the
+# remote command exactly the one configured (sshd's forced command logs
+# what it was asked to run), SQL storing the very string.  At the end: no
+# canary file, nothing written outside the places, the tables intact.
+# shellcheck source=tests/lib/env.sh
+. "$(dirname "$0")/lib/env.sh"
+# shellcheck source=tests/lib/pg.sh
+. "$(dirname "$0")/lib/pg.sh"
+# shellcheck source=tests/lib/sshd.sh
+. "$(dirname "$0")/lib/sshd.sh"
+sshd_setup 1
+pg_setup
+sshd_pki_conf 20
+pg_local_ca
+
+# Every command sshd runs for pki goes through $T/forced, which logs it
+# (NUL-terminated) and runs it; sftp is sftp-server.
+SFTP_SERVER=$(for f in /usr/lib/openssh/sftp-server /usr/libexec/sftp-server \
+	/usr/libexec/openssh/sftp-server; do [ -x "$f" ] && echo "$f" && break; done)
+cat > "$T/forced" <<EOF
+#!/bin/sh
+if [ "\$SSH_ORIGINAL_COMMAND" = internal-sftp ] || [ "\$SSH_ORIGINAL_COMMAND" = sftp ]; then
+	exec $SFTP_SERVER
+fi
+printf '%s\0' "\$SSH_ORIGINAL_COMMAND" >> $T/remote.log
+exec /bin/sh -c "\$SSH_ORIGINAL_COMMAND"
+EOF
+chmod 755 "$T/forced"
+printf 'command="%s" %s\n' "$T/forced" "$(cat "$SSH_KEY.pub")" > "$SSHD_DIR/authorized_keys/root"
+# A reload command that records its arguments, one per line.
+cat > "$T/argv" <<EOF
+#!/bin/sh
+for a; do printf '%s|' "\$a"; done >> $T/argv.log
+echo >> $T/argv.log
+EOF
+chmod 755 "$T/argv"
+
+CANARY=$T/PWNED
+long=$(printf '%65536s' '' | tr ' ' a)
+# The hostile values, one per line of $T/values as JSON strings (they
+# may hold newlines).  The first is every shell, path, format and SQL
+# trick at once; the second the same with a trailing newline.
+python3 - "$CANARY" "$long" > "$T/values" <<'EOF'
+import json, sys
+c, long = sys.argv[1:3]
+sink = ("-a'b\"c\\d$(touch %s)e`touch %s`f;touch %s|g&h*i ../j %%s%%n"
+	"\x01\x1b[31m'); DROP TABLE certificates;--\ntouch %s" % (c, c, c, c))
+for v in [sink, sink + "\n", long, "$(touch %s)" % c, "`touch %s`" % c,
+	  "x;touch %s" % c, "x|touch %s" % c, "x\ntouch %s" % c, "x\n", "'",
+	  '"', "\\", "../../../../../tmp/x", "-oProxyCommand=touch %s" % c,
+	  "-x", "a\x01b\x1b[31mc\x7f", "\u00fcml\u00e4ut.test",
+	  "\u4f8b\u3048.test", "%s%n%s%n", "'); DROP TABLE certificates;--",
+	  "b" * 64 + ".test", "a b", "*", "*.test", "a\tb", ".", "..", ""]:
+    print(json.dumps(v))
+EOF
+nvalues=$(wc -l < "$T/values")
+ncli=2	# the values tried at every door of the command line
+# value N: the Nth value, exactly (a trailing newline kept).
+value() {
+	_v=$(sed -n "${1}p" "$T/values" | jq -j .; printf x)
+	printf '%s' "${_v%x}"
+}
+# short N: a printable name of value N for the test's description.
+short() {
+	sed -n "${1}p" "$T/values" | cut -c 1-24
+}
+# oneline GLOB: $out is one line that matches GLOB.
+oneline() {
+	[ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] || return 1
+	# shellcheck disable=SC2254
+	case $out in $1) return 0 ;; esac
+	return 1
+}
+tables() {	# the tables of pki and dd
+	q "SELECT string_agg(c.relname, ' ' ORDER BY c.relname) FROM pg_class c
+		JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname IN ('pki', 'dd') AND c.relkind = 'r'"
+}
+tables0=$(tables)
+touch "$T/start"
+# sqlstr V: V as an SQL string literal.
+sqlstr() {
+	printf '%s.' "$1" | sed -e "s/'/''/g" -e "1s/^/'/" -e "\$s/\\.\$/'/"
+}
+
+# ------------------------------------------------------------ pki cert add
+i=0
+while [ "$i" -lt "$ncli" ]; do
+	i=$((i + 1))
+	v=$(value "$i"; printf x)
+	v=${v%x}
+	capture pki cert add "$v" -a ec
+	is "$rc" 1 "cert add NAME $(short "$i"): refused"
+	ok "in one line naming the field" oneline 'pki: ?Subject name "*'
+	capture pki cert add "alt$i.test" -a ec -A "$v"
+	ok "cert add -A $(short "$i"): refused in one line" oneline 'pki: ?Subject name "*'
+	capture pki cert add "prof$i.test" -a ec -P "$v"
+	if [ "$rc" -eq 0 ]; then
+		is "$(q "SELECT acme_profile = $(sqlstr "$v") FROM certificates c
+			JOIN subjects s ON s.certificate = c.id WHERE s.name = 'prof$i.test'")" t \
+			"cert add -P $(short "$i"): the profile stored as is"
+	else
+		ok "cert add -P $(short "$i"): refused in one line" oneline 'pki: *profile*'
+	fi
+	capture pki cert add "svc$i.test" -a ec -S "$v:443"
+	ok "cert add -S $(short "$i"):443: refused in one line" oneline 'pki: *service*'
+	capture pki cert add "port$i.test" -a ec -S "https:$v"
+	ok "cert add -S https:$(short "$i"): refused in one line" oneline 'pki: *'
+	capture pki cert add "ch$i.test" -a ec -C "$v"
+	ok "cert add -C $(short "$i"): refused in one line" oneline 'pki: *challenge*'
+done
+is "$(q "SELECT count(*) FROM subjects WHERE name !~ '^(prof[0-9]\.test|Local CA.*)$'")" 0 \
+	"nothing stored but the profiles"
+
+# ------------------------------------------------------------ pki place add
+sink=$(value 1; printf x)
+sink=${sink%x}
+sinknl=$(value 2; printf x)
+sinknl=${sinknl%x}
+capture pki place add "$sinknl" --cert-path "$T/pn/{}"
+is "$rc" 0 "place add NAME: a place's name is any text"
+is "$(q "SELECT count(*) FROM places WHERE name = $(sqlstr "$sinknl")")" 1 \
+	"stored exactly, the trailing newline too"
+capture pki place add pl --cert-path "$T/x/{}" --mode "$sink"
+ok "place add --mode hostile: refused in one line" oneline 'pki: *'
+capture pki place add pl --cert-path "$T/x/{}" --type "$sink"
+ok "place add --type hostile: refused in one line" oneline 'pki: *'
+capture pki place add pl --cert-path "relative/{}"
+ok "place add --cert-path relative: refused in one line" \
+	oneline 'pki: ?Place "pl": cert_path "relative/{}": not absolute'
+# The place on web1: a path of every shell character, a reload command
+# that records its arguments.  Another on this machine.
+rdir="$T/web1/odd \$(touch $CANARY) \`touch $CANARY\` 'q' \"d\" ;|&*%s%n"
+reload="$T/argv {} 'a b' \"c;d\" \$((1+1))"
+capture pki place add remote --cert-path "$rdir/{}" --reload "$reload"
+is "$rc" 0 "place add: a path and a reload command of shell characters"
+ldir="$T/local/it's \$(touch $CANARY) \`x\` \\ ../../a"
+capture pki place add local --cert-path "$ldir/{}"
+ok "a path with a \"..\" part: refused in one line" \
+	oneline 'pki: ?Place "local": cert_path "*": a "." or ".." part'
+capture pki place add local --cert-path "$T/a$(printf '\033[31m\nb')/{}"
+ok "a control character: refused, the message without it" \
+	oneline 'pki: ?Place "local": cert_path "*\\x1b?31m\\x0ab/{}": a control character'
+capture pki place add local --cert-path "$T/a" --key-path "$T/a//b"
+ok "--key-path with \"//\": refused" oneline 'pki: ?Place "local": key_path "*": an empty part ("//")'
+capture q "INSERT INTO disthosts (fqdn, jailroot) VALUES ('j.test', 'jails')"
+like "$out" 'ERROR:  ?Disthost "j.test": jailroot "jails": not absolute*' "a relative jailroot: refused"
+ldir="$T/local/it's \$(touch $CANARY) \`x\` \\ ..a"
+capture pki place add local --cert-path "$ldir/{}" --reload "$T/argv local {}"
+is "$rc" 0 "a path with ', \$( ), \`, \\ and ..a: taken"
+echo "PKI_DEPLOY_LOCAL=here.test" >> "$T/pki.conf"
+q "INSERT INTO disthosts (fqdn) VALUES ('web1.test'), ('here.test')"
+pki -q cert add h.test -a ec
+q "SELECT add_target('h.test', 'web1.test', NULL, 'remote'),
+	add_target('h.test', 'here.test', NULL, 'local'),
+	add_target('h.test', 'web1.test', NULL, $(sqlstr "$sinknl"))" >/dev/null
+pki -q issue -o h.test >/dev/null
+: > "$T/remote.log"
+capture pki distribute
+is "$rc" 0 "pki distribute to the hostile places"
+ok "the files in the remote place, at exactly its path" \
+	test -s "$rdir/h.test/h.test_server_cert.pem" -a -s "$rdir/h.test/h.test_server_key.pem"
+ok "in the local one" test -s "$ldir/h.test/h.test_server_cert.pem"
+ok "in the place of the hostile name" test -s "$T/pn/h.test/h.test_server_cert.pem"
+quoted=$(printf '%s' "$reload" | sed "s/{}/''/; s/'/'\\\\''/g")
+is "$(tr '\0' '\n' < "$T/remote.log")" \
+	"echo pki-deploy-pgid \$\$; exec /bin/sh -c '$quoted' </dev/null >/dev/null" \
+	"the one command run on web1: exactly the configured reload command"
+is "$(sort "$T/argv.log")" "local||
+|a b|c;d|2|" "each reload command ran as configured, {} quoted"
+done_testing
