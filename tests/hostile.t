@@ -176,4 +176,92 @@ is "$(tr '\0' '\n' < "$T/remote.log")" \
 	"the one command run on web1: exactly the configured reload command"
 is "$(sort "$T/argv.log")" "local||
 |a b|c;d|2|" "each reload command ran as configured, {} quoted"
+
+# ------------------------------------------------------------ forged records
+# Each value in each field a record gives a stage; every record comes
+# out, refused with an error in one line naming its field, or done as is.
+pki -q cert add r.test -a ec
+pki-select --create -o r.test 2>>"$T/all" | pki-keygen 2>>"$T/all" | pki-csr 2>>"$T/all" |
+	pki-localca 2>>"$T/all" > "$T/r"
+jq -c 'del(.instance)' "$T/r" > "$T/r0"
+place=$(jq -nc --arg p "$T/rec/{}" '{name: "rec", cert_file_type: "separate",
+	cert_path: $p, key_path: null, mode: null, reload_command: null}')
+jq -c --argjson pl "$place" --slurpfile vs "$T/values" '. as $r | $vs[] as $v |
+	($r | .targets = [{id: 1, disthost: $v, place: $pl}]),
+	($r | .targets = [{id: 1, disthost: "here.test", place: $pl,
+		jailroot: "/", jail: $v}]),
+	($r | .targets = [{id: 1, disthost: "here.test", place: ($pl |
+		.cert_path = "\($pl.cert_path | rtrimstr("/{}"))/\($v)/{}")}]),
+	($r | .targets = [{id: 1, disthost: "here.test", place: ($pl |
+		.cert_path = "\($pl.cert_path | rtrimstr("/{}"))/n/{}" | .name = $v)}]),
+	($r | .name = $v | .targets = [{id: 1, disthost: "here.test", place: $pl}])' \
+	"$T/r0" > "$T/in"
+n=$(wc -l < "$T/in")
+run pki-deploy --local here.test < "$T/in"
+cat "$T/err" >> "$T/all"
+is "$(wc -l < "$T/out")" "$n" "pki-deploy: every forged record comes out ($n)"
+is "$(jq -c 'select(.deployed["1"].status | IN("ok", "failed") | not)' "$T/out")" "" \
+	"each one deployed, or its target failed"
+is "$(jq -r '.deployed["1"] | select(.status == "failed") | .error |
+	select(test("^(name|disthost|jail|place [^:]*: cert_path)[: ]") | not)' "$T/out")" "" \
+	"the error names the field: name, disthost, jail or place's cert_path"
+is "$(jq -r 'select(.deployed["1"].status == "ok") | .name' "$T/out" | sort -u | tr '\n' ' ')" \
+	"*.test r.test " "deployed: the names that are names (a wildcard's files named _.test)"
+jq -r 'select(.deployed["1"].status == "ok") | .deployed["1"].files[].path' "$T/out" | sort -u > "$T/paths"
+ok "the files deployed are below the place, nowhere else" sh -c \
+	"! grep -v '^$T/rec/' '$T/paths' && test -s '$T/paths' && test \"\$(find '$T/rec' -type f | wc -l)\" -eq \"\$(wc -l < '$T/paths')\""
+
+# pki-tlsa: the port, the protocol of the prefix, the name.
+jq -c --slurpfile vs "$T/values" '. as $r | $vs[] as $v |
+	($r | .services = [{name: "https", port: $v}]),
+	($r | .services = [{name: "https", tlsa_prefix: "_443._\($v).{}. 3600 IN TLSA 3 1 1"}]),
+	($r | .services = [{name: $v, port: 443}])' "$T/r0" > "$T/in"
+n=$(wc -l < "$T/in")
+run pki-tlsa < "$T/in"
+cat "$T/err" >> "$T/all"
+is "$(wc -l < "$T/out")" "$n" "pki-tlsa: every forged record comes out ($n)"
+is "$(jq -r '.tlsa[]?.owner' "$T/out" | sort -u)" "_443._tcp.r.test." \
+	"no owner but the one of port 443, TCP"
+is "$(jq -c 'select((.errors // []) == [] and (.services[0].name | test("^[a-z]+$")) and .tlsa == null)' "$T/out")" "" \
+	"a record without TLSA records has an error"
+
+# pki-dnsup: the owner of a TLSA record, to a server that is not there.
+jq -c --slurpfile vs "$T/values" '. as $r | $vs[] as $v |
+	($r | .tlsa = [{owner: $v, ttl: 3600, usage: 3, selector: 1, mtype: 1,
+		data: "AA"}]),
+	($r | .tlsa = [{owner: "_443._tcp.\($v).", ttl: 3600, usage: 3,
+		selector: 1, mtype: 1, data: $v}])' "$T/r0" > "$T/in"
+n=$(wc -l < "$T/in")
+free_port noport
+run pki-dnsup --tlsa --server "127.0.0.1:$noport" --resolver "127.0.0.1:$noport" --timeout 2 < "$T/in"
+cat "$T/err" >> "$T/all"
+is "$(wc -l < "$T/out")" "$n" "pki-dnsup: every forged record comes out ($n)"
+is "$(jq -c 'select((.errors // []) | length == 0)' "$T/out")" "" "each with an error"
+is "$(jq -r '.errors[]? | select(.message | startswith("tlsa[0]: ")) | .field' "$T/out" | sort -u | tr '\n' ' ')" \
+	"tlsa " "naming the field"
+
+# pki-store believes no name a record gives: r.test's record is stored,
+# then the same claim under another name (a hostile one, h.test's) is
+# refused.
+jq -c --arg v "$sink" '., (.name = $v), (.name = "h.test")' "$T/r" > "$T/in"
+run pki-store < "$T/in"
+cat "$T/err" >> "$T/all"
+is "$rc:$(wc -l < "$T/out")" "1:3" "pki-store: exit 1, every record out"
+is "$(jq -r '.instance.state // ([.errors[] | .field // "-"] | join(","))' "$T/out" | tr '\n' ' ')" \
+	"issued name name " "r.test stored; the hostile name and h.test refused, naming the field"
+is "$(q "SELECT string_agg(s.name, ' ') FROM certinstances i JOIN subjects s
+	ON s.certificate = i.certificate AND NOT s.isaltname
+	WHERE i.id = $(jq -r .instance.id "$T/r")")" r.test "under its own name"
+
+# ------------------------------------------------------------ afterwards
+is "$(find "$T" /tmp "$HOME" / -maxdepth 1 -type f -name PWNED 2>/dev/null)" "" \
+	"no canary file: nothing of the values ran"
+is "$(find "$T" -newer "$T/start" -type f ! -path "$T/home/*" ! -path "$T/sshd/*" \
+	! -path "$T/web1/*" ! -path "$T/local/*" ! -path "$T/pn/*" ! -path "$T/rec/*" \
+	-path "$T/*/*" | sort)" "" "nothing written outside the places (and the test's own files)"
+is "$(find /tmp -maxdepth 2 -newer "$T/start" -name x 2>/dev/null)" "" "nothing at ../../../../tmp/x"
+is "$(tables)" "$tables0" "every table is still there"
+is "$(q "SELECT count(*) > 0 FROM certificates")" t "and certificates has its rows"
+! grep -q "$SECRET_PATTERN" "$T/all"
+ok "no key in any message" [ $? -eq 0 ]
 done_testing
