@@ -91,9 +91,36 @@ is "$rc" 1 "pki db grant of a role that does not exist: exit 1"
 like "$out" "*no role nosuch_role in the database*" "and says so"
 capture pki db grant
 is "$rc" 2 "pki db grant without a role: usage, exit 2"
+# Killed with -9 while it waits for a lock (another session's grant of
+# the last table it grants, not committed): nothing of it is granted.
+pg_hold "BEGIN; GRANT SELECT ON public.pki_migrations TO pki_other;"
+pki db grant pki_run 8>&- >/dev/null 2>&1 &
+gpid=$!
+n=0
+until [ "$(pg_waiting)" -ge 1 ] || [ "$n" -ge 500 ]; do sleep 0.02; n=$((n + 1)); done
+ok "pki db grant waits for the other session's lock" [ "$(pg_waiting)" -ge 1 ]
+all=$gpid kids=$gpid
+while [ -n "$kids" ]; do
+	kids=$(for k in $kids; do pgrep -P "$k" || true; done)
+	all="$all $kids"
+done
+# shellcheck disable=SC2086 # a list of process ids
+kill -9 $all
+wait "$gpid" 2>/dev/null
+pg_release
+n=0
+until [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pki_migrations%'
+	AND pid <> pg_backend_pid()")" -eq 0 ] || [ "$n" -ge 500 ]; do
+	sleep 0.02
+	n=$((n + 1))
+done
+is "$(q "SELECT has_schema_privilege('pki_run', 'pki', 'USAGE'),
+	has_table_privilege('pki_run', 'pki.certificates', 'SELECT'),
+	has_table_privilege('pki_run', 'public.pki_migrations', 'SELECT')" | tr '|' ' ')" \
+	"f f f" "pki db grant killed with -9 mid-way: nothing granted"
 capture pki db grant pki_run
 is "$rc:$out" "0:pki: the role pki_run may read and write pki's rows (no DDL)" \
-	"pki db grant pki_run"
+	"pki db grant pki_run, run again: all granted"
 capture pki db grant pki_run
 is "$rc" 0 "pki db grant again: idempotent"
 is "$(q "SELECT rolsuper OR rolcreaterole OR rolcreatedb OR rolbypassrls
