@@ -208,6 +208,38 @@ capture env -u PGHOST -u PGPORT -u PGUSER -u PGDATABASE PKI_DB="host=127.0.0.1 p
 is "$rc" 0 "the link as a conninfo in PKI_DB: pki status"
 like "$out" "*a.test*deployed*" "shows the instance"
 
+# ------------------------------------------------------------ stopped
+# PostgreSQL stopped in the middle of a pki-store over the link: a clear
+# error, the records not stored kept in the spool; after the restart the
+# next run stores them.
+pgstart() {
+	as_owner "$pg_ctl" -D "$data" -l "$pg/server.log" -w -t 60 -s \
+		-o "-c listen_addresses=127.0.0.1 -k $pg -p $port $PKI_PG_OPTIONS" start
+}
+for n in 1 2 3 4; do link pki -q cert add "s$n.test" -a ec; done
+link pki-select --create -o s1.test -o s2.test -o s3.test -o s4.test 2>>"$T/all" |
+	pki-keygen 2>>"$T/all" | pki-csr 2>>"$T/all" |
+	link PKI_CA_PASSPHRASE_FILE="$PKI_HOME/ca.pass" pki-localca 2>>"$T/all" > "$T/made"
+is "$(wc -l < "$T/made")" 4 "four records made over the link"
+{
+	head -n 2 "$T/made"
+	sleep 1
+	as_owner "$pg_ctl" -D "$data" -m fast -w -s stop
+	tail -n 2 "$T/made"
+} | link pki-store --spool "$PKI_HOME/spool" > "$T/ps.out" 2>"$T/ps.err"
+is "$?" 2 "PostgreSQL stopped mid-run over TLS: pki-store exits 2"
+like "$(head -n 1 "$T/ps.err")" "pki-store: *" "saying why on stderr"
+is "$(jq -r 'if .errors then "kept" else .instance.state end' "$T/ps.out" | tr '\n' ' ')" \
+	"issued issued kept kept " "the first two stored, the others out with an error"
+spooled() { find "$PKI_HOME/spool" -type f -exec cat {} + | grep -c '^{' || true; }
+is "$(spooled)" 2 "and kept in the spool"
+ok "PostgreSQL started again" pgstart
+capture link pki -q issue
+is "$rc" 0 "the next pki issue over the link: exit 0"
+is "$(q "SELECT count(*) FROM inst WHERE name LIKE 's_.test' AND state = 'issued'")" 4 \
+	"it stores what was kept: all four issued"
+is "$(spooled)" 0 "the spool is empty"
+
 # ------------------------------------------------------------ refused
 subjects() { q "SELECT count(*) FROM subjects"; }
 n=$(subjects)
