@@ -61,7 +61,6 @@ for v in [sink, sink + "\n", long, "$(touch %s)" % c, "`touch %s`" % c,
 	  "b" * 64 + ".test", "a b", "*", "*.test", "a\tb", ".", "..", ""]:
     print(json.dumps(v))
 EOF
-nvalues=$(wc -l < "$T/values")
 ncli=2	# the values tried at every door of the command line
 # value N: the Nth value, exactly (a trailing newline kept).
 value() {
@@ -232,6 +231,7 @@ jq -c --slurpfile vs "$T/values" '. as $r | $vs[] as $v |
 	($r | .tlsa = [{owner: "_443._tcp.\($v).", ttl: 3600, usage: 3,
 		selector: 1, mtype: 1, data: $v}])' "$T/r0" > "$T/in"
 n=$(wc -l < "$T/in")
+noport=
 free_port noport
 run pki-dnsup --tlsa --server "127.0.0.1:$noport" --resolver "127.0.0.1:$noport" --timeout 2 < "$T/in"
 cat "$T/err" >> "$T/all"
