@@ -16,16 +16,16 @@
 SET search_path TO pki, dd, public;
 
 -- THE_TEXT for a message: each control character as \xHH, a backslash
--- as \\, at most 80 characters (then "...").
+-- as \\, at most 256 characters (then "..."; a host name has 253).
 CREATE FUNCTION dd.visible(the_text text) RETURNS text
 	LANGUAGE plpgsql IMMUTABLE
 	AS $$
 DECLARE
-	t	text := left(coalesce(the_text, ''), 81);
+	t	text := left(coalesce(the_text, ''), 257);
 	out	text := '';
 	c	text;
 BEGIN
-	FOR i IN 1 .. least(length(t), 80) LOOP
+	FOR i IN 1 .. least(length(t), 256) LOOP
 		c := substr(t, i, 1);
 		IF c = '\' THEN
 			out := out || '\\';
@@ -35,7 +35,7 @@ BEGIN
 			out := out || c;
 		END IF;
 	END LOOP;
-	IF length(t) > 80 THEN
+	IF length(t) > 256 THEN
 		out := out || '...';
 	END IF;
 	RETURN out;
@@ -128,7 +128,7 @@ BEGIN
 		RAISE EXCEPTION '?Disthost FQDN "%": %', dd.visible(NEW.FQDN),
 		    why;
 	END IF;
-	why := dd.path_problem(NEW.jailroot);
+	why := dd.path_problem(nullif(NEW.jailroot, ''));
 	IF why IS NOT NULL THEN
 		RAISE EXCEPTION '?Disthost "%": jailroot "%": %', NEW.FQDN,
 		    dd.visible(NEW.jailroot), why;
