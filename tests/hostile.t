@@ -210,6 +210,23 @@ jq -r 'select(.deployed["1"].status == "ok") | .deployed["1"].files[].path' "$T/
 ok "the files deployed are below the place, nowhere else" sh -c \
 	"! grep -v '^$T/rec/' '$T/paths' && test -s '$T/paths' && test \"\$(find '$T/rec' -type f | wc -l)\" -eq \"\$(wc -l < '$T/paths')\""
 
+# What is not UTF-8 (a message cut in a character, a reload command's
+# stderr in Latin-1) is still said, with "?" for those bytes; jansson
+# refused it, and the error or the reload's result was lost.
+u=a$(python3 -c 'print("\u00fc" * 3000)')
+jq -c --arg u "$u" --arg p "$T/rec/{}" --arg r "printf 'caf\\351 \\377\\n' >&2; exit 3" '
+	(.targets = [{id: 1, disthost: "here.test", jailroot: "/", jail: $u,
+		place: {name: "rec", cert_file_type: "separate", cert_path: $p}}]),
+	(.targets = [{id: 1, disthost: "here.test", place: {name: "rec",
+		cert_file_type: "separate", cert_path: $p, reload_command: $r}}])' \
+	"$T/r0" > "$T/in"
+run pki-deploy --local here.test < "$T/in"
+cat "$T/err" >> "$T/all"
+like "$(jq -r '.deployed["1"].error' "$T/out" | head -n 1)" 'jail "a*?": not 1 to 64 characters' \
+	"a jail name cut in a character: its error kept"
+is "$(jq -c '.deployed["1"] | [.error, .reload.stderr]' "$T/out" | sed -n 2p)" \
+	'["reload: exit 3: caf? ?","caf? ?\n"]' "a reload command's stderr in Latin-1: its result kept"
+
 # pki-tlsa: the port, the protocol of the prefix, the name.
 jq -c --slurpfile vs "$T/values" '. as $r | $vs[] as $v |
 	($r | .services = [{name: "https", port: $v}]),
