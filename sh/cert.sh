@@ -14,9 +14,12 @@ pki_sql() {
 	if pki_psql "$@" 2>"$PKI_RUN_DIR/sql.err"; then
 		return 0
 	fi
+	# (A value the server quotes may hold an escape sequence: no
+	# control character reaches the terminal.)
 	sed -n -e 's/^psql:[^:]*:[0-9]*: //' -e 's/^ERROR:  /pki: /p' \
 		-e 's/^FATAL:  /pki: /p' -e 's/^psql: error: /pki: /p' \
-		"$PKI_RUN_DIR/sql.err" >&2
+		"$PKI_RUN_DIR/sql.err" |
+		LC_ALL=C tr '\001-\011\013-\037\177' '???????????????????????????????' >&2
 	return 1
 }
 

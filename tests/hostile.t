@@ -279,6 +279,8 @@ is "$(find "$T" -newer "$T/start" -type f ! -path "$T/home/*" ! -path "$T/sshd/*
 is "$(find /tmp -maxdepth 2 -newer "$T/start" -name x 2>/dev/null)" "" "nothing at ../../../../tmp/x"
 is "$(tables)" "$tables0" "every table is still there"
 is "$(q "SELECT count(*) > 0 FROM certificates")" t "and certificates has its rows"
+is "$(LC_ALL=C grep -c '[[:cntrl:]]' "$T/all")" 0 \
+	"no control character in anything pki printed (a message is one line)"
 ! grep -q "$SECRET_PATTERN" "$T/all"
 ok "no key in any message" [ $? -eq 0 ]
 done_testing
