@@ -250,6 +250,7 @@ jq -c --slurpfile vs "$T/values" '. as $r | $vs[] as $v |
 n=$(wc -l < "$T/in")
 noport=
 free_port noport
+noacme=
 run pki-dnsup --tlsa --server "127.0.0.1:$noport" --resolver "127.0.0.1:$noport" --timeout 2 < "$T/in"
 cat "$T/err" >> "$T/all"
 is "$(wc -l < "$T/out")" "$n" "pki-dnsup: every forged record comes out ($n)"
@@ -269,6 +270,23 @@ is "$(jq -r '.instance.state // ([.errors[] | .field // "-"] | join(","))' "$T/o
 is "$(q "SELECT string_agg(s.name, ' ') FROM certinstances i JOIN subjects s
 	ON s.certificate = i.certificate AND NOT s.isaltname
 	WHERE i.id = $(jq -r .instance.id "$T/r")")" r.test "under its own name"
+
+# pki-acme register: a contact address becomes "mailto:ADDR" as it is,
+# so what a mailto: URI reads otherwise is refused before the CA is
+# asked; so is a directory that is no https URL (nothing listens on it).
+free_port noacme
+for e in "$sink" "a?subject=x@b.test" "a%40c@b.test" "$long@b.test" "a@$long"; do
+	capture pki-acme register --email "$e" --directory "https://127.0.0.1:$noacme/dir" \
+		--agree-tos < /dev/null
+	ok "register --email $(printf '%s' "$e" | head -n 1 | cut -c 1-20): refused in one line" \
+		oneline "pki-acme: --email *: *"
+done
+for d in "file:///etc/passwd" "http://127.0.0.1:$noacme/\$(touch $CANARY)" "-oProxyCommand=x" \
+	"$(printf 'https://a\nb')"; do
+	capture pki-acme register --email a@b.test --directory "$d" --agree-tos < /dev/null
+	ok "register --directory $(printf '%s' "$d" | head -n 1 | cut -c 1-20): refused in one line" \
+		oneline "pki-acme: *"
+done
 
 # ------------------------------------------------------------ afterwards
 is "$(find "$T" /tmp "$HOME" / -maxdepth 1 -type f -name PWNED 2>/dev/null)" "" \
