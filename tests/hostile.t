@@ -112,9 +112,11 @@ while [ "$i" -lt "$ncli" ]; do
 	capture pki cert add "svc$i.test" -a ec -S "$v:443"
 	ok "cert add -S $(short "$i"):443: refused in one line" oneline 'pki: *service*'
 	capture pki cert add "port$i.test" -a ec -S "https:$v"
-	ok "cert add -S https:$(short "$i"): refused in one line" oneline 'pki: *'
+	ok "cert add -S https:$(short "$i"): refused in one line" \
+		oneline 'pki: -S https:*: the port is not a number'
 	capture pki cert add "ch$i.test" -a ec -C "$v"
-	ok "cert add -C $(short "$i"): refused in one line" oneline 'pki: *challenge*'
+	ok "cert add -C $(short "$i"): refused in one line" \
+		oneline 'pki: -C *: use dns-01, http-01 or dns-persist-01'
 done
 is "$(q "SELECT count(*) FROM subjects WHERE name !~ '^(prof[0-9]\.test|Local CA.*)$'")" 0 \
 	"nothing stored but the profiles"
@@ -175,6 +177,27 @@ is "$(tr '\0' '\n' < "$T/remote.log")" \
 	"the one command run on web1: exactly the configured reload command"
 is "$(sort "$T/argv.log")" "local||
 |a b|c;d|2|" "each reload command ran as configured, {} quoted"
+
+# pki export SERIAL DIR: DIR is a directory, whatever it looks like ("-P"
+# was an option of cd, which went to $HOME).
+hserial=$(q "SELECT max(id) FROM inst WHERE name = 'h.test'")
+mkdir "$T/exp"
+xport() {	# xport FORMAT DIR: pki export of h.test from $T/exp
+	# shellcheck disable=SC2016 # the inner shell expands them
+	capture sh -c 'cd "$1" && pki export --format "$2" "$3" "$4"' sh "$T/exp" "$1" "$hserial" "$2"
+}
+for f in pem der; do
+	xport "$f" -P
+	is "$rc" 0 "pki export --format $f to -P"
+done
+ok "the files below ./-P" test -s "$T/exp/-P/h.test/ec/cert.pem" -a -s "$T/exp/-P/h.test/ec/cert.der"
+nok "nothing in \$HOME" test -e "$HOME/h.test"
+xport pem "$sink"
+is "$rc" 0 "pki export to a directory of every shell character"
+ok "the files below it, exactly" test -s "$T/exp/$sink/h.test/ec/cert.pem"
+xport der "$sink"
+ok "--format der (written by pki-deploy): a control character in the path refused in one line" \
+	oneline 'pki: export h.test (ec): place export: cert_path "*": a control character'
 
 # ------------------------------------------------------------ forged records
 # Each value in each field a record gives a stage; every record comes
@@ -292,7 +315,7 @@ done
 is "$(find "$T" /tmp "$HOME" / -maxdepth 1 -type f -name PWNED 2>/dev/null)" "" \
 	"no canary file: nothing of the values ran"
 is "$(find "$T" -newer "$T/start" -type f ! -path "$T/home/*" ! -path "$T/sshd/*" \
-	! -path "$T/web1/*" ! -path "$T/local/*" ! -path "$T/pn/*" ! -path "$T/rec/*" \
+	! -path "$T/web1/*" ! -path "$T/local/*" ! -path "$T/pn/*" ! -path "$T/rec/*" ! -path "$T/exp/*" \
 	-path "$T/*/*" | sort)" "" "nothing written outside the places (and the test's own files)"
 is "$(find /tmp -maxdepth 2 -newer "$T/start" -name x 2>/dev/null)" "" "nothing at ../../../../tmp/x"
 is "$(tables)" "$tables0" "every table is still there"
