@@ -199,6 +199,39 @@ xport der "$sink"
 ok "--format der (written by pki-deploy): a control character in the path refused in one line" \
 	oneline 'pki: export h.test (ec): place export: cert_path "*": a control character'
 
+# pki import certbot: a renewal file names the account's server and id,
+# which make a path below the directory; one that climbs out of it is
+# refused, and the account key it points at is never read.
+cb=$T/certbot
+mkdir -p "$cb/renewal" "$cb/live/l1" "$cb/archive/l1" "$cb/accounts/acme.test/dir" "$T/evil/x"
+cp "$T/exp/-P/h.test/ec/cert.pem" "$cb/archive/l1/cert1.pem"
+cp "$T/exp/-P/h.test/ec/chain.pem" "$cb/archive/l1/chain1.pem"
+cp "$T/exp/-P/h.test/ec/key.pem" "$cb/archive/l1/privkey1.pem"
+ln -s ../../archive/l1/cert1.pem "$cb/live/l1/cert.pem"
+printf '{"uri": "https://evil.test/acct/1"}\n' > "$T/evil/x/regr.json"
+openssl genpkey -algorithm ec -pkeyopt ec_paramgen_curve:P-256 2>/dev/null |
+	openssl ec -text -noout 2>/dev/null | python3 -c 'import base64, json, re, sys
+t = sys.stdin.read()
+def hx(label):
+    m = re.search(label + r":\s*\n((?:\s+[0-9a-f:]+\n)+)", t)
+    return bytes.fromhex(re.sub(r"[\s:]", "", m.group(1)))
+d, pub = hx("priv")[-32:].rjust(32, b"\0"), hx("pub")
+b = lambda v: base64.urlsafe_b64encode(v).rstrip(b"=").decode()
+print(json.dumps({"kty": "EC", "crv": "P-256", "d": b(d), "x": b(pub[1:33]),
+	"y": b(pub[33:65])}))' > "$T/evil/x/private_key.json"
+chmod 600 "$T/evil/x/private_key.json"
+for acct in "server = https://../../evil
+account = x" "server = https://acme.test/dir
+account = ../../../../evil/x" "server = https://acme.test/dir
+account = \$(touch $CANARY)"; do
+	printf '%s\n' "$acct" > "$cb/renewal/l1.conf"
+	capture pki import certbot "$cb"
+	is "$(printf '%s\n' "$out" | grep -c '^pki: certbot account .*: \(not an account id\|server https://.*: a "\.",\)')" 1 \
+		"certbot account $(printf '%s' "$acct" | tr '\n' ' ' | cut -c 1-40): refused in one line"
+done
+is "$(q "SELECT count(*) FROM acme_accounts WHERE url LIKE '%evil%'")" 0 \
+	"the account key outside the certbot directory was never read"
+
 # ------------------------------------------------------------ forged records
 # Each value in each field a record gives a stage; every record comes
 # out, refused with an error in one line naming its field, or done as is.
@@ -316,6 +349,7 @@ is "$(find "$T" /tmp "$HOME" / -maxdepth 1 -type f -name PWNED 2>/dev/null)" "" 
 	"no canary file: nothing of the values ran"
 is "$(find "$T" -newer "$T/start" -type f ! -path "$T/home/*" ! -path "$T/sshd/*" \
 	! -path "$T/web1/*" ! -path "$T/local/*" ! -path "$T/pn/*" ! -path "$T/rec/*" ! -path "$T/exp/*" \
+	! -path "$T/certbot/*" ! -path "$T/evil/*" \
 	-path "$T/*/*" | sort)" "" "nothing written outside the places (and the test's own files)"
 is "$(find /tmp -maxdepth 2 -newer "$T/start" -name x 2>/dev/null)" "" "nothing at ../../../../tmp/x"
 is "$(tables)" "$tables0" "every table is still there"
