@@ -2,14 +2,17 @@
 # hostile.t - hostile values through every door an administrator or a
 # record opens: certificate names, altnames, services, profiles and
 # challenges (pki cert add), places, their paths and reload commands
-# (pki place add), disthosts and jails (SQL), the fields of the records
-# each stage reads (pki-deploy, pki-tlsa, pki-dnsup, pki-store), a
-# directory given to pki export.  Each value is either refused in one
-# line that names the record and field (the others go on), or carried
-# through literally: the file at exactly its path in the place, the
-# remote command exactly the one configured (sshd's forced command logs
-# what it was asked to run), SQL storing the very string.  At the end: no
-# canary file, nothing written outside the places, the tables intact.
+# (pki place add), disthosts and jailroots (SQL), the directory of pki
+# export, the account of a certbot renewal file (pki import certbot), the
+# contact and directory of pki-acme register, and the fields of the
+# records each stage reads (pki-deploy, pki-tlsa, pki-dnsup, pki-store).
+# Each value is either refused in one line that names the record and
+# field (the others go on), or carried through literally: the file at
+# exactly its path in the place, the remote command exactly the one
+# configured (sshd's forced command logs what it was asked to run), SQL
+# storing the very string.  At the end: no canary file, nothing written
+# outside the places, the tables intact, no control character in
+# anything printed.
 # shellcheck source=tests/lib/env.sh
 . "$(dirname "$0")/lib/env.sh"
 # shellcheck source=tests/lib/pg.sh
