@@ -79,9 +79,17 @@ pki_log_syslog(const char *facility)
 static void __attribute__((format(printf, 3, 0)))
 vlog(int level, int min_verbosity, const char *fmt, va_list ap)
 {
-	char msg[2048];
+	char msg[2048], *p;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* One message, one line, nothing for the terminal to obey: a value
+	 * in it (a name, a path, a server's answer) may hold a newline or
+	 * an escape sequence. */
+	for (p = msg; *p != '\0'; p++)
+		if (*p == '\n' || *p == '\t')
+			*p = ' ';
+		else if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	if (pki_verbosity >= min_verbosity)
 		fprintf(stderr, "%s: %s\n", progname, msg);
 	if (use_syslog && (level != LOG_DEBUG || pki_verbosity >= 3))

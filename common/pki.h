@@ -114,6 +114,13 @@ void	 pki_out_close(void);
  * the wiping allocator of pki_init() its text must not go to free().)
  */
 char	*pki_json_text(const json_t *j, size_t flags);
+/*
+ * S (NULL: "") as a JSON string, whatever bytes it holds: a sequence that
+ * is not UTF-8 (a message cut in the middle of a character, a command's
+ * stderr in Latin-1) becomes "?", where json_string() would give NULL
+ * and the member would be lost.  NULL only when out of memory.
+ */
+json_t	*pki_json_string(const char *s);
 /* The record's "name" for messages, or "(unnamed)". */
 const char *pki_rec_name(const json_t *rec);
 /* The string member KEY of OBJ, or NULL if absent or not a string. */

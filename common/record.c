@@ -405,6 +405,54 @@ pki_json_text(const json_t *j, size_t flags)
 	return s;
 }
 
+/* The length of the UTF-8 sequence that byte C starts, 0 if none. */
+static size_t
+utf8_len(unsigned char c)
+{
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		return 2;
+	if (c >= 0xe0 && c <= 0xef)
+		return 3;
+	if (c >= 0xf0 && c <= 0xf4)
+		return 4;
+	return 0;
+}
+
+json_t *
+pki_json_string(const char *s)
+{
+	json_t *j, *one;
+	size_t len, i, n, k;
+	char *t;
+
+	if (s == NULL)
+		s = "";
+	if ((j = json_string(s)) != NULL)
+		return j;
+	len = strlen(s);
+	if ((t = malloc(len + 1)) == NULL)
+		return NULL;
+	/* Each sequence as jansson judges it (overlong forms, surrogates
+	 * and all); what it refuses, or what is cut short, is a "?". */
+	for (i = k = 0; i < len; i += n) {
+		n = utf8_len((unsigned char)s[i]);
+		if (n > 1 && i + n <= len &&
+		    (one = json_stringn(s + i, n)) != NULL) {
+			json_decref(one);
+			memcpy(t + k, s + i, n);
+			k += n;
+			continue;
+		}
+		t[k++] = n == 1 ? s[i] : '?';
+		n = 1;
+	}
+	j = json_stringn(t, k);
+	free(t);
+	return j;
+}
+
 const char *
 pki_str(const json_t *obj, const char *key)
 {
@@ -493,7 +541,8 @@ pki_rec_error(json_t *rec, const char *field, const char *fmt, ...)
 			json_array_append_new(errors, old);
 		json_object_set_new(rec, "errors", errors);
 	}
-	e = json_pack("{s:s, s:s}", "stage", pki_progname(), "message", msg);
+	e = json_pack("{s:s, s:o}", "stage", pki_progname(), "message",
+	    pki_json_string(msg));
 	if (e != NULL && field != NULL)
 		json_object_set_new(e, "field", json_string(field));
 	if (e != NULL)

@@ -14,9 +14,12 @@ pki_sql() {
 	if pki_psql "$@" 2>"$PKI_RUN_DIR/sql.err"; then
 		return 0
 	fi
+	# (A value the server quotes may hold an escape sequence: no
+	# control character reaches the terminal.)
 	sed -n -e 's/^psql:[^:]*:[0-9]*: //' -e 's/^ERROR:  /pki: /p' \
 		-e 's/^FATAL:  /pki: /p' -e 's/^psql: error: /pki: /p' \
-		"$PKI_RUN_DIR/sql.err" >&2
+		"$PKI_RUN_DIR/sql.err" |
+		LC_ALL=C tr '\001-\011\013-\037\177' '???????????????????????????????' >&2
 	return 1
 }
 
@@ -52,6 +55,10 @@ pki_cert_add() {
 		a) _algo=$OPTARG ;;
 		m) _staple=true ;;
 		C)
+			case $OPTARG in
+			dns-01 | http-01 | dns-persist-01) ;;
+			*) pki_die 2 "-C $OPTARG: use dns-01, http-01 or dns-persist-01" ;;
+			esac
 			_vars="$_vars -v challenge=$(pki_quote "$OPTARG")"
 			_sql="${_sql}UPDATE certificates SET acme_challenge = :'challenge'
 	WHERE id = (SELECT certificate FROM subjects
@@ -76,6 +83,10 @@ pki_cert_add() {
 			case $OPTARG in
 			*:*) ;;
 			*) pki_die 2 "-S $OPTARG: use SERVICE:PORT, e.g. https:443" ;;
+			esac
+			case ${OPTARG##*:} in
+			'' | *[!0-9]* | ??????*)
+				pki_die 2 "-S $OPTARG: the port is not a number" ;;
 			esac
 			_n=$((_n + 1))
 			_vars="$_vars -v svc$_n=$(pki_quote "${OPTARG%:*}")"
@@ -593,14 +604,19 @@ pki_export() {
 		pki_die 1 "export $1: $(pki_rec_jq -r '.errors | map(.message) | join("; ")')"
 	fi
 	_name=$(pki_rec_jq -r '.name | gsub("\\*"; "_")')
-	_xdir=$2
+	# A DIR such as "-P" is a directory, not an option of cd, mkdir,
+	# chmod or cat ("cd -P" went to $HOME).
+	case $2 in
+	/*) _xdir=$2 ;;
+	*) _xdir=./$2 ;;
+	esac
 	if [ "$_xfmt" != pem ]; then	# pki-deploy wants absolute paths
-		mkdir -p "$2"
-		_xdir=$(cd "$2" && pwd)
+		mkdir -p "$_xdir" || pki_die 1 "export: cannot create $2"
+		_xdir=$(cd "$_xdir" && pwd) || pki_die 1 "export: cannot enter $2"
 	fi
 	for _algo in $(pki_rec_jq -r '.cert | keys[]'); do
 		_d=$_xdir/$_name/$_algo
-		mkdir -p "$_d"
+		mkdir -p "$_d" || pki_die 1 "export: cannot create $_d"
 		if [ "$_xfmt" = pem ]; then
 			pki_export_pem
 		else
@@ -625,6 +641,7 @@ pki_export_pem() {
 # pki_export_format: the files of $_algo in format $_xfmt in $_d, by
 # pki-deploy to a certbot place on this machine (key files 0600).
 pki_export_format() {
+	pki_run_dir
 	# shellcheck disable=SC2086 # PKI_FLAGS is a word list
 	_xout=$(pki_rec_jq -c --arg a "$_algo" --arg d "$_d" --arg f "$_xfmt" \
 		--arg p "$_xpass" '{name, subject_type, ca, keyless, csr,
@@ -633,9 +650,16 @@ pki_export_format() {
 		targets: [{id: 0, disthost: "localhost", place: ({name: "export",
 		cert_file_type: "certbot", cert_path: $d, mode: 600, format: $f}
 		+ (if $p == "" then {} else {p12_passphrase_file: $p} end))}]}' |
-		pki-deploy $PKI_FLAGS | "$JQ" -r '[(.errors // [])[].message,
-		((.deployed // {})[] | .error // empty)] | join("; ")') ||
+		pki-deploy $PKI_FLAGS 2>"$PKI_RUN_DIR/export.err" | "$JQ" -r '
+		. as $r | [(.errors // [])[].message, ((.deployed // {})[] |
+		.error // empty)] | join("; ") | if . == "" and
+		([$r.deployed[]?.status] != ["ok"]) then "not written" else .
+		end') ||
 		pki_die 1 "export $_name ($_algo): pki-deploy failed"
+	# pki-deploy's messages are the record's errors, said once here;
+	# its stderr only when the record has none.
+	[ "$_xout" != "not written" ] ||
+		_xout=$(head -n 1 "$PKI_RUN_DIR/export.err" | sed 's/^pki-deploy: //')
 	[ -z "$_xout" ] || pki_die 1 "export $_name ($_algo): $_xout"
 }
 

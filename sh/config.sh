@@ -30,18 +30,29 @@ PGSSLCRL PGSSLCRLDIR PGSSLMINPROTOCOLVERSION"
 pki_die() {
 	_rc=$1
 	shift
-	printf 'pki: %s\n' "$*" >&2
+	pki_line "$*" >&2
 	exit "$_rc"
 }
 
 pki_say() {
 	[ "${PKI_VERBOSE:-1}" -ge 1 ] || return 0
-	printf 'pki: %s\n' "$*" >&2
+	pki_line "$*" >&2
 }
 
-# Quote $1 for eval.
+# pki_line TEXT: "pki: TEXT" in one line, nothing in it for a terminal
+# to obey: a value in TEXT (a name, a path) may hold a newline or an
+# escape sequence.  A newline or tab is a blank, another control
+# character a "?".
+pki_line() {
+	printf 'pki: %s\n' "$(printf '%s' "$1" | LC_ALL=C tr '\n\t' '  ' |
+		LC_ALL=C tr '\001-\037\177' '????????????????????????????????')"
+}
+
+# Quote $1 for eval, every character kept (trailing newlines too: the
+# command substitution ends with a character of its own, taken off).
 pki_quote() {
-	printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"
+	_pq=$(printf '%s.' "$1" | sed "s/'/'\\\\''/g")
+	printf "'%s'" "${_pq%.}"
 }
 
 # pki_load_config [-f FILE] [-q] [-v]... ARGS: reads the configuration,

@@ -326,6 +326,24 @@ pki_certbot_versions() {
 # pki_certbot_account DIR SERVER ID: the record of certbot account ID of
 # directory SERVER (accounts/HOST[:PORT]/PATH/ID), its URL from regr.json.
 pki_certbot_account() {
+	# SERVER and ID come from a renewal file and make a path below DIR:
+	# an https URL without "." or ".." parts, a plain id (certbot's are
+	# 32 hex digits), or nothing of them is read.
+	case $3 in
+	'' | *[!A-Za-z0-9_-]*)
+		pki_line "certbot account $3: not an account id (letters, digits, _ and -)" >&2
+		return 1 ;;
+	esac
+	case $2 in
+	https://*) ;;
+	*) pki_line "certbot account $3: server $2: not an https URL" >&2
+		return 1 ;;
+	esac
+	case /${2#https://}/ in
+	*/../* | */./* | *//* | *[[:cntrl:]]* | *[[:blank:]]*)
+		pki_line "certbot account $3: server $2: a \".\", \"..\" or empty part, a blank or a control character" >&2
+		return 1 ;;
+	esac
 	_ad=$1/accounts/${2#https://}/$3
 	_url=$("$JQ" -r '.uri // empty' "$_ad/regr.json" 2>/dev/null) || _url=''
 	if [ -z "$_url" ]; then

@@ -254,6 +254,20 @@ fi
 pki-acme http01-serve < /dev/null > /dev/null 2>"$T/k.err"
 is "$?:$(cat "$T/k.err")" "2:pki-acme: http01-serve: run by pki-acme finish --http-listen, not by hand" \
 	"http01-serve by hand: exit 2, saying who runs it"
+# Given its listening socket (fd 3) but a token map that is not JSON, or
+# JSON but not an object, on its stdin pipe: one line, exit 2, no crash.
+for tokens in 'not json' '["a"]' '{"a":' ''; do
+	printf '%s' "$tokens" | python3 -c 'import os, socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen()
+os.dup2(s.fileno(), 3)
+os.set_inheritable(3, True)
+os.execvp("pki-acme", ["pki-acme", "http01-serve"])' > /dev/null 2>"$T/k.err"
+	like "$?:$(cat "$T/k.err")" "2:pki-acme: http01-serve: the tokens: *" \
+		"http01-serve given the tokens '$tokens': exit 2, saying what is wrong"
+	is "$(wc -l < "$T/k.err")" 1 "... in one line"
+done
 
 # Connections that send nothing do not hold up the CA's request: the
 # responder serves them all at once, each for 2 s at most.  A finish that

@@ -91,9 +91,36 @@ is "$rc" 1 "pki db grant of a role that does not exist: exit 1"
 like "$out" "*no role nosuch_role in the database*" "and says so"
 capture pki db grant
 is "$rc" 2 "pki db grant without a role: usage, exit 2"
+# Killed with -9 while it waits for a lock (another session's grant of
+# the last table it grants, not committed): nothing of it is granted.
+pg_hold "BEGIN; GRANT SELECT ON public.pki_migrations TO pki_other;"
+pki db grant pki_run 8>&- >/dev/null 2>&1 &
+gpid=$!
+n=0
+until [ "$(pg_waiting)" -ge 1 ] || [ "$n" -ge 500 ]; do sleep 0.02; n=$((n + 1)); done
+ok "pki db grant waits for the other session's lock" [ "$(pg_waiting)" -ge 1 ]
+all=$gpid kids=$gpid
+while [ -n "$kids" ]; do
+	kids=$(for k in $kids; do pgrep -P "$k" || true; done)
+	all="$all $kids"
+done
+# shellcheck disable=SC2086 # a list of process ids
+kill -9 $all
+wait "$gpid" 2>/dev/null
+pg_release
+n=0
+until [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pki_migrations%'
+	AND pid <> pg_backend_pid()")" -eq 0 ] || [ "$n" -ge 500 ]; do
+	sleep 0.02
+	n=$((n + 1))
+done
+is "$(q "SELECT has_schema_privilege('pki_run', 'pki', 'USAGE'),
+	has_table_privilege('pki_run', 'pki.certificates', 'SELECT'),
+	has_table_privilege('pki_run', 'public.pki_migrations', 'SELECT')" | tr '|' ' ')" \
+	"f f f" "pki db grant killed with -9 mid-way: nothing granted"
 capture pki db grant pki_run
 is "$rc:$out" "0:pki: the role pki_run may read and write pki's rows (no DDL)" \
-	"pki db grant pki_run"
+	"pki db grant pki_run, run again: all granted"
 capture pki db grant pki_run
 is "$rc" 0 "pki db grant again: idempotent"
 is "$(q "SELECT rolsuper OR rolcreaterole OR rolcreatedb OR rolbypassrls
@@ -180,6 +207,45 @@ capture env -u PGHOST -u PGPORT -u PGUSER -u PGDATABASE PKI_DB="host=127.0.0.1 p
 	pki status a.test
 is "$rc" 0 "the link as a conninfo in PKI_DB: pki status"
 like "$out" "*a.test*deployed*" "shows the instance"
+
+# ------------------------------------------------------------ stopped
+# PostgreSQL stopped in the middle of a pki-store over the link: it says
+# so and waits for the server (15 s); started again in that time, it
+# connects again over TLS with its certificate and stores the rest.
+# (Stopped for longer, the records are kept in the spool: recover.t.)
+pgstart() {
+	as_owner "$pg_ctl" -D "$data" -l "$pg/server.log" -w -t 60 -s \
+		-o "-c listen_addresses=127.0.0.1 -k $pg -p $port $PKI_PG_OPTIONS" start
+}
+for n in 1 2 3 4; do link pki -q cert add "s$n.test" -a ec; done
+link pki-select --create -o s1.test -o s2.test -o s3.test -o s4.test 2>>"$T/all" |
+	pki-keygen 2>>"$T/all" | pki-csr 2>>"$T/all" |
+	link PKI_CA_PASSPHRASE_FILE="$PKI_HOME/ca.pass" pki-localca 2>>"$T/all" > "$T/made"
+is "$(wc -l < "$T/made")" 4 "four records made over the link"
+{
+	head -n 2 "$T/made"
+	sleep 1
+	as_owner "$pg_ctl" -D "$data" -m fast -w -s stop
+	tail -n 2 "$T/made"
+} | link pki-store --spool "$PKI_HOME/spool" > "$T/ps.out" 2>"$T/ps.err" &
+spid=$!
+n=0
+until grep -q 'connecting again' "$T/ps.err" || [ "$n" -ge 750 ]; do sleep 0.02; n=$((n + 1)); done
+like "$(sed -n '$p' "$T/ps.err")" "pki-store: database: *; connecting again" \
+	"PostgreSQL stopped mid-run over TLS: pki-store says it connects again"
+like "$(sed -n '$p' "$T/ps.err")" "*administrator command*" \
+	"naming the reason the server gave, not a later 'no connection to the server'"
+is "$(wc -l < "$T/ps.err")" 2 "in two lines: the statement that failed and that"
+ok "PostgreSQL started again" pgstart
+wait "$spid"
+is "$?" 0 "pki-store connects again over TLS and goes on: exit 0"
+is "$(jq -r '.instance.state' "$T/ps.out" | tr '\n' ' ')" "issued issued issued issued " \
+	"every record stored, those before the stop and those after"
+is "$(find "$PKI_HOME/spool" -type f -exec cat {} + 2>/dev/null | grep -c '^{')" 0 "nothing spooled"
+capture link pki -q issue
+is "$rc:$out" "0:" "the next pki issue over the link: exit 0, nothing to do"
+is "$(q "SELECT count(*) FROM inst WHERE name LIKE 's_.test' AND state = 'issued'")" 4 \
+	"the four instances issued, once each"
 
 # ------------------------------------------------------------ refused
 subjects() { q "SELECT count(*) FROM subjects"; }

@@ -71,6 +71,9 @@ int	 profile_valid(const char *s);
 /* 1 if S is a challenge type pki answers: dns-01, http-01 or
  * dns-persist-01 (draft-ietf-acme-dns-persist). */
 int	 challenge_valid(const char *s);
+/* 1 if S can be a CA's directory: "https://" and at most 2048 bytes
+ * after it, none a blank or a control character. */
+int	 directory_valid(const char *s);
 /* The record's entry of errors just added: set its "type" and "detail"
  * from the problem document PROBLEM. */
 void	 rec_error_problem(json_t *rec, const json_t *problem);

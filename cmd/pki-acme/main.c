@@ -177,6 +177,9 @@ check(const struct opts *o, const struct command *c)
 	if (strcmp(c->name, "register") == 0 && (o->directory == NULL ||
 	    o->email == NULL))
 		why = "register needs --directory and --email";
+	else if (o->directory != NULL && !directory_valid(o->directory))
+		why = "--directory (or PKI_ACME_DIRECTORY): not an https:// "
+		    "URL without blanks or control characters";
 	else if ((o->eab_kid == NULL) != (o->eab_hmac_file == NULL))
 		why = "--eab-kid and --eab-hmac-file go together";
 	else if ((o->account_key == NULL) != (o->account_url == NULL))

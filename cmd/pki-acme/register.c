@@ -53,7 +53,10 @@ write_account(const char *action, const struct account *acct, int key,
 	return error != NULL ? PKI_EXIT_RECORD : PKI_EXIT_OK;
 }
 
-/* NULL if ADDR is a plain e-mail address (local@host.name), else why. */
+/* NULL if ADDR is a plain e-mail address (local@host.name), else why.
+ * It becomes "mailto:ADDR" as it is: no character that a mailto: URI
+ * would read otherwise ("?" starts header fields, RFC 6068), and a local
+ * part of at most 64 octets (RFC 5321 4.5.3.1.1). */
 static const char *
 email_problem(const char *addr)
 {
@@ -61,9 +64,11 @@ email_problem(const char *addr)
 
 	if (at == NULL || at == addr)
 		return "not of the form name@host";
+	if (at - addr > 64)
+		return "a name before the @ longer than 64 characters";
 	for (p = addr; p < at; p++)
-		if (!isgraph((unsigned char)*p) || strchr("<>,;:\"()[]\\@",
-		    *p) != NULL)
+		if (!isgraph((unsigned char)*p) ||
+		    strchr("<>,;:\"()[]\\@?%#/", *p) != NULL)
 			return "a character the address cannot hold";
 	return pki_dns_name_check(at + 1, 0);
 }
@@ -239,7 +244,8 @@ cmd_register(const struct opts *o)
 	memset(&a, 0, sizeof(a));
 	memset(&e, 0, sizeof(e));
 	if ((why = email_problem(o->email)) != NULL) {
-		pki_err("--email %s: %s", o->email, why);
+		pki_err("--email %.300s%s: %s", o->email,
+		    strlen(o->email) > 300 ? "..." : "", why);
 		return PKI_EXIT_FATAL;
 	}
 	if (o->eab_hmac_file != NULL && eab_read(o, &e) == -1)

@@ -144,6 +144,20 @@ profile_valid(const char *s)
 }
 
 int
+directory_valid(const char *s)
+{
+	size_t i, n;
+
+	if (strncmp(s, "https://", 8) != 0 || (n = strlen(s + 8)) == 0 ||
+	    n > 2048)
+		return 0;
+	for (i = 8; s[i] != '\0'; i++)
+		if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+int
 challenge_valid(const char *s)
 {
 	return s != NULL && (strcmp(s, "dns-01") == 0 ||

@@ -354,15 +354,15 @@ target_json(const struct batch *b, const struct target *t)
 	}
 	json_object_set_new(o, "files", files);
 	if (t->reload_run)
-		json_object_set_new(o, "reload", json_pack("{s:s, s:o, s:s}",
-		    "command", t->reload, "status", t->reload_status >= 0 ?
-		    json_integer(t->reload_status) : json_null(), "stderr",
-		    t->reload_stderr ? t->reload_stderr : ""));
+		json_object_set_new(o, "reload", json_pack("{s:o, s:o, s:o}",
+		    "command", pki_json_string(t->reload), "status",
+		    t->reload_status >= 0 ? json_integer(t->reload_status) :
+		    json_null(), "stderr", pki_json_string(t->reload_stderr)));
 	if (t->hook_run)
-		json_object_set_new(o, "hook", json_pack("{s:s, s:o, s:s}",
-		    "command", t->hook, "status", t->hook_status >= 0 ?
-		    json_integer(t->hook_status) : json_null(), "stderr",
-		    t->hook_stderr ? t->hook_stderr : ""));
+		json_object_set_new(o, "hook", json_pack("{s:o, s:o, s:o}",
+		    "command", pki_json_string(t->hook), "status",
+		    t->hook_status >= 0 ? json_integer(t->hook_status) :
+		    json_null(), "stderr", pki_json_string(t->hook_stderr)));
 	if (t->kind == K_REDIS) {
 		files = json_array();
 		for (i = 0; t->keys != NULL && t->keys[i] != NULL; i++)
@@ -373,7 +373,7 @@ target_json(const struct batch *b, const struct target *t)
 		json_object_set_new(o, "drift", t->drift ? json_string(t->drift)
 		    : json_null());
 	if (t->state != T_OK)
-		json_object_set_new(o, "error", json_string(t->error));
+		json_object_set_new(o, "error", pki_json_string(t->error));
 	return o;
 }
 

@@ -137,6 +137,11 @@ replay(struct store *st, struct batch *b)
 	int r = 0;
 
 	for (tries = 0; tries <= 2 * n; tries++) {
+		/* Nothing more is sent to a server that is gone: it would
+		 * fail again, say so again, and replace libpq's reason for
+		 * the loss, which recover() reports. */
+		if (PQstatus(st->db) != CONNECTION_OK)
+			break;
 		pki_db_cmd(st->db, "ROLLBACK");
 		b->open = 0;
 		store_forget(st);
@@ -145,8 +150,6 @@ replay(struct store *st, struct batch *b)
 				break;
 		if (r != -1)
 			return 0;
-		if (PQstatus(st->db) != CONNECTION_OK)
-			break;
 	}
 	return -1;
 }

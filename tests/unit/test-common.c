@@ -128,6 +128,41 @@ test_output(void)
 	free(text);
 }
 
+/* Strings of any bytes become JSON strings; what is not UTF-8, "?". */
+static void
+test_json_string(void)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "plain", "plain" }, { "\xc3\xbc ok", "\xc3\xbc ok" },
+		{ "cut \xc3", "cut ?" }, { "latin1 \xfc!", "latin1 ?!" },
+		{ "\xe2\x82", "??" }, { "overlong \xc0\xaf", "overlong ??" },
+		{ "surrogate \xed\xa0\x80", "surrogate ???" },
+		{ "ctl \x01\n", "ctl \x01\n" },
+	};
+	json_t *j;
+	size_t i;
+	int good = 1;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		j = pki_json_string(cases[i].in);
+		if (j == NULL || strcmp(json_string_value(j), cases[i].out) != 0)
+			good = 0;
+		json_decref(j);
+	}
+	ok(good, "pki_json_string: any bytes, what is not UTF-8 a \"?\"");
+	j = pki_json_string(NULL);
+	ok(j != NULL && strcmp(json_string_value(j), "") == 0,
+	    "pki_json_string(NULL): \"\"");
+	json_decref(j);
+	j = json_object();
+	pki_rec_error(j, "f", "a message cut in a character: \xc3");
+	ok(json_array_size(json_object_get(j, "errors")) == 1,
+	    "pki_rec_error keeps an error whose text is not UTF-8");
+	json_decref(j);
+}
+
 static void
 test_errors(void)
 {
@@ -552,6 +587,7 @@ main(void)
 	test_long_line();
 	test_output();
 	test_errors();
+	test_json_string();
 	test_names();
 	test_persist();
 	test_rec_names();
