@@ -37,7 +37,8 @@ pki -q cert add dual.example.test -c acme -a rsa_plus_ec
 pki -q cert add http.example.test -c acme -a ec -C http-01
 pki -q cert add nozone.invalid -c acme -a ec
 capture pki cert add bad-challenge.example.test -c acme -C tls-alpn-01
-is "$rc" 1 "pki cert add -C with an unknown challenge type: exit 1"
+is "$rc:$out" "2:pki: -C tls-alpn-01: use dns-01, http-01 or dns-persist-01" \
+	"pki cert add -C with an unknown challenge type: exit 2, naming it"
 is "$(q "SELECT count(*) FROM subjects WHERE name = 'bad-challenge.example.test'")" 0 \
 	"and nothing of it is stored"
 
