@@ -273,7 +273,7 @@ DEB_PKGS = build-essential pkg-config libssl-dev libpq-dev libjansson-dev \
 	postgresql jq openssl mandoc valgrind perl time shellcheck \
 	bind9 bind9-utils bind9-dnsutils pebble openssh-server openssh-client \
 	curl iproute2 python3 prometheus-node-exporter chromium redis-server \
-	redis-tools certbot gdb strace
+	redis-tools certbot gdb strace xxd
 
 # Pebble 2.10 (Debian forky) for the ARI tests, unpacked under var/ with
 # apt-get download through a private sources list (tests/lib/get-pebble.sh);
